@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# build.sh — builds an sbx runtime image from Debian packages alone and
+# imports it into the local Docker engine. No container registry is needed:
+# mmdebstrap assembles a bookworm minbase root with the runtime's packages,
+# a customize hook adds the unprivileged "sandbox" user (uid/gid 1000) that
+# sbxd runs commands as, and the tarball is imported through the Engine API
+# on the unix socket. The image carries a label with a hash of its
+# definition; when an image with that tag and hash exists the build is
+# skipped, so running this again is cheap (idempotent).
+#
+# usage: deploy/images/build.sh [--force] [RUNTIME]    (default python-minimal)
+# env:   SBX_DOCKER_SOCK (default /var/run/docker.sock)
+#        SBX_DEBIAN_MIRROR (default: mmdebstrap's own default mirror)
+set -euo pipefail
+
+force=0
+if [ "${1:-}" = "--force" ]; then force=1; shift; fi
+runtime=${1:-python-minimal}
+sock=${SBX_DOCKER_SOCK:-/var/run/docker.sock}
+suite=bookworm
+
+case "$runtime" in
+  python-minimal) include="python3,ca-certificates" ;;
+  *) echo "build.sh: unknown runtime '$runtime' (known: python-minimal)" >&2; exit 2 ;;
+esac
+
+tag="sbx/$runtime:latest"
+say() { printf '[build %s] %s\n' "$runtime" "$*" >&2; }
+api() { curl -sS --fail-with-body --unix-socket "$sock" "$@"; }
+
+command -v mmdebstrap >/dev/null || { echo "build.sh: mmdebstrap missing (apt-get install mmdebstrap)" >&2; exit 1; }
+command -v curl >/dev/null || { echo "build.sh: curl missing (apt-get install curl)" >&2; exit 1; }
+api -o /dev/null http://localhost/_ping || { echo "build.sh: no Docker engine answers on $sock" >&2; exit 1; }
+
+# The definition hash covers everything that shapes the image: this script.
+defhash=$( { echo "$suite $include"; cat "$0"; } | sha256sum | cut -c1-16)
+
+have=$(api "http://localhost/v1.41/images/$tag/json" 2>/dev/null \
+       | python3 -c 'import json,sys; print((json.load(sys.stdin).get("Config") or {}).get("Labels",{}).get("sbx.definition",""))' 2>/dev/null || true)
+if [ "$force" = 0 ] && [ "$have" = "$defhash" ]; then
+  say "image $tag is up to date (definition $defhash); nothing to do"
+  exit 0
+fi
+
+work=$(mktemp -d /tmp/sbx-image.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+say "assembling $suite minbase + $include with mmdebstrap (takes about a minute)"
+mmdebstrap --variant=minbase --include="$include" \
+  --dpkgopt='path-exclude=/usr/share/man/*' \
+  --dpkgopt='path-exclude=/usr/share/doc/*' \
+  --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+  --dpkgopt='path-exclude=/usr/share/locale/*' \
+  --dpkgopt='path-exclude=/usr/share/info/*' \
+  --customize-hook='chroot "$1" groupadd -g 1000 sandbox' \
+  --customize-hook='chroot "$1" useradd -u 1000 -g 1000 -m -d /home/sandbox -s /bin/sh sandbox' \
+  --customize-hook='mkdir -p "$1/workspace" && chown 1000:1000 "$1/workspace"' \
+  --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
+  "$suite" "$work/root.tar" < /dev/null
+say "root filesystem: $(du -h "$work/root.tar" | cut -f1)"
+
+say "importing as $tag"
+changes=$(python3 -c 'import sys,urllib.parse
+c=["LABEL sbx.definition=%s" % sys.argv[1], "LABEL sbx.runtime=%s" % sys.argv[2],
+   "WORKDIR /workspace", "USER 1000:1000", "ENV LANG=C.UTF-8",
+   "CMD [\"sleep\",\"infinity\"]"]
+print("&".join("changes="+urllib.parse.quote(x) for x in c))' "$defhash" "$runtime")
+api -X POST -H 'Content-Type: application/x-tar' --data-binary "@$work/root.tar" \
+  "http://localhost/v1.41/images/create?fromSrc=-&repo=sbx/$runtime&tag=latest&$changes" >"$work/import.log"
+grep -q '"error' "$work/import.log" && { cat "$work/import.log" >&2; exit 1; }
+say "done: $tag (definition $defhash)"

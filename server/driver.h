@@ -1,0 +1,150 @@
+/*
+ * driver.h — the container driver interface.
+ *
+ * Everything sbxd does to containers goes through a `struct driver` and its
+ * ops table, so a second back end (Kubernetes, several Docker hosts, a
+ * privileged helper process) can replace the Docker Engine one, and tests
+ * can substitute a fake for failure paths the real engine cannot produce on
+ * demand. The only implementation today is docker.c (Engine API 1.41 over
+ * the unix socket, through libcurl).
+ *
+ * Error mapping every implementation follows: engine unreachable ->
+ * SBXD_UNAVAILABLE ("Docker engine not reachable at <sock>: ..., start
+ * dockerd"), no such container/image -> SBXD_NOT_FOUND, container not
+ * running -> SBXD_FAILED_PRECONDITION, engine 5xx -> SBXD_INTERNAL with the
+ * engine's message, oversize engine reply -> SBXD_RESOURCE_EXHAUSTED.
+ * All calls are blocking and thread-safe; call them from worker threads only.
+ */
+#ifndef SBXD_DRIVER_H
+#define SBXD_DRIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "err.h"
+
+#define DRIVER_ID_MAX 80   /* 64 hex + NUL, with room */
+
+struct driver_label {
+	const char *key;
+	const char *value;
+};
+
+/* What a sandbox container looks like. Pointers are borrowed for the call. */
+struct driver_container_spec {
+	const char *name;             /* container name, or NULL for the engine's */
+	const char *image;
+	const char *user;             /* "1000:1000" */
+	const char *workdir;          /* "/workspace" */
+	const char *workspace_host;   /* host dir bind-mounted at /workspace, or NULL */
+	const struct driver_label *labels;
+	size_t nlabels;
+	const char *const *env;       /* "K=V" strings, NULL-terminated, or NULL */
+	int64_t memory_bytes;         /* Memory and MemorySwap (no swap); 0 = unlimited */
+	int64_t nano_cpus;            /* 0 = unlimited */
+	int64_t pids_limit;           /* 0 = unlimited */
+	int64_t nofile;               /* RLIMIT_NOFILE soft=hard; 0 = engine default */
+	const char *network_mode;     /* "none" */
+	int readonly_rootfs;
+	const char *tmpfs_tmp_opts;   /* e.g. "rw,nosuid,nodev,size=64m" mounts /tmp; NULL = none */
+	int drop_all_caps;            /* CapDrop ["ALL"] */
+	int no_new_privileges;        /* SecurityOpt ["no-new-privileges"] */
+	int init;                     /* Init: true (reaps orphans) */
+};
+
+struct driver_container_info {
+	char id[DRIVER_ID_MAX];
+	char state[32];               /* "running", "exited", "created", ... */
+	int running;
+	int oom_killed;
+	int exit_code;
+	int64_t pid;                  /* host pid of the init process, 0 if none */
+	char image[256];
+};
+
+/* One command run to completion in a running container. */
+struct driver_exec_spec {
+	const char *container_id;
+	const char *const *argv;      /* NULL-terminated; e.g. {"sh","-c",cmd,NULL} */
+	const char *const *env;       /* "K=V", NULL-terminated, or NULL */
+	const char *user;             /* NULL = the container's user */
+	const char *workdir;          /* NULL = the container's */
+	uint64_t timeout_ms;          /* 0 = none. On expiry the exec's whole process
+	                                 group is killed from the host */
+	size_t max_output;            /* per stream cap for stdout, stderr; merged gets 2x */
+};
+
+struct driver_exec_result {
+	int exit_code;                /* 124 when timed out */
+	int timed_out;
+	int truncated;                /* some output was dropped by the caps */
+	struct buf out;               /* stdout, at most max_output bytes */
+	struct buf err;               /* stderr, at most max_output bytes */
+	struct buf merged;            /* both, in arrival order */
+	uint64_t duration_ms;
+};
+
+/* Called once per container found by driver_ops.list. */
+typedef void (*driver_list_cb)(void *arg, const char *id, const char *state,
+    const struct driver_label *labels, size_t nlabels);
+
+struct driver;
+
+struct driver_ops {
+	/* Checks that the engine answers. */
+	sbxd_code (*ping)(struct driver *d, struct err *e);
+	/* *present = 1 when the image exists locally. */
+	sbxd_code (*image_present)(struct driver *d, const char *image,
+	    int *present, struct err *e);
+	/* Creates (not starts) a container; writes its id to id_out. */
+	sbxd_code (*create)(struct driver *d, const struct driver_container_spec *spec,
+	    char id_out[DRIVER_ID_MAX], struct err *e);
+	/* Starts a created or stopped container; starting a running one is OK. */
+	sbxd_code (*start)(struct driver *d, const char *id, struct err *e);
+	sbxd_code (*inspect)(struct driver *d, const char *id,
+	    struct driver_container_info *out, struct err *e);
+	/* Stops with the given grace period; stopping a stopped one is OK. */
+	sbxd_code (*stop)(struct driver *d, const char *id, int grace_s, struct err *e);
+	/* Removes (force kills first); removing a missing one is OK. */
+	sbxd_code (*remove)(struct driver *d, const char *id, struct err *e);
+	/* Runs a command to completion. res must be zeroed by the caller; the
+	 * driver buf_init()s its buffers; the caller frees them with
+	 * driver_exec_result_fini() whatever the outcome. */
+	sbxd_code (*exec)(struct driver *d, const struct driver_exec_spec *spec,
+	    struct driver_exec_result *res, struct err *e);
+	/* Lists containers (running or not) carrying label key=value. */
+	sbxd_code (*list)(struct driver *d, const char *label_key,
+	    const char *label_value, driver_list_cb cb, void *arg, struct err *e);
+	void (*free)(struct driver *d);
+};
+
+struct driver {
+	const struct driver_ops *ops;
+	void *impl;
+};
+
+/* Creates the Docker Engine driver talking to the unix socket at sock_path.
+ * Never fails because the engine is down: calls answer UNAVAILABLE then,
+ * and work again when it is back. */
+sbxd_code docker_driver_new(const char *sock_path, struct driver **out, struct err *e);
+
+void driver_exec_result_fini(struct driver_exec_result *res);
+
+/* The exec stream demultiplexer (exported for unit tests and fuzzing).
+ * Docker frames: 8-byte header {stream, 0, 0, 0, be32 length} then payload;
+ * frames may be split across feeds at any byte. */
+struct docker_demux {
+	unsigned char hdr[8];
+	size_t hdr_have;
+	size_t body_left;
+	int stream;                   /* 1 stdout, 2 stderr (0 stdin is treated as stdout) */
+	int bad;                      /* set on a malformed header; further input is ignored */
+};
+void docker_demux_init(struct docker_demux *dm);
+/* Feeds n bytes; appends payloads to res->out/err/merged with their caps,
+ * setting res->truncated when anything is dropped. */
+void docker_demux_feed(struct docker_demux *dm, const void *p, size_t n,
+    struct driver_exec_result *res);
+
+#endif

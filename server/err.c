@@ -23,16 +23,23 @@ err_set(struct err *e, sbxd_code code, const char *fmt, ...)
 sbxd_code
 err_wrap(struct err *e, const char *fmt, ...)
 {
-	char prefix[ERR_MSG_MAX], old[ERR_MSG_MAX];
+	char prefix[ERR_MSG_MAX];
+	size_t plen, olen;
 	va_list ap;
+	int n;
 
 	if (e == NULL)
 		return SBXD_UNKNOWN;
 	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	n = vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
-	memcpy(old, e->msg, sizeof(old));
-	snprintf(e->msg, sizeof(e->msg), "%s%s", prefix, old);
+	plen = n < 0 ? 0 : (size_t)n < sizeof(prefix) ? (size_t)n : sizeof(prefix) - 1;
+	olen = strnlen(e->msg, sizeof(e->msg) - 1);
+	if (plen + olen > sizeof(e->msg) - 1)
+		olen = sizeof(e->msg) - 1 - plen;
+	memmove(e->msg + plen, e->msg, olen);
+	memcpy(e->msg, prefix, plen);
+	e->msg[plen + olen] = '\0';
 	return e->code;
 }
 

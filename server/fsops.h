@@ -34,30 +34,62 @@ struct fsops_root {
 	gid_t gid;
 };
 
-/* Maps a client path to a workspace-relative one: "" and "." and
- * "/workspace" give "."; "a/b" and "/workspace/a/b" give "a/b"; "." and ".."
- * components are folded lexically (never above the root). Writes the result
- * to out. SBXD_INVALID_ARGUMENT for an empty path, a NUL byte, a path longer
- * than FSOPS_PATH_MAX; SBXD_UNIMPLEMENTED (message says so) for an absolute
- * path outside /workspace. */
+/* Maps a client path to a workspace-relative one, written to out (outsz
+ * bytes; FSOPS_PATH_MAX is enough). Relative client paths are relative to
+ * /workspace. The path is folded lexically first: empty and "." components
+ * are dropped, ".." removes the previous component and never climbs above
+ * the start ("a/../../b" gives "b"; "/../workspace/x" gives "x"). Then an
+ * absolute path must be /workspace or lie under it: "/workspace/../etc/x"
+ * folds to "/etc/x" and is refused. The result has no "", "." or ".."
+ * components and no leading or trailing '/', or is exactly "." (the root:
+ * from "", ".", "/workspace", "/workspace/", "a/.."). An empty client path
+ * means the root, like an omitted proto3 field. SBXD_INVALID_ARGUMENT for a
+ * NUL byte, a path longer than FSOPS_PATH_MAX bytes, a component longer than
+ * 255 bytes or a result that does not fit outsz; SBXD_UNIMPLEMENTED (the
+ * message says only /workspace is reachable) for an absolute path outside
+ * /workspace. out is untouched on failure. */
 sbxd_code fsops_workspace_rel(const char *client_path, char *out, size_t outsz,
     struct err *e);
+/* The same for a length-delimited path (a protobuf string, which may hold
+ * NUL bytes: they are refused, not truncated at). Handlers should use this
+ * one on decoded fields. */
+sbxd_code fsops_workspace_reln(const char *client_path, size_t len, char *out,
+    size_t outsz, struct err *e);
 
-/* Opens dir as a workspace root. uid/gid own files created later. */
+/* Opens dir (a trusted host path; a symlink at its last component is
+ * refused) as a workspace root; uid/gid own files created later, (uid_t)-1
+ * leaves the owner as sbxd. UNIMPLEMENTED if the kernel has no openat2.
+ * On failure r->fd is -1. fsops_root_close tolerates a closed root. */
 sbxd_code fsops_root_open(const char *dir, uid_t uid, gid_t gid,
     struct fsops_root *r, struct err *e);
 void fsops_root_close(struct fsops_root *r);
 
 /* Reads the regular file at rel into out (buf_init'ed by the caller, whose
- * max is the read ceiling; a larger file gives SBXD_RESOURCE_EXHAUSTED
- * saying the file's size and the ceiling). NOT_FOUND if missing,
- * FAILED_PRECONDITION for a directory or other non-regular file. */
+ * max is the read ceiling; a larger file, or one that grows past it while
+ * being read, gives SBXD_RESOURCE_EXHAUSTED saying the file's size and the
+ * ceiling). Symlinks, the leaf's included, are followed as the sandbox
+ * would follow them but inside the root ("/" and ".." pinned to the
+ * workspace: a link to /etc/passwd means <workspace>/etc/passwd). A
+ * hardlink reads the linked inode: a sandbox can only link files it can
+ * already see. NOT_FOUND ("File '<rel>' not found") if missing,
+ * FAILED_PRECONDITION for a directory ("'<rel>' is a directory"), FIFO or
+ * other non-regular file (never blocks on one). On failure out is reset
+ * (buf_reset). */
 sbxd_code fsops_read_file(struct fsops_root *r, const char *rel,
     struct buf *out, struct err *e);
 
-/* Writes (or appends) content to rel, creating parent directories. An
- * overwrite is atomic (temporary file then renameat); a symlink at the leaf
- * is replaced, never followed. */
+/* Writes (or appends) content to rel, creating missing parent directories
+ * (0755, owned by uid/gid; a symlinked parent is followed inside the root;
+ * an existing non-directory, or a symlink resolving to nothing, in the way
+ * is FAILED_PRECONDITION). An overwrite is atomic (temporary file then
+ * renameat): readers see the old or the new content, never a mix; the new
+ * file gets uid/gid and the permission bits of the file it replaces, else
+ * 0644; a symlink or hardlink at the leaf is replaced, never written
+ * through. An append opens the leaf O_NOFOLLOW: a missing file is created
+ * (0644, uid/gid), a symlink is refused; it writes through a hardlink.
+ * rel naming the root ("." or "") or a directory: INVALID_ARGUMENT or
+ * FAILED_PRECONDITION respectively. ENOSPC/EDQUOT give RESOURCE_EXHAUSTED
+ * (an interrupted append may leave part of content written). */
 sbxd_code fsops_write_file(struct fsops_root *r, const char *rel,
     const void *content, size_t len, int append, struct err *e);
 

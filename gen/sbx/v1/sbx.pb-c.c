@@ -5613,12 +5613,12 @@ static const ProtobufCFieldDescriptor sbx__v1__create_runtime_request__field_des
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "base",
+    "base_runtime",
     2,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_STRING,
     0,   /* quantifier_offset */
-    offsetof(Sbx__V1__CreateRuntimeRequest, base),
+    offsetof(Sbx__V1__CreateRuntimeRequest, base_runtime),
     NULL,
     &protobuf_c_empty_string,
     0,             /* flags */
@@ -5698,7 +5698,7 @@ static const ProtobufCFieldDescriptor sbx__v1__create_runtime_request__field_des
   },
 };
 static const unsigned sbx__v1__create_runtime_request__field_indices_by_name[] = {
-  1,   /* field[1] = base */
+  1,   /* field[1] = base_runtime */
   6,   /* field[6] = env */
   0,   /* field[0] = name */
   4,   /* field[4] = npm_packages */

@@ -591,7 +591,7 @@ struct  Sbx__V1__CreateRuntimeRequest
   /*
    * a runtime name or a local image
    */
-  char *base;
+  char *base_runtime;
   size_t n_os_packages;
   char **os_packages;
   size_t n_pip_packages;

@@ -1,0 +1,329 @@
+/*
+ * sbx.h — libsbx, the C client of sbx: per-user sandboxes (a Docker
+ * container plus a persistent workspace) driven over nng req/rep.
+ *
+ * This is the whole public API. A client handle (sbx_client) owns one nng
+ * REQ socket and a dialer that reconnects by itself; every call opens its
+ * own nng context, so one handle may be used by many threads at once.
+ * Calls are synchronous. Every fallible function returns an sbx_err; on
+ * failure, sbx_last_error() gives a message that says what went wrong
+ * (the server's status message, or the client's own words for transport
+ * and decoding failures). Results go out through pointers; whatever the
+ * library allocates for the caller is released with the matching _fini /
+ * _free function or with sbx_free(). The library never prints: pass a
+ * logger in sbx_options to see what it does.
+ *
+ * Delivery: a request is sent at most once. nng's automatic resend is off,
+ * so when the connection drops while a call waits for its reply the call
+ * fails with SBX_UNAVAILABLE and the request may or may not have run on
+ * the server. Each call carries a fresh random request id.
+ */
+#ifndef SBX_H
+#define SBX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define SBX_API __attribute__((visibility("default")))
+#else
+#define SBX_API
+#endif
+
+#define SBX_VERSION_STRING "0.1.0"
+#define SBX_DEFAULT_ENDPOINT "tcp://127.0.0.1:7410"
+#define SBX_DEFAULT_TIMEOUT_MS 600000         /* 10 min: commands can be long */
+#define SBX_DEFAULT_CONNECT_TIMEOUT_MS 5000
+#define SBX_DEFAULT_MAX_REPLY_BYTES (64u << 20)
+#define SBX_TIMEOUT_NONE (-1)                 /* no client-side deadline */
+
+/* Error codes: 0..16 are gRPC's canonical codes, numbered as sbx.v1.Code
+ * on the wire. The client maps its own failures onto the same set:
+ * no connection or a dropped one → SBX_UNAVAILABLE; its deadline passed →
+ * SBX_DEADLINE_EXCEEDED; an undecodable or mismatched reply →
+ * SBX_INTERNAL; bad arguments → SBX_INVALID_ARGUMENT; out of memory →
+ * SBX_RESOURCE_EXHAUSTED. */
+typedef enum {
+	SBX_OK = 0,
+	SBX_CANCELLED = 1,
+	SBX_UNKNOWN = 2,
+	SBX_INVALID_ARGUMENT = 3,
+	SBX_DEADLINE_EXCEEDED = 4,
+	SBX_NOT_FOUND = 5,
+	SBX_ALREADY_EXISTS = 6,
+	SBX_PERMISSION_DENIED = 7,
+	SBX_RESOURCE_EXHAUSTED = 8,
+	SBX_FAILED_PRECONDITION = 9,
+	SBX_ABORTED = 10,
+	SBX_OUT_OF_RANGE = 11,
+	SBX_UNIMPLEMENTED = 12,
+	SBX_INTERNAL = 13,
+	SBX_UNAVAILABLE = 14,
+	SBX_DATA_LOSS = 15,
+	SBX_UNAUTHENTICATED = 16,
+} sbx_err;
+
+/* "OK", "NOT_FOUND", ... (the wire names); "UNKNOWN_CODE" for other values.
+ * The string is static. */
+SBX_API const char *sbx_err_name(sbx_err err);
+
+/* The library's version, SBX_VERSION_STRING of the build. Static string. */
+SBX_API const char *sbx_version(void);
+
+/* Releases any buffer or string the library handed to the caller. NULL ok. */
+SBX_API void sbx_free(void *p);
+
+/* ---------------------------------------------------------------- client */
+
+typedef struct sbx_client sbx_client;
+
+typedef enum {
+	SBX_LOG_ERROR = 0,
+	SBX_LOG_WARN = 1,
+	SBX_LOG_INFO = 2,
+	SBX_LOG_DEBUG = 3,
+} sbx_log_level;
+
+/* Receives one formatted line (no newline) at a level <= log_level. It may
+ * run on nng's threads (connection events) as well as on callers' threads,
+ * so it must be thread-safe and must not call back into libsbx. */
+typedef void (*sbx_log_fn)(void *arg, sbx_log_level level, const char *msg);
+
+/* Zero means "default" for every field; a zeroed struct is a valid
+ * configuration. Strings are copied by sbx_client_open. */
+typedef struct sbx_options {
+	const char *endpoint;        /* NULL = SBX_DEFAULT_ENDPOINT; tcp:// or tls+tcp:// */
+	const char *service_key;     /* credential reaching every session */
+	const char *session_token;   /* credential reaching one session */
+	int timeout_ms;              /* per call; 0 = default; SBX_TIMEOUT_NONE = none */
+	int connect_timeout_ms;      /* how long a call waits while there is no
+				      * connection at all; 0 = default */
+	size_t max_reply_bytes;      /* replies above it are refused; 0 = default */
+	const char *tls_ca_file;     /* required for tls+tcp:// (PEM) */
+	const char *tls_server_name; /* NULL = the host of the endpoint */
+	const char *tls_cert_file;   /* optional client certificate and its key, one PEM file */
+	sbx_log_fn logger;           /* NULL = silent */
+	void *logger_arg;
+	sbx_log_level log_level;     /* most verbose level passed to logger */
+} sbx_options;
+
+/* Opens a client with opts (NULL = all defaults) and starts dialing the
+ * endpoint in the background: it succeeds even when the server is not up
+ * yet; calls then wait up to connect_timeout_ms for a connection and fail
+ * with SBX_UNAVAILABLE. On success *out is the new handle (close it with
+ * sbx_client_close). On failure *out is NULL and the return value says why
+ * (SBX_INVALID_ARGUMENT: malformed endpoint, or tls+tcp:// without a CA
+ * file); the message is in sbx_last_error(NULL). */
+SBX_API sbx_err sbx_client_open(const sbx_options *opts, sbx_client **out);
+
+/* Closes the socket and frees c. Close only once every other thread is
+ * done with c: c must not be used during or after this call. NULL is
+ * ignored. */
+SBX_API void sbx_client_close(sbx_client *c);
+
+/* The message of the last call on this thread that used c, or "" if that
+ * call succeeded (every call clears it when it starts). Pass NULL after a
+ * failed sbx_client_open. Thread-local: concurrent calls on one handle do
+ * not see each other's messages. The string stays valid until the next
+ * libsbx call on this thread. Never NULL. */
+SBX_API const char *sbx_last_error(const sbx_client *c);
+
+/* Generic escape hatch for any RPC. method is the full name, e.g.
+ * "sbx.v1.SandboxService/Stat"; req is that method's packed request
+ * message (req_len bytes; NULL when 0). On SBX_OK *resp is the packed
+ * response message (malloc'd, free with sbx_free; NULL when empty) and
+ * *resp_len its size. On failure *resp is NULL and *resp_len 0.
+ * sbx_call_raw_timeout takes its own timeout (same meaning as
+ * sbx_options.timeout_ms); sbx_call_raw uses the client's. */
+SBX_API sbx_err sbx_call_raw(sbx_client *c, const char *method,
+    const void *req, size_t req_len, void **resp, size_t *resp_len);
+SBX_API sbx_err sbx_call_raw_timeout(sbx_client *c, const char *method,
+    int timeout_ms, const void *req, size_t req_len, void **resp,
+    size_t *resp_len);
+
+/* ---------------------------------------------------------------- sessions */
+
+typedef enum {
+	SBX_SESSION_UNSPECIFIED = 0,
+	SBX_SESSION_CREATING = 1,
+	SBX_SESSION_RUNNING = 2,
+	SBX_SESSION_STOPPED = 3,     /* woken by the next request */
+	SBX_SESSION_ENDED = 4,       /* container removed; workspace kept unless purged */
+	SBX_SESSION_FAILED = 5,
+} sbx_session_state;
+
+/* "RUNNING", ...; "UNSPECIFIED" for unknown values. Static string. */
+SBX_API const char *sbx_session_state_name(sbx_session_state s);
+
+typedef struct {
+	char *key;
+	char *value;
+} sbx_label;
+
+typedef struct {
+	uint64_t memory_bytes;       /* memory and memory+swap */
+	uint64_t nano_cpus;          /* 1e9 = one CPU */
+	int64_t pids;
+	uint64_t exec_timeout_ms;    /* ceiling for one exec */
+} sbx_limits;
+
+typedef struct {
+	uint64_t memory_bytes;
+	uint64_t memory_limit_bytes;
+	double cpu_percent;
+	uint64_t pids;
+} sbx_usage;
+
+/* A session as the server reports it. Every string is non-NULL (possibly
+ * "") once filled by the library; release with sbx_session_fini. */
+typedef struct {
+	char *session_id;
+	char *user_id;
+	char *runtime;
+	char *container_id;
+	char *workspace_path;        /* on the server's host */
+	sbx_session_state state;
+	uint64_t created_unix_ms;
+	uint64_t last_active_unix_ms;
+	uint64_t idle_timeout_ms;
+	sbx_limits limits;
+	sbx_usage usage;
+	sbx_label *labels;
+	size_t n_labels;
+	char *stop_reason;           /* "ended", "idle", "oom", "capacity", ... */
+} sbx_session;
+
+/* Frees what s holds and zeroes it. A zeroed s is fine. */
+SBX_API void sbx_session_fini(sbx_session *s);
+
+/* For create and get-or-create. Zero/NULL fields take the server's
+ * defaults. The strings are only read. */
+typedef struct {
+	const char *user_id;         /* required: ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ */
+	const char *runtime;         /* NULL = the server's default runtime */
+	sbx_limits limits;
+	const sbx_label *labels;
+	size_t n_labels;
+	uint64_t idle_timeout_ms;
+} sbx_session_create_opts;
+
+/* Creates a session for opts->user_id. On SBX_OK *out holds the session
+ * (sbx_session_fini it) and, if token_out is not NULL, *token_out the
+ * session token, which the server returns only this once (sbx_free it).
+ * On failure *out is zeroed and *token_out NULL. */
+SBX_API sbx_err sbx_session_create(sbx_client *c,
+    const sbx_session_create_opts *opts, sbx_session *out, char **token_out);
+
+/* Fetches one session. On failure *out is zeroed. */
+SBX_API sbx_err sbx_session_get(sbx_client *c, const char *session_id,
+    sbx_session *out);
+
+/* Returns the user's live session, creating it if there is none. *created
+ * (may be NULL) says which; *token_out (may be NULL) is set only when the
+ * session was created, otherwise NULL. Ownership as sbx_session_create. */
+SBX_API sbx_err sbx_session_get_or_create(sbx_client *c,
+    const sbx_session_create_opts *opts, sbx_session *out, int *created,
+    char **token_out);
+
+/* Filter and paging for sbx_session_list; a zeroed struct lists the first
+ * page of all sessions that have not ended. */
+typedef struct {
+	const char *user_id;         /* NULL = every user */
+	sbx_session_state state;     /* UNSPECIFIED = all but ENDED */
+	int include_ended;
+	const sbx_label *labels;     /* every label must match */
+	size_t n_labels;
+	uint32_t page_size;          /* 0 = 100; at most 1000 */
+	const char *page_token;      /* from the previous page's *next_page */
+} sbx_session_list_opts;
+
+/* Lists one page of sessions. On SBX_OK *sessions is an array of *n
+ * sessions (NULL when *n is 0; free with sbx_session_list_free) and, if
+ * next_page is not NULL, *next_page is the token for the next page or
+ * NULL when this was the last one (sbx_free it). On failure *sessions and
+ * *next_page are NULL and *n is 0. */
+SBX_API sbx_err sbx_session_list(sbx_client *c,
+    const sbx_session_list_opts *opts, sbx_session **sessions, size_t *n,
+    char **next_page);
+
+/* Finis every element and frees the array. NULL is ignored. */
+SBX_API void sbx_session_list_free(sbx_session *sessions, size_t n);
+
+/* Ends a session: its container is removed; with purge the workspace is
+ * deleted too. */
+SBX_API sbx_err sbx_session_end(sbx_client *c, const char *session_id,
+    int purge);
+
+/* ---------------------------------------------------------------- sandbox */
+
+typedef struct {
+	const char *command;         /* run as `sh -c command` */
+	uint64_t timeout_ms;         /* of the command; 0 = server default (120 s) */
+	const char *cwd;             /* NULL = /workspace */
+	const char *const *env;      /* n_env strings "NAME=value" */
+	size_t n_env;
+	uint64_t max_output_bytes;   /* per stream; 0 = server default */
+	const void *stdin_data;      /* fed to the command's stdin; may be NULL */
+	size_t stdin_len;
+	int call_timeout_ms;         /* 0 = the client's timeout, stretched to at
+				      * least timeout_ms (0 counting as 120 s)
+				      * + 30 s; SBX_TIMEOUT_NONE = none */
+} sbx_exec_opts;
+
+/* Bytes from the server; data is NUL-terminated (not counted in len) so
+ * text can be used as a C string, but it may hold NULs of its own. */
+typedef struct {
+	uint8_t *data;
+	size_t len;
+} sbx_bytes;
+
+typedef struct {
+	int exit_code;               /* 124 on timeout */
+	sbx_bytes out;               /* stdout */
+	sbx_bytes err;               /* stderr */
+	sbx_bytes output;            /* both, merged in arrival order */
+	int truncated;               /* output was cut at max_output_bytes */
+	int timed_out;
+	uint64_t duration_ms;
+} sbx_exec_result;
+
+/* Runs opts->command in the session and waits for it. SBX_OK means the
+ * command ran (whatever its exit code); *out then holds its result
+ * (sbx_exec_result_fini it). A malformed env entry is SBX_INVALID_ARGUMENT
+ * without a round trip. On failure *out is zeroed. */
+SBX_API sbx_err sbx_exec(sbx_client *c, const char *session_id,
+    const sbx_exec_opts *opts, sbx_exec_result *out);
+
+/* Frees what r holds and zeroes it. A zeroed r is fine. */
+SBX_API void sbx_exec_result_fini(sbx_exec_result *r);
+
+/* Writes len bytes of data to path in the session's workspace, replacing
+ * the file, or appending to it when append is non-zero. The whole content
+ * travels in one message: keep it well under the server's message limit. */
+SBX_API sbx_err sbx_write(sbx_client *c, const char *session_id,
+    const char *path, const void *data, size_t len, int append);
+
+/* Reads up to length bytes (0 = to the end, within the server's read
+ * ceiling) from byte offset. On SBX_OK *data is a malloc'd, NUL-terminated
+ * buffer of *len bytes (sbx_free it; never NULL, even when *len is 0).
+ * *len == 0 at an offset at or past the end. On failure *data is NULL and
+ * *len 0. */
+SBX_API sbx_err sbx_read_bytes(sbx_client *c, const char *session_id,
+    const char *path, uint64_t offset, uint64_t length, void **data,
+    size_t *len);
+
+/* Reads a text file as "cat -n" numbered lines, starting at 0-based line
+ * offset, at most limit lines (0 = 2000). On SBX_OK *text is a malloc'd
+ * C string (sbx_free it); on failure NULL. */
+SBX_API sbx_err sbx_read(sbx_client *c, const char *session_id,
+    const char *path, uint64_t offset, uint64_t limit, char **text);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# install.sh — the one command that sets sbx up on a fresh Debian/Ubuntu
+# machine: dependencies (and a Docker engine if none answers), a build and
+# install under /usr/local, the default runtime image (from Debian packages,
+# no registry), sbxd started (systemd unit when systemd runs, else in the
+# background), and a demo showing it doing its job. Run from a checkout, as
+# root: sudo bash deploy/install.sh
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+say() { printf '\n== %s\n' "$*" >&2; }
+
+say "dependencies"
+bash "$top/deploy/deps.sh"
+
+say "build and install (cmake, Release, prefix /usr/local)"
+cmake -S "$top" -B "$top/build-release" -DCMAKE_BUILD_TYPE=Release -DSBX_TESTS=OFF >/dev/null
+cmake --build "$top/build-release" -j"$(nproc)" >/dev/null
+cmake --install "$top/build-release" >/dev/null
+ldconfig
+install -d -m 0755 /etc/sbx /usr/local/share/doc/sbx
+[ -f /etc/sbx/sbxd.conf ] || install -m 0644 "$top/deploy/sbxd.conf.example" /etc/sbx/sbxd.conf
+install -m 0644 "$top/README.md" /usr/local/share/doc/sbx/README.md
+echo "installed: $(command -v sbxd) $(command -v sbx)" >&2
+
+say "default runtime image (python-minimal, from Debian packages)"
+bash "$top/deploy/images/build.sh" python-minimal
+
+say "start sbxd"
+if [ -d /run/systemd/system ]; then
+	install -m 0644 "$top/deploy/sbxd.service" /etc/systemd/system/sbxd.service
+	systemctl daemon-reload
+	systemctl enable sbxd >/dev/null 2>&1
+	systemctl restart sbxd
+	echo "sbxd runs under systemd (journalctl -u sbxd)" >&2
+else
+	if [ -f /run/sbxd.pid ] && kill "$(cat /run/sbxd.pid)" 2>/dev/null; then sleep 1; fi
+	nohup /usr/local/bin/sbxd >>/var/log/sbxd.log 2>&1 &
+	echo $! >/run/sbxd.pid
+	echo "sbxd runs in the background, pid $(cat /run/sbxd.pid) (log: /var/log/sbxd.log)" >&2
+fi
+for _ in $(seq 100); do
+	[ -s /var/lib/sbx/service.key ] && sbx session list >/dev/null 2>&1 && break
+	sleep 0.1
+done
+
+say "demo"
+bash "$top/deploy/demo.sh"

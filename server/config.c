@@ -1,0 +1,347 @@
+/*
+ * config.c — parsing and validation of sbxd's settings (see config.h).
+ *
+ * Each key is a row of one table: its name, its kind and where it lands in
+ * struct config. Sizes accept K/M/G suffixes (powers of 1024), durations
+ * ms/s/m/h suffixes.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "log.h"
+
+enum kind { K_STR, K_INT, K_SIZE, K_MS, K_BOOL, K_LEVEL, K_KEY, K_RUNTIME };
+
+struct key {
+	const char *name;
+	enum kind kind;
+	size_t off;
+	size_t size;       /* for K_STR: the field's size; for K_INT: sizeof the int */
+	int64_t min, max;
+};
+
+#define F(field) offsetof(struct config, field), sizeof(((struct config *)0)->field)
+
+static const struct key keys[] = {
+	{ "listen", K_STR, F(listen), 0, 0 },
+	{ "tls_cert", K_STR, F(tls_cert), 0, 0 },
+	{ "tls_key", K_STR, F(tls_key), 0, 0 },
+	{ "state_dir", K_STR, F(state_dir), 0, 0 },
+	{ "db_path", K_STR, F(db_path), 0, 0 },
+	{ "workspace_root", K_STR, F(workspace_root), 0, 0 },
+	{ "key_file", K_STR, F(key_file), 0, 0 },
+	{ "docker_socket", K_STR, F(docker_socket), 0, 0 },
+	{ "default_runtime", K_STR, F(default_runtime), 0, 0 },
+	{ "service_key", K_KEY, 0, 0, 0, 0 },
+	{ "runtime", K_RUNTIME, 0, 0, 0, 0 },
+	{ "log_level", K_LEVEL, F(log_level), 0, 3 },
+	{ "workers", K_INT, F(workers), 1, 1024 },
+	{ "contexts", K_INT, F(contexts), 1, 4096 },
+	{ "max_message_bytes", K_SIZE, F(max_message_bytes), 4096, 1LL << 30 },
+	{ "max_output_bytes", K_SIZE, F(max_output_bytes), 1, 1LL << 30 },
+	{ "read_max_bytes", K_SIZE, F(read_max_bytes), 1, 1LL << 30 },
+	{ "exec_timeout_default", K_MS, F(exec_timeout_default_ms), 1, 1LL << 40 },
+	{ "exec_timeout_max", K_MS, F(exec_timeout_max_ms), 1, 1LL << 40 },
+	{ "sandbox_uid", K_INT, F(sandbox_uid), 0, 1LL << 31 },
+	{ "sandbox_gid", K_INT, F(sandbox_gid), 0, 1LL << 31 },
+	{ "memory", K_SIZE, F(memory_bytes), 6LL << 20, 1LL << 50 },
+	{ "cpus_nano", K_INT, F(nano_cpus), 0, 1LL << 50 },
+	{ "pids_limit", K_INT, F(pids_limit), 0, 1LL << 30 },
+	{ "nofile", K_INT, F(nofile), 0, 1LL << 20 },
+	{ "max_memory", K_SIZE, F(max_memory_bytes), 6LL << 20, 1LL << 50 },
+	{ "max_cpus_nano", K_INT, F(max_nano_cpus), 0, 1LL << 50 },
+	{ "max_pids_limit", K_INT, F(max_pids_limit), 0, 1LL << 30 },
+	{ "idle_timeout", K_MS, F(idle_timeout_ms), 1000, 1LL << 40 },
+	{ "network_mode", K_STR, F(network_mode), 0, 0 },
+	{ "readonly_rootfs", K_BOOL, F(readonly_rootfs), 0, 1 },
+	{ "tmpfs_tmp", K_STR, F(tmpfs_tmp), 0, 0 },
+};
+
+void
+config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->listen, sizeof(c->listen), "tcp://127.0.0.1:7410");
+	snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/sbx");
+	snprintf(c->docker_socket, sizeof(c->docker_socket), "/var/run/docker.sock");
+	snprintf(c->default_runtime, sizeof(c->default_runtime), "python-minimal");
+	snprintf(c->network_mode, sizeof(c->network_mode), "none");
+	c->log_level = LOG_LVL_INFO;
+	c->workers = 32;
+	c->contexts = 128;
+	c->max_message_bytes = 16u << 20;
+	c->max_output_bytes = 100000;
+	c->read_max_bytes = 8u << 20;
+	c->exec_timeout_default_ms = 120000;
+	c->exec_timeout_max_ms = 300000;
+	c->sandbox_uid = 1000;
+	c->sandbox_gid = 1000;
+	c->memory_bytes = 1LL << 30;
+	c->nano_cpus = 1000000000LL;
+	c->pids_limit = 512;
+	c->nofile = 4096;
+	c->max_memory_bytes = 4LL << 30;
+	c->max_nano_cpus = 2000000000LL;
+	c->max_pids_limit = 4096;
+	c->idle_timeout_ms = 3600000;
+	snprintf(c->runtimes[0].name, sizeof(c->runtimes[0].name), "python-minimal");
+	snprintf(c->runtimes[0].image, sizeof(c->runtimes[0].image), "sbx/python-minimal:latest");
+	snprintf(c->runtimes[0].build_command, sizeof(c->runtimes[0].build_command),
+	    "deploy/images/build.sh python-minimal");
+	c->nruntimes = 1;
+}
+
+/* Parses a number with an optional unit suffix scaled by the table given. */
+static int
+parse_scaled(const char *v, int64_t *out, const char *const *units,
+    const int64_t *scales)
+{
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno != 0 || end == v || n < 0)
+		return -1;
+	while (isspace((unsigned char)*end))
+		end++;
+	if (*end == '\0') {
+		*out = n;
+		return 0;
+	}
+	for (int i = 0; units[i] != NULL; i++) {
+		if (strcasecmp(end, units[i]) == 0) {
+			if (n > INT64_MAX / scales[i])
+				return -1;
+			*out = n * scales[i];
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int
+parse_value(const struct key *k, const char *v, int64_t *out)
+{
+	static const char *const size_units[] = { "K", "KiB", "M", "MiB", "G", "GiB", NULL };
+	static const int64_t size_scales[] = { 1LL << 10, 1LL << 10, 1LL << 20, 1LL << 20, 1LL << 30, 1LL << 30 };
+	static const char *const ms_units[] = { "ms", "s", "m", "h", NULL };
+	static const int64_t ms_scales[] = { 1, 1000, 60000, 3600000 };
+	static const char *const no_units[] = { NULL };
+
+	switch (k->kind) {
+	case K_SIZE:
+		return parse_scaled(v, out, size_units, size_scales);
+	case K_MS:
+		return parse_scaled(v, out, ms_units, ms_scales);
+	case K_BOOL:
+		if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
+			*out = 1;
+		else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
+			*out = 0;
+		else
+			return -1;
+		return 0;
+	case K_LEVEL:
+		return (*out = log_parse_level(v)) < 0 ? -1 : 0;
+	default:
+		return parse_scaled(v, out, no_units, NULL);
+	}
+}
+
+static void
+store_int(struct config *c, const struct key *k, int64_t v)
+{
+	char *p = (char *)c + k->off;
+
+	switch (k->size) {
+	case sizeof(int32_t): { int32_t x = (int32_t)v; memcpy(p, &x, sizeof(x)); break; }
+	case sizeof(int64_t): { int64_t x = v; memcpy(p, &x, sizeof(x)); break; }
+	default: abort();
+	}
+}
+
+static sbxd_code
+set_runtime(struct config *c, const char *value, struct err *e)
+{
+	char name[64], image[256];
+	struct config_runtime *r = NULL;
+
+	if (sscanf(value, "%63s %255s", name, image) != 2)
+		return err_set(e, SBXD_INVALID_ARGUMENT,
+		    "runtime needs \"NAME IMAGE\", got \"%s\"", value);
+	for (int i = 0; i < c->nruntimes; i++)
+		if (strcmp(c->runtimes[i].name, name) == 0)
+			r = &c->runtimes[i];
+	if (r == NULL) {
+		if (c->nruntimes == CONFIG_MAX_RUNTIMES)
+			return err_set(e, SBXD_RESOURCE_EXHAUSTED,
+			    "at most %d runtimes", CONFIG_MAX_RUNTIMES);
+		r = &c->runtimes[c->nruntimes++];
+	}
+	memset(r, 0, sizeof(*r));
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	snprintf(r->image, sizeof(r->image), "%s", image);
+	snprintf(r->build_command, sizeof(r->build_command),
+	    "docker build or import an image tagged %s", image);
+	return SBXD_OK;
+}
+
+static sbxd_code
+add_key(struct config *c, const char *value, struct err *e)
+{
+	size_t n = strlen(value);
+
+	if (n < 16 || n >= CONFIG_KEY_MAX)
+		return err_set(e, SBXD_INVALID_ARGUMENT,
+		    "service_key must be 16 to %d characters", CONFIG_KEY_MAX - 1);
+	if (c->nservice_keys == CONFIG_MAX_KEYS)
+		return err_set(e, SBXD_RESOURCE_EXHAUSTED,
+		    "at most %d service keys", CONFIG_MAX_KEYS);
+	memcpy(c->service_keys[c->nservice_keys++], value, n + 1);
+	return SBXD_OK;
+}
+
+sbxd_code
+config_set(struct config *c, const char *key, const char *value, struct err *e)
+{
+	const struct key *k = NULL;
+	int64_t v;
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(keys[i].name, key) == 0)
+			k = &keys[i];
+	if (k == NULL)
+		return err_set(e, SBXD_INVALID_ARGUMENT, "unknown setting \"%s\"", key);
+	if (k->kind == K_KEY)
+		return add_key(c, value, e);
+	if (k->kind == K_RUNTIME)
+		return set_runtime(c, value, e);
+	if (k->kind == K_STR) {
+		if (strlen(value) >= k->size)
+			return err_set(e, SBXD_INVALID_ARGUMENT,
+			    "%s is longer than %zu bytes", key, k->size - 1);
+		memcpy((char *)c + k->off, value, strlen(value) + 1);
+		return SBXD_OK;
+	}
+	if (parse_value(k, value, &v) != 0 || v < k->min || v > k->max)
+		return err_set(e, SBXD_INVALID_ARGUMENT,
+		    "bad value \"%s\" for %s (expected %s from %lld to %lld)", value, key,
+		    k->kind == K_SIZE ? "a size like 64M" : k->kind == K_MS ?
+		    "a duration like 30s" : k->kind == K_BOOL ? "yes/no" :
+		    k->kind == K_LEVEL ? "error|warn|info|debug" : "a number",
+		    (long long)k->min, (long long)k->max);
+	store_int(c, k, v);
+	return SBXD_OK;
+}
+
+static char *
+trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+sbxd_code
+config_load_file(struct config *c, const char *path, struct err *e)
+{
+	char line[4096], *eq, *k, *v;
+	FILE *f;
+	int lineno = 0;
+	sbxd_code rv = SBXD_OK;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return err_set(e, errno == ENOENT ? SBXD_NOT_FOUND : SBXD_PERMISSION_DENIED,
+		    "cannot open config file %s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			rv = err_set(e, SBXD_INVALID_ARGUMENT, "%s:%d: line too long", path, lineno);
+			break;
+		}
+		if ((k = strchr(line, '#')) != NULL)
+			*k = '\0';
+		k = trim(line);
+		if (*k == '\0')
+			continue;
+		if ((eq = strchr(k, '=')) == NULL) {
+			rv = err_set(e, SBXD_INVALID_ARGUMENT,
+			    "%s:%d: expected \"key = value\"", path, lineno);
+			break;
+		}
+		*eq = '\0';
+		k = trim(k);
+		v = trim(eq + 1);
+		if ((rv = config_set(c, k, v, e)) != SBXD_OK) {
+			err_wrap(e, "%s:%d: ", path, lineno);
+			break;
+		}
+	}
+	fclose(f);
+	return rv;
+}
+
+static sbxd_code
+derive(char *dst, size_t n, const char *dir, const char *leaf, struct err *e)
+{
+	if (dst[0] != '\0')
+		return SBXD_OK;
+	if ((size_t)snprintf(dst, n, "%s/%s", dir, leaf) >= n)
+		return err_set(e, SBXD_INVALID_ARGUMENT, "state_dir is too long");
+	return SBXD_OK;
+}
+
+sbxd_code
+config_finish(struct config *c, struct err *e)
+{
+	const char *env = getenv("SBXD_SERVICE_KEY");
+	char keys_env[CONFIG_MAX_KEYS * CONFIG_KEY_MAX], *tok, *save;
+	sbxd_code rv;
+
+	if (env != NULL && *env != '\0') {
+		snprintf(keys_env, sizeof(keys_env), "%s", env);
+		for (tok = strtok_r(keys_env, ",", &save); tok != NULL;
+		    tok = strtok_r(NULL, ",", &save))
+			if ((rv = add_key(c, trim(tok), e)) != SBXD_OK)
+				return err_wrap(e, "SBXD_SERVICE_KEY: ");
+	}
+	if ((rv = derive(c->db_path, sizeof(c->db_path), c->state_dir, "sbx.db", e)) ||
+	    (rv = derive(c->workspace_root, sizeof(c->workspace_root), c->state_dir, "workspaces", e)) ||
+	    (rv = derive(c->key_file, sizeof(c->key_file), c->state_dir, "service.key", e)))
+		return rv;
+	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0'))
+		return err_set(e, SBXD_INVALID_ARGUMENT, "tls_cert and tls_key go together");
+	if (strncmp(c->listen, "tls+tcp://", 10) == 0 && c->tls_cert[0] == '\0')
+		return err_set(e, SBXD_INVALID_ARGUMENT,
+		    "listen is tls+tcp:// but no tls_cert/tls_key is configured");
+	if (c->exec_timeout_default_ms > c->exec_timeout_max_ms)
+		c->exec_timeout_default_ms = c->exec_timeout_max_ms;
+	if (config_runtime(c, c->default_runtime) == NULL)
+		return err_set(e, SBXD_INVALID_ARGUMENT,
+		    "default_runtime \"%s\" is not a configured runtime", c->default_runtime);
+	if (c->memory_bytes > c->max_memory_bytes || c->nano_cpus > c->max_nano_cpus ||
+	    c->pids_limit > c->max_pids_limit)
+		return err_set(e, SBXD_INVALID_ARGUMENT,
+		    "a default limit (memory, cpus_nano, pids_limit) is above its max_ ceiling");
+	return SBXD_OK;
+}
+
+const struct config_runtime *
+config_runtime(const struct config *c, const char *name)
+{
+	for (int i = 0; i < c->nruntimes; i++)
+		if (strcmp(c->runtimes[i].name, name) == 0)
+			return &c->runtimes[i];
+	return NULL;
+}

@@ -1,0 +1,79 @@
+/*
+ * config.h — sbxd's settings: defaults, then the config file, then flags.
+ *
+ * The file is "key = value" lines; '#' starts a comment; every key is
+ * documented in deploy/sbxd.conf.example. An unknown key or a bad value is
+ * an error naming the file and line — a typo never silently keeps a
+ * default. Service keys may also come from the SBXD_SERVICE_KEY environment
+ * variable (comma-separated) so they need not sit in a file.
+ */
+#ifndef SBXD_CONFIG_H
+#define SBXD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+#define CONFIG_PATH_MAX 1024
+#define CONFIG_MAX_KEYS 8
+#define CONFIG_KEY_MAX 256
+#define CONFIG_MAX_RUNTIMES 16
+
+struct config_runtime {
+	char name[64];
+	char image[256];
+	char build_command[320];
+};
+
+struct config {
+	char listen[CONFIG_PATH_MAX];        /* rep socket URL */
+	char tls_cert[CONFIG_PATH_MAX];      /* PEM cert+chain; with tls_key enables tls+tcp:// */
+	char tls_key[CONFIG_PATH_MAX];
+	char state_dir[CONFIG_PATH_MAX];
+	char db_path[CONFIG_PATH_MAX];       /* "" = state_dir/sbx.db */
+	char workspace_root[CONFIG_PATH_MAX];/* "" = state_dir/workspaces */
+	char key_file[CONFIG_PATH_MAX];      /* "" = state_dir/service.key */
+	char docker_socket[CONFIG_PATH_MAX];
+	char default_runtime[64];
+	char service_keys[CONFIG_MAX_KEYS][CONFIG_KEY_MAX];
+	int nservice_keys;
+	struct config_runtime runtimes[CONFIG_MAX_RUNTIMES];
+	int nruntimes;
+	int log_level;
+	int workers;                 /* blocking-work threads */
+	int contexts;                /* requests in flight at once */
+	size_t max_message_bytes;    /* listener cap on one request */
+	size_t max_output_bytes;     /* per stream of one Execute */
+	size_t read_max_bytes;       /* one Read/ReadBytes */
+	uint64_t exec_timeout_default_ms;
+	uint64_t exec_timeout_max_ms;
+	uid_t sandbox_uid;
+	gid_t sandbox_gid;
+	int64_t memory_bytes;        /* per-session defaults ... */
+	int64_t nano_cpus;
+	int64_t pids_limit;
+	int64_t nofile;
+	int64_t max_memory_bytes;    /* ... and ceilings a request may ask up to */
+	int64_t max_nano_cpus;
+	int64_t max_pids_limit;
+	uint64_t idle_timeout_ms;
+	char network_mode[64];
+	int readonly_rootfs;
+	char tmpfs_tmp[128];         /* mount options for a /tmp tmpfs; "" = none */
+};
+
+/* Fills c with the built-in defaults. */
+void config_defaults(struct config *c);
+/* Reads path over c. SBXD_NOT_FOUND if missing, SBXD_INVALID_ARGUMENT
+ * (message "<path>:<line>: ...") for a bad line. */
+sbxd_code config_load_file(struct config *c, const char *path, struct err *e);
+/* Sets one key as a config line would (flags use this too). */
+sbxd_code config_set(struct config *c, const char *key, const char *value, struct err *e);
+/* Fills derived paths, adds SBXD_SERVICE_KEY keys, checks consistency. */
+sbxd_code config_finish(struct config *c, struct err *e);
+/* The runtime called name, or NULL. */
+const struct config_runtime *config_runtime(const struct config *c, const char *name);
+
+#endif

@@ -1,0 +1,148 @@
+/*
+ * dispatch.c — the method table (see dispatch.h).
+ *
+ * Rows are matched to protobuf-c's service descriptors by name at start-up
+ * and stored by method index; a lookup checks the index protobuf-c returns
+ * against the descriptor's method count and name itself, since protobuf-c
+ * only asserts it.
+ */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dispatch.h"
+#include "log.h"
+#include "sbx/v1/sbx.pb-c.h"
+
+struct row {
+	const char *service;        /* short name: "SessionService" */
+	const char *rpc;
+	handler_fn fn;
+	unsigned flags;
+};
+
+static const struct row rows[] = {
+	{ "SessionService", "CreateSession", h_create_session, METHOD_SERVICE_ONLY },
+	{ "SessionService", "GetSession", h_get_session, 0 },
+	{ "SessionService", "GetOrCreateSession", h_get_or_create_session, METHOD_SERVICE_ONLY },
+	{ "SessionService", "ListSessions", h_list_sessions, METHOD_SERVICE_ONLY },
+	{ "SessionService", "EndSession", h_end_session, 0 },
+	{ "SessionService", "RotateToken", NULL, 0 },
+	{ "SessionService", "CleanupIdle", NULL, METHOD_SERVICE_ONLY },
+	{ "SessionService", "ListRuntimes", h_list_runtimes, 0 },
+	{ "SessionService", "GetRuntime", h_get_runtime, 0 },
+	{ "SessionService", "CreateRuntime", NULL, METHOD_SERVICE_ONLY },
+	{ "SandboxService", "Ls", NULL, 0 },
+	{ "SandboxService", "Read", h_read, 0 },
+	{ "SandboxService", "ReadBytes", h_read_bytes, 0 },
+	{ "SandboxService", "Write", h_write, 0 },
+	{ "SandboxService", "Edit", NULL, 0 },
+	{ "SandboxService", "Glob", NULL, 0 },
+	{ "SandboxService", "Grep", NULL, 0 },
+	{ "SandboxService", "Stat", NULL, 0 },
+	{ "SandboxService", "Mkdir", NULL, 0 },
+	{ "SandboxService", "Remove", NULL, 0 },
+	{ "SandboxService", "Move", NULL, 0 },
+	{ "SandboxService", "UploadBegin", NULL, 0 },
+	{ "SandboxService", "UploadChunk", NULL, 0 },
+	{ "SandboxService", "UploadFinish", NULL, 0 },
+	{ "SandboxService", "Download", NULL, 0 },
+	{ "SandboxService", "Execute", h_execute, 0 },
+	{ "SandboxService", "StartProcess", NULL, 0 },
+	{ "SandboxService", "ListProcesses", NULL, 0 },
+	{ "SandboxService", "WaitProcess", NULL, 0 },
+	{ "SandboxService", "SignalProcess", NULL, 0 },
+	{ "SandboxService", "SendStdin", NULL, 0 },
+	{ "SandboxService", "CloseStdin", NULL, 0 },
+	{ "SandboxService", "ReadProcessOutput", NULL, 0 },
+	{ "SandboxService", "SubscribeLogs", NULL, 0 },
+	{ "SandboxService", "ReadLogs", NULL, 0 },
+};
+
+#define MAX_METHODS 64
+
+struct service {
+	const char *prefix;         /* "sbx.v1.SessionService/" */
+	const ProtobufCServiceDescriptor *desc;
+	struct method methods[MAX_METHODS];
+};
+
+static struct service services[] = {
+	{ "sbx.v1.SessionService/", &sbx__v1__session_service__descriptor, { { 0 } } },
+	{ "sbx.v1.SandboxService/", &sbx__v1__sandbox_service__descriptor, { { 0 } } },
+};
+#define NSERVICES (sizeof(services) / sizeof(services[0]))
+
+static char names[NSERVICES][MAX_METHODS][96];
+
+void
+dispatch_init(void)
+{
+	for (size_t s = 0; s < NSERVICES; s++) {
+		const ProtobufCServiceDescriptor *d = services[s].desc;
+
+		assert(d->n_methods <= MAX_METHODS);
+		for (unsigned i = 0; i < d->n_methods; i++) {
+			snprintf(names[s][i], sizeof(names[s][i]), "%s%s",
+			    services[s].prefix, d->methods[i].name);
+			services[s].methods[i].name = names[s][i];
+			services[s].methods[i].desc = &d->methods[i];
+		}
+	}
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		const struct row *row = &rows[r];
+		int found = 0;
+
+		for (size_t s = 0; s < NSERVICES && !found; s++) {
+			const ProtobufCMethodDescriptor *m;
+
+			if (strcmp(services[s].desc->short_name, row->service) != 0)
+				continue;
+			m = protobuf_c_service_descriptor_get_method_by_name(services[s].desc, row->rpc);
+			if (m == NULL)
+				break;
+			services[s].methods[m - services[s].desc->methods].fn = row->fn;
+			services[s].methods[m - services[s].desc->methods].flags = row->flags;
+			found = 1;
+		}
+		if (!found)
+			fatalx("dispatch: table names %s/%s, which the protocol lacks",
+			    row->service, row->rpc);
+	}
+}
+
+const struct method *
+dispatch_find(const char *name, size_t len)
+{
+	char rpc[64];
+
+	for (size_t s = 0; s < NSERVICES; s++) {
+		const struct service *sv = &services[s];
+		size_t plen = strlen(sv->prefix);
+		const ProtobufCMethodDescriptor *m;
+		size_t idx;
+
+		if (len <= plen || len - plen >= sizeof(rpc) || memcmp(name, sv->prefix, plen) != 0)
+			continue;
+		memcpy(rpc, name + plen, len - plen);
+		rpc[len - plen] = '\0';
+		if (memchr(rpc, '\0', len - plen) != NULL)
+			return NULL;
+		if ((m = protobuf_c_service_descriptor_get_method_by_name(sv->desc, rpc)) == NULL)
+			return NULL;
+		idx = (size_t)(m - sv->desc->methods);
+		if (idx >= sv->desc->n_methods || strcmp(sv->desc->methods[idx].name, rpc) != 0)
+			return NULL;
+		return &sv->methods[idx];
+	}
+	return NULL;
+}
+
+void
+dispatch_foreach(void (*fn)(const struct method *m, void *arg), void *arg)
+{
+	for (size_t s = 0; s < NSERVICES; s++)
+		for (unsigned i = 0; i < services[s].desc->n_methods; i++)
+			fn(&services[s].methods[i], arg);
+}

@@ -1,0 +1,72 @@
+/*
+ * dispatch.h — from a method name to its handler.
+ *
+ * The method table is driven by protobuf-c's service descriptors: every
+ * method of SessionService and SandboxService has one row here, with its
+ * handler or NULL (answered UNIMPLEMENTED until a later version fills it
+ * in). A handler receives the decoded request and an initialized response
+ * message; it validates every field before using it, builds the response
+ * in c->out, and returns a code with c->err set on failure.
+ */
+#ifndef SBXD_DISPATCH_H
+#define SBXD_DISPATCH_H
+
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "arena.h"
+#include "err.h"
+#include "server.h"
+#include "store.h"
+
+/* Flags of a method. */
+#define METHOD_SERVICE_ONLY 0x1   /* needs a service key; a session token is not enough */
+
+struct call {
+	struct server *srv;
+	struct arena *out;          /* response memory, freed after the reply is packed */
+	const char *method;
+	const char *request_id;
+	uint64_t deadline_ms;       /* absolute unix ms, 0 = none */
+	int is_service;             /* caller holds a service key */
+	char token_session[STORE_ID_MAX]; /* else: the one session its token reaches */
+	struct err err;
+};
+
+typedef sbxd_code (*handler_fn)(struct call *c, const ProtobufCMessage *in,
+    ProtobufCMessage *out);
+
+struct method {
+	const char *name;           /* "sbx.v1.SandboxService/Execute" */
+	const ProtobufCMethodDescriptor *desc;
+	handler_fn fn;              /* NULL = unimplemented */
+	unsigned flags;
+};
+
+/* Builds the table; aborts on a table row that names no method (a bug). */
+void dispatch_init(void);
+/* The method called name (len bytes, not NUL-terminated), or NULL. */
+const struct method *dispatch_find(const char *name, size_t len);
+/* Calls fn for every method, in descriptor order (for tests and docs). */
+void dispatch_foreach(void (*fn)(const struct method *m, void *arg), void *arg);
+
+/* Handlers, one per implemented RPC (handlers_session.c, handlers_sandbox.c). */
+sbxd_code h_create_session(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_get_session(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_get_or_create_session(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_list_sessions(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_end_session(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_list_runtimes(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_get_runtime(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_execute(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_read(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_read_bytes(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_write(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+
+/* Loads the session id names, if the caller may reach it: NOT_FOUND when
+ * there is none, PERMISSION_DENIED when the caller's token is another
+ * session's. Shared by the handlers. */
+sbxd_code call_session(struct call *c, const char *id, struct session_row *out);
+
+#endif

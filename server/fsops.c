@@ -1,0 +1,663 @@
+/*
+ * fsops.c — workspace files on the host, contained by the kernel (see
+ * fsops.h).
+ *
+ * Everything under the workspace root is controlled by the sandbox, which
+ * may rewrite it while we work. So every lookup starts at the root fd and
+ * goes through openat2(RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS|
+ * RESOLVE_NO_XDEV): symlinks and ".." are resolved as if the root were "/",
+ * which is exactly what the same path means inside the container, and
+ * nothing resolves outside it however the tree changes under us. Names we
+ * create or replace (the leaf, each new parent directory) are handled with
+ * *at() calls on a directory fd obtained that way, with O_NOFOLLOW or
+ * O_EXCL, so a symlink planted at the leaf is never followed by a write.
+ * Overwrites go through a temporary file and renameat (atomic for readers;
+ * a hardlink at the leaf is replaced, not written through). errno is
+ * translated into sbxd codes here and nowhere else.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/openat2.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fsops.h"
+
+#define RESOLVE_FLAGS (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
+#define RESOLVE_TRIES 32     /* openat2 EAGAIN: a rename raced a ".." walk */
+#define CREATE_TRIES 8       /* O_EXCL / EEXIST races with the sandbox */
+#define READ_CHUNK 32768
+#define COMPONENT_MAX 255    /* NAME_MAX on every Linux file system */
+#define PATHF "%.300s"       /* a path in a message: leave room for the rest */
+
+static const char ws_prefix[] = "workspace";
+
+/* ---- errno at the edge ------------------------------------------------- */
+
+/* Translates errno err, met while `doing` something to rel, into e. */
+static sbxd_code
+fail_errno(int err, const char *rel, const char *doing, struct err *e)
+{
+	switch (err) {
+	case ENOENT:
+		return err_set(e, SBXD_NOT_FOUND, "File '" PATHF "' not found", rel);
+	case EACCES:
+	case EPERM:
+	case EROFS:
+		return err_set(e, SBXD_PERMISSION_DENIED,
+		    "permission denied %s '" PATHF "': %s", doing, rel,
+		    strerror(err));
+	case EXDEV:
+		return err_set(e, SBXD_PERMISSION_DENIED,
+		    "'" PATHF "': path leaves the workspace", rel);
+	case ENOSPC:
+	case EDQUOT:
+	case EFBIG:
+		return err_set(e, SBXD_RESOURCE_EXHAUSTED,
+		    "%s '" PATHF "': %s; free some space in the workspace", doing,
+		    rel, strerror(err));
+	case ELOOP:
+		return err_set(e, SBXD_FAILED_PRECONDITION,
+		    "'" PATHF "': too many levels of symbolic links", rel);
+	case EISDIR:
+		return err_set(e, SBXD_FAILED_PRECONDITION,
+		    "'" PATHF "' is a directory", rel);
+	case ENOTDIR:
+		return err_set(e, SBXD_FAILED_PRECONDITION,
+		    "a component of '" PATHF "' is not a directory", rel);
+	case ENXIO:
+	case ENODEV:
+	case ETXTBSY:
+		return err_set(e, SBXD_FAILED_PRECONDITION,
+		    "'" PATHF "' is not a regular file", rel);
+	case ENAMETOOLONG:
+		return err_set(e, SBXD_INVALID_ARGUMENT,
+		    "'" PATHF "': file name too long", rel);
+	case ENOSYS:
+		return err_set(e, SBXD_UNIMPLEMENTED,
+		    "openat2 is not available: sbxd needs Linux 5.6 or later");
+	default:
+		return err_set(e, SBXD_INTERNAL, "%s '" PATHF "': %s", doing, rel,
+		    strerror(err));
+	}
+}
+
+/* openat2 from the root with containment; -1 and errno on failure. */
+static int
+resolve(int rootfd, const char *path, int flags, mode_t mode)
+{
+	struct open_how how = {
+		.flags = (uint64_t)flags,
+		.mode = (flags & O_CREAT) ? mode : 0,
+		.resolve = RESOLVE_FLAGS,
+	};
+	long fd = -1;
+
+	for (int i = 0; i < RESOLVE_TRIES; i++) {
+		fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+		if (fd >= 0 || (errno != EAGAIN && errno != EINTR))
+			break;
+	}
+	return (int)fd;
+}
+
+/* Owner and mode for something we created; a uid of -1 leaves them. */
+static sbxd_code
+adopt(const struct fsops_root *r, int fd, mode_t mode, const char *rel,
+    struct err *e)
+{
+	if (r->uid != (uid_t)-1 || r->gid != (gid_t)-1) {
+		if (fchown(fd, r->uid, r->gid) == -1)
+			return fail_errno(errno, rel, "setting the owner of", e);
+	}
+	if (fchmod(fd, mode) == -1)
+		return fail_errno(errno, rel, "setting the mode of", e);
+	return SBXD_OK;
+}
+
+/* ---- client paths -------------------------------------------------------- */
+
+/* Folds p[0..len) into tmp (at least len + 1 bytes): drops empty and "."
+ * components, lets ".." remove the previous one (never above the start). */
+static sbxd_code
+fold(const char *p, size_t len, char *tmp, size_t *tlen, struct err *e)
+{
+	size_t i = 0, n = 0;
+
+	while (i < len) {
+		size_t j = i, clen;
+
+		while (j < len && p[j] != '/')
+			j++;
+		clen = j - i;
+		if (clen > COMPONENT_MAX)
+			return err_set(e, SBXD_INVALID_ARGUMENT,
+			    "path has a component of %zu bytes; the limit is %d",
+			    clen, COMPONENT_MAX);
+		if (clen == 2 && p[i] == '.' && p[i + 1] == '.') {
+			while (n > 0 && tmp[n - 1] != '/')
+				n--;
+			if (n > 0)
+				n--;
+		} else if (clen > 0 && !(clen == 1 && p[i] == '.')) {
+			if (n > 0)
+				tmp[n++] = '/';
+			memcpy(tmp + n, p + i, clen);
+			n += clen;
+		}
+		i = j + 1;
+	}
+	tmp[n] = '\0';
+	*tlen = n;
+	return SBXD_OK;
+}
+
+sbxd_code
+fsops_workspace_reln(const char *p, size_t len, char *out, size_t outsz,
+    struct err *e)
+{
+	char tmp[FSOPS_PATH_MAX + 1];
+	const char *res;
+	size_t n = 0, wl = sizeof(ws_prefix) - 1;
+	sbxd_code rv;
+
+	if (len > FSOPS_PATH_MAX)
+		return err_set(e, SBXD_INVALID_ARGUMENT,
+		    "path is %zu bytes; the limit is %d", len, FSOPS_PATH_MAX);
+	if (len > 0 && memchr(p, '\0', len) != NULL)
+		return err_set(e, SBXD_INVALID_ARGUMENT,
+		    "path contains a NUL byte");
+	if ((rv = fold(p, len, tmp, &n, e)) != SBXD_OK)
+		return rv;
+	res = tmp;
+	if (len > 0 && p[0] == '/') {
+		if (strncmp(tmp, ws_prefix, wl) != 0 ||
+		    (tmp[wl] != '\0' && tmp[wl] != '/'))
+			return err_set(e, SBXD_UNIMPLEMENTED,
+			    "'/%.300s' is outside /workspace: only workspace "
+			    "files are reachable here (use Execute for the "
+			    "rest of the sandbox)", tmp);
+		res = tmp[wl] == '/' ? tmp + wl + 1 : tmp + wl;
+		n = strlen(res);
+	}
+	if (n == 0) {
+		res = ".";
+		n = 1;
+	}
+	if (n + 1 > outsz)
+		return err_set(e, SBXD_INVALID_ARGUMENT,
+		    "path is %zu bytes; the limit is %zu", n, outsz - 1);
+	memcpy(out, res, n + 1);
+	return SBXD_OK;
+}
+
+sbxd_code
+fsops_workspace_rel(const char *client_path, char *out, size_t outsz,
+    struct err *e)
+{
+	size_t len = strnlen(client_path, FSOPS_PATH_MAX + 1);
+
+	return fsops_workspace_reln(client_path, len, out, outsz, e);
+}
+
+/* ---- the root ------------------------------------------------------------ */
+
+sbxd_code
+fsops_root_open(const char *dir, uid_t uid, gid_t gid, struct fsops_root *r,
+    struct err *e)
+{
+	int fd, probe;
+
+	r->fd = -1;
+	r->uid = uid;
+	r->gid = gid;
+	fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1) {
+		fail_errno(errno, dir, "opening workspace", e);
+		return err_wrap(e, "opening the workspace root: ");
+	}
+	probe = resolve(fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+	if (probe == -1) {
+		fail_errno(errno, dir, "opening workspace", e);
+		close(fd);
+		return err_wrap(e, "opening the workspace root: ");
+	}
+	close(probe);
+	r->fd = fd;
+	return SBXD_OK;
+}
+
+void
+fsops_root_close(struct fsops_root *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+/* Appends fd's content to out, refusing to pass out->max even if the file
+ * grows after the size check. */
+static sbxd_code
+read_all(int fd, const char *rel, struct buf *out, struct err *e)
+{
+	char chunk[READ_CHUNK];
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n == 0)
+			return SBXD_OK;
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return fail_errno(errno, rel, "reading", e);
+		}
+		switch (buf_add(out, chunk, (size_t)n)) {
+		case SBXD_OK:
+			break;
+		case SBXD_RESOURCE_EXHAUSTED:
+			return err_set(e, SBXD_RESOURCE_EXHAUSTED,
+			    "File '" PATHF "' grew past the read ceiling of %zu "
+			    "bytes while being read; use ReadBytes/Download "
+			    "with an offset", rel, out->max);
+		default:
+			return err_set(e, SBXD_INTERNAL,
+			    "reading '" PATHF "': out of memory", rel);
+		}
+	}
+}
+
+/* FAILED_PRECONDITION unless st is a regular file. */
+static sbxd_code
+require_regular(const struct stat *st, const char *rel, struct err *e)
+{
+	if (S_ISREG(st->st_mode))
+		return SBXD_OK;
+	if (S_ISDIR(st->st_mode))
+		return err_set(e, SBXD_FAILED_PRECONDITION,
+		    "'" PATHF "' is a directory", rel);
+	return err_set(e, SBXD_FAILED_PRECONDITION,
+	    "'" PATHF "' is not a regular file", rel);
+}
+
+/*
+ * The whole path, leaf included, is resolved in the root: a symlink at the
+ * leaf is followed the way the sandbox itself would follow it, with "/" and
+ * ".." pinned to the workspace, so it can reach another workspace file but
+ * never a host file. O_NONBLOCK makes opening a planted FIFO return at once;
+ * fstat then refuses it.
+ */
+sbxd_code
+fsops_read_file(struct fsops_root *r, const char *rel, struct buf *out,
+    struct err *e)
+{
+	struct stat st;
+	int fd;
+	sbxd_code rv = SBXD_INTERNAL;
+
+	fd = resolve(r->fd, rel,
+	    O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
+	if (fd == -1) {
+		/* "a/b" with a a file: to a reader, b simply is not there */
+		rv = fail_errno(errno == ENOTDIR ? ENOENT : errno, rel,
+		    "opening", e);
+		goto out;
+	}
+	if (fstat(fd, &st) == -1) {
+		rv = fail_errno(errno, rel, "reading", e);
+		goto out;
+	}
+	if ((rv = require_regular(&st, rel, e)) != SBXD_OK)
+		goto out;
+	if ((uintmax_t)st.st_size > out->max - out->len) {
+		rv = err_set(e, SBXD_RESOURCE_EXHAUSTED,
+		    "File '" PATHF "' is %jd bytes, over the read ceiling of %zu "
+		    "bytes; use ReadBytes/Download with an offset", rel,
+		    (intmax_t)st.st_size, out->max);
+		goto out;
+	}
+	rv = read_all(fd, rel, out, e);
+out:
+	if (fd != -1)
+		close(fd);
+	if (rv != SBXD_OK)
+		buf_reset(out);
+	return rv;
+}
+
+/* ---- parent directories -------------------------------------------------- */
+
+/* Splits rel into a parent (copied into parent) and a leaf (pointing into
+ * rel). The leaf must name an entry: not "", "." or "..". */
+static sbxd_code
+split_rel(const char *rel, char *parent, size_t psz, const char **leaf,
+    struct err *e)
+{
+	size_t len = strnlen(rel, psz);
+	const char *slash;
+
+	if (len >= psz)
+		return err_set(e, SBXD_INVALID_ARGUMENT,
+		    "path is longer than %zu bytes", psz - 1);
+	slash = strrchr(rel, '/');
+	*leaf = slash ? slash + 1 : rel;
+	if (**leaf == '\0' || strcmp(*leaf, ".") == 0)
+		return err_set(e, SBXD_INVALID_ARGUMENT,
+		    "'" PATHF "' names a directory, not a file: give a file "
+		    "path such as 'notes.txt'", rel[0] ? rel : ".");
+	if (strcmp(*leaf, "..") == 0)
+		return err_set(e, SBXD_INVALID_ARGUMENT,
+		    "'" PATHF "' does not name a file", rel);
+	if (slash == NULL || slash == rel) {
+		strcpy(parent, ".");
+	} else {
+		memcpy(parent, rel, (size_t)(slash - rel));
+		parent[slash - rel] = '\0';
+	}
+	return SBXD_OK;
+}
+
+/* The parent of a write could not be opened for errno err. */
+static sbxd_code
+parent_fail(int err, const char *dir, struct err *e)
+{
+	if (err == ENOTDIR || err == ENOENT || err == EEXIST)
+		return err_set(e, SBXD_FAILED_PRECONDITION,
+		    "'" PATHF "' exists and is not a directory (or is a symlink "
+		    "to nothing)", dir);
+	return fail_errno(err, dir, "opening directory", e);
+}
+
+/* Makes one missing directory prefix (its last component comp) inside
+ * prevfd, the already-resolved directory above it; *next gets its fd. An
+ * entry that exists but does not resolve to a directory is refused. */
+static sbxd_code
+make_step(const struct fsops_root *r, int prevfd, const char *prefix,
+    const char *comp, int *next, struct err *e)
+{
+	sbxd_code rv;
+	int fd, made = 0;
+
+	for (int i = 0; i < CREATE_TRIES && !made; i++) {
+		fd = resolve(r->fd, prefix, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+		if (fd >= 0) {
+			*next = fd;
+			return SBXD_OK;
+		}
+		if (errno != ENOENT)
+			return parent_fail(errno, prefix, e);
+		if (mkdirat(prevfd, comp, 0755) == 0)
+			made = 1;
+		else if (errno != EEXIST)
+			return fail_errno(errno, prefix, "creating directory", e);
+		/* EEXIST yet unresolvable: a dangling symlink, or a race */
+	}
+	if (!made)
+		return parent_fail(EEXIST, prefix, e);
+	fd = openat(prevfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return parent_fail(errno, prefix, e);
+	if ((rv = adopt(r, fd, 0755, prefix, e)) != SBXD_OK) {
+		close(fd);
+		return rv;
+	}
+	*next = fd;
+	return SBXD_OK;
+}
+
+/* mkdir -p of dir (modified in place, restored), one component at a time,
+ * each prefix resolved from the root; *dfd gets the last directory. */
+static sbxd_code
+make_parents(const struct fsops_root *r, char *dir, int *dfd, struct err *e)
+{
+	char *p = dir, *end, save;
+	int cur, next = -1;
+	sbxd_code rv = SBXD_INTERNAL;
+
+	if ((cur = resolve(r->fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC, 0)) == -1)
+		return fail_errno(errno, ".", "opening directory", e);
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			break;
+		end = p + strcspn(p, "/");
+		save = *end;
+		*end = '\0';
+		rv = make_step(r, cur, dir, p, &next, e);
+		*end = save;
+		if (rv != SBXD_OK)
+			goto out;
+		close(cur);
+		cur = next;
+		p = end;
+	}
+	*dfd = cur;
+	cur = -1;
+	rv = SBXD_OK;
+out:
+	if (cur != -1)
+		close(cur);
+	return rv;
+}
+
+/* Opens (creating as needed) the directory dir for a write of rel. */
+static sbxd_code
+open_parent(const struct fsops_root *r, char *dir, int *dfd, struct err *e)
+{
+	int fd;
+
+	fd = resolve(r->fd, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+	if (fd >= 0) {
+		*dfd = fd;
+		return SBXD_OK;
+	}
+	if (errno != ENOENT)
+		return parent_fail(errno, dir, e);
+	return make_parents(r, dir, dfd, e);
+}
+
+/* ---- writing ------------------------------------------------------------- */
+
+static sbxd_code
+write_all(int fd, const void *content, size_t len, const char *rel,
+    struct err *e)
+{
+	const char *p = content;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return fail_errno(errno, rel, "writing", e);
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return SBXD_OK;
+}
+
+/* Creates a fresh temporary file in dfd; its name goes to name. */
+static sbxd_code
+make_temp(int dfd, char *name, size_t namesz, int *fdp, const char *rel,
+    struct err *e)
+{
+	static atomic_uint counter;
+	uint64_t rnd = 0;
+	int fd;
+
+	for (int i = 0; i < CREATE_TRIES; i++) {
+		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+			rnd ^= (uint64_t)getpid() << 32;
+		snprintf(name, namesz, ".sbx-tmp-%u-%016" PRIx64,
+		    atomic_fetch_add(&counter, 1), rnd);
+		fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			*fdp = fd;
+			return SBXD_OK;
+		}
+		if (errno != EEXIST)
+			return fail_errno(errno, rel, "creating a temporary "
+			    "file for", e);
+	}
+	return err_set(e, SBXD_ABORTED, "could not create a temporary file "
+	    "for '" PATHF "'; retry", rel);
+}
+
+/* The mode an overwrite of leaf gives: an existing regular file's
+ * permission bits, else 0644. Refuses a directory. */
+static sbxd_code
+replace_mode(int dfd, const char *leaf, const char *rel, mode_t *mode,
+    struct err *e)
+{
+	struct stat st;
+
+	*mode = 0644;
+	if (fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return errno == ENOENT ? SBXD_OK :
+		    fail_errno(errno, rel, "checking", e);
+	if (S_ISDIR(st.st_mode))
+		return err_set(e, SBXD_FAILED_PRECONDITION,
+		    "'" PATHF "' is a directory", rel);
+	if (S_ISREG(st.st_mode))
+		*mode = st.st_mode & 0777;
+	return SBXD_OK;
+}
+
+/* Overwrite: temporary file, content, owner, mode, then renameat over the
+ * leaf, whatever non-directory (file, symlink, FIFO, hardlink) is there. */
+static sbxd_code
+replace_leaf(const struct fsops_root *r, int dfd, const char *leaf,
+    const char *rel, const void *content, size_t len, struct err *e)
+{
+	char tmp[64];
+	mode_t mode;
+	int fd = -1;
+	sbxd_code rv;
+
+	tmp[0] = '\0';
+	if ((rv = replace_mode(dfd, leaf, rel, &mode, e)) != SBXD_OK)
+		goto out;
+	if ((rv = make_temp(dfd, tmp, sizeof(tmp), &fd, rel, e)) != SBXD_OK)
+		goto out;
+	if ((rv = write_all(fd, content, len, rel, e)) != SBXD_OK)
+		goto out;
+	if ((rv = adopt(r, fd, mode, rel, e)) != SBXD_OK)
+		goto out;
+	if (close(fd) == -1) {
+		fd = -1;
+		rv = fail_errno(errno, rel, "writing", e);
+		goto out;
+	}
+	fd = -1;
+	if (renameat(dfd, tmp, dfd, leaf) == -1) {
+		rv = fail_errno(errno == ENOTEMPTY ? EISDIR : errno, rel,
+		    "replacing", e);
+		goto out;
+	}
+	tmp[0] = '\0';
+	rv = SBXD_OK;
+out:
+	if (fd != -1)
+		close(fd);
+	if (tmp[0] != '\0')
+		unlinkat(dfd, tmp, 0);
+	return rv;
+}
+
+/* Opens leaf for appending: created (and adopted) if missing; a symlink,
+ * directory, FIFO or other non-regular file is refused. */
+static sbxd_code
+open_append(const struct fsops_root *r, int dfd, const char *leaf,
+    const char *rel, int *fdp, struct err *e)
+{
+	const int fl = O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC;
+	int fd = -1;
+
+	for (int i = 0; i < CREATE_TRIES && fd == -1; i++) {
+		fd = openat(dfd, leaf, fl | O_CREAT | O_EXCL, 0644);
+		if (fd >= 0) {
+			sbxd_code rv = adopt(r, fd, 0644, rel, e);
+
+			if (rv != SBXD_OK) {
+				close(fd);
+				return rv;
+			}
+			break;
+		}
+		if (errno != EEXIST)
+			return fail_errno(errno, rel, "creating", e);
+		fd = openat(dfd, leaf, fl);
+		if (fd == -1 && errno == ELOOP)
+			return err_set(e, SBXD_FAILED_PRECONDITION,
+			    "'" PATHF "' is a symlink: appending through a symlink "
+			    "is refused (an overwrite replaces it)", rel);
+		if (fd == -1 && errno != ENOENT)
+			return fail_errno(errno, rel, "opening", e);
+	}
+	if (fd == -1)
+		return err_set(e, SBXD_ABORTED,
+		    "'" PATHF "' kept changing while being opened; retry", rel);
+	*fdp = fd;
+	return SBXD_OK;
+}
+
+/* Append: content goes at the end of the regular file at leaf. */
+static sbxd_code
+append_leaf(const struct fsops_root *r, int dfd, const char *leaf,
+    const char *rel, const void *content, size_t len, struct err *e)
+{
+	struct stat st;
+	int fd = -1;
+	sbxd_code rv;
+
+	if ((rv = open_append(r, dfd, leaf, rel, &fd, e)) != SBXD_OK)
+		goto out;
+	if (fstat(fd, &st) == -1) {
+		rv = fail_errno(errno, rel, "checking", e);
+		goto out;
+	}
+	if ((rv = require_regular(&st, rel, e)) != SBXD_OK)
+		goto out;
+	rv = write_all(fd, content, len, rel, e);
+out:
+	if (fd != -1)
+		close(fd);
+	return rv;
+}
+
+sbxd_code
+fsops_write_file(struct fsops_root *r, const char *rel, const void *content,
+    size_t len, int append, struct err *e)
+{
+	char dir[FSOPS_PATH_MAX];
+	const char *leaf = NULL;
+	int dfd = -1;
+	sbxd_code rv;
+
+	if ((rv = split_rel(rel, dir, sizeof(dir), &leaf, e)) != SBXD_OK)
+		goto out;
+	if ((rv = open_parent(r, dir, &dfd, e)) != SBXD_OK)
+		goto out;
+	if (append)
+		rv = append_leaf(r, dfd, leaf, rel, content, len, e);
+	else
+		rv = replace_leaf(r, dfd, leaf, rel, content, len, e);
+out:
+	if (dfd != -1)
+		close(dfd);
+	return rv;
+}

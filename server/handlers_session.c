@@ -1,0 +1,328 @@
+/*
+ * handlers_session.c — SessionService: validating each request field, then
+ * calling into session.c and store.c, then shaping the reply.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "dispatch.h"
+#include "log.h"
+#include "sbx/v1/sbx.pb-c.h"
+#include "session.h"
+
+#define LIST_DEFAULT 100
+#define LIST_MAX 1000
+
+static int
+valid_session_id(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n >= STORE_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = id[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+sbxd_code
+call_session(struct call *c, const char *id, struct session_row *out)
+{
+	if (!valid_session_id(id))
+		return err_set(&c->err, SBXD_INVALID_ARGUMENT,
+		    "session_id is missing or malformed; use the id CreateSession returned");
+	if (!c->is_service && strcmp(c->token_session, id) != 0)
+		return err_set(&c->err, SBXD_PERMISSION_DENIED,
+		    "this session token does not reach session %s", id);
+	return store_session_get(c->srv->store, id, out, &c->err);
+}
+
+static Sbx__V1__Session *
+session_msg(struct call *c, const struct session_row *r)
+{
+	Sbx__V1__Session *s = arena_alloc(c->out, sizeof(*s));
+	Sbx__V1__Limits *l = arena_alloc(c->out, sizeof(*l));
+	Sbx__V1__Label **labels = arena_calloc(c->out, (size_t)r->nlabels + 1, sizeof(*labels));
+
+	if (s == NULL || l == NULL || labels == NULL)
+		return NULL;
+	sbx__v1__session__init(s);
+	sbx__v1__limits__init(l);
+	s->session_id = arena_strdup(c->out, r->id);
+	s->user_id = arena_strdup(c->out, r->user);
+	s->runtime = arena_strdup(c->out, r->runtime);
+	s->container_id = arena_strdup(c->out, r->container_id);
+	s->workspace_path = arena_strdup(c->out, r->workspace);
+	s->stop_reason = arena_strdup(c->out, r->stop_reason);
+	s->state = (Sbx__V1__SessionState)r->state;
+	s->created_unix_ms = (uint64_t)r->created_ms;
+	s->last_active_unix_ms = (uint64_t)r->last_active_ms;
+	s->idle_timeout_ms = (uint64_t)r->idle_timeout_ms;
+	l->memory_bytes = (uint64_t)r->memory_bytes;
+	l->nano_cpus = (uint64_t)r->nano_cpus;
+	l->pids = r->pids_limit;
+	l->exec_timeout_ms = (uint64_t)r->exec_timeout_ms;
+	s->limits = l;
+	for (int i = 0; i < r->nlabels; i++) {
+		Sbx__V1__Label *lb = arena_alloc(c->out, sizeof(*lb));
+
+		if (lb == NULL)
+			return NULL;
+		sbx__v1__label__init(lb);
+		lb->key = arena_strdup(c->out, r->labels[i].key);
+		lb->value = arena_strdup(c->out, r->labels[i].value);
+		labels[s->n_labels++] = lb;
+	}
+	s->labels = labels;
+	if (!s->session_id || !s->user_id || !s->runtime || !s->container_id ||
+	    !s->workspace_path || !s->stop_reason)
+		return NULL;
+	return s;
+}
+
+static sbxd_code
+set_session(struct call *c, Sbx__V1__Session **dst, const struct session_row *r)
+{
+	if ((*dst = session_msg(c, r)) == NULL)
+		return err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "out of reply memory");
+	return SBXD_OK;
+}
+
+static int
+valid_label_key(const char *k)
+{
+	size_t n = strlen(k);
+
+	if (n == 0 || n >= STORE_LABEL_KEY_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= 'A' && k[i] <= 'Z') ||
+		    (k[i] >= '0' && k[i] <= '9') || strchr("._/-", k[i]) != NULL))
+			return 0;
+	return 1;
+}
+
+static sbxd_code
+check_labels(struct call *c, Sbx__V1__Label **in, size_t n, struct session_label *out)
+{
+	if (n > STORE_LABEL_MAX)
+		return err_set(&c->err, SBXD_INVALID_ARGUMENT, "at most %d labels", STORE_LABEL_MAX);
+	for (size_t i = 0; i < n; i++) {
+		if (!valid_label_key(in[i]->key))
+			return err_set(&c->err, SBXD_INVALID_ARGUMENT,
+			    "label key \"%.64s\" must be 1-63 characters of A-Z a-z 0-9 . _ / -", in[i]->key);
+		if (strlen(in[i]->value) >= STORE_LABEL_VALUE_MAX)
+			return err_set(&c->err, SBXD_INVALID_ARGUMENT,
+			    "label %s: value longer than %d bytes", in[i]->key, STORE_LABEL_VALUE_MAX - 1);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(in[i]->key, in[j]->key) == 0)
+				return err_set(&c->err, SBXD_INVALID_ARGUMENT,
+				    "label %s given twice", in[i]->key);
+		snprintf(out[i].key, sizeof(out[i].key), "%s", in[i]->key);
+		snprintf(out[i].value, sizeof(out[i].value), "%s", in[i]->value);
+	}
+	return SBXD_OK;
+}
+
+static sbxd_code
+check_limit(struct call *c, const char *what, int64_t v, int64_t max)
+{
+	if (v < 0 || v > max)
+		return err_set(&c->err, SBXD_INVALID_ARGUMENT,
+		    "%s %lld is above this server's ceiling of %lld", what, (long long)v, (long long)max);
+	return SBXD_OK;
+}
+
+/* Validates the fields CreateSession and GetOrCreateSession share. */
+static sbxd_code
+create_args(struct call *c, const char *user, const char *runtime,
+    const Sbx__V1__Limits *lim, Sbx__V1__Label **labels, size_t nlabels,
+    uint64_t idle_ms, struct session_label *lbuf, struct session_create_args *a)
+{
+	const struct config *cfg = c->srv->cfg;
+	sbxd_code rv;
+
+	if (!session_valid_user(user, strlen(user)))
+		return err_set(&c->err, SBXD_INVALID_ARGUMENT,
+		    "user_id must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ (got %zu bytes)", strlen(user));
+	if (strlen(runtime) >= STORE_NAME_MAX)
+		return err_set(&c->err, SBXD_INVALID_ARGUMENT, "runtime name too long");
+	if ((rv = check_labels(c, labels, nlabels, lbuf)) != SBXD_OK)
+		return rv;
+	*a = (struct session_create_args){ .user = user, .runtime = runtime,
+	    .idle_timeout_ms = idle_ms, .labels = lbuf, .nlabels = (int)nlabels };
+	if (lim != NULL) {
+		if ((rv = check_limit(c, "memory_bytes", (int64_t)lim->memory_bytes, cfg->max_memory_bytes)) ||
+		    (rv = check_limit(c, "nano_cpus", (int64_t)lim->nano_cpus, cfg->max_nano_cpus)) ||
+		    (rv = check_limit(c, "pids", lim->pids, cfg->max_pids_limit)))
+			return rv;
+		if (lim->memory_bytes != 0 && lim->memory_bytes < (6u << 20))
+			return err_set(&c->err, SBXD_INVALID_ARGUMENT, "memory_bytes must be at least 6 MiB");
+		a->memory_bytes = (int64_t)lim->memory_bytes;
+		a->nano_cpus = (int64_t)lim->nano_cpus;
+		a->pids_limit = lim->pids;
+	}
+	return SBXD_OK;
+}
+
+sbxd_code
+h_create_session(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	const Sbx__V1__CreateSessionRequest *rq = (const void *)in;
+	Sbx__V1__CreateSessionResponse *rs = (void *)out;
+	struct session_label lbuf[STORE_LABEL_MAX];
+	struct session_create_args a;
+	struct session_row row;
+	char token[AUTH_TOKEN_MAX];
+	sbxd_code rv;
+
+	if ((rv = create_args(c, rq->user_id, rq->runtime, rq->limits, rq->labels,
+	    rq->n_labels, rq->idle_timeout_ms, lbuf, &a)) != SBXD_OK)
+		return rv;
+	if ((rv = session_create(c->srv, &a, &row, token, &c->err)) != SBXD_OK)
+		return rv;
+	rs->session_token = arena_strdup(c->out, token);
+	return set_session(c, &rs->session, &row);
+}
+
+sbxd_code
+h_get_or_create_session(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	const Sbx__V1__GetOrCreateSessionRequest *rq = (const void *)in;
+	Sbx__V1__GetOrCreateSessionResponse *rs = (void *)out;
+	struct session_label lbuf[STORE_LABEL_MAX];
+	struct session_create_args a;
+	struct session_row row;
+	char token[AUTH_TOKEN_MAX];
+	int created = 0;
+	sbxd_code rv;
+
+	if ((rv = create_args(c, rq->user_id, rq->runtime, rq->limits, rq->labels,
+	    rq->n_labels, rq->idle_timeout_ms, lbuf, &a)) != SBXD_OK)
+		return rv;
+	if ((rv = session_get_or_create(c->srv, &a, &row, token, &created, &c->err)) != SBXD_OK)
+		return rv;
+	rs->created = created;
+	rs->session_token = arena_strdup(c->out, token);
+	return set_session(c, &rs->session, &row);
+}
+
+sbxd_code
+h_get_session(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	const Sbx__V1__GetSessionRequest *rq = (const void *)in;
+	Sbx__V1__GetSessionResponse *rs = (void *)out;
+	struct session_row row;
+	sbxd_code rv;
+
+	if ((rv = call_session(c, rq->session_id, &row)) != SBXD_OK)
+		return rv;
+	return set_session(c, &rs->session, &row);
+}
+
+sbxd_code
+h_end_session(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	const Sbx__V1__EndSessionRequest *rq = (const void *)in;
+	Sbx__V1__EndSessionResponse *rs = (void *)out;
+	struct session_row row;
+	sbxd_code rv;
+
+	if ((rv = call_session(c, rq->session_id, &row)) != SBXD_OK)
+		return rv;
+	if ((rv = session_end(c->srv, rq->session_id, rq->purge, &row, &c->err)) != SBXD_OK)
+		return rv;
+	return set_session(c, &rs->session, &row);
+}
+
+sbxd_code
+h_list_sessions(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	const Sbx__V1__ListSessionsRequest *rq = (const void *)in;
+	Sbx__V1__ListSessionsResponse *rs = (void *)out;
+	struct session_label lbuf[STORE_LABEL_MAX];
+	struct session_filter f = { 0 };
+	struct session_row *rows;
+	char next[STORE_ID_MAX + 32];
+	int n = 0;
+	sbxd_code rv;
+
+	if (rq->user_id[0] != '\0' && !session_valid_user(rq->user_id, strlen(rq->user_id)))
+		return err_set(&c->err, SBXD_INVALID_ARGUMENT, "user_id filter is not a valid user id");
+	if ((int)rq->state < 0 || (int)rq->state > SESSION_FAILED)
+		return err_set(&c->err, SBXD_INVALID_ARGUMENT, "unknown state filter %d", rq->state);
+	if (rq->page_size > LIST_MAX)
+		return err_set(&c->err, SBXD_INVALID_ARGUMENT, "page_size is at most %d", LIST_MAX);
+	if ((rv = check_labels(c, rq->labels, rq->n_labels, lbuf)) != SBXD_OK)
+		return rv;
+	f = (struct session_filter){ .user = rq->user_id[0] ? rq->user_id : NULL,
+	    .state = rq->state, .include_ended = rq->include_ended, .labels = lbuf,
+	    .nlabels = (int)rq->n_labels, .after = rq->page_token,
+	    .limit = rq->page_size ? (int)rq->page_size : LIST_DEFAULT };
+	if ((rows = arena_calloc(c->out, (size_t)f.limit + 1, sizeof(*rows))) == NULL ||
+	    (rs->sessions = arena_calloc(c->out, (size_t)f.limit + 1, sizeof(*rs->sessions))) == NULL)
+		return err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "out of reply memory");
+	if ((rv = store_session_list(c->srv->store, &f, rows, &n, next, sizeof(next), &c->err)) != SBXD_OK)
+		return rv;
+	for (int i = 0; i < n; i++)
+		if ((rv = set_session(c, &rs->sessions[rs->n_sessions++], &rows[i])) != SBXD_OK)
+			return rv;
+	rs->next_page_token = arena_strdup(c->out, next);
+	return SBXD_OK;
+}
+
+static Sbx__V1__Runtime *
+runtime_msg(struct call *c, const struct config_runtime *rt)
+{
+	Sbx__V1__Runtime *m = arena_alloc(c->out, sizeof(*m));
+	struct err e;
+	int present = 0;
+
+	if (m == NULL)
+		return NULL;
+	sbx__v1__runtime__init(m);
+	m->name = arena_strdup(c->out, rt->name);
+	m->image = arena_strdup(c->out, rt->image);
+	m->work_dir = "/workspace";
+	m->network_mode = arena_strdup(c->out, c->srv->cfg->network_mode);
+	if (c->srv->drv->ops->image_present(c->srv->drv, rt->image, &present, &e) != SBXD_OK)
+		present = 0;
+	m->ready = present;
+	m->build_command = present ? "" : arena_strdup(c->out, rt->build_command);
+	return m;
+}
+
+sbxd_code
+h_list_runtimes(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	Sbx__V1__ListRuntimesResponse *rs = (void *)out;
+	const struct config *cfg = c->srv->cfg;
+
+	(void)in;
+	if ((rs->runtimes = arena_calloc(c->out, (size_t)cfg->nruntimes, sizeof(*rs->runtimes))) == NULL)
+		return err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "out of reply memory");
+	for (int i = 0; i < cfg->nruntimes; i++)
+		if ((rs->runtimes[rs->n_runtimes++] = runtime_msg(c, &cfg->runtimes[i])) == NULL)
+			return err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "out of reply memory");
+	return SBXD_OK;
+}
+
+sbxd_code
+h_get_runtime(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	const Sbx__V1__GetRuntimeRequest *rq = (const void *)in;
+	Sbx__V1__GetRuntimeResponse *rs = (void *)out;
+	const struct config_runtime *rt = config_runtime(c->srv->cfg, rq->name);
+
+	if (rt == NULL)
+		return err_set(&c->err, SBXD_NOT_FOUND,
+		    "unknown runtime \"%.64s\"; ListRuntimes shows the configured ones", rq->name);
+	if ((rs->runtime = runtime_msg(c, rt)) == NULL)
+		return err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "out of reply memory");
+	return SBXD_OK;
+}

@@ -1,0 +1,411 @@
+/*
+ * rpc.c — request handling and the nng context pool (see rpc.h).
+ *
+ * One request's path: unpack the envelope (budgeted) → find the method →
+ * check the deadline → authenticate (before any lookup, so a stranger
+ * learns nothing about which sessions exist) → unpack the payload
+ * (budgeted) → authorize → run the handler → pack the reply. Every failure
+ * on that path is a Response with a canonical code and a message; the
+ * server goes on serving.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
+
+#include "arena.h"
+#include "dispatch.h"
+#include "log.h"
+#include "rpc.h"
+#include "sbx/v1/sbx.pb-c.h"
+#include "worker.h"
+
+#define UNPACK_FACTOR 8               /* budget = 8x the bytes + slack */
+#define UNPACK_SLACK (64u << 10)
+#define REPLY_BUDGET (512u << 20)     /* a handler's reply memory */
+
+enum ctx_state { CTX_RECV, CTX_SEND };
+
+struct rpc_ctx {
+	struct rpc_server *r;
+	nng_ctx ctx;
+	nng_aio *aio;
+	enum ctx_state state;
+	nng_msg *msg;
+};
+
+struct rpc_server {
+	struct server *srv;
+	nng_socket sock;
+	nng_listener listener;
+	struct worker_pool *pool;
+	struct rpc_ctx *ctxs;
+	int nctx;
+	atomic_int draining;
+	atomic_int inflight;
+};
+
+static uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Packs a Response into malloc'd memory. */
+static void *
+pack_response(const char *request_id, sbxd_code code, const char *msg,
+    const uint8_t *payload, size_t plen, size_t *outlen)
+{
+	Sbx__V1__Response resp = SBX__V1__RESPONSE__INIT;
+	Sbx__V1__Status st = SBX__V1__STATUS__INIT;
+	uint8_t *buf;
+
+	st.code = (Sbx__V1__Code)code;
+	st.message = (char *)(msg ? msg : "");
+	resp.request_id = (char *)(request_id ? request_id : "");
+	resp.status = &st;
+	resp.payload.data = (uint8_t *)payload;
+	resp.payload.len = code == SBXD_OK ? plen : 0;
+	*outlen = sbx__v1__response__get_packed_size(&resp);
+	if ((buf = malloc(*outlen ? *outlen : 1)) == NULL)
+		return NULL;
+	sbx__v1__response__pack(&resp, buf);
+	return buf;
+}
+
+static sbxd_code
+authenticate(struct call *c, const Sbx__V1__Credentials *cr)
+{
+	struct session_row row;
+	struct err e;
+	char hash[AUTH_HASH_HEX];
+	const char *key = cr ? cr->service_key : NULL, *tok = cr ? cr->session_token : NULL;
+
+	if (key != NULL && *key != '\0') {
+		if (auth_is_service_key(c->srv->auth, key, strlen(key))) {
+			c->is_service = 1;
+			return SBXD_OK;
+		}
+		return err_set(&c->err, SBXD_UNAUTHENTICATED,
+		    "the service key is not valid; check SBX_SERVICE_KEY or the server's key file");
+	}
+	if (tok != NULL && *tok != '\0') {
+		auth_token_hash(tok, strlen(tok), hash);
+		if (store_session_by_token_hash(c->srv->store, hash, &row, &e) == SBXD_OK) {
+			snprintf(c->token_session, sizeof(c->token_session), "%s", row.id);
+			return SBXD_OK;
+		}
+		if (e.code != SBXD_NOT_FOUND)
+			return err_set(&c->err, e.code, "%s", e.msg);
+		return err_set(&c->err, SBXD_UNAUTHENTICATED,
+		    "the session token is not valid (revoked, or from another server)");
+	}
+	return err_set(&c->err, SBXD_UNAUTHENTICATED,
+	    "no credentials: send a service key or a session token");
+}
+
+static int
+past_deadline(uint64_t deadline_ms)
+{
+	return deadline_ms != 0 && (uint64_t)server_now_ms() > deadline_ms;
+}
+
+/* Unpacks the payload, runs the handler and packs its reply into out. */
+static sbxd_code
+run_method(struct call *c, const struct method *m, const ProtobufCBinaryData *payload,
+    struct arena *in, uint8_t **rbuf, size_t *rlen)
+{
+	ProtobufCAllocator al = arena_allocator(in);
+	const ProtobufCMessageDescriptor *id = m->desc->input, *od = m->desc->output;
+	ProtobufCMessage *req, *resp;
+	sbxd_code rv;
+
+	if (m->fn == NULL)
+		return err_set(&c->err, SBXD_UNIMPLEMENTED,
+		    "%s is not implemented by this sbxd version yet", m->name);
+	if (!c->is_service && (m->flags & METHOD_SERVICE_ONLY))
+		return err_set(&c->err, SBXD_PERMISSION_DENIED,
+		    "%s needs a service key; a session token reaches only its own session", m->name);
+	req = protobuf_c_message_unpack(id, &al, payload->len, payload->data);
+	if (req == NULL)
+		return err_set(&c->err, in->exhausted ? SBXD_RESOURCE_EXHAUSTED : SBXD_INVALID_ARGUMENT,
+		    in->exhausted ? "payload for %s needs too much memory to decode" :
+		    "malformed payload for %s: expected a packed %s", m->name, id->name);
+	if ((resp = arena_alloc(c->out, od->sizeof_message)) == NULL)
+		return err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "out of reply memory");
+	od->message_init(resp);
+	if ((rv = m->fn(c, req, resp)) != SBXD_OK)
+		return rv;
+	*rlen = protobuf_c_message_get_packed_size(resp);
+	if ((*rbuf = arena_alloc(c->out, *rlen ? *rlen : 1)) == NULL)
+		return err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "reply too large");
+	protobuf_c_message_pack(resp, *rbuf);
+	return SBXD_OK;
+}
+
+void *
+rpc_handle(struct server *srv, const void *data, size_t len, size_t *outlen)
+{
+	struct arena in, out;
+	ProtobufCAllocator al;
+	Sbx__V1__Request *req;
+	const struct method *m = NULL;
+	struct call c = { .srv = srv, .out = &out };
+	uint8_t *rbuf = NULL;
+	size_t rlen = 0;
+	uint64_t t0 = mono_us();
+	sbxd_code rv;
+	void *reply;
+
+	arena_init(&in, len > (SIZE_MAX - UNPACK_SLACK) / UNPACK_FACTOR ? SIZE_MAX :
+	    len * UNPACK_FACTOR + UNPACK_SLACK);
+	arena_init(&out, REPLY_BUDGET);
+	al = arena_allocator(&in);
+	err_clear(&c.err);
+	if (len > srv->cfg->max_message_bytes) {
+		rv = err_set(&c.err, SBXD_RESOURCE_EXHAUSTED, "request is %zu bytes, over this server's "
+		    "limit of %zu (max_message_bytes); send large files in chunks", len,
+		    srv->cfg->max_message_bytes);
+		goto out;
+	}
+	if ((req = sbx__v1__request__unpack(&al, len, data)) == NULL) {
+		rv = err_set(&c.err, in.exhausted ? SBXD_RESOURCE_EXHAUSTED : SBXD_INVALID_ARGUMENT,
+		    in.exhausted ? "request needs too much memory to decode" :
+		    "malformed request: expected a packed sbx.v1.Request envelope");
+		goto out;
+	}
+	c.request_id = req->request_id;
+	c.deadline_ms = req->deadline_unix_ms;
+	if ((m = dispatch_find(req->method, strlen(req->method))) == NULL) {
+		rv = err_set(&c.err, SBXD_UNIMPLEMENTED, "unknown method \"%.100s\"; methods look like "
+		    "\"sbx.v1.SandboxService/Execute\" (see proto/sbx/v1/sbx.proto)", req->method);
+		goto out;
+	}
+	c.method = m->name;
+	if (past_deadline(c.deadline_ms)) {
+		rv = err_set(&c.err, SBXD_DEADLINE_EXCEEDED, "the request's deadline passed before it was served");
+		goto out;
+	}
+	if ((rv = authenticate(&c, req->credentials)) != SBXD_OK)
+		goto out;
+	rv = run_method(&c, m, &req->payload, &in, &rbuf, &rlen);
+out:
+	if (rv != SBXD_OK && c.err.code != rv)
+		err_set(&c.err, rv, "%s", err_code_name(rv));
+	reply = pack_response(c.request_id, rv, rv == SBXD_OK ? "" : c.err.msg, rbuf, rlen, outlen);
+	if (rv == SBXD_OK)
+		log_debug("%s id=%s ok %lluus", m->name, c.request_id,
+		    (unsigned long long)(mono_us() - t0));
+	else
+		log_info("%s id=%s %s: %s (%lluus)", m ? m->name : "?",
+		    c.request_id ? c.request_id : "-", err_code_name(rv), c.err.msg,
+		    (unsigned long long)(mono_us() - t0));
+	arena_fini(&in);
+	arena_fini(&out);
+	return reply;
+}
+
+/* ------------------------------------------------------------- nng side */
+
+static void
+ctx_send_reply(struct rpc_ctx *x, void *reply, size_t rlen)
+{
+	nng_msg *msg = NULL;
+
+	if (reply == NULL || nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, reply, rlen) != 0) {
+		/* Out of memory: drop the request; the client times out. */
+		if (msg != NULL)
+			nng_msg_free(msg);
+		free(reply);
+		x->state = CTX_RECV;
+		nng_ctx_recv(x->ctx, x->aio);
+		return;
+	}
+	free(reply);
+	x->state = CTX_SEND;
+	nng_aio_set_msg(x->aio, msg);
+	nng_ctx_send(x->ctx, x->aio);
+}
+
+static void
+work(void *arg)
+{
+	struct rpc_ctx *x = arg;
+	size_t rlen = 0;
+	void *reply;
+
+	reply = rpc_handle(x->r->srv, nng_msg_body(x->msg), nng_msg_len(x->msg), &rlen);
+	nng_msg_free(x->msg);
+	x->msg = NULL;
+	atomic_fetch_sub(&x->r->inflight, 1);
+	ctx_send_reply(x, reply, rlen);
+}
+
+static void
+refuse(struct rpc_ctx *x, const char *why)
+{
+	size_t rlen;
+	void *reply;
+	struct arena in;
+	ProtobufCAllocator al;
+	Sbx__V1__Request *req;
+
+	arena_init(&in, nng_msg_len(x->msg) * UNPACK_FACTOR + UNPACK_SLACK);
+	al = arena_allocator(&in);
+	req = sbx__v1__request__unpack(&al, nng_msg_len(x->msg), nng_msg_body(x->msg));
+	reply = pack_response(req ? req->request_id : "", SBXD_UNAVAILABLE, why, NULL, 0, &rlen);
+	arena_fini(&in);
+	nng_msg_free(x->msg);
+	x->msg = NULL;
+	ctx_send_reply(x, reply, rlen);
+}
+
+static void
+ctx_cb(void *arg)
+{
+	struct rpc_ctx *x = arg;
+	int rv = nng_aio_result(x->aio);
+
+	if (x->state == CTX_SEND) {
+		if (rv != 0)
+			nng_msg_free(nng_aio_get_msg(x->aio));
+		x->state = CTX_RECV;
+		nng_ctx_recv(x->ctx, x->aio);
+		return;
+	}
+	if (rv != 0) {
+		if (rv != NNG_ECLOSED)
+			nng_ctx_recv(x->ctx, x->aio);
+		return;
+	}
+	x->msg = nng_aio_get_msg(x->aio);
+	if (atomic_load(&x->r->draining)) {
+		refuse(x, "sbxd is shutting down; retry against the restarted server");
+		return;
+	}
+	atomic_fetch_add(&x->r->inflight, 1);
+	if (worker_submit(x->r->pool, work, x) != SBXD_OK) {
+		atomic_fetch_sub(&x->r->inflight, 1);
+		refuse(x, "sbxd cannot take more work right now; retry shortly");
+	}
+}
+
+static sbxd_code
+nng_fail(struct err *e, const char *what, int rv)
+{
+	return err_set(e, rv == NNG_EADDRINUSE ? SBXD_UNAVAILABLE : SBXD_INVALID_ARGUMENT,
+	    "%s: %s", what, nng_strerror(rv));
+}
+
+static sbxd_code
+setup_tls(struct rpc_server *r, struct err *e)
+{
+	const struct config *c = r->srv->cfg;
+	nng_tls_config *tls = NULL;
+	int rv;
+
+	if (c->tls_cert[0] == '\0')
+		return SBXD_OK;
+	if ((rv = nng_tls_config_alloc(&tls, NNG_TLS_MODE_SERVER)) != 0 ||
+	    (rv = nng_tls_config_cert_key_file(tls, c->tls_cert, c->tls_key)) != 0 ||
+	    (rv = nng_listener_set_ptr(r->listener, NNG_OPT_TLS_CONFIG, tls)) != 0) {
+		if (tls != NULL)
+			nng_tls_config_free(tls);
+		return nng_fail(e, "TLS setup (tls_cert/tls_key)", rv);
+	}
+	nng_tls_config_free(tls);   /* the listener holds its own reference */
+	return SBXD_OK;
+}
+
+static sbxd_code
+open_socket(struct rpc_server *r, struct err *e)
+{
+	const struct config *c = r->srv->cfg;
+	int rv;
+	sbxd_code code;
+
+	if ((rv = nng_rep0_open(&r->sock)) != 0)
+		return nng_fail(e, "opening rep socket", rv);
+	if ((rv = nng_listener_create(&r->listener, r->sock, c->listen)) != 0)
+		return nng_fail(e, c->listen, rv);
+	/* Up to twice the limit is read and answered RESOURCE_EXHAUSTED with a
+	 * reason; beyond that nng drops the connection unread. */
+	if ((rv = nng_listener_set_size(r->listener, NNG_OPT_RECVMAXSZ, 2 * c->max_message_bytes)) != 0)
+		return nng_fail(e, "setting the message size cap", rv);
+	if ((code = setup_tls(r, e)) != SBXD_OK)
+		return code;
+	if ((rv = nng_listener_start(r->listener, 0)) != 0)
+		return nng_fail(e, c->listen, rv);
+	return SBXD_OK;
+}
+
+sbxd_code
+rpc_server_start(struct server *srv, struct rpc_server **out, struct err *e)
+{
+	struct rpc_server *r;
+	sbxd_code rv;
+
+	dispatch_init();
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return err_set(e, SBXD_INTERNAL, "out of memory");
+	r->srv = srv;
+	r->sock = (nng_socket)NNG_SOCKET_INITIALIZER;
+	if ((rv = worker_pool_new(srv->cfg->workers, &r->pool, e)) != SBXD_OK) {
+		free(r);
+		return rv;
+	}
+	if ((rv = open_socket(r, e)) != SBXD_OK)
+		goto fail;
+	if ((r->ctxs = calloc((size_t)srv->cfg->contexts, sizeof(*r->ctxs))) == NULL) {
+		rv = err_set(e, SBXD_INTERNAL, "out of memory");
+		goto fail;
+	}
+	for (int i = 0; i < srv->cfg->contexts; i++) {
+		struct rpc_ctx *x = &r->ctxs[i];
+
+		x->r = r;
+		if (nng_aio_alloc(&x->aio, ctx_cb, x) != 0 || nng_ctx_open(&x->ctx, r->sock) != 0) {
+			rv = err_set(e, SBXD_INTERNAL, "cannot open nng context %d", i);
+			goto fail;
+		}
+		r->nctx++;
+		x->state = CTX_RECV;
+		nng_ctx_recv(x->ctx, x->aio);
+	}
+	log_info("listening on %s (%d contexts, %d workers, messages up to %zu bytes)",
+	    srv->cfg->listen, srv->cfg->contexts, srv->cfg->workers, srv->cfg->max_message_bytes);
+	*out = r;
+	return SBXD_OK;
+fail:
+	rpc_server_stop(r, 0);
+	return rv;
+}
+
+void
+rpc_server_stop(struct rpc_server *r, int grace_ms)
+{
+	if (r == NULL)
+		return;
+	atomic_store(&r->draining, 1);
+	for (int waited = 0; atomic_load(&r->inflight) > 0 && waited < grace_ms; waited += 10)
+		usleep(10000);
+	if (atomic_load(&r->inflight) > 0)
+		log_warnx("closing with %d requests still running", atomic_load(&r->inflight));
+	nng_close(r->sock);
+	worker_pool_free(r->pool);
+	for (int i = 0; i < r->nctx; i++) {
+		nng_aio_stop(r->ctxs[i].aio);
+		nng_aio_free(r->ctxs[i].aio);
+	}
+	free(r->ctxs);
+	free(r);
+}

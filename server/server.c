@@ -1,0 +1,104 @@
+/*
+ * server.c — opening and closing the state a running sbxd shares
+ * (see server.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "log.h"
+#include "server.h"
+
+int64_t
+server_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* mkdir -p for host-controlled directories (state dir, workspace root). */
+static sbxd_code
+make_dirs(const char *path, mode_t mode, struct err *e)
+{
+	char tmp[CONFIG_PATH_MAX];
+
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+		return err_set(e, SBXD_INVALID_ARGUMENT, "path too long: %s", path);
+	for (char *p = tmp + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+
+			*p = '\0';
+			if (mkdir(tmp, mode) != 0 && errno != EEXIST)
+				return err_set(e, SBXD_FAILED_PRECONDITION,
+				    "cannot create directory %s: %s", tmp, strerror(errno));
+			if ((*p = c) == '\0')
+				break;
+		}
+	}
+	return SBXD_OK;
+}
+
+void
+server_instance_id(const char *db_path, char out[17])
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+
+	crypto_hash_sha256(h, (const unsigned char *)db_path, strlen(db_path));
+	sodium_bin2hex(out, 17, h, 8);
+}
+
+sbxd_code
+server_open(const struct config *cfg, struct driver *drv, struct server **out,
+    struct err *e)
+{
+	struct server *s;
+	sbxd_code rv;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		if (drv != NULL)
+			drv->ops->free(drv);
+		return err_set(e, SBXD_INTERNAL, "out of memory");
+	}
+	s->cfg = cfg;
+	s->drv = drv;
+	for (int i = 0; i < SERVER_USER_LOCKS; i++)
+		pthread_mutex_init(&s->user_locks[i], NULL);
+	if ((rv = make_dirs(cfg->state_dir, 0700, e)) != SBXD_OK ||
+	    (rv = make_dirs(cfg->workspace_root, 0711, e)) != SBXD_OK)
+		goto fail;
+	if ((rv = store_open(cfg->db_path, &s->store, e)) != SBXD_OK)
+		goto fail;
+	if ((rv = auth_new(cfg, &s->auth, e)) != SBXD_OK)
+		goto fail;
+	if (s->drv == NULL &&
+	    (rv = docker_driver_new(cfg->docker_socket, &s->drv, e)) != SBXD_OK)
+		goto fail;
+	server_instance_id(cfg->db_path, s->instance);
+	*out = s;
+	return SBXD_OK;
+fail:
+	server_close(s);
+	return rv;
+}
+
+void
+server_close(struct server *s)
+{
+	if (s == NULL)
+		return;
+	if (s->drv != NULL)
+		s->drv->ops->free(s->drv);
+	auth_free(s->auth);
+	store_close(s->store);
+	for (int i = 0; i < SERVER_USER_LOCKS; i++)
+		pthread_mutex_destroy(&s->user_locks[i]);
+	free(s);
+}

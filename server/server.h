@@ -1,0 +1,42 @@
+/*
+ * server.h — the state one sbxd holds, shared by every request.
+ *
+ * server_open builds it from a finished config: the state directories, the
+ * SQLite store, the Docker driver, the credentials. Handlers reach
+ * everything through it; nothing else is global.
+ */
+#ifndef SBXD_SERVER_H
+#define SBXD_SERVER_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "config.h"
+#include "driver.h"
+#include "err.h"
+#include "store.h"
+
+#define SERVER_USER_LOCKS 64
+
+struct server {
+	const struct config *cfg;
+	struct store *store;
+	struct driver *drv;
+	struct auth *auth;
+	char instance[17];          /* labels this sbxd's containers: hash of its db path */
+	pthread_mutex_t user_locks[SERVER_USER_LOCKS];
+};
+
+/* Opens everything cfg names. The driver is used as given when drv is not
+ * NULL (tests substitute one) and is then owned by the server. */
+sbxd_code server_open(const struct config *cfg, struct driver *drv,
+    struct server **out, struct err *e);
+void server_close(struct server *s);
+/* The instance id labelling the containers of the sbxd whose database is
+ * db_path: 16 hex digits of its SHA-256. */
+void server_instance_id(const char *db_path, char out[17]);
+/* Wall-clock milliseconds since the epoch. */
+int64_t server_now_ms(void);
+
+#endif

@@ -1,0 +1,318 @@
+/*
+ * session.c — creating, waking, running commands in and ending sessions
+ * (see session.h).
+ *
+ * Order of a create: validate and reserve (row CREATING), prepare the
+ * workspace, create and start the container, then mark the row RUNNING.
+ * A failure after the row exists marks it FAILED and removes whatever
+ * container was made, so nothing leaks and the failure stays visible.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "session.h"
+
+int
+session_valid_user(const char *user, size_t len)
+{
+	if (len == 0 || len > 64)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)user[i];
+		int alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9');
+
+		if (!alnum && (i == 0 || (ch != '.' && ch != '_' && ch != '-')))
+			return 0;
+	}
+	return 1;
+}
+
+static pthread_mutex_t *
+user_lock(struct server *s, const char *user)
+{
+	unsigned h = 5381;
+
+	for (const char *p = user; *p; p++)
+		h = h * 33 + (unsigned char)*p;
+	return &s->user_locks[h % SERVER_USER_LOCKS];
+}
+
+/* Creates {root}/{user}/workspace owned by the sandbox user. The user id is
+ * validated, so neither component can be "..", "/" or empty. */
+static sbxd_code
+workspace_prepare(struct server *s, const char *user, char *path, size_t n,
+    struct err *e)
+{
+	const struct config *c = s->cfg;
+	char dir[STORE_PATH_MAX];
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", c->workspace_root, user) >= sizeof(dir) ||
+	    (size_t)snprintf(path, n, "%s/workspace", dir) >= n)
+		return err_set(e, SBXD_INVALID_ARGUMENT, "workspace path too long");
+	if (mkdir(dir, 0711) != 0 && errno != EEXIST)
+		return err_set(e, SBXD_INTERNAL, "cannot create %s: %s", dir, strerror(errno));
+	if (mkdir(path, 0700) == 0) {
+		if (chown(path, c->sandbox_uid, c->sandbox_gid) != 0)
+			log_warn("workspace %s: chown to %d:%d", path,
+			    (int)c->sandbox_uid, (int)c->sandbox_gid);
+	} else if (errno != EEXIST)
+		return err_set(e, SBXD_INTERNAL, "cannot create %s: %s", path, strerror(errno));
+	return SBXD_OK;
+}
+
+static void
+fill_spec(struct server *s, const struct session_row *r, const char *image,
+    struct driver_label *labels, struct driver_container_spec *spec, char *name,
+    size_t namesz, char *user, size_t usersz)
+{
+	const struct config *c = s->cfg;
+
+	snprintf(name, namesz, "sbx-%s", r->id);
+	snprintf(user, usersz, "%d:%d", (int)c->sandbox_uid, (int)c->sandbox_gid);
+	labels[0] = (struct driver_label){ "sbx.managed", "true" };
+	labels[1] = (struct driver_label){ "sbx.instance", s->instance };
+	labels[2] = (struct driver_label){ "sbx.session", r->id };
+	labels[3] = (struct driver_label){ "sbx.user", r->user };
+	*spec = (struct driver_container_spec){
+		.name = name, .image = image, .user = user, .workdir = "/workspace",
+		.workspace_host = r->workspace, .labels = labels, .nlabels = 4,
+		.memory_bytes = r->memory_bytes, .nano_cpus = r->nano_cpus,
+		.pids_limit = r->pids_limit, .nofile = c->nofile,
+		.network_mode = c->network_mode, .readonly_rootfs = c->readonly_rootfs,
+		.tmpfs_tmp_opts = c->tmpfs_tmp[0] ? c->tmpfs_tmp : NULL,
+		.drop_all_caps = 1, .no_new_privileges = 1, .init = 1,
+	};
+}
+
+static sbxd_code
+resolve_runtime(struct server *s, const char *name, const struct config_runtime **rt,
+    struct err *e)
+{
+	int present = 0;
+	sbxd_code rv;
+
+	if ((*rt = config_runtime(s->cfg, name)) == NULL)
+		return err_set(e, SBXD_NOT_FOUND,
+		    "unknown runtime \"%s\"; ListRuntimes shows the configured ones", name);
+	if ((rv = s->drv->ops->image_present(s->drv, (*rt)->image, &present, e)) != SBXD_OK)
+		return rv;
+	if (!present)
+		return err_set(e, SBXD_FAILED_PRECONDITION,
+		    "runtime \"%s\" is not built: image %s is missing; build it with `%s`",
+		    name, (*rt)->image, (*rt)->build_command);
+	return SBXD_OK;
+}
+
+static void
+row_init(struct server *s, const struct session_create_args *a, const char *runtime,
+    struct session_row *r)
+{
+	const struct config *c = s->cfg;
+
+	memset(r, 0, sizeof(*r));
+	r->id[0] = 's';
+	r->id[1] = '-';
+	auth_random_hex(r->id + 2, 16);
+	snprintf(r->user, sizeof(r->user), "%s", a->user);
+	snprintf(r->runtime, sizeof(r->runtime), "%s", runtime);
+	r->state = SESSION_CREATING;
+	r->created_ms = r->last_active_ms = server_now_ms();
+	r->idle_timeout_ms = a->idle_timeout_ms ? (int64_t)a->idle_timeout_ms :
+	    (int64_t)c->idle_timeout_ms;
+	r->memory_bytes = a->memory_bytes ? a->memory_bytes : c->memory_bytes;
+	r->nano_cpus = a->nano_cpus ? a->nano_cpus : c->nano_cpus;
+	r->pids_limit = a->pids_limit ? a->pids_limit : c->pids_limit;
+	r->exec_timeout_ms = (int64_t)c->exec_timeout_max_ms;
+	for (int i = 0; i < a->nlabels && i < STORE_LABEL_MAX; i++)
+		r->labels[r->nlabels++] = a->labels[i];
+}
+
+/* Creates and starts r's container; on failure removes what it made. */
+static sbxd_code
+container_up(struct server *s, struct session_row *r, const char *image, struct err *e)
+{
+	struct driver_label labels[4];
+	struct driver_container_spec spec;
+	char name[STORE_ID_MAX + 8], user[32], id[DRIVER_ID_MAX];
+	sbxd_code rv;
+
+	fill_spec(s, r, image, labels, &spec, name, sizeof(name), user, sizeof(user));
+	if ((rv = s->drv->ops->create(s->drv, &spec, id, e)) != SBXD_OK)
+		return err_wrap(e, "creating the container: ");
+	snprintf(r->container_id, sizeof(r->container_id), "%s", id);
+	if ((rv = s->drv->ops->start(s->drv, id, e)) != SBXD_OK) {
+		struct err ignored;
+
+		err_wrap(e, "starting the container: ");
+		s->drv->ops->remove(s->drv, id, &ignored);
+		r->container_id[0] = '\0';
+		return rv;
+	}
+	return SBXD_OK;
+}
+
+sbxd_code
+session_create(struct server *s, const struct session_create_args *a,
+    struct session_row *out, char token[AUTH_TOKEN_MAX], struct err *e)
+{
+	const char *runtime = a->runtime && *a->runtime ? a->runtime : s->cfg->default_runtime;
+	const struct config_runtime *rt;
+	struct err ignored;
+	sbxd_code rv;
+
+	if ((rv = resolve_runtime(s, runtime, &rt, e)) != SBXD_OK)
+		return rv;
+	row_init(s, a, runtime, out);
+	auth_token_mint(token, out->token_hash);
+	if ((rv = workspace_prepare(s, a->user, out->workspace, sizeof(out->workspace), e)) != SBXD_OK)
+		return rv;
+	if ((rv = store_session_insert(s->store, out, e)) != SBXD_OK)
+		return rv;
+	if ((rv = container_up(s, out, rt->image, e)) != SBXD_OK) {
+		out->state = SESSION_FAILED;
+		snprintf(out->stop_reason, sizeof(out->stop_reason), "create failed");
+		store_session_update(s->store, out, &ignored);
+		return rv;
+	}
+	out->state = SESSION_RUNNING;
+	if ((rv = store_session_update(s->store, out, e)) != SBXD_OK) {
+		s->drv->ops->remove(s->drv, out->container_id, &ignored);
+		return rv;
+	}
+	log_info("session %s created for user %s (runtime %s, container %.12s)",
+	    out->id, out->user, out->runtime, out->container_id);
+	return SBXD_OK;
+}
+
+sbxd_code
+session_get_or_create(struct server *s, const struct session_create_args *a,
+    struct session_row *out, char token[AUTH_TOKEN_MAX], int *created, struct err *e)
+{
+	pthread_mutex_t *mu = user_lock(s, a->user);
+	sbxd_code rv;
+
+	*created = 0;
+	token[0] = '\0';
+	pthread_mutex_lock(mu);
+	rv = store_session_live_for_user(s->store, a->user, out, e);
+	if (rv == SBXD_NOT_FOUND) {
+		err_clear(e);
+		if ((rv = session_create(s, a, out, token, e)) == SBXD_OK)
+			*created = 1;
+	}
+	pthread_mutex_unlock(mu);
+	return rv;
+}
+
+static int
+purge_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		return rmdir(path) == 0 || errno == ENOENT ? 0 : -1;
+	return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+/* Deletes the user's workspace. Only after the container is gone, so no
+ * sandbox code races the walk; FTW_PHYS never follows a planted symlink and
+ * FTW_MOUNT never crosses into another filesystem. */
+static sbxd_code
+workspace_purge(const char *path, struct err *e)
+{
+	if (nftw(path, purge_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0 && errno != ENOENT)
+		return err_set(e, SBXD_INTERNAL, "purging workspace %s: %s", path, strerror(errno));
+	return SBXD_OK;
+}
+
+sbxd_code
+session_end(struct server *s, const char *id, int purge, struct session_row *out,
+    struct err *e)
+{
+	sbxd_code rv;
+
+	if ((rv = store_session_get(s->store, id, out, e)) != SBXD_OK)
+		return rv;
+	if (out->container_id[0] != '\0' &&
+	    (rv = s->drv->ops->remove(s->drv, out->container_id, e)) != SBXD_OK)
+		return err_wrap(e, "removing the container: ");
+	if (purge && (rv = workspace_purge(out->workspace, e)) != SBXD_OK)
+		return rv;
+	if (out->state != SESSION_ENDED) {
+		out->state = SESSION_ENDED;
+		snprintf(out->stop_reason, sizeof(out->stop_reason), "%s", purge ? "purged" : "ended");
+	}
+	out->container_id[0] = '\0';
+	out->last_active_ms = server_now_ms();
+	if ((rv = store_session_update(s->store, out, e)) != SBXD_OK)
+		return rv;
+	log_info("session %s ended%s", id, purge ? " and its workspace purged" : "");
+	return SBXD_OK;
+}
+
+sbxd_code
+session_ensure_running(struct server *s, struct session_row *r, struct err *e)
+{
+	struct err ignored;
+	sbxd_code rv;
+
+	switch (r->state) {
+	case SESSION_RUNNING:
+		return SBXD_OK;
+	case SESSION_STOPPED:
+		if ((rv = s->drv->ops->start(s->drv, r->container_id, e)) != SBXD_OK)
+			return err_wrap(e, "waking the stopped session: ");
+		r->state = SESSION_RUNNING;
+		r->stop_reason[0] = '\0';
+		store_session_update(s->store, r, &ignored);
+		return SBXD_OK;
+	case SESSION_ENDED:
+		return err_set(e, SBXD_FAILED_PRECONDITION,
+		    "session %s has ended; create a new session for user %s", r->id, r->user);
+	default:
+		return err_set(e, SBXD_FAILED_PRECONDITION,
+		    "session %s is not usable (state %d, %s); end it and create a new one",
+		    r->id, r->state, r->stop_reason);
+	}
+}
+
+sbxd_code
+session_exec(struct server *s, struct session_row *r, const struct session_exec_args *a,
+    struct driver_exec_result *res, struct err *e)
+{
+	const char *argv[] = { "sh", "-c", a->command, NULL };
+	char user[32];
+	struct driver_exec_spec spec;
+	sbxd_code rv;
+
+	snprintf(user, sizeof(user), "%d:%d", (int)s->cfg->sandbox_uid, (int)s->cfg->sandbox_gid);
+	spec = (struct driver_exec_spec){
+		.container_id = r->container_id, .argv = argv, .env = a->env, .user = user,
+		.workdir = a->cwd ? a->cwd : "/workspace", .timeout_ms = a->timeout_ms,
+		.max_output = a->max_output,
+	};
+	rv = s->drv->ops->exec(s->drv, &spec, res, e);
+	if (rv == SBXD_FAILED_PRECONDITION) {
+		/* Stopped behind our back (a Docker restart, an OOM of init):
+		 * start it once and try again. */
+		driver_exec_result_fini(res);
+		memset(res, 0, sizeof(*res));
+		err_clear(e);
+		if ((rv = s->drv->ops->start(s->drv, r->container_id, e)) != SBXD_OK)
+			return err_wrap(e, "the session's container had stopped and could not be restarted: ");
+		rv = s->drv->ops->exec(s->drv, &spec, res, e);
+	}
+	if (rv == SBXD_NOT_FOUND)
+		return err_set(e, SBXD_FAILED_PRECONDITION,
+		    "session %s's container no longer exists (removed outside sbx); "
+		    "end the session and create a new one — the workspace is kept", r->id);
+	return rv;
+}

@@ -1,0 +1,65 @@
+/*
+ * session.h — the lifecycle of a user's sandbox.
+ *
+ * A session is a container running a runtime's image, with the user's
+ * persistent workspace {workspace_root}/{user}/workspace bind-mounted at
+ * /workspace, hardened by default, labelled so this sbxd can find it
+ * again, and recorded in the store. Ending a session removes the container
+ * and keeps the workspace (unless purged). Inputs reaching this module are
+ * already validated by the handlers, except where a contract says so.
+ */
+#ifndef SBXD_SESSION_H
+#define SBXD_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "driver.h"
+#include "server.h"
+#include "store.h"
+
+struct session_create_args {
+	const char *user;           /* validated with session_valid_user */
+	const char *runtime;        /* NULL or "" = the default runtime */
+	int64_t memory_bytes;       /* 0 = default; within the configured ceilings */
+	int64_t nano_cpus;
+	int64_t pids_limit;
+	uint64_t idle_timeout_ms;
+	const struct session_label *labels;
+	int nlabels;
+};
+
+struct session_exec_args {
+	const char *command;        /* run as sh -c command */
+	const char *cwd;            /* container path; NULL = /workspace */
+	const char *const *env;     /* "K=V", NULL-terminated, or NULL */
+	uint64_t timeout_ms;        /* already clamped */
+	size_t max_output;
+};
+
+/* 1 when user matches ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ (len bytes). */
+int session_valid_user(const char *user, size_t len);
+
+/* Creates a session and starts its container. token gets the session's
+ * token (shown once). FAILED_PRECONDITION naming the build command when the
+ * runtime's image is missing; NOT_FOUND for an unknown runtime; the
+ * driver's code when Docker fails (nothing is left behind then). */
+sbxd_code session_create(struct server *s, const struct session_create_args *a,
+    struct session_row *out, char token[AUTH_TOKEN_MAX], struct err *e);
+/* The user's live session, or a new one (*created = 1, token set); calls
+ * for one user are serialized so concurrent callers share one session. */
+sbxd_code session_get_or_create(struct server *s, const struct session_create_args *a,
+    struct session_row *out, char token[AUTH_TOKEN_MAX], int *created, struct err *e);
+/* Removes the container; the workspace stays unless purge. Ending an ended
+ * session is OK. */
+sbxd_code session_end(struct server *s, const char *id, int purge,
+    struct session_row *out, struct err *e);
+/* Makes sure r's container runs (starting a stopped one), for a request
+ * that needs it. FAILED_PRECONDITION for ended sessions. */
+sbxd_code session_ensure_running(struct server *s, struct session_row *r, struct err *e);
+/* Runs one command to completion in r's container (see driver exec). */
+sbxd_code session_exec(struct server *s, struct session_row *r,
+    const struct session_exec_args *a, struct driver_exec_result *res, struct err *e);
+
+#endif

@@ -1,0 +1,472 @@
+/*
+ * store.c — SQLite persistence for sessions (see store.h).
+ *
+ * Migrations are an ordered list of SQL scripts; migration i brings the
+ * schema from version i to i+1 inside one transaction. WAL with
+ * synchronous=NORMAL: a commit survives a crash of sbxd (the WAL is in the
+ * OS's hands at once) and costs no fsync; a power loss may drop the last
+ * commits, never corrupt the file.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+#include "store.h"
+
+static const char *const migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE sessions ("
+	"  id TEXT PRIMARY KEY,"
+	"  user_id TEXT NOT NULL,"
+	"  runtime TEXT NOT NULL,"
+	"  container_id TEXT NOT NULL DEFAULT '',"
+	"  workspace TEXT NOT NULL,"
+	"  state INTEGER NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  last_active_ms INTEGER NOT NULL,"
+	"  idle_timeout_ms INTEGER NOT NULL,"
+	"  memory_bytes INTEGER NOT NULL,"
+	"  nano_cpus INTEGER NOT NULL,"
+	"  pids_limit INTEGER NOT NULL,"
+	"  exec_timeout_ms INTEGER NOT NULL,"
+	"  stop_reason TEXT NOT NULL DEFAULT '',"
+	"  token_hash TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX sessions_user ON sessions(user_id, state);"
+	"CREATE INDEX sessions_order ON sessions(created_ms, id);"
+	"CREATE INDEX sessions_token ON sessions(token_hash) WHERE token_hash != '';"
+	"CREATE TABLE session_labels ("
+	"  session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,"
+	"  key TEXT NOT NULL,"
+	"  value TEXT NOT NULL,"
+	"  PRIMARY KEY (session_id, key));",
+};
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+#define COLS "id, user_id, runtime, container_id, workspace, state, created_ms," \
+	" last_active_ms, idle_timeout_ms, memory_bytes, nano_cpus, pids_limit," \
+	" exec_timeout_ms, stop_reason, token_hash"
+
+struct store {
+	sqlite3 *db;
+	pthread_mutex_t mu;
+};
+
+int
+store_schema_version(void)
+{
+	return SCHEMA_VERSION;
+}
+
+static sbxd_code
+db_err(struct store *s, struct err *e, const char *what)
+{
+	int rc = sqlite3_extended_errcode(s->db);
+	sbxd_code code = SBXD_INTERNAL;
+
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+		code = SBXD_UNAVAILABLE;
+	else if ((rc & 0xff) == SQLITE_FULL)
+		code = SBXD_RESOURCE_EXHAUSTED;
+	else if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		code = SBXD_ALREADY_EXISTS;
+	return err_set(e, code, "session store: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+static sbxd_code
+exec_sql(struct store *s, const char *sql, struct err *e)
+{
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_err(s, e, "executing schema");
+	return SBXD_OK;
+}
+
+static sbxd_code
+migrate(struct store *s, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	int version;
+	char sql[64];
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return db_err(s, e, "reading schema version");
+	}
+	version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > SCHEMA_VERSION)
+		return err_set(e, SBXD_FAILED_PRECONDITION,
+		    "session store has schema version %d, newer than this sbxd's %d; "
+		    "run a newer sbxd or point db_path elsewhere", version, SCHEMA_VERSION);
+	for (; version < SCHEMA_VERSION; version++) {
+		log_info("store: migrating schema %d -> %d", version, version + 1);
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version + 1);
+		if (exec_sql(s, "BEGIN IMMEDIATE", e) != SBXD_OK)
+			return e->code;
+		if (exec_sql(s, migrations[version], e) != SBXD_OK ||
+		    exec_sql(s, sql, e) != SBXD_OK) {
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			return e->code;
+		}
+		if (exec_sql(s, "COMMIT", e) != SBXD_OK)
+			return e->code;
+	}
+	return SBXD_OK;
+}
+
+sbxd_code
+store_open(const char *path, struct store **out, struct err *e)
+{
+	struct store *s;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+	sbxd_code rv = SBXD_INTERNAL;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return err_set(e, SBXD_INTERNAL, "out of memory");
+	pthread_mutex_init(&s->mu, NULL);
+	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+		rv = err_set(e, SBXD_UNAVAILABLE, "cannot open session store %s: %s",
+		    path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto out;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	if ((rv = exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+	    " PRAGMA foreign_keys=ON;", e)) != SBXD_OK)
+		goto out;
+	if ((rv = migrate(s, e)) != SBXD_OK)
+		goto out;
+	*out = s;
+	s = NULL;
+	rv = SBXD_OK;
+out:
+	store_close(s);
+	return rv;
+}
+
+void
+store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	sqlite3_close(s->db);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+static void
+copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	snprintf(dst, n, "%s", t ? (const char *)t : "");
+}
+
+static void
+row_from_stmt(sqlite3_stmt *st, struct session_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	copy_col(r->id, sizeof(r->id), st, 0);
+	copy_col(r->user, sizeof(r->user), st, 1);
+	copy_col(r->runtime, sizeof(r->runtime), st, 2);
+	copy_col(r->container_id, sizeof(r->container_id), st, 3);
+	copy_col(r->workspace, sizeof(r->workspace), st, 4);
+	r->state = sqlite3_column_int(st, 5);
+	r->created_ms = sqlite3_column_int64(st, 6);
+	r->last_active_ms = sqlite3_column_int64(st, 7);
+	r->idle_timeout_ms = sqlite3_column_int64(st, 8);
+	r->memory_bytes = sqlite3_column_int64(st, 9);
+	r->nano_cpus = sqlite3_column_int64(st, 10);
+	r->pids_limit = sqlite3_column_int64(st, 11);
+	r->exec_timeout_ms = sqlite3_column_int64(st, 12);
+	copy_col(r->stop_reason, sizeof(r->stop_reason), st, 13);
+	copy_col(r->token_hash, sizeof(r->token_hash), st, 14);
+}
+
+/* Binds the row's columns in COLS order starting at parameter 1. */
+static void
+bind_row(sqlite3_stmt *st, const struct session_row *r)
+{
+	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, r->runtime, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, r->container_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, r->workspace, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 6, r->state);
+	sqlite3_bind_int64(st, 7, r->created_ms);
+	sqlite3_bind_int64(st, 8, r->last_active_ms);
+	sqlite3_bind_int64(st, 9, r->idle_timeout_ms);
+	sqlite3_bind_int64(st, 10, r->memory_bytes);
+	sqlite3_bind_int64(st, 11, r->nano_cpus);
+	sqlite3_bind_int64(st, 12, r->pids_limit);
+	sqlite3_bind_int64(st, 13, r->exec_timeout_ms);
+	sqlite3_bind_text(st, 14, r->stop_reason, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 15, r->token_hash, -1, SQLITE_STATIC);
+}
+
+/* Loads r's labels; called with the mutex held. */
+static sbxd_code
+load_labels(struct store *s, struct session_row *r, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT key, value FROM session_labels"
+	    " WHERE session_id = ?1 ORDER BY key", -1, &st, NULL) != SQLITE_OK)
+		return db_err(s, e, "reading labels");
+	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+	r->nlabels = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && r->nlabels < STORE_LABEL_MAX) {
+		copy_col(r->labels[r->nlabels].key, STORE_LABEL_KEY_MAX, st, 0);
+		copy_col(r->labels[r->nlabels].value, STORE_LABEL_VALUE_MAX, st, 1);
+		r->nlabels++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_err(s, e, "reading labels");
+	return SBXD_OK;
+}
+
+static sbxd_code
+insert_labels(struct store *s, const struct session_row *r, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	sbxd_code rv = SBXD_OK;
+
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO session_labels(session_id, key, value)"
+	    " VALUES (?1, ?2, ?3)", -1, &st, NULL) != SQLITE_OK)
+		return db_err(s, e, "writing labels");
+	for (int i = 0; i < r->nlabels && rv == SBXD_OK; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, r->labels[i].key, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, r->labels[i].value, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rv = db_err(s, e, "writing labels");
+	}
+	sqlite3_finalize(st);
+	return rv;
+}
+
+sbxd_code
+store_session_insert(struct store *s, const struct session_row *r, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	sbxd_code rv = SBXD_OK;
+
+	pthread_mutex_lock(&s->mu);
+	if (exec_sql(s, "BEGIN IMMEDIATE", e) != SBXD_OK) {
+		rv = e->code;
+		goto out;
+	}
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO sessions(" COLS ") VALUES"
+	    " (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)", -1, &st, NULL) != SQLITE_OK) {
+		rv = db_err(s, e, "inserting session");
+		goto rollback;
+	}
+	bind_row(st, r);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rv = db_err(s, e, "inserting session");
+		goto rollback;
+	}
+	if ((rv = insert_labels(s, r, e)) != SBXD_OK)
+		goto rollback;
+	if (exec_sql(s, "COMMIT", e) != SBXD_OK)
+		rv = e->code;
+	goto out;
+rollback:
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->mu);
+	return rv;
+}
+
+sbxd_code
+store_session_update(struct store *s, const struct session_row *r, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	sbxd_code rv = SBXD_OK;
+
+	pthread_mutex_lock(&s->mu);
+	if (sqlite3_prepare_v2(s->db, "UPDATE sessions SET user_id=?2, runtime=?3,"
+	    " container_id=?4, workspace=?5, state=?6, created_ms=?7, last_active_ms=?8,"
+	    " idle_timeout_ms=?9, memory_bytes=?10, nano_cpus=?11, pids_limit=?12,"
+	    " exec_timeout_ms=?13, stop_reason=?14, token_hash=?15 WHERE id=?1",
+	    -1, &st, NULL) != SQLITE_OK) {
+		rv = db_err(s, e, "updating session");
+		goto out;
+	}
+	bind_row(st, r);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rv = db_err(s, e, "updating session");
+	else if (sqlite3_changes(s->db) == 0)
+		rv = err_set(e, SBXD_NOT_FOUND, "session %s not found", r->id);
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->mu);
+	return rv;
+}
+
+/* Runs a one-row SELECT of COLS with one text parameter. */
+static sbxd_code
+get_one(struct store *s, const char *where, const char *param,
+    struct session_row *out, struct err *e, const char *notfound)
+{
+	sqlite3_stmt *st = NULL;
+	char sql[512];
+	sbxd_code rv = SBXD_OK;
+	int rc;
+
+	snprintf(sql, sizeof(sql), "SELECT " COLS " FROM sessions WHERE %s", where);
+	pthread_mutex_lock(&s->mu);
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		rv = db_err(s, e, "reading session");
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, param, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		row_from_stmt(st, out);
+		rv = load_labels(s, out, e);
+	} else if (rc == SQLITE_DONE)
+		rv = err_set(e, SBXD_NOT_FOUND, "%s", notfound);
+	else
+		rv = db_err(s, e, "reading session");
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->mu);
+	return rv;
+}
+
+sbxd_code
+store_session_get(struct store *s, const char *id, struct session_row *out, struct err *e)
+{
+	char msg[160];
+
+	snprintf(msg, sizeof(msg), "session %.64s not found; list sessions with ListSessions", id);
+	return get_one(s, "id = ?1", id, out, e, msg);
+}
+
+sbxd_code
+store_session_live_for_user(struct store *s, const char *user,
+    struct session_row *out, struct err *e)
+{
+	return get_one(s, "user_id = ?1 AND state IN (1, 2, 3)"
+	    " ORDER BY created_ms DESC, id DESC LIMIT 1", user, out, e,
+	    "no live session for this user");
+}
+
+sbxd_code
+store_session_by_token_hash(struct store *s, const char *hash,
+    struct session_row *out, struct err *e)
+{
+	return get_one(s, "token_hash = ?1 AND token_hash != ''", hash, out, e,
+	    "unknown session token");
+}
+
+sbxd_code
+store_session_touch(struct store *s, const char *id, int64_t now_ms, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	sbxd_code rv = SBXD_OK;
+
+	pthread_mutex_lock(&s->mu);
+	if (sqlite3_prepare_v2(s->db, "UPDATE sessions SET last_active_ms = ?2"
+	    " WHERE id = ?1 AND last_active_ms < ?2", -1, &st, NULL) != SQLITE_OK ||
+	    (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC),
+	     sqlite3_bind_int64(st, 2, now_ms), sqlite3_step(st)) != SQLITE_DONE)
+		rv = db_err(s, e, "recording activity");
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->mu);
+	return rv;
+}
+
+static int
+labels_match(const struct session_row *r, const struct session_filter *f)
+{
+	for (int i = 0; i < f->nlabels; i++) {
+		int found = 0;
+
+		for (int j = 0; j < r->nlabels && !found; j++)
+			found = strcmp(r->labels[j].key, f->labels[i].key) == 0 &&
+			    strcmp(r->labels[j].value, f->labels[i].value) == 0;
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
+/* Page tokens are "<created_ms>.<id>" of the last row returned. */
+static int
+parse_after(const char *after, long long *ms, char *id, size_t idsz)
+{
+	const char *dot;
+	char *end;
+
+	if (after == NULL || *after == '\0')
+		return 0;
+	if ((dot = strchr(after, '.')) == NULL || strlen(dot + 1) >= idsz)
+		return -1;
+	*ms = strtoll(after, &end, 10);
+	if (end != dot)
+		return -1;
+	snprintf(id, idsz, "%s", dot + 1);
+	return 1;
+}
+
+sbxd_code
+store_session_list(struct store *s, const struct session_filter *f,
+    struct session_row *rows, int *n, char *next, size_t nextsz, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	long long after_ms = -1;
+	char after_id[STORE_ID_MAX] = "";
+	int rc, have_after, more = 0;
+	sbxd_code rv = SBXD_OK;
+
+	*n = 0;
+	/* Parse before clearing next: a caller may pass one buffer as both. */
+	if ((have_after = parse_after(f->after, &after_ms, after_id, sizeof(after_id))) < 0)
+		return err_set(e, SBXD_INVALID_ARGUMENT,
+		    "page_token is not one this server issued; start again without it");
+	next[0] = '\0';
+	pthread_mutex_lock(&s->mu);
+	if (sqlite3_prepare_v2(s->db, "SELECT " COLS " FROM sessions WHERE"
+	    " (?1 IS NULL OR user_id = ?1) AND (?2 = 0 OR state = ?2)"
+	    " AND (?3 OR state != 4) AND (created_ms, id) > (?4, ?5)"
+	    " ORDER BY created_ms, id", -1, &st, NULL) != SQLITE_OK) {
+		rv = db_err(s, e, "listing sessions");
+		goto out;
+	}
+	if (f->user != NULL)
+		sqlite3_bind_text(st, 1, f->user, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, f->state);
+	sqlite3_bind_int(st, 3, f->include_ended || f->state == SESSION_ENDED);
+	sqlite3_bind_int64(st, 4, have_after ? after_ms : -1);
+	sqlite3_bind_text(st, 5, after_id, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct session_row *r = &rows[*n];
+
+		if (*n == f->limit) {
+			more = 1;
+			break;
+		}
+		row_from_stmt(st, r);
+		if ((rv = load_labels(s, r, e)) != SBXD_OK)
+			goto out;
+		if (labels_match(r, f))
+			(*n)++;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		rv = db_err(s, e, "listing sessions");
+	else if (more && *n > 0)
+		snprintf(next, nextsz, "%lld.%s", (long long)rows[*n - 1].created_ms,
+		    rows[*n - 1].id);
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->mu);
+	return rv;
+}

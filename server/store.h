@@ -1,0 +1,99 @@
+/*
+ * store.h — sbxd's persistent state, in one SQLite file (WAL mode).
+ *
+ * This is the only module that talks to SQLite. It holds sessions, their
+ * labels and their token hashes (never tokens). The schema is versioned
+ * with PRAGMA user_version and migrated forward at open. One connection,
+ * serialized by a mutex: queries are microseconds, and WAL keeps readers
+ * of other processes (backups, sqlite3 CLI) from blocking us.
+ */
+#ifndef SBXD_STORE_H
+#define SBXD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define STORE_ID_MAX 64
+#define STORE_USER_MAX 65
+#define STORE_NAME_MAX 64
+#define STORE_CID_MAX 80
+#define STORE_PATH_MAX 1024
+#define STORE_HASH_MAX 65
+#define STORE_REASON_MAX 64
+#define STORE_LABEL_MAX 16
+#define STORE_LABEL_KEY_MAX 64
+#define STORE_LABEL_VALUE_MAX 256
+
+/* Numbers match sbx.v1.SessionState. */
+enum session_state {
+	SESSION_CREATING = 1,
+	SESSION_RUNNING = 2,
+	SESSION_STOPPED = 3,
+	SESSION_ENDED = 4,
+	SESSION_FAILED = 5,
+};
+
+struct session_label {
+	char key[STORE_LABEL_KEY_MAX];
+	char value[STORE_LABEL_VALUE_MAX];
+};
+
+struct session_row {
+	char id[STORE_ID_MAX];
+	char user[STORE_USER_MAX];
+	char runtime[STORE_NAME_MAX];
+	char container_id[STORE_CID_MAX];
+	char workspace[STORE_PATH_MAX];
+	int state;
+	int64_t created_ms;
+	int64_t last_active_ms;
+	int64_t idle_timeout_ms;
+	int64_t memory_bytes;
+	int64_t nano_cpus;
+	int64_t pids_limit;
+	int64_t exec_timeout_ms;
+	char stop_reason[STORE_REASON_MAX];
+	char token_hash[STORE_HASH_MAX];   /* hex SHA-256 of the session token */
+	struct session_label labels[STORE_LABEL_MAX];
+	int nlabels;
+};
+
+struct session_filter {
+	const char *user;          /* NULL = any */
+	int state;                 /* 0 = any */
+	int include_ended;
+	const struct session_label *labels;  /* all must match */
+	int nlabels;
+	const char *after;         /* keyset page token from the previous page, or NULL */
+	int limit;
+};
+
+struct store;
+
+/* Opens (creating if needed) the database at path and migrates it.
+ * SBXD_UNAVAILABLE when the file cannot be opened, SBXD_FAILED_PRECONDITION
+ * when its schema is newer than this sbxd. */
+sbxd_code store_open(const char *path, struct store **out, struct err *e);
+void store_close(struct store *s);
+/* The schema version this build writes. */
+int store_schema_version(void);
+
+sbxd_code store_session_insert(struct store *s, const struct session_row *r, struct err *e);
+/* Rewrites every column but id and labels. NOT_FOUND if no such row. */
+sbxd_code store_session_update(struct store *s, const struct session_row *r, struct err *e);
+sbxd_code store_session_get(struct store *s, const char *id, struct session_row *out, struct err *e);
+/* The newest session of user not ENDED or FAILED; NOT_FOUND if none. */
+sbxd_code store_session_live_for_user(struct store *s, const char *user,
+    struct session_row *out, struct err *e);
+sbxd_code store_session_by_token_hash(struct store *s, const char *hash,
+    struct session_row *out, struct err *e);
+sbxd_code store_session_touch(struct store *s, const char *id, int64_t now_ms, struct err *e);
+/* Fills up to f->limit rows (array of at least that many, caller-owned) in
+ * (created_ms, id) order; *n gets the count; next (STORE_ID_MAX + 24 bytes)
+ * gets the token for the next page or "" when this was the last. */
+sbxd_code store_session_list(struct store *s, const struct session_filter *f,
+    struct session_row *rows, int *n, char *next, size_t nextsz, struct err *e);
+
+#endif

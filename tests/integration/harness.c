@@ -1,0 +1,200 @@
+/*
+ * harness.c — real sbxd processes for integration tests (see harness.h).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "driver.h"
+#include "harness.h"
+#include "server.h"
+
+static int
+free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+		abort();
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+void
+harness_dump_log(struct sbxd_proc *p)
+{
+	char line[2048];
+	FILE *f = fopen(p->log, "r");
+
+	if (f == NULL)
+		return;
+	fprintf(stderr, "---- %s\n", p->log);
+	while (fgets(line, sizeof(line), f) != NULL)
+		fputs(line, stderr);
+	fprintf(stderr, "----\n");
+	fclose(f);
+}
+
+static int
+spawn(struct sbxd_proc *p)
+{
+	const char *bin = getenv("SBXD_BIN");
+	int fd;
+
+	if (bin == NULL) {
+		fprintf(stderr, "SBXD_BIN is not set (run through ctest)\n");
+		return -1;
+	}
+	if ((p->pid = fork()) == 0) {
+		if ((fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND, 0644)) >= 0) {
+			dup2(fd, 2);
+			dup2(fd, 1);
+		}
+		execl(bin, "sbxd", "--config", p->conf, (char *)NULL);
+		_exit(127);
+	}
+	return p->pid > 0 ? 0 : -1;
+}
+
+/* Waits until sbxd answers an authenticated ListSessions. */
+static int
+wait_ready(struct sbxd_proc *p)
+{
+	sbx_client *c = harness_client(p, NULL);
+	sbx_session *s = NULL;
+	size_t n = 0;
+	int status;
+
+	for (int i = 0; i < 300 && c != NULL; i++) {
+		if (sbx_session_list(c, NULL, &s, &n, NULL) == SBX_OK) {
+			sbx_session_list_free(s, n);
+			sbx_client_close(c);
+			return 0;
+		}
+		if (waitpid(p->pid, &status, WNOHANG) == p->pid)
+			break;
+		usleep(50000);
+	}
+	sbx_client_close(c);
+	fprintf(stderr, "sbxd did not come up on %s\n", p->endpoint);
+	harness_dump_log(p);
+	return -1;
+}
+
+int
+harness_start(struct sbxd_proc *p, const char *extra_conf)
+{
+	FILE *f;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(p->dir, sizeof(p->dir), "/tmp/sbx-it-XXXXXX");
+	if (mkdtemp(p->dir) == NULL)
+		return -1;
+	snprintf(p->endpoint, sizeof(p->endpoint), "tcp://127.0.0.1:%d", free_port());
+	snprintf(p->conf, sizeof(p->conf), "%s/sbxd.conf", p->dir);
+	snprintf(p->log, sizeof(p->log), "%s/sbxd.log", p->dir);
+	if ((f = fopen(p->conf, "w")) == NULL)
+		return -1;
+	fprintf(f, "listen = %s\nstate_dir = %s\nservice_key = %s\nlog_level = info\n%s\n",
+	    p->endpoint, p->dir, HARNESS_KEY, extra_conf ? extra_conf : "");
+	fclose(f);
+	if (spawn(p) != 0)
+		return -1;
+	return wait_ready(p);
+}
+
+int
+harness_restart(struct sbxd_proc *p)
+{
+	if (spawn(p) != 0)
+		return -1;
+	return wait_ready(p);
+}
+
+int
+harness_stop(struct sbxd_proc *p, int sig)
+{
+	int status = -1;
+
+	if (p->pid <= 0)
+		return -1;
+	kill(p->pid, sig);
+	waitpid(p->pid, &status, 0);
+	p->pid = 0;
+	return status;
+}
+
+static void
+remove_cb(void *arg, const char *id, const char *state, const struct driver_label *l, size_t n)
+{
+	struct driver *d = arg;
+	struct err e;
+
+	(void)state;
+	(void)l;
+	(void)n;
+	d->ops->remove(d, id, &e);
+}
+
+void
+harness_cleanup_containers(struct sbxd_proc *p)
+{
+	struct driver *d;
+	struct err e;
+	char db[256], inst[17];
+
+	snprintf(db, sizeof(db), "%s/sbx.db", p->dir);
+	server_instance_id(db, inst);
+	if (docker_driver_new("/var/run/docker.sock", &d, &e) != SBXD_OK)
+		return;
+	d->ops->list(d, "sbx.instance", inst, remove_cb, d, &e);
+	d->ops->free(d);
+}
+
+sbx_client *
+harness_client(struct sbxd_proc *p, const char *token)
+{
+	sbx_options o = { 0 };
+	sbx_client *c = NULL;
+
+	o.endpoint = p->endpoint;
+	o.service_key = token ? NULL : HARNESS_KEY;
+	o.session_token = token;
+	o.connect_timeout_ms = 2000;
+	o.timeout_ms = 180000;
+	if (sbx_client_open(&o, &c) != SBX_OK)
+		return NULL;
+	return c;
+}
+
+int
+harness_image_ready(void)
+{
+	struct driver *d;
+	struct err e;
+	int present = 0;
+
+	if (docker_driver_new("/var/run/docker.sock", &d, &e) != SBXD_OK)
+		return 0;
+	if (d->ops->image_present(d, "sbx/python-minimal:latest", &present, &e) != SBXD_OK)
+		fprintf(stderr, "Docker: %s\n", e.msg);
+	d->ops->free(d);
+	if (!present)
+		fprintf(stderr, "image sbx/python-minimal:latest is missing: "
+		    "build it with deploy/images/build.sh python-minimal\n");
+	return present;
+}

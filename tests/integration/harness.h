@@ -1,0 +1,41 @@
+/*
+ * harness.h — starting and stopping a real sbxd for integration tests.
+ *
+ * Each sbxd gets its own state directory under /tmp, a free loopback port
+ * and a known service key; its stderr goes to <state>/sbxd.log, which is
+ * printed when a test fails so the server's side of a failure is visible.
+ */
+#ifndef SBX_HARNESS_H
+#define SBX_HARNESS_H
+
+#include <sys/types.h>
+
+#include "sbx.h"
+
+#define HARNESS_KEY "integration-test-service-key-0123456789"
+
+struct sbxd_proc {
+	pid_t pid;
+	char dir[128];          /* state dir */
+	char endpoint[64];
+	char conf[192];
+	char log[192];
+};
+
+/* Writes a config (plus extra lines) in a new state dir and starts sbxd;
+ * returns 0 once it answers requests, -1 otherwise (log printed). */
+int harness_start(struct sbxd_proc *p, const char *extra_conf);
+/* Starts sbxd again with the same state dir and config. */
+int harness_restart(struct sbxd_proc *p);
+/* Sends sig (SIGTERM or SIGKILL) and waits; returns the exit status. */
+int harness_stop(struct sbxd_proc *p, int sig);
+/* Removes every container this sbxd made (by its instance label). */
+void harness_cleanup_containers(struct sbxd_proc *p);
+/* A client for p with the service key (token NULL) or a session token. */
+sbx_client *harness_client(struct sbxd_proc *p, const char *token);
+/* Prints p's log to stderr. */
+void harness_dump_log(struct sbxd_proc *p);
+/* Checks the default runtime image exists; prints how to build it if not. */
+int harness_image_ready(void);
+
+#endif

@@ -1,0 +1,241 @@
+/*
+ * test_badinput.c — bad input over real sockets to a real sbxd: malformed
+ * envelopes, unknown methods, oversize messages, missing fields, hostile
+ * user ids, wrong credentials, unknown sessions, and a Docker engine that
+ * is not there and then comes back. After each, the server must still
+ * serve a well-formed request from another client.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "harness.h"
+#include "sbx/v1/sbx.pb-c.h"
+#include "t.h"
+
+static struct sbxd_proc d;
+static sbx_client *svc;
+
+/* Sends raw bytes on a fresh REQ socket; returns the reply's status code,
+ * or -1 when no reply came (connection dropped). */
+static int
+raw(const void *data, size_t len, char *msg, size_t msgsz)
+{
+	nng_socket s;
+	nng_msg *m;
+	Sbx__V1__Response *r;
+	int code = -1;
+
+	if (nng_req0_open(&s) != 0)
+		return -2;
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 5000);
+	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 5000);
+	nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	if (nng_dial(s, d.endpoint, NULL, 0) != 0 || nng_msg_alloc(&m, 0) != 0) {
+		nng_close(s);
+		return -2;
+	}
+	nng_msg_append(m, data, len);
+	if (nng_sendmsg(s, m, 0) == 0 && nng_recvmsg(s, &m, 0) == 0) {
+		if ((r = sbx__v1__response__unpack(NULL, nng_msg_len(m), nng_msg_body(m))) != NULL) {
+			code = r->status ? (int)r->status->code : 0;
+			snprintf(msg, msgsz, "%s", r->status ? r->status->message : "");
+			sbx__v1__response__free_unpacked(r, NULL);
+		}
+		nng_msg_free(m);
+	}
+	nng_close(s);
+	return code;
+}
+
+static int
+envelope(const char *method, const char *key, const void *payload, size_t plen, char *msg, size_t msgsz)
+{
+	Sbx__V1__Request rq = SBX__V1__REQUEST__INIT;
+	Sbx__V1__Credentials cr = SBX__V1__CREDENTIALS__INIT;
+	size_t len;
+	uint8_t *buf;
+	int code;
+
+	cr.service_key = (char *)key;
+	rq.credentials = &cr;
+	rq.method = (char *)method;
+	rq.request_id = "bad-1";
+	rq.payload.data = (uint8_t *)payload;
+	rq.payload.len = plen;
+	len = sbx__v1__request__get_packed_size(&rq);
+	if ((buf = malloc(len)) == NULL)
+		return -2;
+	sbx__v1__request__pack(&rq, buf);
+	code = raw(buf, len, msg, msgsz);
+	free(buf);
+	return code;
+}
+
+/* The server still answers a normal client. */
+static void
+still_serving(void)
+{
+	sbx_session *s = NULL;
+	size_t n = 0;
+
+	CHECK_INT(sbx_session_list(svc, NULL, &s, &n, NULL), SBX_OK);
+	sbx_session_list_free(s, n);
+}
+
+TEST(malformed_envelope)
+{
+	char msg[512];
+
+	CHECK_INT(raw("\x0a\xff\xff\xff\xff", 5, msg, sizeof(msg)), SBX__V1__CODE__INVALID_ARGUMENT);
+	CHECK_CONTAINS(msg, "malformed request");
+	CHECK_INT(raw("", 0, msg, sizeof(msg)), SBX__V1__CODE__UNIMPLEMENTED);   /* empty = no method */
+	still_serving();
+}
+
+TEST(unknown_method)
+{
+	char msg[512];
+
+	CHECK_INT(envelope("sbx.v1.SandboxService/Teleport", HARNESS_KEY, NULL, 0, msg, sizeof(msg)),
+	    SBX__V1__CODE__UNIMPLEMENTED);
+	CHECK_CONTAINS(msg, "unknown method");
+	CHECK_INT(envelope("sbx.v1.SandboxService/Grep", HARNESS_KEY, NULL, 0, msg, sizeof(msg)),
+	    SBX__V1__CODE__UNIMPLEMENTED);
+	CHECK_CONTAINS(msg, "not implemented");
+	still_serving();
+}
+
+TEST(oversize_message)
+{
+	size_t len = (1u << 20) + 100;    /* the test server's limit is 1 MiB */
+	char *big = malloc(4u << 20), msg[512];
+
+	REQUIRE(big != NULL);
+	memset(big, 'a', 4u << 20);
+	CHECK_INT(envelope("sbx.v1.SandboxService/Write", HARNESS_KEY, big, len, msg, sizeof(msg)),
+	    SBX__V1__CODE__RESOURCE_EXHAUSTED);
+	CHECK_CONTAINS(msg, "max_message_bytes");
+	/* Far over the limit: nng drops the connection unread; no reply, no crash. */
+	CHECK_INT(envelope("sbx.v1.SandboxService/Write", HARNESS_KEY, big, 4u << 20, msg, sizeof(msg)), -1);
+	free(big);
+	still_serving();
+}
+
+TEST(missing_fields_and_hostile_users)
+{
+	static const char *bad[] = { "", "../x", "/", "a/../../etc", "..", ".", "x\ny", NULL };
+	sbx_session_create_opts o = { 0 };
+	sbx_session s;
+	sbx_exec_opts x = { .command = "true" };
+	sbx_exec_result r;
+	char big[10241];
+
+	for (int i = 0; bad[i]; i++) {
+		o.user_id = bad[i];
+		CHECK_INT(sbx_session_create(svc, &o, &s, NULL), SBX_INVALID_ARGUMENT);
+		CHECK_CONTAINS(sbx_last_error(svc), "user_id");
+	}
+	memset(big, 'u', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	o.user_id = big;
+	CHECK_INT(sbx_session_create(svc, &o, &s, NULL), SBX_INVALID_ARGUMENT);
+	/* A NUL inside the user id arrives as a truncated string or a decode error, never a path. */
+	{
+		Sbx__V1__CreateSessionRequest c = SBX__V1__CREATE_SESSION_REQUEST__INIT;
+		uint8_t buf[64];
+		char msg[512];
+		size_t n;
+
+		c.user_id = "..";
+		n = sbx__v1__create_session_request__pack(&c, buf);
+		CHECK_INT(envelope("sbx.v1.SessionService/CreateSession", HARNESS_KEY, buf, n, msg, sizeof(msg)),
+		    SBX__V1__CODE__INVALID_ARGUMENT);
+	}
+	CHECK_INT(sbx_exec(svc, "", &x, &r), SBX_INVALID_ARGUMENT);
+	CHECK_INT(sbx_exec(svc, "../../etc", &x, &r), SBX_INVALID_ARGUMENT);
+	x.command = "";
+	CHECK_INT(sbx_exec(svc, "s-0123", &x, &r), SBX_INVALID_ARGUMENT);
+	still_serving();
+}
+
+TEST(credentials_and_unknown_sessions)
+{
+	sbx_options o = { .endpoint = d.endpoint, .service_key = "not-the-key-not-the-key" };
+	sbx_client *c = NULL;
+	sbx_session s;
+	sbx_exec_opts x = { .command = "true" };
+	sbx_exec_result r;
+
+	REQUIRE_INT(sbx_client_open(&o, &c), SBX_OK);
+	CHECK_INT(sbx_session_get(c, "s-0000", &s), SBX_UNAUTHENTICATED);
+	sbx_client_close(c);
+	o.service_key = NULL;
+	REQUIRE_INT(sbx_client_open(&o, &c), SBX_OK);
+	CHECK_INT(sbx_session_get(c, "s-0000", &s), SBX_UNAUTHENTICATED);
+	CHECK_CONTAINS(sbx_last_error(c), "no credentials");
+	sbx_client_close(c);
+	CHECK_INT(sbx_session_get(svc, "s-0000", &s), SBX_NOT_FOUND);
+	CHECK_INT(sbx_exec(svc, "s-0000", &x, &r), SBX_NOT_FOUND);
+	CHECK_INT(sbx_session_end(svc, "s-0000", 0), SBX_NOT_FOUND);
+	still_serving();
+}
+
+/* A second sbxd whose Docker socket path is a symlink we remove and restore. */
+TEST(docker_outage_and_recovery)
+{
+	struct sbxd_proc o;
+	char link[256], conf[400];
+	sbx_client *c;
+	sbx_session_create_opts co = { .user_id = "outage" };
+	sbx_session s;
+
+	snprintf(link, sizeof(link), "/tmp/sbx-docker-link-%d.sock", (int)getpid());
+	unlink(link);
+	snprintf(conf, sizeof(conf), "docker_socket = %s\n", link);
+	REQUIRE_INT(harness_start(&o, conf), 0);
+	REQUIRE((c = harness_client(&o, NULL)) != NULL);
+	CHECK_INT(sbx_session_create(c, &co, &s, NULL), SBX_UNAVAILABLE);
+	CHECK_CONTAINS(sbx_last_error(c), link);
+	REQUIRE(symlink("/var/run/docker.sock", link) == 0);
+	CHECK_INT(sbx_session_create(c, &co, &s, NULL), SBX_OK);   /* recovered, no restart */
+	if (s.session_id) {
+		CHECK_INT(sbx_session_end(c, s.session_id, 1), SBX_OK);
+		sbx_session_fini(&s);
+	}
+	unlink(link);
+	sbx_client_close(c);
+	if (t_failures)
+		harness_dump_log(&o);
+	harness_stop(&o, SIGTERM);
+	harness_cleanup_containers(&o);
+}
+
+int
+main(void)
+{
+	if (harness_start(&d, "max_message_bytes = 1M") != 0)
+		return 1;
+	if ((svc = harness_client(&d, NULL)) == NULL)
+		return 1;
+	RUN(malformed_envelope);
+	RUN(unknown_method);
+	RUN(oversize_message);
+	RUN(missing_fields_and_hostile_users);
+	RUN(credentials_and_unknown_sessions);
+	if (harness_image_ready())
+		RUN(docker_outage_and_recovery);
+	else
+		T_FAIL_("the default image is missing: deploy/images/build.sh python-minimal");
+	sbx_client_close(svc);
+	if (t_failures)
+		harness_dump_log(&d);
+	harness_stop(&d, SIGTERM);
+	harness_cleanup_containers(&d);
+	T_DONE();
+}

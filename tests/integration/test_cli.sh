@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# test_cli.sh — the `sbx` CLI against a real sbxd and real containers:
+# session create/list/get/end, exec with the command's exit status and raw
+# stdout/stderr, write from stdin, read and cat, --json output that parses,
+# and clear errors with exit status 1 (bad key, unknown session) or 2 (usage).
+set -u
+: "${SBXD_BIN:?run through ctest}" "${SBX_BIN:?run through ctest}"
+
+fails=0 checks=0
+ok()   { checks=$((checks+1)); echo "ok   $1" >&2; }
+bad()  { checks=$((checks+1)); fails=$((fails+1)); echo "FAIL $1" >&2; }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+eq()   { [ "$1" = "$2" ] || { echo "  got:  $(printf %q "$1")" >&2; echo "  want: $(printf %q "$2")" >&2; return 1; }; }
+
+dir=$(mktemp -d /tmp/sbx-cli-XXXXXX)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export SBX_ENDPOINT="tcp://127.0.0.1:$port"
+export SBX_SERVICE_KEY="cli-test-service-key-0123456789"
+cat >"$dir/sbxd.conf" <<CONF
+listen = $SBX_ENDPOINT
+state_dir = $dir
+service_key = $SBX_SERVICE_KEY
+CONF
+"$SBXD_BIN" --config "$dir/sbxd.conf" 2>"$dir/sbxd.log" &
+pid=$!
+cleanup() {
+	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+	[ "$fails" -gt 0 ] && { echo "---- sbxd log" >&2; cat "$dir/sbxd.log" >&2; }
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+for _ in $(seq 100); do "$SBX_BIN" session list >/dev/null 2>&1 && break; sleep 0.1; done
+
+sid=$("$SBX_BIN" session create --user cli-user --label purpose=test)
+check "session create prints an id" [ -n "$sid" ]
+
+out=$("$SBX_BIN" exec "$sid" -- python3 -c "'print(6*7)'")
+check "exec prints stdout" eq "$out" "42"
+"$SBX_BIN" exec "$sid" -- 'echo to-err >&2; exit 3' 2>"$dir/err" >/dev/null
+rc=$?
+check "exec exits with the command's status" eq "$rc" "3"
+check "exec writes stderr to stderr" eq "$(cat "$dir/err")" "to-err"
+"$SBX_BIN" exec --timeout 1000 "$sid" -- sleep 30 >/dev/null 2>&1
+check "exec exits 124 on timeout" eq "$?" "124"
+
+printf 'hello\nworld\n' | "$SBX_BIN" write "$sid" notes/hello.txt
+check "write from stdin" eq "$?" "0"
+check "read numbers lines" eq "$("$SBX_BIN" read "$sid" notes/hello.txt)" "$(printf '     1\thello\n     2\tworld')"
+check "cat returns bytes" eq "$("$SBX_BIN" cat "$sid" /workspace/notes/hello.txt | od -c | head -1)" "$(printf 'hello\nworld\n' | od -c | head -1)"
+printf 'more\n' | "$SBX_BIN" write --append "$sid" notes/hello.txt
+check "write --append" eq "$("$SBX_BIN" exec "$sid" -- cat notes/hello.txt)" "$(printf 'hello\nworld\nmore')"
+
+json=$("$SBX_BIN" --json session get "$sid")
+check "session get --json parses" eq "$(printf '%s' "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["session"]["user_id"] if "session" in d else d["user_id"])')" "cli-user"
+json=$("$SBX_BIN" --json exec "$sid" -- 'printf "a\tb"; exit 5')
+check "exec --json carries output and exit code" eq "$(printf '%s' "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["exit_code"], repr(d["stdout"]))')" "5 'a\\tb'"
+check "session list shows it" eq "$("$SBX_BIN" session list --user cli-user | grep -c "$sid")" "1"
+
+SBX_SERVICE_KEY=wrong-wrong-wrong-wrong "$SBX_BIN" session list >/dev/null 2>"$dir/err"
+rc=$?
+check "a wrong key exits 1" eq "$rc" "1"
+check "a wrong key says UNAUTHENTICATED" grep -q "sbx: UNAUTHENTICATED" "$dir/err"
+"$SBX_BIN" session get s-nope >/dev/null 2>"$dir/err"
+check "unknown session exits 1 with NOT_FOUND" grep -q "sbx: NOT_FOUND" "$dir/err"
+"$SBX_BIN" exec >/dev/null 2>&1
+check "usage errors exit 2" eq "$?" "2"
+"$SBX_BIN" session create --user '../etc' >/dev/null 2>"$dir/err"
+check "hostile user id is INVALID_ARGUMENT" grep -q "sbx: INVALID_ARGUMENT" "$dir/err"
+
+"$SBX_BIN" session end --purge "$sid" >/dev/null 2>&1 || "$SBX_BIN" session end "$sid" --purge >/dev/null
+check "session end" eq "$("$SBX_BIN" --json session get "$sid" | python3 -c 'import json,sys; d=json.load(sys.stdin); s=d.get("session",d); print(s["state"])')" "ENDED"
+
+echo "$((checks-fails)) passed, $fails failed" >&2
+[ "$fails" -eq 0 ]

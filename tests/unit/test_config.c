@@ -1,0 +1,131 @@
+/*
+ * test_config.c — settings: defaults, every value kind, file errors with
+ * line numbers, derived paths, and SBXD_SERVICE_KEY.
+ */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "t.h"
+
+static const char *
+write_tmp(const char *text)
+{
+	static char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/sbx-conf-XXXXXX");
+	fd = mkstemp(path);
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		abort();
+	close(fd);
+	return path;
+}
+
+TEST(defaults_are_safe)
+{
+	struct config c;
+	struct err e;
+
+	unsetenv("SBXD_SERVICE_KEY");
+	config_defaults(&c);
+	REQUIRE_INT(config_finish(&c, &e), SBXD_OK);
+	CHECK_STR(c.listen, "tcp://127.0.0.1:7410");
+	CHECK_STR(c.network_mode, "none");
+	CHECK_STR(c.db_path, "/var/lib/sbx/sbx.db");
+	CHECK_STR(c.workspace_root, "/var/lib/sbx/workspaces");
+	CHECK_INT(c.max_output_bytes, 100000);
+	CHECK_INT(c.exec_timeout_default_ms, 120000);
+	CHECK(config_runtime(&c, "python-minimal") != NULL);
+}
+
+TEST(file_values)
+{
+	struct config c;
+	struct err e;
+	const char *p = write_tmp(
+	    "# comment\n"
+	    "listen = tcp://127.0.0.1:9999   # trailing comment\n"
+	    "memory = 512M\n"
+	    "exec_timeout_max = 10m\n"
+	    "readonly_rootfs = yes\n"
+	    "log_level = debug\n"
+	    "runtime = custom img/custom:1\n"
+	    "service_key = 0123456789abcdef0123\n");
+
+	config_defaults(&c);
+	REQUIRE_INT(config_load_file(&c, p, &e), SBXD_OK);
+	unlink(p);
+	CHECK_STR(c.listen, "tcp://127.0.0.1:9999");
+	CHECK_INT(c.memory_bytes, 512LL << 20);
+	CHECK_INT(c.exec_timeout_max_ms, 600000);
+	CHECK_INT(c.readonly_rootfs, 1);
+	CHECK_INT(c.log_level, 3);
+	CHECK_INT(c.nservice_keys, 1);
+	REQUIRE(config_runtime(&c, "custom") != NULL);
+	CHECK_STR(config_runtime(&c, "custom")->image, "img/custom:1");
+}
+
+TEST(bad_lines_name_file_and_line)
+{
+	struct config c;
+	struct err e;
+	const char *p;
+
+	config_defaults(&c);
+	p = write_tmp("listen = tcp://x:1\nlisten_typo = 1\n");
+	CHECK_INT(config_load_file(&c, p, &e), SBXD_INVALID_ARGUMENT);
+	CHECK_CONTAINS(e.msg, ":2: unknown setting \"listen_typo\"");
+	unlink(p);
+	p = write_tmp("memory = lots\n");
+	CHECK_INT(config_load_file(&c, p, &e), SBXD_INVALID_ARGUMENT);
+	CHECK_CONTAINS(e.msg, ":1: bad value");
+	unlink(p);
+	p = write_tmp("no equals sign\n");
+	CHECK_INT(config_load_file(&c, p, &e), SBXD_INVALID_ARGUMENT);
+	unlink(p);
+	p = write_tmp("service_key = short\n");
+	CHECK_INT(config_load_file(&c, p, &e), SBXD_INVALID_ARGUMENT);
+	unlink(p);
+	CHECK_INT(config_load_file(&c, "/nonexistent/sbxd.conf", &e), SBXD_NOT_FOUND);
+}
+
+TEST(finish_checks_consistency)
+{
+	struct config c;
+	struct err e;
+
+	config_defaults(&c);
+	config_set(&c, "listen", "tls+tcp://127.0.0.1:7410", &e);
+	CHECK_INT(config_finish(&c, &e), SBXD_INVALID_ARGUMENT);
+	config_defaults(&c);
+	config_set(&c, "default_runtime", "nope", &e);
+	CHECK_INT(config_finish(&c, &e), SBXD_INVALID_ARGUMENT);
+	config_defaults(&c);
+	config_set(&c, "memory", "8G", &e);
+	CHECK_INT(config_finish(&c, &e), SBXD_INVALID_ARGUMENT);
+}
+
+TEST(env_keys)
+{
+	struct config c;
+	struct err e;
+
+	config_defaults(&c);
+	setenv("SBXD_SERVICE_KEY", "aaaaaaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbbbbbbbb", 1);
+	REQUIRE_INT(config_finish(&c, &e), SBXD_OK);
+	CHECK_INT(c.nservice_keys, 2);
+	CHECK_STR(c.service_keys[1], "bbbbbbbbbbbbbbbbbbbbbb");
+	unsetenv("SBXD_SERVICE_KEY");
+}
+
+int
+main(void)
+{
+	RUN(defaults_are_safe);
+	RUN(file_values);
+	RUN(bad_lines_name_file_and_line);
+	RUN(finish_checks_consistency);
+	RUN(env_keys);
+	T_DONE();
+}

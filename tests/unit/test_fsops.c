@@ -1,0 +1,771 @@
+/*
+ * test_fsops.c — fsops against a real directory tree.
+ *
+ * Each test gets a fresh temporary directory T holding the workspace T/ws
+ * and, beside it, files the sandbox must never reach (T/secret,
+ * T/outside/). The tests plant what a hostile sandbox could plant —
+ * symlinks to outside files and directories, FIFOs, hardlinks — and check
+ * that reads never return outside content and writes never change it. They
+ * run as root so that ownership (1000:1000) can be checked; the mount
+ * tests (EXDEV, ENOSPC) run in a private mount namespace and are skipped
+ * where one cannot be made.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "t.h"
+#include "fsops.h"
+
+#define UID 1000
+#define GID 1000
+
+static char g_top[64];            /* T */
+static struct fsops_root g_r = { .fd = -1 };
+
+/* ---- fixture ------------------------------------------------------------- */
+
+static int
+rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st; (void)flag; (void)f;
+	return remove(p);
+}
+
+static void
+fx_down(void)
+{
+	fsops_root_close(&g_r);
+	if (g_top[0] != '\0')
+		nftw(g_top, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	g_top[0] = '\0';
+}
+
+/* T/name (rotating static buffers: a few may be live at once) */
+static const char *
+T(const char *name)
+{
+	static char bufs[8][512];
+	static int i;
+	char *b = bufs[i++ % 8];
+
+	snprintf(b, sizeof(bufs[0]), "%s/%s", g_top, name);
+	return b;
+}
+
+/* T/ws/rel */
+static const char *
+W(const char *rel)
+{
+	static char b[8][512];
+	static int i;
+	char *p = b[i++ % 8];
+
+	snprintf(p, sizeof(b[0]), "%s/ws/%s", g_top, rel);
+	return p;
+}
+
+static int
+fx_up(void)
+{
+	struct err e;
+
+	fx_down();
+	strcpy(g_top, "/tmp/test_fsops.XXXXXX");
+	if (mkdtemp(g_top) == NULL || mkdir(T("ws"), 0755) == -1 ||
+	    mkdir(T("outside"), 0755) == -1)
+		return -1;
+	if (fsops_root_open(T("ws"), UID, GID, &g_r, &e) != SBXD_OK) {
+		/* valgrind 3.19 answers openat2 with ENOSYS: this is the message */
+		fprintf(stderr, "  fsops_root_open: %s\n", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- host-side helpers (what the sandbox or the host does directly) ----- */
+
+static int
+put(const char *path, const void *p, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644), ok;
+
+	if (fd == -1)
+		return -1;
+	ok = write(fd, p, n) == (ssize_t)n;
+	return close(fd) == 0 && ok ? 0 : -1;
+}
+
+static int
+puts_(const char *path, const char *s)
+{
+	return put(path, s, strlen(s));
+}
+
+/* The host file's content as a malloc'ed NUL-terminated string (or NULL). */
+static char *
+slurp(const char *path, size_t *len)
+{
+	static char chunk[65536];
+	struct buf b;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW);
+
+	buf_init(&b, 64u << 20);
+	if (fd == -1)
+		return NULL;
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		buf_add(&b, chunk, (size_t)n);
+	close(fd);
+	buf_add(&b, "", 0);
+	return buf_take(&b, len);
+}
+
+static int
+content_is(const char *path, const char *want)
+{
+	size_t n;
+	char *s = slurp(path, &n);
+	int ok = s != NULL && n == strlen(want) && memcmp(s, want, n) == 0;
+
+	free(s);
+	return ok;
+}
+
+static int
+exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+/* fsops_read_file with a fresh buffer of ceiling max; caller buf_fini's. */
+static sbxd_code
+rd(const char *rel, struct buf *b, size_t max, struct err *e)
+{
+	buf_init(b, max);
+	err_clear(e);
+	return fsops_read_file(&g_r, rel, b, e);
+}
+
+static sbxd_code
+wr(const char *rel, const char *s, int append, struct err *e)
+{
+	err_clear(e);
+	return fsops_write_file(&g_r, rel, s, strlen(s), append, e);
+}
+
+/* ---- client path mapping ------------------------------------------------- */
+
+TEST(rel_table)
+{
+	static const struct { const char *in; sbxd_code code; const char *out; } t[] = {
+		{ "", SBXD_OK, "." },
+		{ ".", SBXD_OK, "." },
+		{ "/workspace", SBXD_OK, "." },
+		{ "/workspace/", SBXD_OK, "." },
+		{ "/workspace/.", SBXD_OK, "." },
+		{ "/workspace/a/..", SBXD_OK, "." },
+		{ "a/b", SBXD_OK, "a/b" },
+		{ "a/", SBXD_OK, "a" },
+		{ "./a//b/.", SBXD_OK, "a/b" },
+		{ "/workspace/a/b", SBXD_OK, "a/b" },
+		{ "//workspace//a/", SBXD_OK, "a" },
+		{ "/../workspace/x", SBXD_OK, "x" },
+		{ "/workspace/../workspace/x", SBXD_OK, "x" },
+		{ "a/../../b", SBXD_OK, "b" },         /* cannot climb above the root */
+		{ "../etc/passwd", SBXD_OK, "etc/passwd" },
+		{ "workspace/x", SBXD_OK, "workspace/x" },
+		{ "sp ace/\r\n\x01\xff", SBXD_OK, "sp ace/\r\n\x01\xff" },
+		{ "/workspace/../etc/passwd", SBXD_UNIMPLEMENTED, NULL },
+		{ "/etc/passwd", SBXD_UNIMPLEMENTED, NULL },
+		{ "/", SBXD_UNIMPLEMENTED, NULL },
+		{ "/workspace/..", SBXD_UNIMPLEMENTED, NULL },
+		{ "/workspacefoo/x", SBXD_UNIMPLEMENTED, NULL },
+		{ "/tmp/workspace/x", SBXD_UNIMPLEMENTED, NULL },
+	};
+	char out[FSOPS_PATH_MAX];
+	struct err e;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		strcpy(out, "untouched");
+		err_clear(&e);
+		CHECK_INT(fsops_workspace_rel(t[i].in, out, sizeof(out), &e), t[i].code);
+		if (t[i].code == SBXD_OK) {
+			CHECK_STR(out, t[i].out);
+		} else {
+			CHECK_STR(out, "untouched");
+			CHECK_CONTAINS(e.msg, "outside /workspace");
+		}
+	}
+}
+
+TEST(rel_nul_and_limits)
+{
+	static char big[FSOPS_PATH_MAX + 2];
+	char out[FSOPS_PATH_MAX], small[4], name[300];
+	struct err e;
+
+	strcpy(out, "untouched");
+	CHECK_INT(fsops_workspace_reln("a\0b", 3, out, sizeof(out), &e), SBXD_INVALID_ARGUMENT);
+	CHECK_CONTAINS(e.msg, "NUL");
+	CHECK_STR(out, "untouched");
+	CHECK_INT(fsops_workspace_reln("/workspace/x\0", 13, out, sizeof(out), &e),
+	    SBXD_INVALID_ARGUMENT);
+	CHECK_INT(fsops_workspace_reln("a/bc", 3, out, sizeof(out), &e), SBXD_OK);
+	CHECK_STR(out, "a/b");
+
+	/* 4096 bytes ("a/" x 2048) fold to 4095 and fit; one more byte does not */
+	for (int i = 0; i < FSOPS_PATH_MAX; i++)
+		big[i] = i % 2 ? '/' : 'a';
+	big[FSOPS_PATH_MAX] = '\0';
+	CHECK_INT(fsops_workspace_rel(big, out, sizeof(out), &e), SBXD_OK);
+	CHECK_INT(strlen(out), FSOPS_PATH_MAX - 1);
+	big[FSOPS_PATH_MAX] = 'a';
+	big[FSOPS_PATH_MAX + 1] = '\0';
+	CHECK_INT(fsops_workspace_rel(big, out, sizeof(out), &e), SBXD_INVALID_ARGUMENT);
+	CHECK_CONTAINS(e.msg, "limit is 4096");
+	CHECK_INT(fsops_workspace_rel("abcd", small, sizeof(small), &e), SBXD_INVALID_ARGUMENT);
+
+	memset(name, 'n', 255);
+	name[255] = '\0';
+	CHECK_INT(fsops_workspace_rel(name, out, sizeof(out), &e), SBXD_OK);
+	name[255] = 'n';
+	name[256] = '\0';
+	CHECK_INT(fsops_workspace_rel(name, out, sizeof(out), &e), SBXD_INVALID_ARGUMENT);
+	CHECK_CONTAINS(e.msg, "256 bytes");
+}
+
+/* ---- round trips and ownership ------------------------------------------- */
+
+static void
+roundtrip(const char *rel, const void *p, size_t n)
+{
+	struct buf b;
+	struct err e;
+	struct stat st;
+	size_t hn;
+	char *host;
+
+	REQUIRE_INT(fsops_write_file(&g_r, rel, p, n, 0, &e), SBXD_OK);
+	REQUIRE_INT(rd(rel, &b, 8u << 20, &e), SBXD_OK);
+	CHECK_INT(b.len, n);
+	CHECK(n == 0 || memcmp(b.data, p, n) == 0);
+	buf_fini(&b);
+	host = slurp(W(rel), &hn);
+	CHECK(host != NULL && hn == n && (n == 0 || memcmp(host, p, n) == 0));
+	free(host);
+	REQUIRE(lstat(W(rel), &st) == 0);
+	CHECK(S_ISREG(st.st_mode));
+	CHECK_INT(st.st_mode & 07777, 0644);
+	CHECK_INT(st.st_uid, UID);
+	CHECK_INT(st.st_gid, GID);
+}
+
+TEST(write_read_roundtrip)
+{
+	unsigned char bin[1024], *big;
+	size_t bign = 1u << 20;
+
+	REQUIRE(fx_up() == 0);
+	for (size_t i = 0; i < sizeof(bin); i++)
+		bin[i] = (unsigned char)(i * 7);
+	roundtrip("bin.dat", bin, sizeof(bin));
+	roundtrip("crlf.txt", "a\r\nb\r\n", 6);
+	roundtrip("nonl.txt", "no newline", 10);
+	roundtrip("empty", "", 0);
+	roundtrip("nul.txt", "a\0b\0", 4);
+	REQUIRE((big = malloc(bign)) != NULL);
+	for (size_t i = 0; i < bign; i++)
+		big[i] = (unsigned char)((i * 2654435761u) >> 13);
+	roundtrip("big.bin", big, bign);
+	free(big);
+	fx_down();
+}
+
+TEST(parents_created_and_owned)
+{
+	const char *dirs[] = { "d1", "d1/d2", "d1/d2/d3" };
+	struct stat st;
+	struct err e;
+	mode_t old;
+
+	REQUIRE(fx_up() == 0);
+	old = umask(077);   /* the result must not depend on sbxd's umask */
+	CHECK_INT(wr("d1/d2/d3/f.txt", "x", 0, &e), SBXD_OK);
+	umask(old);
+	for (int i = 0; i < 3; i++) {
+		REQUIRE(lstat(W(dirs[i]), &st) == 0);
+		CHECK(S_ISDIR(st.st_mode));
+		CHECK_INT(st.st_mode & 07777, 0755);
+		CHECK_INT(st.st_uid, UID);
+		CHECK_INT(st.st_gid, GID);
+	}
+	CHECK(content_is(W("d1/d2/d3/f.txt"), "x"));
+
+	/* an existing parent keeps its owner */
+	REQUIRE(mkdir(W("mine"), 0700) == 0);
+	CHECK_INT(wr("mine/new/f", "y", 0, &e), SBXD_OK);
+	REQUIRE(lstat(W("mine"), &st) == 0);
+	CHECK_INT(st.st_uid, 0);
+	CHECK_INT(st.st_mode & 07777, 0700);
+	REQUIRE(lstat(W("mine/new"), &st) == 0);
+	CHECK_INT(st.st_uid, UID);
+	fx_down();
+}
+
+TEST(parent_is_a_file)
+{
+	struct buf b;
+	struct err e;
+
+	REQUIRE(fx_up() == 0);
+	REQUIRE(puts_(W("f"), "file") == 0);
+	CHECK_INT(wr("f/x", "y", 0, &e), SBXD_FAILED_PRECONDITION);
+	CHECK_CONTAINS(e.msg, "not a directory");
+	CHECK_INT(wr("f/y/z", "y", 0, &e), SBXD_FAILED_PRECONDITION);
+	CHECK_INT(wr("f/x", "y", 1, &e), SBXD_FAILED_PRECONDITION);
+	CHECK(content_is(W("f"), "file"));
+	CHECK_INT(rd("f/x", &b, 100, &e), SBXD_NOT_FOUND);
+	buf_fini(&b);
+	fx_down();
+}
+
+/* ---- overwrite ----------------------------------------------------------- */
+
+static int
+no_temp_left(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int clean = 1;
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, ".sbx-tmp", 8) == 0)
+			clean = 0;
+	closedir(d);
+	return clean;
+}
+
+TEST(overwrite_replaces_atomically)
+{
+	struct stat before, after;
+	struct err e;
+	char old[16] = { 0 };
+	int fd;
+
+	REQUIRE(fx_up() == 0);
+	CHECK_INT(wr("o.txt", "old content", 0, &e), SBXD_OK);
+	REQUIRE(lstat(W("o.txt"), &before) == 0);
+	REQUIRE((fd = open(W("o.txt"), O_RDONLY)) != -1);
+	REQUIRE(chmod(W("o.txt"), 0750) == 0);
+	CHECK_INT(wr("o.txt", "new", 0, &e), SBXD_OK);
+	/* a reader holding the old file still sees all of it: a new inode */
+	CHECK_INT(read(fd, old, sizeof(old) - 1), 11);
+	CHECK_STR(old, "old content");
+	close(fd);
+	REQUIRE(lstat(W("o.txt"), &after) == 0);
+	CHECK(after.st_ino != before.st_ino);
+	CHECK_INT(after.st_mode & 07777, 0750);   /* mode kept */
+	CHECK(content_is(W("o.txt"), "new"));
+	CHECK(no_temp_left(T("ws")));
+	fx_down();
+}
+
+/* A child reads the file in a loop while we overwrite it with two contents
+ * of different lengths: every read must be one of them, whole. */
+TEST(overwrite_never_torn)
+{
+	static char a[50000], b[70000];
+	struct err e;
+	pid_t pid;
+	int status, n = 0;
+
+	REQUIRE(fx_up() == 0);
+	memset(a, 'a', sizeof(a));
+	memset(b, 'b', sizeof(b));
+	REQUIRE_INT(fsops_write_file(&g_r, "t", a, sizeof(a), 0, &e), SBXD_OK);
+	REQUIRE((pid = fork()) != -1);
+	if (pid == 0) {
+		for (int i = 0; i < 300; i++) {
+			size_t len;
+			char *s = slurp(W("t"), &len);
+
+			if (s == NULL || !((len == sizeof(a) && s[0] == 'a' &&
+			    s[len - 1] == 'a') || (len == sizeof(b) &&
+			    s[0] == 'b' && s[len - 1] == 'b')))
+				_exit(1);
+			free(s);
+		}
+		_exit(0);
+	}
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		const char *p = n++ % 2 ? a : b;
+
+		CHECK_INT(fsops_write_file(&g_r, "t", p, p == a ? sizeof(a) :
+		    sizeof(b), 0, &e), SBXD_OK);
+	}
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(no_temp_left(T("ws")));
+	fx_down();
+}
+
+/* ---- append -------------------------------------------------------------- */
+
+TEST(append)
+{
+	struct stat st;
+	struct err e;
+
+	REQUIRE(fx_up() == 0);
+	CHECK_INT(wr("logs/a.log", "one\n", 1, &e), SBXD_OK);
+	CHECK_INT(wr("logs/a.log", "two", 1, &e), SBXD_OK);
+	CHECK(content_is(W("logs/a.log"), "one\ntwo"));
+	REQUIRE(lstat(W("logs/a.log"), &st) == 0);
+	CHECK_INT(st.st_uid, UID);
+	CHECK_INT(st.st_mode & 07777, 0644);
+	REQUIRE(lstat(W("logs"), &st) == 0);
+	CHECK_INT(st.st_uid, UID);
+
+	/* appending to a file sbxd did not create keeps its owner */
+	REQUIRE(puts_(W("root.txt"), "r") == 0);
+	CHECK_INT(wr("root.txt", "s", 1, &e), SBXD_OK);
+	CHECK(content_is(W("root.txt"), "rs"));
+	REQUIRE(lstat(W("root.txt"), &st) == 0);
+	CHECK_INT(st.st_uid, 0);
+
+	/* a symlink leaf is refused, even one pointing inside */
+	REQUIRE(symlink("root.txt", W("ln")) == 0);
+	CHECK_INT(wr("ln", "x", 1, &e), SBXD_FAILED_PRECONDITION);
+	CHECK_CONTAINS(e.msg, "symlink");
+	CHECK(content_is(W("root.txt"), "rs"));
+	fx_down();
+}
+
+/* ---- errors -------------------------------------------------------------- */
+
+TEST(read_errors)
+{
+	struct buf b;
+	struct err e;
+
+	REQUIRE(fx_up() == 0);
+	CHECK_INT(rd("nope.txt", &b, 100, &e), SBXD_NOT_FOUND);
+	CHECK_STR(e.msg, "File 'nope.txt' not found");
+	CHECK_INT(rd("nodir/nope", &b, 100, &e), SBXD_NOT_FOUND);
+	REQUIRE(mkdir(W("d"), 0755) == 0);
+	CHECK_INT(rd("d", &b, 100, &e), SBXD_FAILED_PRECONDITION);
+	CHECK_STR(e.msg, "'d' is a directory");
+	CHECK_INT(rd(".", &b, 100, &e), SBXD_FAILED_PRECONDITION);
+	CHECK_CONTAINS(e.msg, "is a directory");
+	REQUIRE(symlink("loop2", W("loop1")) == 0 && symlink("loop1", W("loop2")) == 0);
+	CHECK_INT(rd("loop1", &b, 100, &e), SBXD_FAILED_PRECONDITION);
+	CHECK_CONTAINS(e.msg, "symbolic links");
+	CHECK_INT(b.len, 0);
+	buf_fini(&b);
+	fx_down();
+}
+
+TEST(read_ceiling)
+{
+	struct buf b;
+	struct err e;
+
+	REQUIRE(fx_up() == 0);
+	REQUIRE(puts_(W("ten"), "0123456789") == 0);
+	REQUIRE(puts_(W("eleven"), "0123456789A") == 0);
+	CHECK_INT(rd("ten", &b, 10, &e), SBXD_OK);
+	CHECK_STR(b.data, "0123456789");
+	buf_fini(&b);
+	CHECK_INT(rd("eleven", &b, 10, &e), SBXD_RESOURCE_EXHAUSTED);
+	CHECK_CONTAINS(e.msg, "is 11 bytes");
+	CHECK_CONTAINS(e.msg, "ceiling of 10 bytes");
+	CHECK_CONTAINS(e.msg, "offset");
+	CHECK_INT(b.len, 0);
+	buf_fini(&b);
+	fx_down();
+}
+
+TEST(write_errors)
+{
+	struct err e;
+
+	REQUIRE(fx_up() == 0);
+	REQUIRE(mkdir(W("d"), 0755) == 0);
+	CHECK_INT(wr(".", "x", 0, &e), SBXD_INVALID_ARGUMENT);
+	CHECK_INT(wr("", "x", 0, &e), SBXD_INVALID_ARGUMENT);
+	CHECK_INT(wr("d/.", "x", 0, &e), SBXD_INVALID_ARGUMENT);
+	CHECK_INT(wr("..", "x", 0, &e), SBXD_INVALID_ARGUMENT);
+	CHECK_INT(wr("a/..", "x", 1, &e), SBXD_INVALID_ARGUMENT);
+	CHECK_INT(wr("d", "x", 0, &e), SBXD_FAILED_PRECONDITION);
+	CHECK_STR(e.msg, "'d' is a directory");
+	CHECK_INT(wr("d", "x", 1, &e), SBXD_FAILED_PRECONDITION);
+	CHECK_CONTAINS(e.msg, "is a directory");
+	CHECK(no_temp_left(T("ws")));
+	fx_down();
+}
+
+TEST(root_open_errors)
+{
+	struct fsops_root r;
+	struct err e;
+
+	REQUIRE(fx_up() == 0);
+	CHECK_INT(fsops_root_open(T("missing"), UID, GID, &r, &e), SBXD_NOT_FOUND);
+	CHECK_INT(r.fd, -1);
+	REQUIRE(puts_(T("file"), "x") == 0);
+	CHECK_INT(fsops_root_open(T("file"), UID, GID, &r, &e), SBXD_FAILED_PRECONDITION);
+	REQUIRE(symlink(T("ws"), T("wslink")) == 0);
+	CHECK(fsops_root_open(T("wslink"), UID, GID, &r, &e) != SBXD_OK);
+	fsops_root_close(&r);   /* tolerated on a failed open */
+	fx_down();
+}
+
+/* ---- what a hostile sandbox can plant ------------------------------------ */
+
+TEST(symlink_leaf_to_outside_file)
+{
+	const char *links[] = { "ln_abs", "ln_rel", "sub/ln_up" };
+	struct buf b;
+	struct err e;
+
+	REQUIRE(fx_up() == 0);
+	REQUIRE(puts_(T("secret"), "TOPSECRET") == 0);
+	REQUIRE(mkdir(W("sub"), 0755) == 0);
+	REQUIRE(symlink(T("secret"), W("ln_abs")) == 0);
+	REQUIRE(symlink("../secret", W("ln_rel")) == 0);
+	REQUIRE(symlink("../../../secret", W("sub/ln_up")) == 0);
+	for (int i = 0; i < 3; i++) {
+		CHECK_INT(rd(links[i], &b, 1000, &e), SBXD_NOT_FOUND);
+		CHECK(b.len == 0 && (b.data == NULL || strstr(b.data, "TOPSECRET") == NULL));
+		buf_fini(&b);
+		CHECK_INT(wr(links[i], "x", 1, &e), SBXD_FAILED_PRECONDITION);
+		CHECK(content_is(T("secret"), "TOPSECRET"));
+		/* an overwrite replaces the link itself */
+		CHECK_INT(wr(links[i], "replaced", 0, &e), SBXD_OK);
+		CHECK(content_is(T("secret"), "TOPSECRET"));
+		CHECK(content_is(W(links[i]), "replaced"));   /* O_NOFOLLOW: a file now */
+	}
+
+	/* a link to /etc/passwd means <workspace>/etc/passwd */
+	REQUIRE(symlink("/etc/passwd", W("pw")) == 0);
+	CHECK_INT(rd("pw", &b, 1 << 20, &e), SBXD_NOT_FOUND);
+	buf_fini(&b);
+	REQUIRE(mkdir(W("etc"), 0755) == 0 && puts_(W("etc/passwd"), "fake") == 0);
+	CHECK_INT(rd("pw", &b, 1 << 20, &e), SBXD_OK);
+	CHECK_STR(b.data, "fake");
+	buf_fini(&b);
+	fx_down();
+}
+
+TEST(symlink_inside_workspace)
+{
+	struct buf b;
+	struct err e;
+
+	REQUIRE(fx_up() == 0);
+	REQUIRE(puts_(W("real.txt"), "hello") == 0);
+	REQUIRE(mkdir(W("sub"), 0755) == 0 && mkdir(W("realdir"), 0755) == 0);
+	REQUIRE(symlink("real.txt", W("ln")) == 0);
+	REQUIRE(symlink("../real.txt", W("sub/ln2")) == 0);
+	REQUIRE(symlink("/realdir", W("dl")) == 0);
+	CHECK_INT(rd("ln", &b, 100, &e), SBXD_OK);
+	CHECK_STR(b.data, "hello");
+	buf_fini(&b);
+	CHECK_INT(rd("sub/ln2", &b, 100, &e), SBXD_OK);
+	CHECK_STR(b.data, "hello");
+	buf_fini(&b);
+	/* a symlinked parent is followed inside the root */
+	CHECK_INT(wr("dl/f", "via link", 0, &e), SBXD_OK);
+	CHECK(content_is(W("realdir/f"), "via link"));
+	CHECK_INT(wr("dl/new/g", "deeper", 0, &e), SBXD_OK);
+	CHECK(content_is(W("realdir/new/g"), "deeper"));
+	fx_down();
+}
+
+TEST(symlink_dir_to_outside)
+{
+	const char *evil[] = { "evil/x", "evil/sub/x", "evil2/x", "d/evil3/x" };
+	struct buf b;
+	struct err e;
+
+	REQUIRE(fx_up() == 0);
+	REQUIRE(puts_(T("outside/existing"), "SECRET") == 0);
+	REQUIRE(mkdir(W("d"), 0755) == 0);
+	REQUIRE(symlink(T("outside"), W("evil")) == 0);
+	REQUIRE(symlink("../outside", W("evil2")) == 0);
+	REQUIRE(symlink("../../outside", W("d/evil3")) == 0);
+	for (int i = 0; i < 4; i++) {
+		CHECK_INT(wr(evil[i], "pwned", 0, &e), SBXD_FAILED_PRECONDITION);
+		CHECK_INT(wr(evil[i], "pwned", 1, &e), SBXD_FAILED_PRECONDITION);
+	}
+	CHECK(!exists(T("outside/x")));
+	CHECK(!exists(T("outside/sub")));
+	CHECK(!exists(T("x")));
+	CHECK(no_temp_left(T("outside")));
+	CHECK_INT(rd("evil/existing", &b, 100, &e), SBXD_NOT_FOUND);
+	CHECK_INT(rd("evil2/existing", &b, 100, &e), SBXD_NOT_FOUND);
+	buf_fini(&b);
+	CHECK(content_is(T("outside/existing"), "SECRET"));
+
+	/* "/" as a target is the workspace root */
+	REQUIRE(symlink("/", W("top")) == 0);
+	CHECK_INT(wr("top/x", "in root", 0, &e), SBXD_OK);
+	CHECK(content_is(W("x"), "in root"));
+	fx_down();
+}
+
+static void
+on_alarm(int sig)
+{
+	static const char msg[] = "FAIL fifo_does_not_hang: fsops blocked on a FIFO\n";
+
+	(void)sig;
+	(void)!write(2, msg, sizeof(msg) - 1);
+	_exit(1);
+}
+
+TEST(fifo_does_not_hang)
+{
+	struct stat st;
+	struct buf b;
+	struct err e;
+
+	REQUIRE(fx_up() == 0);
+	REQUIRE(mkfifo(W("fifo"), 0644) == 0);
+	signal(SIGALRM, on_alarm);
+	alarm(20);   /* a hang ends the test binary: a failure, never a stall */
+	CHECK_INT(rd("fifo", &b, 100, &e), SBXD_FAILED_PRECONDITION);
+	CHECK_CONTAINS(e.msg, "not a regular file");
+	buf_fini(&b);
+	CHECK_INT(wr("fifo", "x", 1, &e), SBXD_FAILED_PRECONDITION);
+	alarm(0);
+	CHECK_INT(wr("fifo", "now a file", 0, &e), SBXD_OK);
+	REQUIRE(lstat(W("fifo"), &st) == 0);
+	CHECK(S_ISREG(st.st_mode));
+	fx_down();
+}
+
+/*
+ * A hardlink to a file outside the workspace. Reading it reads the linked
+ * inode: that is inherent in hardlinks, and harmless here because link(2)
+ * cannot cross mounts — a sandbox can only hardlink files inside its own
+ * /workspace bind mount, which are its own. Only the host could plant this.
+ * An overwrite renames a new file over the name, so the outside inode is
+ * untouched and the link is broken.
+ */
+TEST(hardlink_to_outside)
+{
+	struct stat st;
+	struct buf b;
+	struct err e;
+
+	REQUIRE(fx_up() == 0);
+	REQUIRE(puts_(T("hl_out"), "OUTSIDE") == 0);
+	REQUIRE(link(T("hl_out"), W("hl")) == 0);
+	CHECK_INT(rd("hl", &b, 100, &e), SBXD_OK);
+	CHECK_STR(b.data, "OUTSIDE");
+	buf_fini(&b);
+	CHECK_INT(wr("hl", "inside", 0, &e), SBXD_OK);
+	CHECK(content_is(T("hl_out"), "OUTSIDE"));
+	CHECK(content_is(W("hl"), "inside"));
+	REQUIRE(lstat(T("hl_out"), &st) == 0);
+	CHECK_INT(st.st_nlink, 1);
+	fx_down();
+}
+
+/* ---- mounts: EXDEV and ENOSPC, in a private mount namespace -------------- */
+
+/* Runs in a child that has its own mount namespace; the root is reopened
+ * there, since an fd opened before unshare still sees the old mounts. */
+static void
+in_mount_ns(void)
+{
+	struct fsops_root small;
+	struct buf b;
+	struct err e;
+	char *big;
+
+	REQUIRE(mkdir(W("mnt"), 0755) == 0 && mkdir(T("small"), 0755) == 0);
+	REQUIRE(mount("tmpfs", W("mnt"), "tmpfs", 0, "size=64k") == 0);
+	fsops_root_close(&g_r);
+	REQUIRE_INT(fsops_root_open(T("ws"), UID, GID, &g_r, &e), SBXD_OK);
+	REQUIRE(puts_(W("mnt/x"), "other fs") == 0);
+	CHECK_INT(rd("mnt/x", &b, 100, &e), SBXD_PERMISSION_DENIED);
+	CHECK_CONTAINS(e.msg, "leaves the workspace");
+	buf_fini(&b);
+	CHECK_INT(wr("mnt/y", "z", 0, &e), SBXD_PERMISSION_DENIED);
+	CHECK(!exists(W("mnt/y")));
+
+	REQUIRE(mount("tmpfs", T("small"), "tmpfs", 0, "size=64k") == 0);
+	REQUIRE_INT(fsops_root_open(T("small"), UID, GID, &small, &e), SBXD_OK);
+	REQUIRE((big = calloc(1, 1u << 20)) != NULL);
+	CHECK_INT(fsops_write_file(&small, "big", big, 1u << 20, 0, &e),
+	    SBXD_RESOURCE_EXHAUSTED);
+	CHECK(!exists(T("small/big")));
+	CHECK(no_temp_left(T("small")));
+	CHECK_INT(fsops_write_file(&small, "app", big, 1u << 20, 1, &e),
+	    SBXD_RESOURCE_EXHAUSTED);
+	free(big);
+	fsops_root_close(&small);
+}
+
+TEST(mounts_exdev_enospc)
+{
+	pid_t pid;
+	int status;
+
+	REQUIRE(fx_up() == 0);
+	REQUIRE((pid = fork()) != -1);
+	if (pid == 0) {
+		if (unshare(CLONE_NEWNS) == -1 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
+			_exit(77);
+		t_failures = 0;
+		in_mount_ns();
+		_exit(t_failures ? 1 : 0);
+	}
+	REQUIRE(waitpid(pid, &status, 0) == pid);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+		fprintf(stderr, "  (skipped: no private mount namespace here)\n");
+	else
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	fx_down();
+}
+
+int
+main(void)
+{
+	RUN(rel_table);
+	RUN(rel_nul_and_limits);
+	RUN(write_read_roundtrip);
+	RUN(parents_created_and_owned);
+	RUN(parent_is_a_file);
+	RUN(overwrite_replaces_atomically);
+	RUN(overwrite_never_torn);
+	RUN(append);
+	RUN(read_errors);
+	RUN(read_ceiling);
+	RUN(write_errors);
+	RUN(root_open_errors);
+	RUN(symlink_leaf_to_outside_file);
+	RUN(symlink_inside_workspace);
+	RUN(symlink_dir_to_outside);
+	RUN(fifo_does_not_hang);
+	RUN(hardlink_to_outside);
+	RUN(mounts_exdev_enospc);
+	fx_down();
+	T_DONE();
+}

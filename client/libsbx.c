@@ -1,9 +1,11 @@
 /*
- * libsbx.c — the C client library: the transport (one nng REQ socket per
- * handle, one nng context per call, the Request/Response envelope) and the
- * typed calls built on it. nng and protobuf-c errors are translated into
- * sbx_err here and nowhere else; the public header never shows their
- * types.
+ * libsbx.c — the core of the C client library: the handle and its
+ * options, the transport (one nng REQ socket per handle, one nng context
+ * per call, the Request/Response envelope), the thread's last error, and
+ * sbx_call_raw. The typed calls live in libsbx_session.c and
+ * libsbx_sandbox.c and reach the server through sbxi_call. nng and
+ * protobuf-c errors are translated into sbx_err here and nowhere else;
+ * the public header never shows their types.
  *
  * Delivery is at most once: the REQ resend timer is disabled on the socket
  * and on every context (nng 1.5.2 then fails a pending receive with
@@ -16,7 +18,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -31,23 +32,15 @@
 #include <nng/supplemental/tls/tls.h>
 
 #include "sbx.h"
-#include "sbx/v1/sbx.pb-c.h"
+#include "libsbx_int.h"
 
 #define REQUEST_ID_BYTES 16
 #define ERRMSG_MAX 1024
-#define EXEC_GRACE_MS 30000           /* call deadline beyond a command's timeout */
-#define EXEC_DEFAULT_TIMEOUT_MS 120000 /* the server's default, for the above */
 #define RECONNECT_MIN_MS 100
 #define RECONNECT_MAX_MS 2000
 
-#define SVC_SESSION "sbx.v1.SessionService/"
-#define SVC_SANDBOX "sbx.v1.SandboxService/"
-
 _Static_assert((int)SBX_UNAUTHENTICATED == (int)SBX__V1__CODE__UNAUTHENTICATED,
     "sbx_err must number codes as the wire does");
-_Static_assert((int)SBX_SESSION_FAILED ==
-    (int)SBX__V1__SESSION_STATE__SESSION_STATE_FAILED,
-    "sbx_session_state must number states as the wire does");
 
 struct sbx_client {
 	nng_socket sock;
@@ -78,24 +71,12 @@ static const char *const code_names[] = {
 	"INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
 };
 
-static const char *const state_names[] = {
-	"UNSPECIFIED", "CREATING", "RUNNING", "STOPPED", "ENDED", "FAILED",
-};
-
 const char *
 sbx_err_name(sbx_err err)
 {
 	if ((unsigned)err >= sizeof(code_names) / sizeof(code_names[0]))
 		return "UNKNOWN_CODE";
 	return code_names[err];
-}
-
-const char *
-sbx_session_state_name(sbx_session_state s)
-{
-	if ((unsigned)s >= sizeof(state_names) / sizeof(state_names[0]))
-		return "UNSPECIFIED";
-	return state_names[s];
 }
 
 const char *
@@ -116,7 +97,7 @@ sbx_last_error(const sbx_client *c)
 	return tl_err.c == c ? tl_err.msg : "";
 }
 
-/* ---------------------------------------------------------------- logging and errors */
+/* ---------------------------------------------------------------- logging, errors, shared checks */
 
 static void
 vlogf(const sbx_client *c, sbx_log_level lvl, const char *fmt, va_list ap)
@@ -139,16 +120,15 @@ logf_(const sbx_client *c, sbx_log_level lvl, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void
-clear_err(const sbx_client *c)
+void
+sbxi_clear_err(const sbx_client *c)
 {
 	tl_err.c = c;
 	tl_err.msg[0] = '\0';
 }
 
-/* Records err and its message as this thread's last error; returns err. */
-__attribute__((format(printf, 3, 4))) static sbx_err
-fail(const sbx_client *c, sbx_err err, const char *fmt, ...)
+sbx_err
+sbxi_fail(const sbx_client *c, sbx_err err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -161,10 +141,24 @@ fail(const sbx_client *c, sbx_err err, const char *fmt, ...)
 	return err;
 }
 
-static sbx_err
-oom(const sbx_client *c)
+sbx_err
+sbxi_oom(const sbx_client *c)
 {
-	return fail(c, SBX_RESOURCE_EXHAUSTED, "out of memory in libsbx");
+	return sbxi_fail(c, SBX_RESOURCE_EXHAUSTED, "out of memory in libsbx");
+}
+
+sbx_err
+sbxi_check_id(sbx_client *c, const char *what, const char *s)
+{
+	if (s == NULL || *s == '\0')
+		return sbxi_fail(c, SBX_INVALID_ARGUMENT, "%s is required", what);
+	return SBX_OK;
+}
+
+int
+sbxi_timeout_ms(const sbx_client *c)
+{
+	return c->timeout_ms;
 }
 
 /* ---------------------------------------------------------------- open and close */
@@ -213,9 +207,9 @@ copy_options(sbx_client *c, const sbx_options *o)
 	c->logger_arg = o->logger_arg;
 	c->log_level = o->log_level;
 	if (bad)
-		return oom(NULL);
+		return sbxi_oom(NULL);
 	if (c->timeout_ms < 0 && c->timeout_ms != SBX_TIMEOUT_NONE)
-		return fail(NULL, SBX_INVALID_ARGUMENT,
+		return sbxi_fail(NULL, SBX_INVALID_ARGUMENT,
 		    "timeout_ms %d: use a positive number, 0 for the default "
 		    "or SBX_TIMEOUT_NONE", o->timeout_ms);
 	return SBX_OK;
@@ -230,11 +224,11 @@ setup_tls(sbx_client *c, const sbx_options *o)
 	int rv;
 
 	if (o->tls_ca_file == NULL)
-		return fail(NULL, SBX_INVALID_ARGUMENT, "endpoint %s uses TLS: "
+		return sbxi_fail(NULL, SBX_INVALID_ARGUMENT, "endpoint %s uses TLS: "
 		    "give the CA certificate that signed the server's (tls_ca_file)",
 		    c->endpoint);
 	if ((rv = nng_tls_config_alloc(&c->tls, NNG_TLS_MODE_CLIENT)) != 0)
-		return fail(NULL, SBX_INTERNAL, "TLS setup: %s", nng_strerror(rv));
+		return sbxi_fail(NULL, SBX_INTERNAL, "TLS setup: %s", nng_strerror(rv));
 	if (name == NULL && (rv = nng_url_parse(&url, c->endpoint)) == 0)
 		name = url->u_hostname;
 	if (rv == 0)
@@ -248,7 +242,7 @@ setup_tls(sbx_client *c, const sbx_options *o)
 	if (url != NULL)
 		nng_url_free(url);
 	if (rv != 0)
-		return fail(NULL, SBX_INVALID_ARGUMENT, "TLS setup for %s "
+		return sbxi_fail(NULL, SBX_INVALID_ARGUMENT, "TLS setup for %s "
 		    "(CA file %s%s%s): %s", c->endpoint, o->tls_ca_file,
 		    o->tls_cert_file ? ", certificate " : "",
 		    o->tls_cert_file ? o->tls_cert_file : "", nng_strerror(rv));
@@ -261,7 +255,7 @@ setup_socket(sbx_client *c)
 	int rv;
 
 	if ((rv = nng_req0_open(&c->sock)) != 0)
-		return fail(NULL, SBX_INTERNAL, "opening REQ socket: %s",
+		return sbxi_fail(NULL, SBX_INTERNAL, "opening REQ socket: %s",
 		    nng_strerror(rv));
 	/* Contexts copy the resend time when opened: set it on the socket. */
 	rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME,
@@ -273,7 +267,7 @@ setup_socket(sbx_client *c)
 	if (rv == 0)
 		rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_event, c);
 	if (rv != 0)
-		return fail(NULL, SBX_INTERNAL, "configuring REQ socket: %s",
+		return sbxi_fail(NULL, SBX_INTERNAL, "configuring REQ socket: %s",
 		    nng_strerror(rv));
 	return SBX_OK;
 }
@@ -284,7 +278,7 @@ start_dialer(sbx_client *c)
 	int rv;
 
 	if ((rv = nng_dialer_create(&c->dialer, c->sock, c->endpoint)) != 0)
-		return fail(NULL, SBX_INVALID_ARGUMENT, "endpoint \"%s\": %s "
+		return sbxi_fail(NULL, SBX_INVALID_ARGUMENT, "endpoint \"%s\": %s "
 		    "(expected tcp://HOST:PORT or tls+tcp://HOST:PORT)",
 		    c->endpoint, nng_strerror(rv));
 	rv = nng_dialer_set_ms(c->dialer, NNG_OPT_RECONNMINT, RECONNECT_MIN_MS);
@@ -295,7 +289,7 @@ start_dialer(sbx_client *c)
 	if (rv == 0)
 		rv = nng_dialer_start(c->dialer, NNG_FLAG_NONBLOCK);
 	if (rv != 0)
-		return fail(NULL, SBX_INVALID_ARGUMENT, "dialing %s: %s",
+		return sbxi_fail(NULL, SBX_INVALID_ARGUMENT, "dialing %s: %s",
 		    c->endpoint, nng_strerror(rv));
 	return SBX_OK;
 }
@@ -321,11 +315,11 @@ sbx_client_open(const sbx_options *opts, sbx_client **out)
 	sbx_err rv;
 
 	*out = NULL;
-	clear_err(NULL);
+	sbxi_clear_err(NULL);
 	if (opts == NULL)
 		opts = &defaults;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return oom(NULL);
+		return sbxi_oom(NULL);
 	c->sock = (nng_socket)NNG_SOCKET_INITIALIZER;
 	atomic_init(&c->npipes, 0);
 	if ((rv = copy_options(c, opts)) != SBX_OK)
@@ -350,7 +344,7 @@ sbx_client_close(sbx_client *c)
 	if (c == NULL)
 		return;
 	if (tl_err.c == c)
-		clear_err(NULL);
+		sbxi_clear_err(NULL);
 	client_free(c);
 }
 
@@ -403,7 +397,7 @@ pack_request(sbx_client *c, const char *method, const char *request_id,
 	req.credentials = &cred;
 	n = sbx__v1__request__get_packed_size(&req);
 	if (nng_msg_alloc(out, n) != 0)
-		return oom(c);
+		return sbxi_oom(c);
 	sbx__v1__request__pack(&req, nng_msg_body(*out));
 	return SBX_OK;
 }
@@ -444,17 +438,17 @@ send_phase(sbx_client *c, nng_ctx ctx, nng_aio *aio, nng_msg *msg, int64_t end)
 	nng_msg_free(nng_aio_get_msg(aio));
 	nng_aio_set_msg(aio, NULL);
 	if (rv == NNG_ETIMEDOUT && by_deadline)
-		return fail(c, SBX_DEADLINE_EXCEEDED, "deadline passed before "
+		return sbxi_fail(c, SBX_DEADLINE_EXCEEDED, "deadline passed before "
 		    "the request could be sent to sbxd at %s%s", c->endpoint,
 		    atomic_load(&c->npipes) > 0 ? "" : " (no connection: is "
 		    "sbxd running and listening there?)");
 	if (rv == NNG_ETIMEDOUT)
-		return fail(c, SBX_UNAVAILABLE, "no connection to sbxd at %s "
+		return sbxi_fail(c, SBX_UNAVAILABLE, "no connection to sbxd at %s "
 		    "within %d ms: is sbxd running and listening there?",
 		    c->endpoint, c->connect_timeout_ms);
 	if (rv == NNG_ECLOSED)
-		return fail(c, SBX_CANCELLED, "client closed during the call");
-	return fail(c, SBX_UNAVAILABLE, "sending to %s: %s", c->endpoint,
+		return sbxi_fail(c, SBX_CANCELLED, "client closed during the call");
+	return sbxi_fail(c, SBX_UNAVAILABLE, "sending to %s: %s", c->endpoint,
 	    nng_strerror(rv));
 }
 
@@ -475,16 +469,16 @@ recv_phase(sbx_client *c, nng_ctx ctx, nng_aio *aio, int64_t end,
 		return SBX_OK;
 	}
 	if (rv == NNG_ETIMEDOUT)
-		return fail(c, SBX_DEADLINE_EXCEEDED, "no reply from sbxd at %s "
+		return sbxi_fail(c, SBX_DEADLINE_EXCEEDED, "no reply from sbxd at %s "
 		    "before the call's deadline", c->endpoint);
 	if (rv == NNG_ECONNRESET || rv == NNG_ECONNSHUT)
-		return fail(c, SBX_UNAVAILABLE, "connection to sbxd at %s ended "
+		return sbxi_fail(c, SBX_UNAVAILABLE, "connection to sbxd at %s ended "
 		    "before the reply: the request may or may not have run "
 		    "(a reply over max_reply_bytes = %zu also ends it)",
 		    c->endpoint, c->max_reply);
 	if (rv == NNG_ECLOSED)
-		return fail(c, SBX_CANCELLED, "client closed during the call");
-	return fail(c, SBX_UNAVAILABLE, "waiting for the reply from %s: %s",
+		return sbxi_fail(c, SBX_CANCELLED, "client closed during the call");
+	return sbxi_fail(c, SBX_UNAVAILABLE, "waiting for the reply from %s: %s",
 	    c->endpoint, nng_strerror(rv));
 }
 
@@ -499,7 +493,7 @@ decode_reply(sbx_client *c, const char *method, const char *request_id,
 
 	r = sbx__v1__response__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
 	if (r == NULL)
-		return fail(c, SBX_INTERNAL, "undecodable reply (%zu bytes) to %s "
+		return sbxi_fail(c, SBX_INTERNAL, "undecodable reply (%zu bytes) to %s "
 		    "from %s: is that an sbxd of this protocol version?",
 		    nng_msg_len(msg), method, c->endpoint);
 	failed = r->status != NULL && r->status->code != SBX__V1__CODE__OK;
@@ -508,7 +502,7 @@ decode_reply(sbx_client *c, const char *method, const char *request_id,
 	 * own request id already matched it to this call). */
 	if (strcmp(r->request_id, request_id) != 0 &&
 	    !(failed && r->request_id[0] == '\0')) {
-		code = fail(c, SBX_INTERNAL, "reply to %s carries request id "
+		code = sbxi_fail(c, SBX_INTERNAL, "reply to %s carries request id "
 		    "\"%.64s\", expected \"%s\"", method, r->request_id, request_id);
 		sbx__v1__response__free_unpacked(r, NULL);
 		return code;
@@ -516,7 +510,7 @@ decode_reply(sbx_client *c, const char *method, const char *request_id,
 	if (failed) {
 		code = (unsigned)r->status->code <= SBX_UNAUTHENTICATED ?
 		    (sbx_err)r->status->code : SBX_UNKNOWN;
-		fail(c, code, "%s", r->status->message[0] ? r->status->message :
+		sbxi_fail(c, code, "%s", r->status->message[0] ? r->status->message :
 		    "(the server gave no message)");
 		sbx__v1__response__free_unpacked(r, NULL);
 		return code;
@@ -554,7 +548,7 @@ rpc(sbx_client *c, const char *method, int timeout_ms, const void *payload,
 	    (nrv = nng_ctx_set_ms(ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0 ||
 	    (nrv = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
 		nng_msg_free(msg);
-		rv = fail(c, nrv == NNG_ECLOSED ? SBX_CANCELLED : SBX_INTERNAL,
+		rv = sbxi_fail(c, nrv == NNG_ECLOSED ? SBX_CANCELLED : SBX_INTERNAL,
 		    "starting a call: %s", nng_strerror(nrv));
 		goto out;
 	}
@@ -584,15 +578,15 @@ sbx_call_raw_timeout(sbx_client *c, const char *method, int timeout_ms,
 
 	*resp = NULL;
 	*resp_len = 0;
-	clear_err(c);
+	sbxi_clear_err(c);
 	if (method == NULL || *method == '\0' || (req == NULL && req_len > 0))
-		return fail(c, SBX_INVALID_ARGUMENT, "sbx_call_raw: method and "
+		return sbxi_fail(c, SBX_INVALID_ARGUMENT, "sbx_call_raw: method and "
 		    "a request buffer are required");
 	if ((rv = rpc(c, method, timeout_ms, req, req_len, &r)) != SBX_OK)
 		return rv;
 	if (r->payload.len > 0) {
 		if ((*resp = malloc(r->payload.len)) == NULL) {
-			rv = oom(c);
+			rv = sbxi_oom(c);
 		} else {
 			memcpy(*resp, r->payload.data, r->payload.len);
 			*resp_len = r->payload.len;
@@ -609,10 +603,8 @@ sbx_call_raw(sbx_client *c, const char *method, const void *req,
 	return sbx_call_raw_timeout(c, method, 0, req, req_len, resp, resp_len);
 }
 
-/* Packs req, runs the call and unpacks the reply payload with desc. On
- * SBX_OK *out is the response (protobuf_c_message_free_unpacked it). */
-static sbx_err
-call(sbx_client *c, const char *method, int timeout_ms,
+sbx_err
+sbxi_call(sbx_client *c, const char *method, int timeout_ms,
     const ProtobufCMessage *req, const ProtobufCMessageDescriptor *desc,
     ProtobufCMessage **out)
 {
@@ -624,7 +616,7 @@ call(sbx_client *c, const char *method, int timeout_ms,
 	*out = NULL;
 	n = protobuf_c_message_get_packed_size(req);
 	if ((buf = malloc(n ? n : 1)) == NULL)
-		return oom(c);
+		return sbxi_oom(c);
 	protobuf_c_message_pack(req, buf);
 	rv = rpc(c, method, timeout_ms, buf, n, &r);
 	free(buf);
@@ -632,572 +624,8 @@ call(sbx_client *c, const char *method, int timeout_ms,
 		return rv;
 	*out = protobuf_c_message_unpack(desc, NULL, r->payload.len, r->payload.data);
 	if (*out == NULL)
-		rv = fail(c, SBX_INTERNAL, "undecodable %s in the reply to %s "
+		rv = sbxi_fail(c, SBX_INTERNAL, "undecodable %s in the reply to %s "
 		    "(%zu bytes)", desc->name, method, r->payload.len);
 	sbx__v1__response__free_unpacked(r, NULL);
-	return rv;
-}
-
-#define CALL(c, method, timeout, req, type, out) \
-	call((c), (method), (timeout), &(req)->base, &type##__descriptor, \
-	    (ProtobufCMessage **)(out))
-
-/* ---------------------------------------------------------------- sessions */
-
-static char *
-dup_str(const char *s, int *bad)
-{
-	return dup_or_null(s != NULL ? s : "", bad);
-}
-
-static void
-labels_free(sbx_label *l, size_t n)
-{
-	for (size_t i = 0; l != NULL && i < n; i++) {
-		free(l[i].key);
-		free(l[i].value);
-	}
-	free(l);
-}
-
-void
-sbx_session_fini(sbx_session *s)
-{
-	if (s == NULL)
-		return;
-	free(s->session_id);
-	free(s->user_id);
-	free(s->runtime);
-	free(s->container_id);
-	free(s->workspace_path);
-	free(s->stop_reason);
-	labels_free(s->labels, s->n_labels);
-	memset(s, 0, sizeof(*s));
-}
-
-void
-sbx_session_list_free(sbx_session *sessions, size_t n)
-{
-	for (size_t i = 0; sessions != NULL && i < n; i++)
-		sbx_session_fini(&sessions[i]);
-	free(sessions);
-}
-
-static void
-copy_limits(sbx_limits *d, const Sbx__V1__Limits *s)
-{
-	if (s == NULL)
-		return;
-	d->memory_bytes = s->memory_bytes;
-	d->nano_cpus = s->nano_cpus;
-	d->pids = s->pids;
-	d->exec_timeout_ms = s->exec_timeout_ms;
-}
-
-/* Fills *d from the wire session s (NULL = an empty session). */
-static sbx_err
-session_from_wire(sbx_client *c, sbx_session *d, const Sbx__V1__Session *s)
-{
-	static const Sbx__V1__Session empty = SBX__V1__SESSION__INIT;
-	int bad = 0;
-
-	if (s == NULL)
-		s = &empty;
-	memset(d, 0, sizeof(*d));
-	d->session_id = dup_str(s->session_id, &bad);
-	d->user_id = dup_str(s->user_id, &bad);
-	d->runtime = dup_str(s->runtime, &bad);
-	d->container_id = dup_str(s->container_id, &bad);
-	d->workspace_path = dup_str(s->workspace_path, &bad);
-	d->stop_reason = dup_str(s->stop_reason, &bad);
-	d->state = (sbx_session_state)s->state;
-	d->created_unix_ms = s->created_unix_ms;
-	d->last_active_unix_ms = s->last_active_unix_ms;
-	d->idle_timeout_ms = s->idle_timeout_ms;
-	copy_limits(&d->limits, s->limits);
-	if (s->usage != NULL) {
-		d->usage.memory_bytes = s->usage->memory_bytes;
-		d->usage.memory_limit_bytes = s->usage->memory_limit_bytes;
-		d->usage.cpu_percent = s->usage->cpu_percent;
-		d->usage.pids = s->usage->pids;
-	}
-	if (s->n_labels > 0 &&
-	    (d->labels = calloc(s->n_labels, sizeof(*d->labels))) == NULL)
-		bad = 1;
-	for (size_t i = 0; d->labels != NULL && i < s->n_labels; i++, d->n_labels++) {
-		d->labels[i].key = dup_str(s->labels[i]->key, &bad);
-		d->labels[i].value = dup_str(s->labels[i]->value, &bad);
-	}
-	if (!bad)
-		return SBX_OK;
-	sbx_session_fini(d);
-	return oom(c);
-}
-
-/* Wire labels pointing into the caller's strings; free the result only. */
-static sbx_err
-labels_to_wire(sbx_client *c, const sbx_label *l, size_t n,
-    Sbx__V1__Label ***out)
-{
-	Sbx__V1__Label *cells, **ptrs;
-
-	*out = NULL;
-	if (n == 0)
-		return SBX_OK;
-	if (l == NULL)
-		return fail(c, SBX_INVALID_ARGUMENT, "n_labels is %zu but labels is NULL", n);
-	/* one block: n pointers, then n cells */
-	if ((ptrs = calloc(n, sizeof(*ptrs) + sizeof(*cells))) == NULL)
-		return oom(c);
-	cells = (Sbx__V1__Label *)(ptrs + n);
-	for (size_t i = 0; i < n; i++) {
-		sbx__v1__label__init(&cells[i]);
-		cells[i].key = l[i].key ? l[i].key : "";
-		cells[i].value = l[i].value ? l[i].value : "";
-		ptrs[i] = &cells[i];
-	}
-	*out = ptrs;
-	return SBX_OK;
-}
-
-static sbx_err
-check_id(sbx_client *c, const char *what, const char *s)
-{
-	if (s == NULL || *s == '\0')
-		return fail(c, SBX_INVALID_ARGUMENT, "%s is required", what);
-	return SBX_OK;
-}
-
-/* The fields CreateSession and GetOrCreateSession share. */
-struct create_fields {
-	Sbx__V1__Limits limits;
-	Sbx__V1__Label **labels;
-};
-
-static sbx_err
-create_fields_init(sbx_client *c, const sbx_session_create_opts *o,
-    struct create_fields *f)
-{
-	sbx_err rv;
-
-	sbx__v1__limits__init(&f->limits);
-	f->labels = NULL;
-	if (o == NULL)
-		return fail(c, SBX_INVALID_ARGUMENT, "session options are required");
-	if ((rv = check_id(c, "user_id", o->user_id)) != SBX_OK)
-		return rv;
-	f->limits.memory_bytes = o->limits.memory_bytes;
-	f->limits.nano_cpus = o->limits.nano_cpus;
-	f->limits.pids = o->limits.pids;
-	f->limits.exec_timeout_ms = o->limits.exec_timeout_ms;
-	return labels_to_wire(c, o->labels, o->n_labels, &f->labels);
-}
-
-/* Takes the session and token from a reply into the caller's hands. */
-static sbx_err
-session_out(sbx_client *c, const Sbx__V1__Session *s, const char *token,
-    sbx_session *out, char **token_out)
-{
-	sbx_err rv;
-
-	if ((rv = session_from_wire(c, out, s)) != SBX_OK)
-		return rv;
-	if (token_out == NULL || token == NULL || *token == '\0')
-		return SBX_OK;
-	if ((*token_out = strdup(token)) == NULL) {
-		sbx_session_fini(out);
-		return oom(c);
-	}
-	return SBX_OK;
-}
-
-sbx_err
-sbx_session_create(sbx_client *c, const sbx_session_create_opts *opts,
-    sbx_session *out, char **token_out)
-{
-	Sbx__V1__CreateSessionRequest req = SBX__V1__CREATE_SESSION_REQUEST__INIT;
-	Sbx__V1__CreateSessionResponse *resp = NULL;
-	struct create_fields f;
-	sbx_err rv;
-
-	memset(out, 0, sizeof(*out));
-	if (token_out != NULL)
-		*token_out = NULL;
-	clear_err(c);
-	if ((rv = create_fields_init(c, opts, &f)) != SBX_OK)
-		return rv;
-	req.user_id = (char *)opts->user_id;
-	req.runtime = (char *)(opts->runtime ? opts->runtime : "");
-	req.limits = &f.limits;
-	req.labels = f.labels;
-	req.n_labels = opts->n_labels;
-	req.idle_timeout_ms = opts->idle_timeout_ms;
-	rv = CALL(c, SVC_SESSION "CreateSession", 0, &req,
-	    sbx__v1__create_session_response, &resp);
-	free(f.labels);
-	if (rv == SBX_OK)
-		rv = session_out(c, resp->session, resp->session_token, out, token_out);
-	if (resp != NULL)
-		sbx__v1__create_session_response__free_unpacked(resp, NULL);
-	return rv;
-}
-
-sbx_err
-sbx_session_get_or_create(sbx_client *c, const sbx_session_create_opts *opts,
-    sbx_session *out, int *created, char **token_out)
-{
-	Sbx__V1__GetOrCreateSessionRequest req = SBX__V1__GET_OR_CREATE_SESSION_REQUEST__INIT;
-	Sbx__V1__GetOrCreateSessionResponse *resp = NULL;
-	struct create_fields f;
-	sbx_err rv;
-
-	memset(out, 0, sizeof(*out));
-	if (created != NULL)
-		*created = 0;
-	if (token_out != NULL)
-		*token_out = NULL;
-	clear_err(c);
-	if ((rv = create_fields_init(c, opts, &f)) != SBX_OK)
-		return rv;
-	req.user_id = (char *)opts->user_id;
-	req.runtime = (char *)(opts->runtime ? opts->runtime : "");
-	req.limits = &f.limits;
-	req.labels = f.labels;
-	req.n_labels = opts->n_labels;
-	req.idle_timeout_ms = opts->idle_timeout_ms;
-	rv = CALL(c, SVC_SESSION "GetOrCreateSession", 0, &req,
-	    sbx__v1__get_or_create_session_response, &resp);
-	free(f.labels);
-	if (rv == SBX_OK)
-		rv = session_out(c, resp->session, resp->session_token, out, token_out);
-	if (rv == SBX_OK && created != NULL)
-		*created = resp->created != 0;
-	if (resp != NULL)
-		sbx__v1__get_or_create_session_response__free_unpacked(resp, NULL);
-	return rv;
-}
-
-sbx_err
-sbx_session_get(sbx_client *c, const char *session_id, sbx_session *out)
-{
-	Sbx__V1__GetSessionRequest req = SBX__V1__GET_SESSION_REQUEST__INIT;
-	Sbx__V1__GetSessionResponse *resp = NULL;
-	sbx_err rv;
-
-	memset(out, 0, sizeof(*out));
-	clear_err(c);
-	if ((rv = check_id(c, "session_id", session_id)) != SBX_OK)
-		return rv;
-	req.session_id = (char *)session_id;
-	rv = CALL(c, SVC_SESSION "GetSession", 0, &req,
-	    sbx__v1__get_session_response, &resp);
-	if (rv == SBX_OK)
-		rv = session_from_wire(c, out, resp->session);
-	if (resp != NULL)
-		sbx__v1__get_session_response__free_unpacked(resp, NULL);
-	return rv;
-}
-
-/* Copies a page of wire sessions into a new array. */
-static sbx_err
-sessions_from_wire(sbx_client *c, const Sbx__V1__ListSessionsResponse *r,
-    sbx_session **sessions, size_t *n)
-{
-	sbx_session *a;
-	sbx_err rv = SBX_OK;
-
-	if (r->n_sessions == 0)
-		return SBX_OK;
-	if ((a = calloc(r->n_sessions, sizeof(*a))) == NULL)
-		return oom(c);
-	for (size_t i = 0; i < r->n_sessions && rv == SBX_OK; i++)
-		rv = session_from_wire(c, &a[i], r->sessions[i]);
-	if (rv != SBX_OK) {
-		sbx_session_list_free(a, r->n_sessions);
-		return rv;
-	}
-	*sessions = a;
-	*n = r->n_sessions;
-	return SBX_OK;
-}
-
-sbx_err
-sbx_session_list(sbx_client *c, const sbx_session_list_opts *opts,
-    sbx_session **sessions, size_t *n, char **next_page)
-{
-	static const sbx_session_list_opts none;
-	Sbx__V1__ListSessionsRequest req = SBX__V1__LIST_SESSIONS_REQUEST__INIT;
-	Sbx__V1__ListSessionsResponse *resp = NULL;
-	sbx_err rv;
-
-	*sessions = NULL;
-	*n = 0;
-	if (next_page != NULL)
-		*next_page = NULL;
-	clear_err(c);
-	if (opts == NULL)
-		opts = &none;
-	req.user_id = (char *)(opts->user_id ? opts->user_id : "");
-	req.state = (Sbx__V1__SessionState)opts->state;
-	req.include_ended = opts->include_ended != 0;
-	req.page_size = opts->page_size;
-	req.page_token = (char *)(opts->page_token ? opts->page_token : "");
-	if ((rv = labels_to_wire(c, opts->labels, opts->n_labels, &req.labels)) != SBX_OK)
-		return rv;
-	req.n_labels = opts->n_labels;
-	rv = CALL(c, SVC_SESSION "ListSessions", 0, &req,
-	    sbx__v1__list_sessions_response, &resp);
-	free(req.labels);
-	if (rv == SBX_OK)
-		rv = sessions_from_wire(c, resp, sessions, n);
-	if (rv == SBX_OK && next_page != NULL && resp->next_page_token[0] != '\0' &&
-	    (*next_page = strdup(resp->next_page_token)) == NULL) {
-		sbx_session_list_free(*sessions, *n);
-		*sessions = NULL;
-		*n = 0;
-		rv = oom(c);
-	}
-	if (resp != NULL)
-		sbx__v1__list_sessions_response__free_unpacked(resp, NULL);
-	return rv;
-}
-
-sbx_err
-sbx_session_end(sbx_client *c, const char *session_id, int purge)
-{
-	Sbx__V1__EndSessionRequest req = SBX__V1__END_SESSION_REQUEST__INIT;
-	Sbx__V1__EndSessionResponse *resp = NULL;
-	sbx_err rv;
-
-	clear_err(c);
-	if ((rv = check_id(c, "session_id", session_id)) != SBX_OK)
-		return rv;
-	req.session_id = (char *)session_id;
-	req.purge = purge != 0;
-	rv = CALL(c, SVC_SESSION "EndSession", 0, &req,
-	    sbx__v1__end_session_response, &resp);
-	if (resp != NULL)
-		sbx__v1__end_session_response__free_unpacked(resp, NULL);
-	return rv;
-}
-
-/* ---------------------------------------------------------------- sandbox */
-
-/* Copies len bytes into a new NUL-terminated buffer. */
-static sbx_err
-bytes_dup(sbx_client *c, const ProtobufCBinaryData *src, sbx_bytes *dst)
-{
-	if ((dst->data = malloc(src->len + 1)) == NULL)
-		return oom(c);
-	if (src->len > 0)
-		memcpy(dst->data, src->data, src->len);
-	dst->data[src->len] = '\0';
-	dst->len = src->len;
-	return SBX_OK;
-}
-
-void
-sbx_exec_result_fini(sbx_exec_result *r)
-{
-	if (r == NULL)
-		return;
-	free(r->out.data);
-	free(r->err.data);
-	free(r->output.data);
-	memset(r, 0, sizeof(*r));
-}
-
-/* Splits "NAME=value" entries into wire EnvVars. The names are copies;
- * free with env_free. */
-static sbx_err
-env_to_wire(sbx_client *c, const sbx_exec_opts *o, Sbx__V1__EnvVar ***out)
-{
-	Sbx__V1__EnvVar *cells, **ptrs;
-	const char *eq;
-
-	*out = NULL;
-	if (o->n_env == 0)
-		return SBX_OK;
-	if (o->env == NULL)
-		return fail(c, SBX_INVALID_ARGUMENT, "n_env is %zu but env is NULL", o->n_env);
-	if ((ptrs = calloc(o->n_env, sizeof(*ptrs) + sizeof(*cells))) == NULL)
-		return oom(c);
-	cells = (Sbx__V1__EnvVar *)(ptrs + o->n_env);
-	*out = ptrs;
-	for (size_t i = 0; i < o->n_env; i++) {
-		sbx__v1__env_var__init(&cells[i]);
-		ptrs[i] = &cells[i];
-		if (o->env[i] == NULL || (eq = strchr(o->env[i], '=')) == NULL ||
-		    eq == o->env[i])
-			return fail(c, SBX_INVALID_ARGUMENT, "env entry %zu \"%s\" "
-			    "is not NAME=value", i, o->env[i] ? o->env[i] : "(null)");
-		if ((cells[i].name = strndup(o->env[i], (size_t)(eq - o->env[i]))) == NULL)
-			return oom(c);
-		cells[i].value = (char *)eq + 1;
-	}
-	return SBX_OK;
-}
-
-static void
-env_free(Sbx__V1__EnvVar **env, size_t n)
-{
-	for (size_t i = 0; env != NULL && i < n; i++)
-		if (env[i]->name != protobuf_c_empty_string)
-			free(env[i]->name);
-	free(env);
-}
-
-/* The call's timeout: the caller's, or the client's stretched to outlast
- * the command. */
-static int
-exec_call_timeout(const sbx_client *c, const sbx_exec_opts *o)
-{
-	uint64_t need;
-
-	if (o->call_timeout_ms != 0 || c->timeout_ms < 0)
-		return o->call_timeout_ms != 0 ? o->call_timeout_ms : c->timeout_ms;
-	need = (o->timeout_ms ? o->timeout_ms : EXEC_DEFAULT_TIMEOUT_MS) + EXEC_GRACE_MS;
-	if (need > INT_MAX)
-		return SBX_TIMEOUT_NONE;
-	return (uint64_t)c->timeout_ms < need ? (int)need : c->timeout_ms;
-}
-
-static sbx_err
-exec_result_from_wire(sbx_client *c, const Sbx__V1__ExecuteResponse *r,
-    sbx_exec_result *out)
-{
-	sbx_err rv;
-
-	out->exit_code = r->exit_code;
-	out->truncated = r->truncated != 0;
-	out->timed_out = r->timed_out != 0;
-	out->duration_ms = r->duration_ms;
-	if ((rv = bytes_dup(c, &r->stdout, &out->out)) != SBX_OK ||
-	    (rv = bytes_dup(c, &r->stderr, &out->err)) != SBX_OK ||
-	    (rv = bytes_dup(c, &r->output, &out->output)) != SBX_OK)
-		sbx_exec_result_fini(out);
-	return rv;
-}
-
-sbx_err
-sbx_exec(sbx_client *c, const char *session_id, const sbx_exec_opts *opts,
-    sbx_exec_result *out)
-{
-	Sbx__V1__ExecuteRequest req = SBX__V1__EXECUTE_REQUEST__INIT;
-	Sbx__V1__ExecuteResponse *resp = NULL;
-	sbx_err rv;
-
-	memset(out, 0, sizeof(*out));
-	clear_err(c);
-	if ((rv = check_id(c, "session_id", session_id)) != SBX_OK)
-		return rv;
-	if (opts == NULL || opts->command == NULL || *opts->command == '\0')
-		return fail(c, SBX_INVALID_ARGUMENT, "a command is required");
-	if (opts->stdin_data == NULL && opts->stdin_len > 0)
-		return fail(c, SBX_INVALID_ARGUMENT, "stdin_len without stdin_data");
-	req.session_id = (char *)session_id;
-	req.command = (char *)opts->command;
-	req.timeout_ms = opts->timeout_ms;
-	req.cwd = (char *)(opts->cwd ? opts->cwd : "");
-	req.max_output_bytes = opts->max_output_bytes;
-	req.stdin.data = (uint8_t *)opts->stdin_data;
-	req.stdin.len = opts->stdin_len;
-	req.n_env = opts->n_env;
-	if ((rv = env_to_wire(c, opts, &req.env)) == SBX_OK)
-		rv = CALL(c, SVC_SANDBOX "Execute", exec_call_timeout(c, opts), &req,
-		    sbx__v1__execute_response, &resp);
-	env_free(req.env, opts->n_env);
-	if (rv == SBX_OK)
-		rv = exec_result_from_wire(c, resp, out);
-	if (resp != NULL)
-		sbx__v1__execute_response__free_unpacked(resp, NULL);
-	return rv;
-}
-
-static sbx_err
-check_path(sbx_client *c, const char *session_id, const char *path)
-{
-	sbx_err rv;
-
-	if ((rv = check_id(c, "session_id", session_id)) != SBX_OK)
-		return rv;
-	return check_id(c, "path", path);
-}
-
-sbx_err
-sbx_write(sbx_client *c, const char *session_id, const char *path,
-    const void *data, size_t len, int append)
-{
-	Sbx__V1__WriteRequest req = SBX__V1__WRITE_REQUEST__INIT;
-	Sbx__V1__WriteResponse *resp = NULL;
-	sbx_err rv;
-
-	clear_err(c);
-	if ((rv = check_path(c, session_id, path)) != SBX_OK)
-		return rv;
-	if (data == NULL && len > 0)
-		return fail(c, SBX_INVALID_ARGUMENT, "len %zu but data is NULL", len);
-	req.session_id = (char *)session_id;
-	req.path = (char *)path;
-	req.content.data = (uint8_t *)data;
-	req.content.len = len;
-	req.append = append != 0;
-	rv = CALL(c, SVC_SANDBOX "Write", 0, &req, sbx__v1__write_response, &resp);
-	if (resp != NULL)
-		sbx__v1__write_response__free_unpacked(resp, NULL);
-	return rv;
-}
-
-sbx_err
-sbx_read_bytes(sbx_client *c, const char *session_id, const char *path,
-    uint64_t offset, uint64_t length, void **data, size_t *len)
-{
-	Sbx__V1__ReadBytesRequest req = SBX__V1__READ_BYTES_REQUEST__INIT;
-	Sbx__V1__ReadBytesResponse *resp = NULL;
-	sbx_bytes b = { NULL, 0 };
-	sbx_err rv;
-
-	*data = NULL;
-	*len = 0;
-	clear_err(c);
-	if ((rv = check_path(c, session_id, path)) != SBX_OK)
-		return rv;
-	req.session_id = (char *)session_id;
-	req.path = (char *)path;
-	req.offset = offset;
-	req.length = length;
-	rv = CALL(c, SVC_SANDBOX "ReadBytes", 0, &req,
-	    sbx__v1__read_bytes_response, &resp);
-	if (rv == SBX_OK && (rv = bytes_dup(c, &resp->data, &b)) == SBX_OK) {
-		*data = b.data;
-		*len = b.len;
-	}
-	if (resp != NULL)
-		sbx__v1__read_bytes_response__free_unpacked(resp, NULL);
-	return rv;
-}
-
-sbx_err
-sbx_read(sbx_client *c, const char *session_id, const char *path,
-    uint64_t offset, uint64_t limit, char **text)
-{
-	Sbx__V1__ReadRequest req = SBX__V1__READ_REQUEST__INIT;
-	Sbx__V1__ReadResponse *resp = NULL;
-	sbx_bytes b = { NULL, 0 };
-	sbx_err rv;
-
-	*text = NULL;
-	clear_err(c);
-	if ((rv = check_path(c, session_id, path)) != SBX_OK)
-		return rv;
-	req.session_id = (char *)session_id;
-	req.path = (char *)path;
-	req.offset = offset;
-	req.limit = limit;
-	rv = CALL(c, SVC_SANDBOX "Read", 0, &req, sbx__v1__read_response, &resp);
-	if (rv == SBX_OK && (rv = bytes_dup(c, &resp->content, &b)) == SBX_OK)
-		*text = (char *)b.data;
-	if (resp != NULL)
-		sbx__v1__read_response__free_unpacked(resp, NULL);
 	return rv;
 }

@@ -5,7 +5,7 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
-pkgs=(build-essential cmake pkg-config git curl ca-certificates python3
+pkgs=(build-essential cmake pkg-config git curl ca-certificates openssl python3
       libnng-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev
       libsqlite3-dev libcjson-dev libsodium-dev mmdebstrap debian-archive-keyring)
 

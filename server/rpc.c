@@ -306,24 +306,57 @@ nng_fail(struct err *e, const char *what, int rv)
 	    "%s: %s", what, nng_strerror(rv));
 }
 
+/* Reads a PEM file (at most 1 MiB) into a NUL-terminated malloc'd string. */
+static char *
+read_pem(const char *path)
+{
+	char *p = NULL;
+	size_t n = 0;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL || (p = malloc((1u << 20) + 1)) == NULL)
+		goto out;
+	n = fread(p, 1, 1u << 20, f);
+	if (n == 0 || !feof(f)) {
+		free(p);
+		p = NULL;
+		goto out;
+	}
+	p[n] = '\0';
+out:
+	if (f != NULL)
+		fclose(f);
+	return p;
+}
+
 static sbxd_code
 setup_tls(struct rpc_server *r, struct err *e)
 {
 	const struct config *c = r->srv->cfg;
 	nng_tls_config *tls = NULL;
+	char *cert = NULL, *key = NULL;
+	sbxd_code code = SBXD_OK;
 	int rv;
 
 	if (c->tls_cert[0] == '\0')
 		return SBXD_OK;
-	if ((rv = nng_tls_config_alloc(&tls, NNG_TLS_MODE_SERVER)) != 0 ||
-	    (rv = nng_tls_config_cert_key_file(tls, c->tls_cert, c->tls_key)) != 0 ||
-	    (rv = nng_listener_set_ptr(r->listener, NNG_OPT_TLS_CONFIG, tls)) != 0) {
-		if (tls != NULL)
-			nng_tls_config_free(tls);
-		return nng_fail(e, "TLS setup (tls_cert/tls_key)", rv);
+	if ((cert = read_pem(c->tls_cert)) == NULL || (key = read_pem(c->tls_key)) == NULL) {
+		code = err_set(e, SBXD_INVALID_ARGUMENT, "cannot read tls_cert %s or tls_key %s "
+		    "(PEM files of at most 1 MiB)", c->tls_cert, c->tls_key);
+		goto out;
 	}
-	nng_tls_config_free(tls);   /* the listener holds its own reference */
-	return SBXD_OK;
+	if ((rv = nng_tls_config_alloc(&tls, NNG_TLS_MODE_SERVER)) != 0 ||
+	    (rv = nng_tls_config_own_cert(tls, cert, key, NULL)) != 0 ||
+	    (rv = nng_listener_set_ptr(r->listener, NNG_OPT_TLS_CONFIG, tls)) != 0)
+		code = nng_fail(e, "TLS setup (tls_cert/tls_key)", rv);
+out:
+	if (tls != NULL)
+		nng_tls_config_free(tls);   /* the listener holds its own reference */
+	if (key != NULL)
+		memset(key, 0, strlen(key));
+	free(cert);
+	free(key);
+	return code;
 }
 
 static sbxd_code

@@ -95,26 +95,48 @@ wait_ready(struct sbxd_proc *p)
 	return -1;
 }
 
-int
-harness_start(struct sbxd_proc *p, const char *extra_conf)
+static int
+start(struct sbxd_proc *p, const char *extra_conf, int tls)
 {
+	char cmd[1024], tlsconf[600] = "";
 	FILE *f;
 
 	memset(p, 0, sizeof(*p));
 	snprintf(p->dir, sizeof(p->dir), "/tmp/sbx-it-XXXXXX");
 	if (mkdtemp(p->dir) == NULL)
 		return -1;
-	snprintf(p->endpoint, sizeof(p->endpoint), "tcp://127.0.0.1:%d", free_port());
+	snprintf(p->endpoint, sizeof(p->endpoint), "%s://127.0.0.1:%d", tls ? "tls+tcp" : "tcp", free_port());
+	if (tls) {
+		snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost"
+		    " -addext subjectAltName=DNS:localhost -keyout %s/key.pem -out %s/cert.pem 2>/dev/null",
+		    p->dir, p->dir);
+		if (system(cmd) != 0)
+			return -1;
+		snprintf(p->tls_ca, sizeof(p->tls_ca), "%s/cert.pem", p->dir);
+		snprintf(tlsconf, sizeof(tlsconf), "tls_cert = %s/cert.pem\ntls_key = %s/key.pem\n", p->dir, p->dir);
+	}
 	snprintf(p->conf, sizeof(p->conf), "%s/sbxd.conf", p->dir);
 	snprintf(p->log, sizeof(p->log), "%s/sbxd.log", p->dir);
 	if ((f = fopen(p->conf, "w")) == NULL)
 		return -1;
-	fprintf(f, "listen = %s\nstate_dir = %s\nservice_key = %s\nlog_level = info\n%s\n",
-	    p->endpoint, p->dir, HARNESS_KEY, extra_conf ? extra_conf : "");
+	fprintf(f, "listen = %s\nstate_dir = %s\nservice_key = %s\nlog_level = info\n%s%s\n",
+	    p->endpoint, p->dir, HARNESS_KEY, tlsconf, extra_conf ? extra_conf : "");
 	fclose(f);
 	if (spawn(p) != 0)
 		return -1;
 	return wait_ready(p);
+}
+
+int
+harness_start(struct sbxd_proc *p, const char *extra_conf)
+{
+	return start(p, extra_conf, 0);
+}
+
+int
+harness_start_tls(struct sbxd_proc *p)
+{
+	return start(p, NULL, 1);
 }
 
 int
@@ -175,6 +197,10 @@ harness_client(struct sbxd_proc *p, const char *token)
 	o.service_key = token ? NULL : HARNESS_KEY;
 	o.session_token = token;
 	o.connect_timeout_ms = 2000;
+	if (p->tls_ca[0] != '\0') {
+		o.tls_ca_file = p->tls_ca;
+		o.tls_server_name = "localhost";
+	}
 	o.timeout_ms = 180000;
 	if (sbx_client_open(&o, &c) != SBX_OK)
 		return NULL;

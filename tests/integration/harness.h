@@ -20,11 +20,15 @@ struct sbxd_proc {
 	char endpoint[64];
 	char conf[192];
 	char log[192];
+	char tls_ca[192];       /* set: the endpoint is tls+tcp:// with this CA */
 };
 
 /* Writes a config (plus extra lines) in a new state dir and starts sbxd;
  * returns 0 once it answers requests, -1 otherwise (log printed). */
 int harness_start(struct sbxd_proc *p, const char *extra_conf);
+/* Like harness_start, but listening on tls+tcp:// with a fresh self-signed
+ * certificate for "localhost" (made with the openssl command). */
+int harness_start_tls(struct sbxd_proc *p);
 /* Starts sbxd again with the same state dir and config. */
 int harness_restart(struct sbxd_proc *p);
 /* Sends sig (SIGTERM or SIGKILL) and waits; returns the exit status. */

@@ -216,6 +216,40 @@ TEST(docker_outage_and_recovery)
 	harness_cleanup_containers(&o);
 }
 
+/* A tls+tcp:// listener: a client with the server's CA gets through; one
+ * with another CA, or speaking plain tcp, does not. */
+TEST(tls_listener)
+{
+	struct sbxd_proc t;
+	sbx_options o = { 0 };
+	sbx_client *c = NULL;
+	sbx_session *s = NULL;
+	size_t n = 0;
+
+	REQUIRE_INT(harness_start_tls(&t), 0);
+	REQUIRE((c = harness_client(&t, NULL)) != NULL);
+	CHECK_INT(sbx_session_list(c, NULL, &s, &n, NULL), SBX_OK);
+	sbx_session_list_free(s, n);
+	sbx_client_close(c);
+	o.endpoint = t.endpoint;
+	o.service_key = HARNESS_KEY;
+	o.tls_ca_file = "/etc/ssl/certs/ca-certificates.crt";   /* trusts public CAs, not ours */
+	o.tls_server_name = "localhost";
+	o.timeout_ms = 3000;
+	o.connect_timeout_ms = 1500;
+	REQUIRE_INT(sbx_client_open(&o, &c), SBX_OK);
+	CHECK(sbx_session_list(c, NULL, &s, &n, NULL) != SBX_OK);
+	sbx_client_close(c);
+	o.endpoint = t.endpoint + 4;   /* "tcp://..." to a TLS port */
+	o.tls_ca_file = NULL;
+	REQUIRE_INT(sbx_client_open(&o, &c), SBX_OK);
+	CHECK(sbx_session_list(c, NULL, &s, &n, NULL) != SBX_OK);
+	sbx_client_close(c);
+	if (t_failures)
+		harness_dump_log(&t);
+	harness_stop(&t, SIGTERM);
+}
+
 int
 main(void)
 {
@@ -228,6 +262,7 @@ main(void)
 	RUN(oversize_message);
 	RUN(missing_fields_and_hostile_users);
 	RUN(credentials_and_unknown_sessions);
+	RUN(tls_listener);
 	if (harness_image_ready())
 		RUN(docker_outage_and_recovery);
 	else

@@ -239,6 +239,42 @@ TEST(get_or_create_gives_one_session)
 		sbx_session_fini(&s[i]);
 }
 
+static volatile int slow_done;
+
+static void *
+slow_exec(void *arg)
+{
+	sbx_client *c = harness_client(&d, NULL);
+	int code;
+
+	(void)arg;
+	run(c, bob.session_id, "sleep 3", &code);
+	slow_done = 1;
+	sbx_client_close(c);
+	return NULL;
+}
+
+/* A slow command holds one worker; other clients' calls go on meanwhile. */
+TEST(slow_call_does_not_block_others)
+{
+	pthread_t t;
+	sbx_session got;
+	int served = 0;
+
+	slow_done = 0;
+	pthread_create(&t, NULL, slow_exec, NULL);
+	usleep(300000);
+	for (int i = 0; i < 20; i++) {
+		if (sbx_session_get(svc, alice.session_id, &got) == SBX_OK)
+			served++;
+		sbx_session_fini(&got);
+	}
+	CHECK_INT(served, 20);
+	CHECK(!slow_done);   /* all 20 answered while the command still ran */
+	pthread_join(t, NULL);
+	CHECK(slow_done);
+}
+
 TEST(list_and_get)
 {
 	sbx_session_list_opts lo = { .user_id = "alice" };
@@ -328,6 +364,7 @@ main(void)
 		RUN(timeout_kills_the_tree);
 		RUN(flood_is_bounded);
 		RUN(get_or_create_gives_one_session);
+		RUN(slow_call_does_not_block_others);
 		RUN(list_and_get);
 		RUN(survives_sigterm_restart);
 		RUN(survives_sigkill_restart);

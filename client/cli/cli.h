@@ -1,0 +1,50 @@
+/*
+ * cli.h — what the files of the `sbx` CLI share. sbx.c owns main, the
+ * global flags and the client handle, and the helpers every command uses
+ * to report errors and parse numbers; cmd_session.c and cmd_sandbox.c
+ * hold the subcommands. A command gets its own argv (argv[0] is its
+ * name; getopt is reset for it), prints plain text or, with --json,
+ * exactly one JSON object, and returns the process's exit status.
+ */
+#ifndef SBX_CLI_H
+#define SBX_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sbx.h"
+
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+/* The open client while a command that needs one runs. */
+extern sbx_client *cli;
+/* Non-zero with --json. */
+extern int cli_json;
+
+/* Prints "sbx: <message>" and a pointer to `sbx help`; returns EXIT_USAGE. */
+__attribute__((format(printf, 1, 2))) int usage_error(const char *fmt, ...);
+
+/* Prints that memory ran out; returns EXIT_FAIL. */
+int out_of_memory(void);
+
+/* Prints "sbx: <CODE>: <message>" for a failed libsbx call on cli;
+ * returns EXIT_FAIL. */
+int fail_call(sbx_err rv);
+
+/* Parses a whole decimal number (no sign, no spaces); 0 or -1. */
+int parse_u64(const char *s, uint64_t *out);
+
+/* Reads all of f into a malloc'd, NUL-terminated buffer. Fails with
+ * errno = EFBIG as soon as more than max bytes arrive. */
+int read_all(FILE *f, size_t max, char **out, size_t *len);
+
+/* The subcommands. */
+int cmd_session(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+int cmd_write(int argc, char **argv);
+int cmd_read(int argc, char **argv);
+int cmd_cat(int argc, char **argv);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * libsbx_int.h — what the files of libsbx share and sbx.h does not show.
+ * Not installed. libsbx.c owns the handle, the transport and the
+ * thread's last error; libsbx_session.c and libsbx_sandbox.c build the
+ * typed calls on the round trip declared here. Names are sbxi_ (the
+ * library builds with hidden visibility, so none of them leaves the
+ * shared object; the prefix keeps them clear of a static link's other
+ * symbols).
+ */
+#ifndef SBX_LIBSBX_INT_H
+#define SBX_LIBSBX_INT_H
+
+#include "sbx.h"
+#include "sbx/v1/sbx.pb-c.h"
+
+#define SVC_SESSION "sbx.v1.SessionService/"
+#define SVC_SANDBOX "sbx.v1.SandboxService/"
+
+/* Starts a call on c: clears this thread's last error. */
+void sbxi_clear_err(const sbx_client *c);
+
+/* Records err and its message as this thread's last error (and logs it
+ * at debug level on c's logger); returns err. c may be NULL. */
+__attribute__((format(printf, 3, 4))) sbx_err
+sbxi_fail(const sbx_client *c, sbx_err err, const char *fmt, ...);
+
+/* sbxi_fail with SBX_RESOURCE_EXHAUSTED and an out-of-memory message. */
+sbx_err sbxi_oom(const sbx_client *c);
+
+/* SBX_INVALID_ARGUMENT ("<what> is required") when s is NULL or "". */
+sbx_err sbxi_check_id(sbx_client *c, const char *what, const char *s);
+
+/* The client's per-call timeout: positive milliseconds, or
+ * SBX_TIMEOUT_NONE. */
+int sbxi_timeout_ms(const sbx_client *c);
+
+/* Packs req, runs the call and unpacks the reply payload with desc. On
+ * SBX_OK *out is the response (protobuf_c_message_free_unpacked it); on
+ * failure *out is NULL and the last error says why. timeout_ms as
+ * sbx_options.timeout_ms, 0 meaning the client's. */
+sbx_err sbxi_call(sbx_client *c, const char *method, int timeout_ms,
+    const ProtobufCMessage *req, const ProtobufCMessageDescriptor *desc,
+    ProtobufCMessage **out);
+
+/* sbxi_call for the generated type `type` (e.g. sbx__v1__write_response):
+ * req points to its request message, out to a pointer to its response. */
+#define CALL(c, method, timeout, req, type, out) \
+	sbxi_call((c), (method), (timeout), &(req)->base, &type##__descriptor, \
+	    (ProtobufCMessage **)(out))
+
+#endif

@@ -99,7 +99,7 @@ sbx_last_error(const sbx_client *c)
 
 /* ---------------------------------------------------------------- logging, errors, shared checks */
 
-static void
+static void __attribute__((format(printf, 3, 0)))
 vlogf(const sbx_client *c, sbx_log_level lvl, const char *fmt, va_list ap)
 {
 	char line[ERRMSG_MAX + 128];

@@ -7,6 +7,7 @@
  * only asserts it.
  */
 #include <assert.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,8 +77,10 @@ static struct service services[] = {
 
 static char names[NSERVICES][MAX_METHODS][96];
 
-void
-dispatch_init(void)
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void
+build_table(void)
 {
 	for (size_t s = 0; s < NSERVICES; s++) {
 		const ProtobufCServiceDescriptor *d = services[s].desc;
@@ -112,11 +115,18 @@ dispatch_init(void)
 	}
 }
 
+void
+dispatch_init(void)
+{
+	pthread_once(&once, build_table);
+}
+
 const struct method *
 dispatch_find(const char *name, size_t len)
 {
 	char rpc[64];
 
+	dispatch_init();
 	for (size_t s = 0; s < NSERVICES; s++) {
 		const struct service *sv = &services[s];
 		size_t plen = strlen(sv->prefix);
@@ -142,6 +152,7 @@ dispatch_find(const char *name, size_t len)
 void
 dispatch_foreach(void (*fn)(const struct method *m, void *arg), void *arg)
 {
+	dispatch_init();
 	for (size_t s = 0; s < NSERVICES; s++)
 		for (unsigned i = 0; i < services[s].desc->n_methods; i++)
 			fn(&services[s].methods[i], arg);

@@ -44,7 +44,8 @@ struct method {
 	unsigned flags;
 };
 
-/* Builds the table; aborts on a table row that names no method (a bug). */
+/* Builds the table once (later calls return at once; lookups call it too);
+ * aborts on a table row that names no method (a bug). */
 void dispatch_init(void);
 /* The method called name (len bytes, not NUL-terminated), or NULL. */
 const struct method *dispatch_find(const char *name, size_t len);

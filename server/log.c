@@ -35,7 +35,7 @@ log_enabled(enum log_level lvl)
 	return lvl <= cur_level;
 }
 
-static void
+static void __attribute__((format(printf, 3, 0)))
 vlog(enum log_level lvl, int with_errno, const char *fmt, va_list ap)
 {
 	char line[2048];

@@ -1,14 +1,39 @@
 #!/usr/bin/env bash
-# tests/run.sh — the test command: installs what the tests need, builds the
-# default runtime image, builds everything (warnings as errors), and runs
-# every test with ctest against the real Docker engine. Run as root (it
-# installs packages and drives Docker): sudo bash tests/run.sh
+# tests/run.sh — the test command. Installs what the tests need, builds the
+# default runtime image, then:
+#   1. builds everything (gcc, warnings as errors) and runs every test with
+#      ctest against the real Docker engine;
+#   2. builds again with clang, AddressSanitizer + UndefinedBehaviorSanitizer
+#      and libFuzzer instrumentation, runs every test again (sbxd itself runs
+#      sanitized, and its clean exit is checked), and runs each fuzz target
+#      for a bounded time from a seed corpus.
+# Run as root (it installs packages and drives Docker): sudo bash tests/run.sh
+# SBX_FUZZ_SECONDS (default 60) sets each fuzz target's time.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+fuzz_seconds=${SBX_FUZZ_SECONDS:-60}
 bash "$top/deploy/deps.sh"
 bash "$top/deploy/images/build.sh" python-minimal
+
+echo "== gcc build, all tests" >&2
 build=$top/build-test
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS=-Werror >/dev/null
 cmake --build "$build" -j"$(nproc)"
-cd "$build"
-ctest --output-on-failure --timeout 900
+(cd "$build" && ctest --output-on-failure --timeout 900)
+
+echo "== clang ASan/UBSan build, all tests again" >&2
+san=$top/build-sanitize
+CC=clang cmake -S "$top" -B "$san" -DCMAKE_BUILD_TYPE=Debug -DSBX_SANITIZE=ON -DSBX_FUZZ=ON \
+	-DCMAKE_C_FLAGS=-Werror >/dev/null
+cmake --build "$san" -j"$(nproc)"
+(cd "$san" && ctest --output-on-failure --timeout 900)
+
+echo "== fuzzing, ${fuzz_seconds}s per target" >&2
+corpus=$(mktemp -d /tmp/sbx-corpus-XXXXXX)
+trap 'rm -rf "$corpus"' EXIT
+mkdir -p "$corpus/fuzz_rpc" "$corpus/fuzz_path"
+"$san/tests/fuzz/fuzz_seeds" "$corpus/fuzz_rpc"
+for t in fuzz_rpc fuzz_path; do
+	(cd "$corpus" && "$san/tests/fuzz/$t" -max_total_time="$fuzz_seconds" -print_final_stats=1 "$corpus/$t" 2>&1 | tail -4)
+	echo "fuzz $t: no crash in ${fuzz_seconds}s" >&2
+done

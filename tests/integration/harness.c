@@ -173,6 +173,18 @@ remove_cb(void *arg, const char *id, const char *state, const struct driver_labe
 }
 
 void
+harness_remove_dir(struct sbxd_proc *p)
+{
+	char cmd[256];
+
+	if (strncmp(p->dir, "/tmp/sbx-it-", 12) != 0)
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", p->dir);
+}
+
+void
 harness_cleanup_containers(struct sbxd_proc *p)
 {
 	struct driver *d;

@@ -33,6 +33,8 @@ int harness_start_tls(struct sbxd_proc *p);
 int harness_restart(struct sbxd_proc *p);
 /* Sends sig (SIGTERM or SIGKILL) and waits; returns the exit status. */
 int harness_stop(struct sbxd_proc *p, int sig);
+/* Removes p's state dir (workspaces included). */
+void harness_remove_dir(struct sbxd_proc *p);
 /* Removes every container this sbxd made (by its instance label). */
 void harness_cleanup_containers(struct sbxd_proc *p);
 /* A client for p with the service key (token NULL) or a session token. */

@@ -1,0 +1,70 @@
+/*
+ * fake_driver.c — see fake_driver.h. Exec answers with the command text as
+ * stdout and exit code 3, so callers can see what reached the driver.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake_driver.h"
+
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+
+int fake_down, fake_image_missing, fake_creates, fake_removes;
+
+static sbxd_code
+f_down(struct err *e)
+{
+	return err_set(e, SBXD_UNAVAILABLE, "Docker engine not reachable (fake)");
+}
+static sbxd_code f_ping(struct driver *d, struct err *e)
+{ return fake_down ? f_down(e) : SBXD_OK; }
+static sbxd_code f_image(struct driver *d, const char *img, int *present, struct err *e)
+{ *present = !fake_image_missing; return fake_down ? f_down(e) : SBXD_OK; }
+static sbxd_code f_create(struct driver *d, const struct driver_container_spec *s, char id[DRIVER_ID_MAX], struct err *e)
+{
+	if (fake_down)
+		return f_down(e);
+	/* The hardening the session layer asks for. */
+	if (!s->drop_all_caps || !s->no_new_privileges || !s->init || strcmp(s->network_mode, "none") ||
+	    strcmp(s->user, "1000:1000") || s->pids_limit <= 0 || s->memory_bytes <= 0)
+		return err_set(e, SBXD_INTERNAL, "spec not hardened");
+	snprintf(id, DRIVER_ID_MAX, "fake%d", ++fake_creates);
+	return SBXD_OK;
+}
+static sbxd_code f_start(struct driver *d, const char *id, struct err *e)
+{ return fake_down ? f_down(e) : SBXD_OK; }
+static sbxd_code f_inspect(struct driver *d, const char *id, struct driver_container_info *o, struct err *e)
+{ return f_down(e); }
+static sbxd_code f_stop(struct driver *d, const char *id, int g, struct err *e)
+{ return SBXD_OK; }
+static sbxd_code f_remove(struct driver *d, const char *id, struct err *e)
+{ fake_removes++; return fake_down ? f_down(e) : SBXD_OK; }
+static sbxd_code f_exec(struct driver *d, const struct driver_exec_spec *s, struct driver_exec_result *r, struct err *e)
+{
+	if (fake_down)
+		return f_down(e);
+	buf_init(&r->out, s->max_output);
+	buf_init(&r->err, s->max_output);
+	buf_init(&r->merged, 2 * s->max_output);
+	buf_addstr(&r->out, s->argv[2]);
+	r->exit_code = 3;
+	return SBXD_OK;
+}
+static sbxd_code f_list(struct driver *d, const char *k, const char *v, driver_list_cb cb, void *arg, struct err *e)
+{ return SBXD_OK; }
+static void f_free(struct driver *d) { free(d); }
+
+static const struct driver_ops fake_ops = {
+	f_ping, f_image, f_create, f_start, f_inspect, f_stop, f_remove, f_exec, f_list, f_free,
+};
+
+struct driver *
+fake_driver_new(void)
+{
+	struct driver *d = calloc(1, sizeof(*d));
+
+	if (d != NULL)
+		d->ops = &fake_ops;
+	return d;
+}

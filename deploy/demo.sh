@@ -18,6 +18,7 @@ show $sbx exec "$bob" -- python3 -c "'print(\"bob computes\", sum(range(101)))'"
 printf 'alice-only secret\n' | $sbx write "$alice" /workspace/secret.txt
 show $sbx read "$alice" /workspace/secret.txt
 echo
+echo
 echo "bob looks for alice's file:"
 show $sbx exec "$bob" -- 'ls -la /workspace; cat /workspace/secret.txt || echo "bob cannot see it"'
 if $sbx cat "$bob" secret.txt >/dev/null 2>&1; then

@@ -4,8 +4,9 @@
 # install under /usr/local, the default runtime image (from Debian packages,
 # no registry), sbxd started (systemd unit when systemd runs, else in the
 # background), and a demo showing it doing its job. Run from a checkout, as
-# root: sudo bash deploy/install.sh
+# root (it asks sudo itself otherwise): bash deploy/install.sh
 set -euo pipefail
+[ "$(id -u)" = 0 ] || exec sudo -E bash "$0" "$@"   # needs root: packages, Docker, /usr/local
 top=$(cd "$(dirname "$0")/.." && pwd)
 say() { printf '\n== %s\n' "$*" >&2; }
 

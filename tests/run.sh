@@ -7,9 +7,11 @@
 #      and libFuzzer instrumentation, runs every test again (sbxd itself runs
 #      sanitized, and its clean exit is checked), and runs each fuzz target
 #      for a bounded time from a seed corpus.
-# Run as root (it installs packages and drives Docker): sudo bash tests/run.sh
+# Needs root (it installs packages and drives Docker); it re-runs itself
+# with sudo when started as another user: bash tests/run.sh
 # SBX_FUZZ_SECONDS (default 60) sets each fuzz target's time.
 set -euo pipefail
+[ "$(id -u)" = 0 ] || exec sudo -E bash "$0" "$@"   # needs root: packages, Docker, /usr/local
 top=$(cd "$(dirname "$0")/.." && pwd)
 fuzz_seconds=${SBX_FUZZ_SECONDS:-60}
 bash "$top/deploy/deps.sh"

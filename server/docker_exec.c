@@ -218,7 +218,10 @@ exec_wait_exit(struct docker *dk, struct exec_state *x, uint64_t deadline,
 	uint64_t now;
 	sbxd_code rv;
 
-	for (;;) {
+	/* The first few re-inspects go at once: the engine usually records the
+	 * exit within a fraction of a millisecond, and a nap would cost more
+	 * than the call. Then back off to 64 ms for processes that go on. */
+	for (int tries = 0; ; tries++) {
 		if ((rv = exec_inspect(dk, x, e)) != SBXD_OK)
 			return rv;
 		if (!x->running && x->has_exit)
@@ -228,6 +231,8 @@ exec_wait_exit(struct docker *dk, struct exec_state *x, uint64_t deadline,
 			*timed_out = 1;
 			return SBXD_OK;
 		}
+		if (tries < 4)
+			continue;
 		if (deadline != 0 && (uint64_t)nap > deadline - now)
 			nap = (long)(deadline - now);
 		sleep_ms(nap);

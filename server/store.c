@@ -50,9 +50,15 @@ static const char *const migrations[] = {
 	" last_active_ms, idle_timeout_ms, memory_bytes, nano_cpus, pids_limit," \
 	" exec_timeout_ms, stop_reason, token_hash"
 
+#define STMT_CACHE 16
+
 struct store {
 	sqlite3 *db;
 	pthread_mutex_t mu;
+	struct {
+		const char *sql;        /* a string literal: cached by its address */
+		sqlite3_stmt *st;
+	} cache[STMT_CACHE];
 };
 
 int
@@ -74,6 +80,35 @@ db_err(struct store *s, struct err *e, const char *what)
 	else if ((rc & 0xff) == SQLITE_CONSTRAINT)
 		code = SBXD_ALREADY_EXISTS;
 	return err_set(e, code, "session store: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+/* A prepared statement for sql, from the cache (prepared on first use);
+ * called with the mutex held. NULL when SQLite cannot prepare it. */
+static sqlite3_stmt *
+stmt(struct store *s, const char *sql)
+{
+	int i;
+
+	for (i = 0; i < STMT_CACHE && s->cache[i].sql != NULL; i++)
+		if (s->cache[i].sql == sql)
+			return s->cache[i].st;
+	if (i == STMT_CACHE)
+		abort();   /* more distinct statements than slots: raise STMT_CACHE */
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+	    &s->cache[i].st, NULL) != SQLITE_OK)
+		return NULL;
+	s->cache[i].sql = sql;
+	return s->cache[i].st;
+}
+
+/* Readies a cached statement for its next use. */
+static void
+stmt_done(sqlite3_stmt *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 }
 
 static sbxd_code
@@ -152,6 +187,8 @@ store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
+	for (int i = 0; i < STMT_CACHE; i++)
+		sqlite3_finalize(s->cache[i].st);
 	sqlite3_close(s->db);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
@@ -214,8 +251,8 @@ load_labels(struct store *s, struct session_row *r, struct err *e)
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if (sqlite3_prepare_v2(s->db, "SELECT key, value FROM session_labels"
-	    " WHERE session_id = ?1 ORDER BY key", -1, &st, NULL) != SQLITE_OK)
+	if ((st = stmt(s, "SELECT key, value FROM session_labels"
+	    " WHERE session_id = ?1 ORDER BY key")) == NULL)
 		return db_err(s, e, "reading labels");
 	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
 	r->nlabels = 0;
@@ -224,7 +261,7 @@ load_labels(struct store *s, struct session_row *r, struct err *e)
 		copy_col(r->labels[r->nlabels].value, STORE_LABEL_VALUE_MAX, st, 1);
 		r->nlabels++;
 	}
-	sqlite3_finalize(st);
+	stmt_done(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return db_err(s, e, "reading labels");
 	return SBXD_OK;
@@ -236,8 +273,8 @@ insert_labels(struct store *s, const struct session_row *r, struct err *e)
 	sqlite3_stmt *st = NULL;
 	sbxd_code rv = SBXD_OK;
 
-	if (sqlite3_prepare_v2(s->db, "INSERT INTO session_labels(session_id, key, value)"
-	    " VALUES (?1, ?2, ?3)", -1, &st, NULL) != SQLITE_OK)
+	if ((st = stmt(s, "INSERT INTO session_labels(session_id, key, value)"
+	    " VALUES (?1, ?2, ?3)")) == NULL)
 		return db_err(s, e, "writing labels");
 	for (int i = 0; i < r->nlabels && rv == SBXD_OK; i++) {
 		sqlite3_reset(st);
@@ -247,7 +284,7 @@ insert_labels(struct store *s, const struct session_row *r, struct err *e)
 		if (sqlite3_step(st) != SQLITE_DONE)
 			rv = db_err(s, e, "writing labels");
 	}
-	sqlite3_finalize(st);
+	stmt_done(st);
 	return rv;
 }
 
@@ -262,8 +299,8 @@ store_session_insert(struct store *s, const struct session_row *r, struct err *e
 		rv = e->code;
 		goto out;
 	}
-	if (sqlite3_prepare_v2(s->db, "INSERT INTO sessions(" COLS ") VALUES"
-	    " (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)", -1, &st, NULL) != SQLITE_OK) {
+	if ((st = stmt(s, "INSERT INTO sessions(" COLS ") VALUES"
+	    " (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)")) == NULL) {
 		rv = db_err(s, e, "inserting session");
 		goto rollback;
 	}
@@ -280,7 +317,7 @@ store_session_insert(struct store *s, const struct session_row *r, struct err *e
 rollback:
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 out:
-	sqlite3_finalize(st);
+	stmt_done(st);
 	pthread_mutex_unlock(&s->mu);
 	return rv;
 }
@@ -292,11 +329,10 @@ store_session_update(struct store *s, const struct session_row *r, struct err *e
 	sbxd_code rv = SBXD_OK;
 
 	pthread_mutex_lock(&s->mu);
-	if (sqlite3_prepare_v2(s->db, "UPDATE sessions SET user_id=?2, runtime=?3,"
+	if ((st = stmt(s, "UPDATE sessions SET user_id=?2, runtime=?3,"
 	    " container_id=?4, workspace=?5, state=?6, created_ms=?7, last_active_ms=?8,"
 	    " idle_timeout_ms=?9, memory_bytes=?10, nano_cpus=?11, pids_limit=?12,"
-	    " exec_timeout_ms=?13, stop_reason=?14, token_hash=?15 WHERE id=?1",
-	    -1, &st, NULL) != SQLITE_OK) {
+	    " exec_timeout_ms=?13, stop_reason=?14, token_hash=?15 WHERE id=?1")) == NULL) {
 		rv = db_err(s, e, "updating session");
 		goto out;
 	}
@@ -306,24 +342,22 @@ store_session_update(struct store *s, const struct session_row *r, struct err *e
 	else if (sqlite3_changes(s->db) == 0)
 		rv = err_set(e, SBXD_NOT_FOUND, "session %s not found", r->id);
 out:
-	sqlite3_finalize(st);
+	stmt_done(st);
 	pthread_mutex_unlock(&s->mu);
 	return rv;
 }
 
-/* Runs a one-row SELECT of COLS with one text parameter. */
+/* Runs a one-row SELECT of COLS (sql: a literal) with one text parameter. */
 static sbxd_code
-get_one(struct store *s, const char *where, const char *param,
+get_one(struct store *s, const char *sql, const char *param,
     struct session_row *out, struct err *e, const char *notfound)
 {
 	sqlite3_stmt *st = NULL;
-	char sql[512];
 	sbxd_code rv = SBXD_OK;
 	int rc;
 
-	snprintf(sql, sizeof(sql), "SELECT " COLS " FROM sessions WHERE %s", where);
 	pthread_mutex_lock(&s->mu);
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+	if ((st = stmt(s, sql)) == NULL) {
 		rv = db_err(s, e, "reading session");
 		goto out;
 	}
@@ -336,7 +370,7 @@ get_one(struct store *s, const char *where, const char *param,
 	else
 		rv = db_err(s, e, "reading session");
 out:
-	sqlite3_finalize(st);
+	stmt_done(st);
 	pthread_mutex_unlock(&s->mu);
 	return rv;
 }
@@ -347,14 +381,14 @@ store_session_get(struct store *s, const char *id, struct session_row *out, stru
 	char msg[160];
 
 	snprintf(msg, sizeof(msg), "session %.64s not found; list sessions with ListSessions", id);
-	return get_one(s, "id = ?1", id, out, e, msg);
+	return get_one(s, "SELECT " COLS " FROM sessions WHERE id = ?1", id, out, e, msg);
 }
 
 sbxd_code
 store_session_live_for_user(struct store *s, const char *user,
     struct session_row *out, struct err *e)
 {
-	return get_one(s, "user_id = ?1 AND state IN (1, 2, 3)"
+	return get_one(s, "SELECT " COLS " FROM sessions WHERE user_id = ?1 AND state IN (1, 2, 3)"
 	    " ORDER BY created_ms DESC, id DESC LIMIT 1", user, out, e,
 	    "no live session for this user");
 }
@@ -363,7 +397,8 @@ sbxd_code
 store_session_by_token_hash(struct store *s, const char *hash,
     struct session_row *out, struct err *e)
 {
-	return get_one(s, "token_hash = ?1 AND token_hash != ''", hash, out, e,
+	return get_one(s, "SELECT " COLS " FROM sessions WHERE token_hash = ?1 AND token_hash != ''",
+	    hash, out, e,
 	    "unknown session token");
 }
 
@@ -374,12 +409,12 @@ store_session_touch(struct store *s, const char *id, int64_t now_ms, struct err 
 	sbxd_code rv = SBXD_OK;
 
 	pthread_mutex_lock(&s->mu);
-	if (sqlite3_prepare_v2(s->db, "UPDATE sessions SET last_active_ms = ?2"
-	    " WHERE id = ?1 AND last_active_ms < ?2", -1, &st, NULL) != SQLITE_OK ||
+	if ((st = stmt(s, "UPDATE sessions SET last_active_ms = ?2"
+	    " WHERE id = ?1 AND last_active_ms < ?2")) == NULL ||
 	    (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC),
 	     sqlite3_bind_int64(st, 2, now_ms), sqlite3_step(st)) != SQLITE_DONE)
 		rv = db_err(s, e, "recording activity");
-	sqlite3_finalize(st);
+	stmt_done(st);
 	pthread_mutex_unlock(&s->mu);
 	return rv;
 }
@@ -434,10 +469,10 @@ store_session_list(struct store *s, const struct session_filter *f,
 		    "page_token is not one this server issued; start again without it");
 	next[0] = '\0';
 	pthread_mutex_lock(&s->mu);
-	if (sqlite3_prepare_v2(s->db, "SELECT " COLS " FROM sessions WHERE"
+	if ((st = stmt(s, "SELECT " COLS " FROM sessions WHERE"
 	    " (?1 IS NULL OR user_id = ?1) AND (?2 = 0 OR state = ?2)"
 	    " AND (?3 OR state != 4) AND (created_ms, id) > (?4, ?5)"
-	    " ORDER BY created_ms, id", -1, &st, NULL) != SQLITE_OK) {
+	    " ORDER BY created_ms, id")) == NULL) {
 		rv = db_err(s, e, "listing sessions");
 		goto out;
 	}
@@ -466,7 +501,7 @@ store_session_list(struct store *s, const struct session_filter *f,
 		snprintf(next, nextsz, "%lld.%s", (long long)rows[*n - 1].created_ms,
 		    rows[*n - 1].id);
 out:
-	sqlite3_finalize(st);
+	stmt_done(st);
 	pthread_mutex_unlock(&s->mu);
 	return rv;
 }

@@ -22,6 +22,7 @@
 #include "arena.h"
 #include "dispatch.h"
 #include "log.h"
+#include "pbcheck.h"
 #include "rpc.h"
 #include "sbx/v1/sbx.pb-c.h"
 #include "worker.h"
@@ -135,6 +136,8 @@ run_method(struct call *c, const struct method *m, const ProtobufCBinaryData *pa
 	if (!c->is_service && (m->flags & METHOD_SERVICE_ONLY))
 		return err_set(&c->err, SBXD_PERMISSION_DENIED,
 		    "%s needs a service key; a session token reaches only its own session", m->name);
+	if ((rv = pbcheck_strings(id, payload->data, payload->len, &c->err)) != SBXD_OK)
+		return rv;
 	req = protobuf_c_message_unpack(id, &al, payload->len, payload->data);
 	if (req == NULL)
 		return err_set(&c->err, in->exhausted ? SBXD_RESOURCE_EXHAUSTED : SBXD_INVALID_ARGUMENT,
@@ -177,6 +180,8 @@ rpc_handle(struct server *srv, const void *data, size_t len, size_t *outlen)
 		    srv->cfg->max_message_bytes);
 		goto out;
 	}
+	if ((rv = pbcheck_strings(&sbx__v1__request__descriptor, data, len, &c.err)) != SBXD_OK)
+		goto out;
 	if ((req = sbx__v1__request__unpack(&al, len, data)) == NULL) {
 		rv = err_set(&c.err, in.exhausted ? SBXD_RESOURCE_EXHAUSTED : SBXD_INVALID_ARGUMENT,
 		    in.exhausted ? "request needs too much memory to decode" :

@@ -1,0 +1,81 @@
+/*
+ * pbcheck.c — a read-only walk over protobuf wire bytes (see pbcheck.h).
+ * It decodes only tags and lengths; values are never copied.
+ */
+#include <string.h>
+
+#include "pbcheck.h"
+
+#define PBCHECK_DEPTH 8
+
+/* Reads a varint; returns bytes used, 0 when malformed or truncated. */
+static size_t
+varint(const uint8_t *p, size_t len, uint64_t *v)
+{
+	*v = 0;
+	for (size_t i = 0; i < len && i < 10; i++) {
+		*v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+		if ((p[i] & 0x80) == 0)
+			return i + 1;
+	}
+	return 0;
+}
+
+static sbxd_code
+walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len, int depth,
+    struct err *e)
+{
+	const ProtobufCFieldDescriptor *f;
+	uint64_t tag, n;
+	size_t used;
+	sbxd_code rv;
+
+	if (depth > PBCHECK_DEPTH)
+		return SBXD_OK;
+	while (len > 0) {
+		if ((used = varint(p, len, &tag)) == 0)
+			return SBXD_OK;
+		p += used;
+		len -= used;
+		switch (tag & 7) {
+		case 0:
+			if ((used = varint(p, len, &n)) == 0)
+				return SBXD_OK;
+			break;
+		case 1:
+			used = 8;
+			break;
+		case 5:
+			used = 4;
+			break;
+		case 2:
+			if ((used = varint(p, len, &n)) == 0 || n > len - used)
+				return SBXD_OK;
+			p += used;
+			len -= used;
+			used = (size_t)n;
+			f = protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3));
+			if (f != NULL && f->type == PROTOBUF_C_TYPE_STRING && memchr(p, 0, used) != NULL)
+				return err_set(e, SBXD_INVALID_ARGUMENT,
+				    "field %s.%s contains a NUL byte", d->short_name, f->name);
+			if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+			    (rv = walk(f->descriptor, p, used, depth + 1, e)) != SBXD_OK)
+				return rv;
+			break;
+		default:
+			return SBXD_OK;
+		}
+		if (used > len)
+			return SBXD_OK;
+		p += used;
+		len -= used;
+	}
+	return SBXD_OK;
+}
+
+sbxd_code
+pbcheck_strings(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
+    struct err *e)
+{
+	return walk(d, p, len, 0, e);
+}

@@ -190,6 +190,17 @@ session_out(sbx_client *c, const Sbx__V1__Session *s, const char *token,
 	return SBX_OK;
 }
 
+/* CreateSessionRequest and GetOrCreateSessionRequest carry the same
+ * fields under the same names; one macro fills either. */
+#define CREATE_FIELDS_SET(req, opts, f) do {					\
+	(req)->user_id = (char *)(opts)->user_id;				\
+	(req)->runtime = (char *)((opts)->runtime ? (opts)->runtime : "");	\
+	(req)->limits = &(f)->limits;						\
+	(req)->labels = (f)->labels;						\
+	(req)->n_labels = (opts)->n_labels;					\
+	(req)->idle_timeout_ms = (opts)->idle_timeout_ms;			\
+} while (0)
+
 sbx_err
 sbx_session_create(sbx_client *c, const sbx_session_create_opts *opts,
     sbx_session *out, char **token_out)
@@ -205,12 +216,7 @@ sbx_session_create(sbx_client *c, const sbx_session_create_opts *opts,
 	sbxi_clear_err(c);
 	if ((rv = create_fields_init(c, opts, &f)) != SBX_OK)
 		return rv;
-	req.user_id = (char *)opts->user_id;
-	req.runtime = (char *)(opts->runtime ? opts->runtime : "");
-	req.limits = &f.limits;
-	req.labels = f.labels;
-	req.n_labels = opts->n_labels;
-	req.idle_timeout_ms = opts->idle_timeout_ms;
+	CREATE_FIELDS_SET(&req, opts, &f);
 	rv = CALL(c, SVC_SESSION "CreateSession", 0, &req,
 	    sbx__v1__create_session_response, &resp);
 	free(f.labels);
@@ -238,12 +244,7 @@ sbx_session_get_or_create(sbx_client *c, const sbx_session_create_opts *opts,
 	sbxi_clear_err(c);
 	if ((rv = create_fields_init(c, opts, &f)) != SBX_OK)
 		return rv;
-	req.user_id = (char *)opts->user_id;
-	req.runtime = (char *)(opts->runtime ? opts->runtime : "");
-	req.limits = &f.limits;
-	req.labels = f.labels;
-	req.n_labels = opts->n_labels;
-	req.idle_timeout_ms = opts->idle_timeout_ms;
+	CREATE_FIELDS_SET(&req, opts, &f);
 	rv = CALL(c, SVC_SESSION "GetOrCreateSession", 0, &req,
 	    sbx__v1__get_or_create_session_response, &resp);
 	free(f.labels);

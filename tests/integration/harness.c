@@ -172,6 +172,22 @@ remove_cb(void *arg, const char *id, const char *state, const struct driver_labe
 	d->ops->remove(d, id, &e);
 }
 
+int
+harness_finish(struct sbxd_proc *p, int failed)
+{
+	int status;
+
+	if (failed)
+		harness_dump_log(p);
+	status = harness_stop(p, SIGTERM);
+	if (status != 0)
+		fprintf(stderr, "sbxd exited with status %d (log: %s)\n", status, p->log);
+	harness_cleanup_containers(p);
+	if (!failed && status == 0)
+		harness_remove_dir(p);
+	return status == 0;
+}
+
 void
 harness_remove_dir(struct sbxd_proc *p)
 {

@@ -33,6 +33,11 @@ int harness_start_tls(struct sbxd_proc *p);
 int harness_restart(struct sbxd_proc *p);
 /* Sends sig (SIGTERM or SIGKILL) and waits; returns the exit status. */
 int harness_stop(struct sbxd_proc *p, int sig);
+/* Ends a test program's sbxd: prints its log if anything failed, stops it
+ * with SIGTERM and returns 1 when it exited cleanly (status 0; sanitizer
+ * builds exit non-zero on leaks), removes its containers, and removes its
+ * state dir when failed is 0 (kept for a look otherwise). */
+int harness_finish(struct sbxd_proc *p, int failed);
 /* Removes p's state dir (workspaces included). */
 void harness_remove_dir(struct sbxd_proc *p);
 /* Removes every container this sbxd made (by its instance label). */

@@ -207,11 +207,7 @@ TEST(docker_outage_and_recovery)
 	}
 	unlink(link);
 	sbx_client_close(c);
-	if (t_failures)
-		harness_dump_log(&o);
-	CHECK_INT(harness_stop(&o, SIGTERM), 0);
-	harness_cleanup_containers(&o);
-	harness_remove_dir(&o);
+	CHECK(harness_finish(&o, t_failures));
 }
 
 /* A tls+tcp:// listener: a client with the server's CA gets through; one
@@ -243,10 +239,7 @@ TEST(tls_listener)
 	REQUIRE_INT(sbx_client_open(&o, &c), SBX_OK);
 	CHECK(sbx_session_list(c, NULL, &s, &n, NULL) != SBX_OK);
 	sbx_client_close(c);
-	if (t_failures)
-		harness_dump_log(&t);
-	CHECK_INT(harness_stop(&t, SIGTERM), 0);
-	harness_remove_dir(&t);
+	CHECK(harness_finish(&t, t_failures));
 }
 
 int
@@ -267,12 +260,6 @@ main(void)
 	else
 		T_FAIL_("the default image is missing: deploy/images/build.sh python-minimal");
 	sbx_client_close(svc);
-	if (t_failures)
-		harness_dump_log(&d);
-	/* A clean exit: 0 after SIGTERM (sanitizer builds fail here on leaks). */
-	CHECK_INT(harness_stop(&d, SIGTERM), 0);
-	harness_cleanup_containers(&d);
-	if (t_failures == 0)
-		harness_remove_dir(&d);
+	CHECK(harness_finish(&d, t_failures));
 	T_DONE();
 }

@@ -372,13 +372,7 @@ main(void)
 	}
 	sbx_session_end(svc, bob.session_id, 1);
 	sbx_client_close(svc);
-	if (t_failures)
-		harness_dump_log(&d);
-	/* A clean exit: 0 after SIGTERM (sanitizer builds fail here on leaks). */
-	CHECK_INT(harness_stop(&d, SIGTERM), 0);
-	harness_cleanup_containers(&d);
-	if (t_failures == 0)
-		harness_remove_dir(&d);
+	CHECK(harness_finish(&d, t_failures));
 	sbx_session_fini(&alice);
 	sbx_session_fini(&bob);
 	sbx_free(alice_token);

@@ -93,4 +93,125 @@ sbxd_code fsops_read_file(struct fsops_root *r, const char *rel,
 sbxd_code fsops_write_file(struct fsops_root *r, const char *rel,
     const void *content, size_t len, int append, struct err *e);
 
+/* ---------------------------------------------------------------- more file operations
+ * (fsops_ops.c). Same containment rules as above: parents resolved with
+ * openat2 in-root, leaves handled with *at() calls on the parent fd,
+ * nothing ever followed out of the workspace, nothing that can block (FIFO,
+ * device) ever opened for reading. Messages name the container path
+ * ("/workspace/<rel>"), never the host's. */
+
+struct fsops_entry {
+	char name[256];             /* last component ("." entries never appear) */
+	char rel[FSOPS_PATH_MAX + 1];/* workspace-relative path */
+	int is_dir;
+	int is_symlink;             /* the entry itself is a symlink (not followed) */
+	uint64_t size;
+	uint32_t mode;              /* st_mode (type and permission bits) */
+	int64_t mtime_ms;
+};
+
+/* Calls for each entry; return non-zero to stop early (not an error). */
+typedef int (*fsops_entry_cb)(void *arg, const struct fsops_entry *ent);
+
+/* Stats rel without following a symlink at the leaf (lstat semantics);
+ * *exists = 0 and SBXD_OK when it is missing. */
+sbxd_code fsops_stat(struct fsops_root *r, const char *rel, struct fsops_entry *out,
+    int *exists, struct err *e);
+/* Lists a directory's immediate children — directories first, then by
+ * name (bytewise) — or, when rel is a file, that one file. At most max
+ * entries (*truncated set when more exist). NOT_FOUND if rel is missing. */
+sbxd_code fsops_list(struct fsops_root *r, const char *rel, size_t max,
+    fsops_entry_cb cb, void *arg, int *truncated, struct err *e);
+/* Creates a directory (and, with parents, missing parents; an existing
+ * directory is then OK). ALREADY_EXISTS without parents when it exists. */
+sbxd_code fsops_mkdir(struct fsops_root *r, const char *rel, int parents, struct err *e);
+/* Removes a file, symlink or empty directory; with recursive, a whole tree
+ * (never following symlinks, never crossing mounts). The root itself
+ * cannot be removed (INVALID_ARGUMENT). NOT_FOUND if missing. */
+sbxd_code fsops_remove(struct fsops_root *r, const char *rel, int recursive, struct err *e);
+/* Renames from to to, creating to's parents. Without overwrite an existing
+ * destination is ALREADY_EXISTS (renameat2 RENAME_NOREPLACE). */
+sbxd_code fsops_move(struct fsops_root *r, const char *from, const char *to,
+    int overwrite, struct err *e);
+/* Reads up to maxlen bytes of a regular file from offset into out
+ * (buf_init'ed by the caller with max >= maxlen) with pread; *size gets
+ * the file's size. An offset at or past the end reads nothing (OK). */
+sbxd_code fsops_read_range(struct fsops_root *r, const char *rel, uint64_t offset,
+    size_t maxlen, struct buf *out, uint64_t *size, struct err *e);
+/* Replaces old (oldlen > 0 bytes) with new in a regular file of at most
+ * max_file bytes, atomically (temporary file + rename, mode kept).
+ * Without replace_all, old must occur exactly once. *occurrences gets the
+ * number replaced. Errors: NOT_FOUND "File '<path>' not found";
+ * FAILED_PRECONDITION "String '<old>' not found in file" or "String
+ * '<old>' found <n> times. Use replace_all=True to replace all, or provide
+ * more context." (old shown as given, cut to 200 bytes); INVALID_ARGUMENT
+ * for an empty old; RESOURCE_EXHAUSTED when the file or the result passes
+ * max_file. */
+sbxd_code fsops_edit(struct fsops_root *r, const char *rel, const void *old, size_t oldlen,
+    const void *new_, size_t newlen, int replace_all, size_t max_file,
+    uint64_t *occurrences, struct err *e);
+
+/* Chunked uploads: a hidden temporary file in the destination's directory
+ * (created with its parents), written at offsets, then checked and renamed
+ * into place. tmpname (256 bytes) identifies it between calls. */
+sbxd_code fsops_upload_open(struct fsops_root *r, const char *rel, char tmpname[256],
+    struct err *e);
+sbxd_code fsops_upload_write(struct fsops_root *r, const char *rel, const char *tmpname,
+    uint64_t offset, const void *data, size_t len, struct err *e);
+/* Checks the temporary file's size equals size and its SHA-256 equals
+ * sha256 (32 bytes; NULL = no check), then renames it over rel. On a
+ * mismatch the temporary file is removed and DATA_LOSS says which check
+ * failed. */
+sbxd_code fsops_upload_finish(struct fsops_root *r, const char *rel, const char *tmpname,
+    uint64_t size, const uint8_t *sha256, struct err *e);
+void fsops_upload_abort(struct fsops_root *r, const char *rel, const char *tmpname);
+
+/* ---------------------------------------------------------------- search (fsops_search.c)
+ * Both walk the tree under base with openat/fdopendir from in-root fds,
+ * never following a symlinked directory, never crossing a mount, bounded
+ * in depth (FSOPS_WALK_DEPTH) and in entries visited (FSOPS_WALK_MAX;
+ * past it the result is truncated, not an error). */
+
+#define FSOPS_WALK_DEPTH 64
+#define FSOPS_WALK_MAX 200000
+
+/* Files (not directories) under base whose path relative to base matches
+ * pattern: '*' and '?' within one component, '[...]' classes, '**' as a
+ * whole component matching zero or more directories; no brace expansion.
+ * Results in path order, or newest first with newest_first; at most max
+ * (*truncated set when more matched). ent->rel stays workspace-relative. */
+sbxd_code fsops_glob(struct fsops_root *r, const char *base, const char *pattern,
+    size_t max, int newest_first, fsops_entry_cb cb, void *arg, int *truncated,
+    struct err *e);
+
+enum fsops_grep_mode { FSOPS_GREP_CONTENT = 0, FSOPS_GREP_FILES = 1, FSOPS_GREP_COUNT = 2 };
+
+struct fsops_grep_opts {
+	const char *pattern;        /* PCRE2 (Perl-compatible), UTF-8 not required */
+	int case_insensitive;
+	const char *glob;           /* NULL/"" = all; a bare pattern matches the file
+	                               name, one with '/' the path relative to base */
+	int include_hidden;         /* else skip dot-files/dirs and .git, node_modules,
+	                               __pycache__, .venv, venv, .mypy_cache,
+	                               .pytest_cache, .ruff_cache, .tox, dist, build, .eggs
+	                               (a base that is itself a file is searched anyway) */
+	enum fsops_grep_mode mode;
+	size_t max_results;         /* matches (content), files, or files with counts */
+	size_t max_file;            /* larger files are skipped */
+};
+
+/* One result: in CONTENT mode a matching line (line_number from 1, the
+ * line without its '\n'); in FILES mode the file (line NULL); in COUNT
+ * mode the file with count. Return non-zero to stop. */
+typedef int (*fsops_grep_cb)(void *arg, const char *rel, uint64_t line_number,
+    const char *line, size_t linelen, uint64_t count);
+
+/* Searches base (a directory, or one file) for lines matching o->pattern.
+ * Binary files (a NUL in the first 8 KiB) are skipped. An invalid pattern
+ * is INVALID_ARGUMENT "Invalid regex pattern: <pcre2 message> at offset
+ * <n>"; matching is bounded (PCRE2 match limits) so a pathological pattern
+ * costs a bounded time per line. */
+sbxd_code fsops_grep(struct fsops_root *r, const char *base, const struct fsops_grep_opts *o,
+    fsops_grep_cb cb, void *arg, int *truncated, struct err *e);
+
 #endif

@@ -35,7 +35,8 @@ int main(void) {
 C
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 # shellcheck disable=SC2046
-cc -o "$prefix/hello" "$prefix/hello.c" $(pkg-config --cflags --libs libsbx) -Wl,-rpath,"$libdir"
+# shellcheck disable=SC2086
+"${CC:-cc}" ${EXTRA_CFLAGS:-} -o "$prefix/hello" "$prefix/hello.c" $(pkg-config --cflags --libs libsbx) -Wl,-rpath,"$libdir"
 out=$("$prefix/hello")
 echo "installed client ran: $out"
 "$prefix/bin/sbxd" --version

@@ -64,10 +64,26 @@ sbxd_code h_execute(struct call *, const ProtobufCMessage *, ProtobufCMessage *)
 sbxd_code h_read(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
 sbxd_code h_read_bytes(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
 sbxd_code h_write(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_ls(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_stat(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_mkdir(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_remove(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_move(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_edit(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_glob(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_grep(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_upload_begin(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_upload_chunk(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_upload_finish(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_upload_abort(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_download(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
 
 /* Loads the session id names, if the caller may reach it: NOT_FOUND when
  * there is none, PERMISSION_DENIED when the caller's token is another
  * session's. Shared by the handlers. */
 sbxd_code call_session(struct call *c, const char *id, struct session_row *out);
+/* call_session for SandboxService calls: also wakes a stopped container and
+ * records activity (handlers_sandbox.c). */
+sbxd_code call_sandbox(struct call *c, const char *id, struct session_row *out);
 
 #endif

@@ -10,8 +10,9 @@
  * translated into sbxd codes here and nowhere else (mapping in driver.h).
  * On top of that sit ping, image lookup, container create, start, inspect,
  * stop, remove and list, and the driver's construction. Running a command
- * (exec) is docker_exec.c, which reaches the engine only through the
- * request helpers this file exports in docker_int.h.
+ * (exec) is docker_exec.c and the archive endpoints are docker_archive.c;
+ * both reach the engine only through the request helpers this file
+ * exports in docker_int.h.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/un.h>
 
 #include <cjson/cJSON.h>
@@ -39,6 +41,7 @@ struct docker {
 	struct driver drv;		/* drv.impl points back here */
 	char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct curl_slist *hdrs;
+	struct curl_slist *tar_hdrs;	/* for PUT: the body is a tar */
 	pthread_mutex_t mu;		/* guards idle, nidle */
 	CURL *idle[DOCKER_POOL_MAX];
 	size_t nidle;
@@ -178,6 +181,55 @@ curl_err(struct docker *dk, const struct docker_call *c, long os_errno,
 	}
 }
 
+/* Captures c->hdr_name's value into c->hdr_val (a HEADERFUNCTION). */
+static size_t
+hdr_sink(char *p, size_t size, size_t n, void *arg)
+{
+	struct docker_call *c = arg;
+	size_t len = size * n, k = strlen(c->hdr_name);
+
+	if (len <= k || p[k] != ':' || strncasecmp(p, c->hdr_name, k) != 0)
+		return len;
+	p += k + 1;
+	len -= k + 1;
+	while (len > 0 && (*p == ' ' || *p == '\t'))
+		p++, len--;
+	while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == '\n' ||
+	    p[len - 1] == ' '))
+		len--;
+	buf_reset(c->hdr_val);
+	if (buf_add(c->hdr_val, p, len) != SBXD_OK)
+		return 0;		/* curl answers CURLE_WRITE_ERROR */
+	return size * n;
+}
+
+/* Sets the method-specific options of c on h. */
+static void
+set_method(struct docker *dk, struct docker_call *c, CURL *h)
+{
+	if (strcmp(c->method, "POST") == 0) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->body ? c->body : "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE,
+		    (long)(c->body ? strlen(c->body) : 0));
+	} else if (strcmp(c->method, "PUT") == 0) {
+		/* the engine parses a form-typed body as a form: the tar
+		 * would be swallowed and the call answer 200 having done
+		 * nothing, so the type must be x-tar */
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, dk->tar_hdrs);
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->tar ? c->tar : "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)c->tar_len);
+	} else if (strcmp(c->method, "HEAD") == 0)
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	else if (strcmp(c->method, "DELETE") == 0)
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
+	if (c->hdr_name != NULL && c->hdr_val != NULL) {
+		curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, hdr_sink);
+		curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
+	}
+}
+
 /* See docker_int.h. */
 sbxd_code
 docker_call_perform(struct docker *dk, struct docker_call *c, struct err *e)
@@ -201,12 +253,7 @@ docker_call_perform(struct docker *dk, struct docker_call *c, struct err *e)
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, c->sink);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, c->sink_arg);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, detail);
-	if (strcmp(c->method, "POST") == 0) {
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->body ? c->body : "");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE,
-		    (long)(c->body ? strlen(c->body) : 0));
-	} else if (strcmp(c->method, "DELETE") == 0)
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
+	set_method(dk, c, h);
 	c->h = h;
 	c->cc = curl_easy_perform(h);
 	c->h = NULL;
@@ -219,8 +266,8 @@ docker_call_perform(struct docker *dk, struct docker_call *c, struct err *e)
 	return SBXD_OK;
 }
 
-static size_t
-jsink_write(char *p, size_t size, size_t n, void *arg)
+size_t
+docker_buf_sink(char *p, size_t size, size_t n, void *arg)
 {
 	if (buf_add(arg, p, size * n) != SBXD_OK)
 		return 0;		/* curl answers CURLE_WRITE_ERROR */
@@ -282,7 +329,7 @@ docker_api(struct docker *dk, struct docker_call *c, long ok1, long ok2,
 	if (root != NULL)
 		*root = NULL;
 	buf_init(&b, max);
-	c->sink = jsink_write;
+	c->sink = docker_buf_sink;
 	c->sink_arg = &b;
 	c->max = max;
 	if (c->timeout_ms == 0)
@@ -740,6 +787,7 @@ docker_free(struct driver *d)
 	while (dk->nidle > 0)
 		curl_easy_cleanup(dk->idle[--dk->nidle]);
 	curl_slist_free_all(dk->hdrs);
+	curl_slist_free_all(dk->tar_hdrs);
 	pthread_mutex_destroy(&dk->mu);
 	free(dk);
 }
@@ -754,6 +802,9 @@ static const struct driver_ops docker_ops = {
 	.remove = docker_remove,
 	.exec = docker_exec,
 	.list = docker_list,
+	.archive_get = docker_archive_get,
+	.archive_put = docker_archive_put,
+	.path_stat = docker_path_stat,
 	.free = docker_free,
 };
 
@@ -782,7 +833,10 @@ docker_driver_new(const char *sock_path, struct driver **out, struct err *e)
 	dk->drv.impl = dk;
 	memcpy(dk->sock, sock_path, strlen(sock_path) + 1);
 	dk->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-	if (dk->hdrs == NULL || curl_slist_append(dk->hdrs, "Expect:") == NULL) {
+	dk->tar_hdrs = curl_slist_append(NULL, "Content-Type: application/x-tar");
+	if (dk->hdrs == NULL || curl_slist_append(dk->hdrs, "Expect:") == NULL ||
+	    dk->tar_hdrs == NULL ||
+	    curl_slist_append(dk->tar_hdrs, "Expect:") == NULL) {
 		docker_free(&dk->drv);
 		return err_set(e, SBXD_INTERNAL, "out of memory");
 	}

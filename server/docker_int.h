@@ -4,9 +4,9 @@
  * docker.c owns the transport: the curl handle pool behind the opaque
  * struct docker, one request as a struct docker_call, reply ceilings, the
  * JSON helpers, and the translation of curl errors and HTTP statuses into
- * sbxd codes. docker_exec.c owns running a command and reaches the engine
- * only through the functions below. Nothing outside those two files
- * includes this header.
+ * sbxd codes. docker_exec.c owns running a command and docker_archive.c
+ * the archive endpoints; both reach the engine only through the functions
+ * below. Nothing outside those files includes this header.
  */
 #ifndef SBXD_DOCKER_INT_H
 #define SBXD_DOCKER_INT_H
@@ -29,9 +29,14 @@ struct docker;
 
 /* One HTTP request. The sink receives the body; status is the reply's. */
 struct docker_call {
-	const char *method;		/* "GET", "POST" or "DELETE" */
+	const char *method;		/* "GET", "POST", "DELETE", "HEAD" or "PUT" */
 	char url[DOCKER_URL_MAX];
 	const char *body;		/* JSON for POST, or NULL */
+	const void *tar;		/* PUT's body (application/x-tar) */
+	size_t tar_len;
+	const char *hdr_name;		/* a reply header to capture, or NULL */
+	struct buf *hdr_val;		/* its value, trimmed; past its max the
+					   call fails like an oversize body */
 	long timeout_ms;		/* 0 = none */
 	curl_write_callback sink;
 	void *sink_arg;
@@ -58,6 +63,9 @@ sbxd_code docker_enc_ref(char *dst, size_t n, const char *what,
  * judge. */
 sbxd_code docker_call_perform(struct docker *dk, struct docker_call *c,
     struct err *e);
+/* The curl write callback appending to the struct buf arg under its max
+ * (past it curl fails the call with CURLE_WRITE_ERROR). */
+size_t docker_buf_sink(char *p, size_t size, size_t n, void *arg);
 /* Maps an unexpected HTTP status to a code, quoting the engine's message
  * from body; what says what was attempted ("starting container abc"). */
 sbxd_code docker_status_err(long status, const struct buf *body,
@@ -100,5 +108,15 @@ int docker_add_bool(cJSON *o, const char *key, int val);
  * output so far. */
 sbxd_code docker_exec(struct driver *d, const struct driver_exec_spec *spec,
     struct driver_exec_result *res, struct err *e);
+
+/* ---- archive endpoints (docker_archive.c): driver_ops.archive_get,
+ * archive_put and path_stat, as driver.h describes them. */
+
+sbxd_code docker_archive_get(struct driver *d, const char *id, const char *path,
+    struct buf *tar, struct err *e);
+sbxd_code docker_archive_put(struct driver *d, const char *id, const char *dir,
+    const void *tar, size_t len, struct err *e);
+sbxd_code docker_path_stat(struct driver *d, const char *id, const char *path,
+    struct driver_path_stat *out, struct err *e);
 
 #endif

@@ -85,6 +85,16 @@ struct driver_exec_result {
 	uint64_t duration_ms;
 };
 
+/* What the engine says of a path inside a container (archive HEAD). */
+struct driver_path_stat {
+	char name[256];
+	uint64_t size;
+	uint32_t mode;                /* Go os.FileMode bits as the engine sends them,
+	                                 translated to st_mode type + permission bits */
+	int64_t mtime_ms;
+	char link_target[1024];       /* for a symlink */
+};
+
 /* Called once per container found by driver_ops.list. */
 typedef void (*driver_list_cb)(void *arg, const char *id, const char *state,
     const struct driver_label *labels, size_t nlabels);
@@ -116,6 +126,19 @@ struct driver_ops {
 	/* Lists containers (running or not) carrying label key=value. */
 	sbxd_code (*list)(struct driver *d, const char *label_key,
 	    const char *label_value, driver_list_cb cb, void *arg, struct err *e);
+	/* Paths outside the workspace, through the container (docker_archive.c).
+	 * archive_get: a tar of path (a file, or a directory with its tree) into
+	 * tar, whose max bounds it (RESOURCE_EXHAUSTED past it); NOT_FOUND when
+	 * path is missing. archive_put: extracts the tar (len bytes) into the
+	 * existing directory dir. path_stat: NOT_FOUND when missing. Paths are
+	 * absolute container paths; they are URL-encoded, never interpreted by
+	 * a shell. */
+	sbxd_code (*archive_get)(struct driver *d, const char *id, const char *path,
+	    struct buf *tar, struct err *e);
+	sbxd_code (*archive_put)(struct driver *d, const char *id, const char *dir,
+	    const void *tar, size_t len, struct err *e);
+	sbxd_code (*path_stat)(struct driver *d, const char *id, const char *path,
+	    struct driver_path_stat *out, struct err *e);
 	void (*free)(struct driver *d);
 };
 

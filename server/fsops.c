@@ -29,69 +29,88 @@
 #include <unistd.h>
 
 #include "fsops.h"
+#include "fsops_int.h"
 
 #define RESOLVE_FLAGS (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
-#define RESOLVE_TRIES 32     /* openat2 EAGAIN: a rename raced a ".." walk */
-#define CREATE_TRIES 8       /* O_EXCL / EEXIST races with the sandbox */
 #define READ_CHUNK 32768
-#define COMPONENT_MAX 255    /* NAME_MAX on every Linux file system */
-#define PATHF "%.300s"       /* a path in a message: leave room for the rest */
+#define SHOWN_MAX 330        /* "/workspace/" and a path cut to 300 bytes */
+#define PATHF FSOPS_PATHF
+#define PATHA FSOPS_PATHA
 
 static const char ws_prefix[] = "workspace";
 
 /* ---- errno at the edge ------------------------------------------------- */
 
-/* Translates errno err, met while `doing` something to rel, into e. */
+/* Translates errno err, met while `doing` something to the path shown
+ * (already in the form a message shows it), into e. */
 static sbxd_code
-fail_errno(int err, const char *rel, const char *doing, struct err *e)
+errno_msg(int err, const char *shown, const char *doing, struct err *e)
 {
 	switch (err) {
 	case ENOENT:
-		return err_set(e, SBXD_NOT_FOUND, "File '" PATHF "' not found", rel);
+		return err_set(e, SBXD_NOT_FOUND, "File '%s' not found", shown);
+	case EEXIST:
+		return err_set(e, SBXD_ALREADY_EXISTS, "'%s' already exists",
+		    shown);
+	case ENOTEMPTY:
+		return err_set(e, SBXD_FAILED_PRECONDITION,
+		    "'%s': directory not empty; use recursive", shown);
 	case EACCES:
 	case EPERM:
 	case EROFS:
 		return err_set(e, SBXD_PERMISSION_DENIED,
-		    "permission denied %s '" PATHF "': %s", doing, rel,
+		    "permission denied %s '%s': %s", doing, shown,
 		    strerror(err));
 	case EXDEV:
 		return err_set(e, SBXD_PERMISSION_DENIED,
-		    "'" PATHF "': path leaves the workspace", rel);
+		    "'%s': path leaves the workspace", shown);
 	case ENOSPC:
 	case EDQUOT:
 	case EFBIG:
 		return err_set(e, SBXD_RESOURCE_EXHAUSTED,
-		    "%s '" PATHF "': %s; free some space in the workspace", doing,
-		    rel, strerror(err));
+		    "%s '%s': %s; free some space in the workspace", doing,
+		    shown, strerror(err));
 	case ELOOP:
 		return err_set(e, SBXD_FAILED_PRECONDITION,
-		    "'" PATHF "': too many levels of symbolic links", rel);
+		    "'%s': too many levels of symbolic links", shown);
 	case EISDIR:
 		return err_set(e, SBXD_FAILED_PRECONDITION,
-		    "'" PATHF "' is a directory", rel);
+		    "'%s' is a directory", shown);
 	case ENOTDIR:
 		return err_set(e, SBXD_FAILED_PRECONDITION,
-		    "a component of '" PATHF "' is not a directory", rel);
+		    "a component of '%s' is not a directory", shown);
+	case EBUSY:
+		return err_set(e, SBXD_FAILED_PRECONDITION,
+		    "'%s' is in use (a mount point?)", shown);
 	case ENXIO:
 	case ENODEV:
 	case ETXTBSY:
 		return err_set(e, SBXD_FAILED_PRECONDITION,
-		    "'" PATHF "' is not a regular file", rel);
+		    "'%s' is not a regular file", shown);
 	case ENAMETOOLONG:
 		return err_set(e, SBXD_INVALID_ARGUMENT,
-		    "'" PATHF "': file name too long", rel);
+		    "'%s': file name too long", shown);
 	case ENOSYS:
 		return err_set(e, SBXD_UNIMPLEMENTED,
 		    "openat2 is not available: sbxd needs Linux 5.6 or later");
 	default:
-		return err_set(e, SBXD_INTERNAL, "%s '" PATHF "': %s", doing, rel,
+		return err_set(e, SBXD_INTERNAL, "%s '%s': %s", doing, shown,
 		    strerror(err));
 	}
 }
 
+sbxd_code
+fsops_fail_errno(int err, const char *rel, const char *doing, struct err *e)
+{
+	char shown[SHOWN_MAX];
+
+	snprintf(shown, sizeof(shown), PATHF, PATHA(rel));
+	return errno_msg(err, shown, doing, e);
+}
+
 /* openat2 from the root with containment; -1 and errno on failure. */
-static int
-resolve(int rootfd, const char *path, int flags, mode_t mode)
+int
+fsops_resolve(int rootfd, const char *path, int flags, mode_t mode)
 {
 	struct open_how how = {
 		.flags = (uint64_t)flags,
@@ -100,7 +119,7 @@ resolve(int rootfd, const char *path, int flags, mode_t mode)
 	};
 	long fd = -1;
 
-	for (int i = 0; i < RESOLVE_TRIES; i++) {
+	for (int i = 0; i < FSOPS_RESOLVE_TRIES; i++) {
 		fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
 		if (fd >= 0 || (errno != EAGAIN && errno != EINTR))
 			break;
@@ -108,18 +127,28 @@ resolve(int rootfd, const char *path, int flags, mode_t mode)
 	return (int)fd;
 }
 
-/* Owner and mode for something we created; a uid of -1 leaves them. */
-static sbxd_code
-adopt(const struct fsops_root *r, int fd, mode_t mode, const char *rel,
+/* Owner, then mode (a chown clears set-id bits); uid and gid -1 leave
+ * the owner. */
+sbxd_code
+fsops_own(int fd, uid_t uid, gid_t gid, mode_t mode, const char *rel,
     struct err *e)
 {
-	if (r->uid != (uid_t)-1 || r->gid != (gid_t)-1) {
-		if (fchown(fd, r->uid, r->gid) == -1)
-			return fail_errno(errno, rel, "setting the owner of", e);
+	if (uid != (uid_t)-1 || gid != (gid_t)-1) {
+		if (fchown(fd, uid, gid) == -1)
+			return fsops_fail_errno(errno, rel,
+			    "setting the owner of", e);
 	}
 	if (fchmod(fd, mode) == -1)
-		return fail_errno(errno, rel, "setting the mode of", e);
+		return fsops_fail_errno(errno, rel, "setting the mode of", e);
 	return SBXD_OK;
+}
+
+/* Owner and mode for something we created; a uid of -1 leaves them. */
+sbxd_code
+fsops_adopt(const struct fsops_root *r, int fd, mode_t mode, const char *rel,
+    struct err *e)
+{
+	return fsops_own(fd, r->uid, r->gid, mode, rel, e);
 }
 
 /* ---- client paths -------------------------------------------------------- */
@@ -137,10 +166,10 @@ fold(const char *p, size_t len, char *tmp, size_t *tlen, struct err *e)
 		while (j < len && p[j] != '/')
 			j++;
 		clen = j - i;
-		if (clen > COMPONENT_MAX)
+		if (clen > FSOPS_COMPONENT_MAX)
 			return err_set(e, SBXD_INVALID_ARGUMENT,
 			    "path has a component of %zu bytes; the limit is %d",
-			    clen, COMPONENT_MAX);
+			    clen, FSOPS_COMPONENT_MAX);
 		if (clen == 2 && p[i] == '.' && p[i + 1] == '.') {
 			while (n > 0 && tmp[n - 1] != '/')
 				n--;
@@ -220,12 +249,12 @@ fsops_root_open(const char *dir, uid_t uid, gid_t gid, struct fsops_root *r,
 	r->gid = gid;
 	fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1) {
-		fail_errno(errno, dir, "opening workspace", e);
+		errno_msg(errno, dir, "opening workspace", e);
 		return err_wrap(e, "opening the workspace root: ");
 	}
-	probe = resolve(fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+	probe = fsops_resolve(fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
 	if (probe == -1) {
-		fail_errno(errno, dir, "opening workspace", e);
+		errno_msg(errno, dir, "opening workspace", e);
 		close(fd);
 		return err_wrap(e, "opening the workspace root: ");
 	}
@@ -246,8 +275,8 @@ fsops_root_close(struct fsops_root *r)
 
 /* Appends fd's content to out, refusing to pass out->max even if the file
  * grows after the size check. */
-static sbxd_code
-read_all(int fd, const char *rel, struct buf *out, struct err *e)
+sbxd_code
+fsops_read_all(int fd, const char *rel, struct buf *out, struct err *e)
 {
 	char chunk[READ_CHUNK];
 	ssize_t n;
@@ -259,7 +288,7 @@ read_all(int fd, const char *rel, struct buf *out, struct err *e)
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			return fail_errno(errno, rel, "reading", e);
+			return fsops_fail_errno(errno, rel, "reading", e);
 		}
 		switch (buf_add(out, chunk, (size_t)n)) {
 		case SBXD_OK:
@@ -268,25 +297,25 @@ read_all(int fd, const char *rel, struct buf *out, struct err *e)
 			return err_set(e, SBXD_RESOURCE_EXHAUSTED,
 			    "File '" PATHF "' grew past the read ceiling of %zu "
 			    "bytes while being read; use ReadBytes/Download "
-			    "with an offset", rel, out->max);
+			    "with an offset", PATHA(rel), out->max);
 		default:
 			return err_set(e, SBXD_INTERNAL,
-			    "reading '" PATHF "': out of memory", rel);
+			    "reading '" PATHF "': out of memory", PATHA(rel));
 		}
 	}
 }
 
 /* FAILED_PRECONDITION unless st is a regular file. */
-static sbxd_code
-require_regular(const struct stat *st, const char *rel, struct err *e)
+sbxd_code
+fsops_require_regular(const struct stat *st, const char *rel, struct err *e)
 {
 	if (S_ISREG(st->st_mode))
 		return SBXD_OK;
 	if (S_ISDIR(st->st_mode))
 		return err_set(e, SBXD_FAILED_PRECONDITION,
-		    "'" PATHF "' is a directory", rel);
+		    "'" PATHF "' is a directory", PATHA(rel));
 	return err_set(e, SBXD_FAILED_PRECONDITION,
-	    "'" PATHF "' is not a regular file", rel);
+	    "'" PATHF "' is not a regular file", PATHA(rel));
 }
 
 /*
@@ -304,28 +333,28 @@ fsops_read_file(struct fsops_root *r, const char *rel, struct buf *out,
 	int fd;
 	sbxd_code rv = SBXD_INTERNAL;
 
-	fd = resolve(r->fd, rel,
+	fd = fsops_resolve(r->fd, rel,
 	    O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
 	if (fd == -1) {
 		/* "a/b" with a a file: to a reader, b simply is not there */
-		rv = fail_errno(errno == ENOTDIR ? ENOENT : errno, rel,
+		rv = fsops_fail_errno(errno == ENOTDIR ? ENOENT : errno, rel,
 		    "opening", e);
 		goto out;
 	}
 	if (fstat(fd, &st) == -1) {
-		rv = fail_errno(errno, rel, "reading", e);
+		rv = fsops_fail_errno(errno, rel, "reading", e);
 		goto out;
 	}
-	if ((rv = require_regular(&st, rel, e)) != SBXD_OK)
+	if ((rv = fsops_require_regular(&st, rel, e)) != SBXD_OK)
 		goto out;
 	if ((uintmax_t)st.st_size > out->max - out->len) {
 		rv = err_set(e, SBXD_RESOURCE_EXHAUSTED,
 		    "File '" PATHF "' is %jd bytes, over the read ceiling of %zu "
-		    "bytes; use ReadBytes/Download with an offset", rel,
+		    "bytes; use ReadBytes/Download with an offset", PATHA(rel),
 		    (intmax_t)st.st_size, out->max);
 		goto out;
 	}
-	rv = read_all(fd, rel, out, e);
+	rv = fsops_read_all(fd, rel, out, e);
 out:
 	if (fd != -1)
 		close(fd);
@@ -338,8 +367,8 @@ out:
 
 /* Splits rel into a parent (copied into parent) and a leaf (pointing into
  * rel). The leaf must name an entry: not "", "." or "..". */
-static sbxd_code
-split_rel(const char *rel, char *parent, size_t psz, const char **leaf,
+sbxd_code
+fsops_split_rel(const char *rel, char *parent, size_t psz, const char **leaf,
     struct err *e)
 {
 	size_t len = strnlen(rel, psz);
@@ -353,10 +382,10 @@ split_rel(const char *rel, char *parent, size_t psz, const char **leaf,
 	if (**leaf == '\0' || strcmp(*leaf, ".") == 0)
 		return err_set(e, SBXD_INVALID_ARGUMENT,
 		    "'" PATHF "' names a directory, not a file: give a file "
-		    "path such as 'notes.txt'", rel[0] ? rel : ".");
+		    "path such as 'notes.txt'", PATHA(rel));
 	if (strcmp(*leaf, "..") == 0)
 		return err_set(e, SBXD_INVALID_ARGUMENT,
-		    "'" PATHF "' does not name a file", rel);
+		    "'" PATHF "' does not name a file", PATHA(rel));
 	if (slash == NULL || slash == rel) {
 		strcpy(parent, ".");
 	} else {
@@ -373,8 +402,8 @@ parent_fail(int err, const char *dir, struct err *e)
 	if (err == ENOTDIR || err == ENOENT || err == EEXIST)
 		return err_set(e, SBXD_FAILED_PRECONDITION,
 		    "'" PATHF "' exists and is not a directory (or is a symlink "
-		    "to nothing)", dir);
-	return fail_errno(err, dir, "opening directory", e);
+		    "to nothing)", PATHA(dir));
+	return fsops_fail_errno(err, dir, "opening directory", e);
 }
 
 /* Makes one missing directory prefix (its last component comp) inside
@@ -387,8 +416,9 @@ make_step(const struct fsops_root *r, int prevfd, const char *prefix,
 	sbxd_code rv;
 	int fd, made = 0;
 
-	for (int i = 0; i < CREATE_TRIES && !made; i++) {
-		fd = resolve(r->fd, prefix, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+	for (int i = 0; i < FSOPS_CREATE_TRIES && !made; i++) {
+		fd = fsops_resolve(r->fd, prefix,
+		    O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
 		if (fd >= 0) {
 			*next = fd;
 			return SBXD_OK;
@@ -398,7 +428,8 @@ make_step(const struct fsops_root *r, int prevfd, const char *prefix,
 		if (mkdirat(prevfd, comp, 0755) == 0)
 			made = 1;
 		else if (errno != EEXIST)
-			return fail_errno(errno, prefix, "creating directory", e);
+			return fsops_fail_errno(errno, prefix,
+			    "creating directory", e);
 		/* EEXIST yet unresolvable: a dangling symlink, or a race */
 	}
 	if (!made)
@@ -406,7 +437,7 @@ make_step(const struct fsops_root *r, int prevfd, const char *prefix,
 	fd = openat(prevfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
 		return parent_fail(errno, prefix, e);
-	if ((rv = adopt(r, fd, 0755, prefix, e)) != SBXD_OK) {
+	if ((rv = fsops_adopt(r, fd, 0755, prefix, e)) != SBXD_OK) {
 		close(fd);
 		return rv;
 	}
@@ -423,8 +454,9 @@ make_parents(const struct fsops_root *r, char *dir, int *dfd, struct err *e)
 	int cur, next = -1;
 	sbxd_code rv = SBXD_INTERNAL;
 
-	if ((cur = resolve(r->fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC, 0)) == -1)
-		return fail_errno(errno, ".", "opening directory", e);
+	cur = fsops_resolve(r->fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+	if (cur == -1)
+		return fsops_fail_errno(errno, ".", "opening directory", e);
 	for (;;) {
 		while (*p == '/')
 			p++;
@@ -451,12 +483,13 @@ out:
 }
 
 /* Opens (creating as needed) the directory dir for a write of rel. */
-static sbxd_code
-open_parent(const struct fsops_root *r, char *dir, int *dfd, struct err *e)
+sbxd_code
+fsops_open_parent(const struct fsops_root *r, char *dir, int *dfd,
+    struct err *e)
 {
 	int fd;
 
-	fd = resolve(r->fd, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+	fd = fsops_resolve(r->fd, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
 	if (fd >= 0) {
 		*dfd = fd;
 		return SBXD_OK;
@@ -468,8 +501,8 @@ open_parent(const struct fsops_root *r, char *dir, int *dfd, struct err *e)
 
 /* ---- writing ------------------------------------------------------------- */
 
-static sbxd_code
-write_all(int fd, const void *content, size_t len, const char *rel,
+sbxd_code
+fsops_write_all(int fd, const void *content, size_t len, const char *rel,
     struct err *e)
 {
 	const char *p = content;
@@ -480,7 +513,7 @@ write_all(int fd, const void *content, size_t len, const char *rel,
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			return fail_errno(errno, rel, "writing", e);
+			return fsops_fail_errno(errno, rel, "writing", e);
 		}
 		p += n;
 		len -= (size_t)n;
@@ -489,15 +522,15 @@ write_all(int fd, const void *content, size_t len, const char *rel,
 }
 
 /* Creates a fresh temporary file in dfd; its name goes to name. */
-static sbxd_code
-make_temp(int dfd, char *name, size_t namesz, int *fdp, const char *rel,
+sbxd_code
+fsops_make_temp(int dfd, char *name, size_t namesz, int *fdp, const char *rel,
     struct err *e)
 {
 	static atomic_uint counter;
 	uint64_t rnd = 0;
 	int fd;
 
-	for (int i = 0; i < CREATE_TRIES; i++) {
+	for (int i = 0; i < FSOPS_CREATE_TRIES; i++) {
 		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
 			rnd ^= (uint64_t)getpid() << 32;
 		snprintf(name, namesz, ".sbx-tmp-%u-%016" PRIx64,
@@ -509,17 +542,17 @@ make_temp(int dfd, char *name, size_t namesz, int *fdp, const char *rel,
 			return SBXD_OK;
 		}
 		if (errno != EEXIST)
-			return fail_errno(errno, rel, "creating a temporary "
+			return fsops_fail_errno(errno, rel, "creating a temporary "
 			    "file for", e);
 	}
 	return err_set(e, SBXD_ABORTED, "could not create a temporary file "
-	    "for '" PATHF "'; retry", rel);
+	    "for '" PATHF "'; retry", PATHA(rel));
 }
 
 /* The mode an overwrite of leaf gives: an existing regular file's
  * permission bits, else 0644. Refuses a directory. */
-static sbxd_code
-replace_mode(int dfd, const char *leaf, const char *rel, mode_t *mode,
+sbxd_code
+fsops_replace_mode(int dfd, const char *leaf, const char *rel, mode_t *mode,
     struct err *e)
 {
 	struct stat st;
@@ -527,43 +560,42 @@ replace_mode(int dfd, const char *leaf, const char *rel, mode_t *mode,
 	*mode = 0644;
 	if (fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == -1)
 		return errno == ENOENT ? SBXD_OK :
-		    fail_errno(errno, rel, "checking", e);
+		    fsops_fail_errno(errno, rel, "checking", e);
 	if (S_ISDIR(st.st_mode))
 		return err_set(e, SBXD_FAILED_PRECONDITION,
-		    "'" PATHF "' is a directory", rel);
+		    "'" PATHF "' is a directory", PATHA(rel));
 	if (S_ISREG(st.st_mode))
 		*mode = st.st_mode & 0777;
 	return SBXD_OK;
 }
 
-/* Overwrite: temporary file, content, owner, mode, then renameat over the
- * leaf, whatever non-directory (file, symlink, FIFO, hardlink) is there. */
-static sbxd_code
-replace_leaf(const struct fsops_root *r, int dfd, const char *leaf,
-    const char *rel, const void *content, size_t len, struct err *e)
+/* Temporary file, content, owner, mode, then renameat over the leaf,
+ * whatever non-directory (file, symlink, FIFO, hardlink) is there. */
+sbxd_code
+fsops_replace_at(int dfd, const char *leaf, const char *rel,
+    const void *content, size_t len, mode_t mode, uid_t uid, gid_t gid,
+    struct err *e)
 {
 	char tmp[64];
-	mode_t mode;
 	int fd = -1;
 	sbxd_code rv;
 
 	tmp[0] = '\0';
-	if ((rv = replace_mode(dfd, leaf, rel, &mode, e)) != SBXD_OK)
+	rv = fsops_make_temp(dfd, tmp, sizeof(tmp), &fd, rel, e);
+	if (rv != SBXD_OK)
 		goto out;
-	if ((rv = make_temp(dfd, tmp, sizeof(tmp), &fd, rel, e)) != SBXD_OK)
+	if ((rv = fsops_write_all(fd, content, len, rel, e)) != SBXD_OK)
 		goto out;
-	if ((rv = write_all(fd, content, len, rel, e)) != SBXD_OK)
-		goto out;
-	if ((rv = adopt(r, fd, mode, rel, e)) != SBXD_OK)
+	if ((rv = fsops_own(fd, uid, gid, mode, rel, e)) != SBXD_OK)
 		goto out;
 	if (close(fd) == -1) {
 		fd = -1;
-		rv = fail_errno(errno, rel, "writing", e);
+		rv = fsops_fail_errno(errno, rel, "writing", e);
 		goto out;
 	}
 	fd = -1;
 	if (renameat(dfd, tmp, dfd, leaf) == -1) {
-		rv = fail_errno(errno == ENOTEMPTY ? EISDIR : errno, rel,
+		rv = fsops_fail_errno(errno == ENOTEMPTY ? EISDIR : errno, rel,
 		    "replacing", e);
 		goto out;
 	}
@@ -577,6 +609,20 @@ out:
 	return rv;
 }
 
+/* Overwrite: the mode of the file replaced, the root's owner. */
+static sbxd_code
+replace_leaf(const struct fsops_root *r, int dfd, const char *leaf,
+    const char *rel, const void *content, size_t len, struct err *e)
+{
+	mode_t mode;
+	sbxd_code rv;
+
+	if ((rv = fsops_replace_mode(dfd, leaf, rel, &mode, e)) != SBXD_OK)
+		return rv;
+	return fsops_replace_at(dfd, leaf, rel, content, len, mode, r->uid,
+	    r->gid, e);
+}
+
 /* Opens leaf for appending: created (and adopted) if missing; a symlink,
  * directory, FIFO or other non-regular file is refused. */
 static sbxd_code
@@ -587,10 +633,10 @@ open_append(const struct fsops_root *r, int dfd, const char *leaf,
 	    O_NOCTTY | O_CLOEXEC;
 	int fd = -1;
 
-	for (int i = 0; i < CREATE_TRIES && fd == -1; i++) {
+	for (int i = 0; i < FSOPS_CREATE_TRIES && fd == -1; i++) {
 		fd = openat(dfd, leaf, fl | O_CREAT | O_EXCL, 0644);
 		if (fd >= 0) {
-			sbxd_code rv = adopt(r, fd, 0644, rel, e);
+			sbxd_code rv = fsops_adopt(r, fd, 0644, rel, e);
 
 			if (rv != SBXD_OK) {
 				close(fd);
@@ -599,18 +645,19 @@ open_append(const struct fsops_root *r, int dfd, const char *leaf,
 			break;
 		}
 		if (errno != EEXIST)
-			return fail_errno(errno, rel, "creating", e);
+			return fsops_fail_errno(errno, rel, "creating", e);
 		fd = openat(dfd, leaf, fl);
 		if (fd == -1 && errno == ELOOP)
 			return err_set(e, SBXD_FAILED_PRECONDITION,
 			    "'" PATHF "' is a symlink: appending through a symlink "
-			    "is refused (an overwrite replaces it)", rel);
+			    "is refused (an overwrite replaces it)", PATHA(rel));
 		if (fd == -1 && errno != ENOENT)
-			return fail_errno(errno, rel, "opening", e);
+			return fsops_fail_errno(errno, rel, "opening", e);
 	}
 	if (fd == -1)
 		return err_set(e, SBXD_ABORTED,
-		    "'" PATHF "' kept changing while being opened; retry", rel);
+		    "'" PATHF "' kept changing while being opened; retry",
+		    PATHA(rel));
 	*fdp = fd;
 	return SBXD_OK;
 }
@@ -627,12 +674,12 @@ append_leaf(const struct fsops_root *r, int dfd, const char *leaf,
 	if ((rv = open_append(r, dfd, leaf, rel, &fd, e)) != SBXD_OK)
 		goto out;
 	if (fstat(fd, &st) == -1) {
-		rv = fail_errno(errno, rel, "checking", e);
+		rv = fsops_fail_errno(errno, rel, "checking", e);
 		goto out;
 	}
-	if ((rv = require_regular(&st, rel, e)) != SBXD_OK)
+	if ((rv = fsops_require_regular(&st, rel, e)) != SBXD_OK)
 		goto out;
-	rv = write_all(fd, content, len, rel, e);
+	rv = fsops_write_all(fd, content, len, rel, e);
 out:
 	if (fd != -1)
 		close(fd);
@@ -648,9 +695,9 @@ fsops_write_file(struct fsops_root *r, const char *rel, const void *content,
 	int dfd = -1;
 	sbxd_code rv;
 
-	if ((rv = split_rel(rel, dir, sizeof(dir), &leaf, e)) != SBXD_OK)
+	if ((rv = fsops_split_rel(rel, dir, sizeof(dir), &leaf, e)) != SBXD_OK)
 		goto out;
-	if ((rv = open_parent(r, dir, &dfd, e)) != SBXD_OK)
+	if ((rv = fsops_open_parent(r, dir, &dfd, e)) != SBXD_OK)
 		goto out;
 	if (append)
 		rv = append_leaf(r, dfd, leaf, rel, content, len, e);

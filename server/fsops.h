@@ -71,8 +71,9 @@ void fsops_root_close(struct fsops_root *r);
  * would follow them but inside the root ("/" and ".." pinned to the
  * workspace: a link to /etc/passwd means <workspace>/etc/passwd). A
  * hardlink reads the linked inode: a sandbox can only link files it can
- * already see. NOT_FOUND ("File '<rel>' not found") if missing,
- * FAILED_PRECONDITION for a directory ("'<rel>' is a directory"), FIFO or
+ * already see. NOT_FOUND ("File '/workspace/<rel>' not found") if
+ * missing, FAILED_PRECONDITION for a directory ("'/workspace/<rel>' is a
+ * directory"), FIFO or
  * other non-regular file (never blocks on one). On failure out is reset
  * (buf_reset). */
 sbxd_code fsops_read_file(struct fsops_root *r, const char *rel,

@@ -1,10 +1,9 @@
 /*
- * handlers_sandbox.c — SandboxService: commands and workspace files.
- *
- * Each handler loads the caller's session (call_session checks that the
- * credentials reach it), makes sure its container runs, validates the
- * request, and records activity. Workspace files are served on the host
- * through fsops (kernel-contained lookups), never through a shell.
+ * handlers_sandbox.c — SandboxService's commands (Execute), and
+ * call_sandbox, which every sandbox handler uses to load the caller's
+ * session (call_session checks that the credentials reach it), make sure
+ * its container runs, and record activity. Files are in handlers_files.c
+ * and handlers_transfer.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,13 +18,10 @@
 #define COMMAND_MAX (1u << 20)
 #define ENV_MAX 256
 #define OUTPUT_MAX_CEILING (8u << 20)
-#define READ_DEFAULT_LIMIT 2000
-#define BINARY_SNIFF 8192
 #define TOUCH_EVERY_MS 1000
 
-/* Loads a session for a sandbox call and wakes it if needed. */
-static sbxd_code
-sandbox_session(struct call *c, const char *id, struct session_row *r)
+sbxd_code
+call_sandbox(struct call *c, const char *id, struct session_row *r)
 {
 	sbxd_code rv;
 
@@ -139,7 +135,7 @@ h_execute(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	if ((rv = exec_env(c, rq->env, rq->n_env, (const char ***)&a.env)) != SBXD_OK ||
 	    (rv = exec_cwd(c, rq->cwd, &a.cwd)) != SBXD_OK)
 		return rv;
-	if ((rv = sandbox_session(c, rq->session_id, &row)) != SBXD_OK)
+	if ((rv = call_sandbox(c, rq->session_id, &row)) != SBXD_OK)
 		return rv;
 	memset(&res, 0, sizeof(res));
 	if ((rv = session_exec(c->srv, &row, &a, &res, &c->err)) == SBXD_OK) {
@@ -154,147 +150,4 @@ h_execute(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	driver_exec_result_fini(&res);
 	store_session_touch(c->srv->store, row.id, server_now_ms(), NULL);
 	return rv;
-}
-
-/* Opens the session's workspace and maps the client path into it. */
-static sbxd_code
-workspace_path(struct call *c, const char *sid, const char *path, struct fsops_root *root,
-    char *rel, size_t relsz)
-{
-	struct session_row row;
-	sbxd_code rv;
-
-	if ((rv = fsops_workspace_rel(path, rel, relsz, &c->err)) != SBXD_OK)
-		return rv;
-	if ((rv = sandbox_session(c, sid, &row)) != SBXD_OK)
-		return rv;
-	return fsops_root_open(row.workspace, c->srv->cfg->sandbox_uid,
-	    c->srv->cfg->sandbox_gid, root, &c->err);
-}
-
-/* Reads a whole file through fsops, bounded by the read ceiling. */
-static sbxd_code
-read_whole(struct call *c, const char *sid, const char *path, struct buf *b)
-{
-	struct fsops_root root;
-	char rel[FSOPS_PATH_MAX + 1];
-	sbxd_code rv;
-
-	buf_init(b, c->srv->cfg->read_max_bytes);
-	if ((rv = workspace_path(c, sid, path, &root, rel, sizeof(rel))) != SBXD_OK)
-		return rv;
-	rv = fsops_read_file(&root, rel, b, &c->err);
-	fsops_root_close(&root);
-	return rv;
-}
-
-sbxd_code
-h_read_bytes(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
-{
-	const Sbx__V1__ReadBytesRequest *rq = (const void *)in;
-	Sbx__V1__ReadBytesResponse *rs = (void *)out;
-	struct buf b;
-	size_t n;
-	sbxd_code rv;
-
-	if ((rv = read_whole(c, rq->session_id, rq->path, &b)) == SBXD_OK) {
-		rs->file_size = b.len;
-		if (rq->offset < b.len) {
-			n = b.len - rq->offset;
-			if (rq->length != 0 && rq->length < n)
-				n = rq->length;
-			rs->data.len = n;
-			if ((rs->data.data = arena_memdup(c->out, b.data + rq->offset, n)) == NULL)
-				rv = err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "out of reply memory");
-		}
-		rs->eof = rq->offset + rs->data.len >= b.len;
-	}
-	buf_fini(&b);
-	return rv;
-}
-
-/* Renders lines [offset, offset+limit) as "%6zu\t<line>" joined by '\n'. */
-static sbxd_code
-number_lines(struct call *c, const char *p, size_t len, uint64_t offset, uint64_t limit,
-    Sbx__V1__ReadResponse *rs, const char *path)
-{
-	struct buf out;
-	uint64_t total = 0, shown = 0;
-	size_t i = 0;
-	sbxd_code rv = SBXD_OK;
-
-	buf_init(&out, c->srv->cfg->read_max_bytes * 2 + 64);
-	for (size_t s = 0; s < len; s = i + 1) {
-		const char *nl = memchr(p + s, '\n', len - s);
-
-		i = nl ? (size_t)(nl - p) : len;
-		if (total >= offset && shown < limit) {
-			if ((shown && buf_add(&out, "\n", 1)) ||
-			    buf_printf(&out, "%6llu\t", (unsigned long long)total + 1) ||
-			    buf_add(&out, p + s, i - s)) {
-				rv = err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "rendered text too large");
-				break;
-			}
-			shown++;
-		}
-		total++;
-	}
-	if (rv == SBXD_OK && offset >= total && (total > 0 || offset > 0))
-		rv = err_set(&c->err, SBXD_OUT_OF_RANGE, "Offset %llu exceeds file length (%llu lines)",
-		    (unsigned long long)offset, (unsigned long long)total);
-	if (rv == SBXD_OK && total - offset > shown && total > offset)
-		buf_printf(&out, "\n\n... (%llu more lines)", (unsigned long long)(total - offset - shown));
-	if (rv == SBXD_OK) {
-		rs->total_lines = total;
-		rs->remaining_lines = total > offset + shown ? total - offset - shown : 0;
-		rs->content.len = out.len;
-		if (out.len && (rs->content.data = arena_memdup(c->out, out.data, out.len)) == NULL)
-			rv = err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "out of reply memory");
-	}
-	(void)path;
-	buf_fini(&out);
-	return rv;
-}
-
-sbxd_code
-h_read(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
-{
-	const Sbx__V1__ReadRequest *rq = (const void *)in;
-	Sbx__V1__ReadResponse *rs = (void *)out;
-	struct buf b;
-	sbxd_code rv;
-
-	if ((rv = read_whole(c, rq->session_id, rq->path, &b)) != SBXD_OK)
-		goto out;
-	if (memchr(b.data ? b.data : "", '\0', b.len < BINARY_SNIFF ? b.len : BINARY_SNIFF) != NULL) {
-		rv = err_set(&c->err, SBXD_FAILED_PRECONDITION,
-		    "'%.256s' is a binary file; read it with ReadBytes", rq->path);
-		goto out;
-	}
-	/* A final newline ends the last line; it does not start another. */
-	rv = number_lines(c, b.data ? b.data : "", b.len && b.data[b.len - 1] == '\n' ? b.len - 1 : b.len,
-	    rq->offset, rq->limit ? rq->limit : READ_DEFAULT_LIMIT, rs, rq->path);
-out:
-	buf_fini(&b);
-	return rv;
-}
-
-sbxd_code
-h_write(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
-{
-	const Sbx__V1__WriteRequest *rq = (const void *)in;
-	Sbx__V1__WriteResponse *rs = (void *)out;
-	struct fsops_root root;
-	char rel[FSOPS_PATH_MAX + 1];
-	sbxd_code rv;
-
-	if ((rv = workspace_path(c, rq->session_id, rq->path, &root, rel, sizeof(rel))) != SBXD_OK)
-		return rv;
-	rv = fsops_write_file(&root, rel, rq->content.data, rq->content.len, rq->append, &c->err);
-	fsops_root_close(&root);
-	if (rv != SBXD_OK)
-		return rv;
-	rs->path = strcmp(rel, ".") == 0 ? "/workspace" : arena_printf(c->out, "/workspace/%s", rel);
-	rs->bytes_written = rq->content.len;
-	return SBXD_OK;
 }

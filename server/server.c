@@ -71,6 +71,7 @@ server_open(const struct config *cfg, struct driver *drv, struct server **out,
 	s->drv = drv;
 	for (int i = 0; i < SERVER_USER_LOCKS; i++)
 		pthread_mutex_init(&s->user_locks[i], NULL);
+	uploads_init(&s->uploads);
 	if ((rv = make_dirs(cfg->state_dir, 0700, e)) != SBXD_OK ||
 	    (rv = make_dirs(cfg->workspace_root, 0711, e)) != SBXD_OK)
 		goto fail;
@@ -100,5 +101,6 @@ server_close(struct server *s)
 	store_close(s->store);
 	for (int i = 0; i < SERVER_USER_LOCKS; i++)
 		pthread_mutex_destroy(&s->user_locks[i]);
+	uploads_fini(&s->uploads);
 	free(s);
 }

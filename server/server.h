@@ -16,6 +16,7 @@
 #include "driver.h"
 #include "err.h"
 #include "store.h"
+#include "uploads.h"
 
 #define SERVER_USER_LOCKS 64
 
@@ -26,6 +27,7 @@ struct server {
 	struct auth *auth;
 	char instance[17];          /* labels this sbxd's containers: hash of its db path */
 	pthread_mutex_t user_locks[SERVER_USER_LOCKS];
+	struct uploads uploads;      /* chunked uploads in progress */
 };
 
 /* Opens everything cfg names. The driver is used as given when drv is not

@@ -56,7 +56,11 @@ static sbxd_code f_list(struct driver *d, const char *k, const char *v, driver_l
 static void f_free(struct driver *d) { free(d); }
 
 static const struct driver_ops fake_ops = {
-	f_ping, f_image, f_create, f_start, f_inspect, f_stop, f_remove, f_exec, f_list, f_free,
+	.ping = f_ping, .image_present = f_image, .create = f_create, .start = f_start,
+	.inspect = f_inspect, .stop = f_stop, .remove = f_remove, .exec = f_exec,
+	.list = f_list, .free = f_free,
+	/* archive_get, archive_put, path_stat: NULL (files outside /workspace
+	 * are tested against the real engine) */
 };
 
 struct driver *

@@ -1,8 +1,8 @@
 /*
  * cli.h — what the files of the `sbx` CLI share. sbx.c owns main, the
  * global flags and the client handle, and the helpers every command uses
- * to report errors and parse numbers; cmd_session.c and cmd_sandbox.c
- * hold the subcommands. A command gets its own argv (argv[0] is its
+ * to report errors and parse numbers; cmd_session.c, cmd_sandbox.c and
+ * cmd_files.c hold the subcommands. A command gets its own argv (argv[0] is its
  * name; getopt is reset for it), prints plain text or, with --json,
  * exactly one JSON object, and returns the process's exit status.
  */
@@ -46,5 +46,15 @@ int cmd_exec(int argc, char **argv);
 int cmd_write(int argc, char **argv);
 int cmd_read(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_stat(int argc, char **argv);
+int cmd_mkdir(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_mv(int argc, char **argv);
+int cmd_edit(int argc, char **argv);
+int cmd_glob(int argc, char **argv);
+int cmd_grep(int argc, char **argv);
+int cmd_upload(int argc, char **argv);
+int cmd_download(int argc, char **argv);
 
 #endif

@@ -2,8 +2,8 @@
  * sbx.c — the `sbx` command-line client, a thin shell over libsbx: main,
  * the global flags and the service key, the usage text, the command
  * table, and the helpers the commands share (error reports, number
- * parsing, bounded reads). The commands live in cmd_session.c and
- * cmd_sandbox.c.
+ * parsing, bounded reads). The commands live in cmd_session.c,
+ * cmd_sandbox.c and cmd_files.c.
  *
  * Global flags come before the subcommand and fall back to environment
  * variables; each subcommand parses its own flags, makes its calls, and
@@ -74,6 +74,22 @@ static const char usage_text[] =
 "  write [--append] ID PATH             content from stdin (at most 64 MiB)\n"
 "  read ID PATH [--offset N] [--limit N]  numbered lines (offset 0-based)\n"
 "  cat ID PATH                          raw bytes\n"
+"  ls ID [PATH]                         directories first; PATH default /workspace\n"
+"  stat ID PATH                         exits 1 when PATH does not exist\n"
+"  mkdir [-p] ID PATH                   -p: parents too, no error if it exists\n"
+"  rm [-r] ID PATH                      -r: a directory and all under it\n"
+"  mv [--overwrite] ID FROM TO\n"
+"  edit [--all] ID PATH OLD NEW         replaces OLD (which must occur once,\n"
+"                    or any number of times with --all); prints the count\n"
+"  glob [--newest] [--max N] ID PATTERN [PATH]\n"
+"                    files only; * stays within a directory, ** crosses them\n"
+"  grep [-i] [-l|-c] [--glob G] [--max N] [--hidden] ID PATTERN [PATH]\n"
+"                    Perl-compatible regex; prints path:line:text, or file\n"
+"                    names (-l), or path:count (-c)\n"
+"  upload ID LOCAL PATH                 LOCAL must be a regular file\n"
+"  download ID PATH LOCAL               LOCAL - is stdout; a directory LOCAL\n"
+"                    gets the file's name; SHA-256 checked before it is saved\n"
+"                    (upload and download show progress when stderr is a tty)\n"
 "  version | help\n"
 "\n"
 "exit status: 0 ok, 1 error (\"sbx: CODE: message\" on stderr), 2 usage.\n"
@@ -283,6 +299,16 @@ static const struct {
 	{ "write", cmd_write, 1 },
 	{ "read", cmd_read, 1 },
 	{ "cat", cmd_cat, 1 },
+	{ "ls", cmd_ls, 1 },
+	{ "stat", cmd_stat, 1 },
+	{ "mkdir", cmd_mkdir, 1 },
+	{ "rm", cmd_rm, 1 },
+	{ "mv", cmd_mv, 1 },
+	{ "edit", cmd_edit, 1 },
+	{ "glob", cmd_glob, 1 },
+	{ "grep", cmd_grep, 1 },
+	{ "upload", cmd_upload, 1 },
+	{ "download", cmd_download, 1 },
 	{ "version", cmd_version, 0 },
 };
 

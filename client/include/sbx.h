@@ -322,6 +322,165 @@ SBX_API sbx_err sbx_read_bytes(sbx_client *c, const char *session_id,
 SBX_API sbx_err sbx_read(sbx_client *c, const char *session_id,
     const char *path, uint64_t offset, uint64_t limit, char **text);
 
+/* ---------------------------------------------------------------- files
+ *
+ * Paths name the container's view: relative ones are taken from
+ * /workspace; absolute ones may be anywhere the server lets them reach
+ * (sbx_upload and sbx_download work inside /workspace only). Where a path
+ * may be NULL or "", that means /workspace itself. Every string the
+ * library fills in is a malloc'd copy the caller releases with the
+ * matching _fini / _free function; what the caller passes in is only
+ * read. */
+
+/* One directory entry or file, as the server reports it. Every string is
+ * non-NULL (possibly "") once filled by the library. */
+typedef struct {
+	char *name;                  /* last path component */
+	char *path;                  /* absolute, in the container's view */
+	int is_dir;
+	int is_symlink;              /* the entry itself is a symlink (not followed) */
+	uint64_t size;
+	uint32_t mode;               /* permission bits (and maybe type bits) */
+	int64_t mtime_unix_ms;
+} sbx_file_info;
+
+/* Frees what fi holds and zeroes it. NULL and a zeroed fi are fine. */
+SBX_API void sbx_file_info_fini(sbx_file_info *fi);
+
+/* Finis every element and frees the array. NULL is ignored. */
+SBX_API void sbx_file_info_list_free(sbx_file_info *arr, size_t n);
+
+/* Lists the immediate children of the directory path (NULL = /workspace),
+ * directories first, then by name; a file path lists that file. On SBX_OK
+ * *out is an array of *n entries (NULL when *n is 0; free with
+ * sbx_file_info_list_free). On failure *out is NULL and *n 0. */
+SBX_API sbx_err sbx_ls(sbx_client *c, const char *session_id,
+    const char *path, sbx_file_info **out, size_t *n);
+
+/* Looks path up without following a final symlink. A missing path is not
+ * an error: SBX_OK with *exists 0 and *out zeroed. If exists is NULL, a
+ * missing path is SBX_NOT_FOUND instead. When it exists, *exists is 1 and
+ * *out is filled (sbx_file_info_fini it). On failure *out is zeroed and
+ * *exists 0. */
+SBX_API sbx_err sbx_stat(sbx_client *c, const char *session_id,
+    const char *path, int *exists, sbx_file_info *out);
+
+/* Creates the directory path; with parents, also missing parents, and an
+ * existing directory is then not an error (mkdir -p). */
+SBX_API sbx_err sbx_mkdir(sbx_client *c, const char *session_id,
+    const char *path, int parents);
+
+/* Removes a file, a symlink or an empty directory; with recursive, a
+ * directory and everything under it (rm -r). */
+SBX_API sbx_err sbx_remove(sbx_client *c, const char *session_id,
+    const char *path, int recursive);
+
+/* Renames from to to, creating to's missing parents. An existing to is
+ * an error (SBX_ALREADY_EXISTS) unless overwrite is non-zero. */
+SBX_API sbx_err sbx_move(sbx_client *c, const char *session_id,
+    const char *from, const char *to, int overwrite);
+
+/* Replaces old_str (old_len > 0 bytes) with new_str (new_len bytes, may
+ * be 0) in the file path. Without replace_all old_str must occur exactly
+ * once (else SBX_FAILED_PRECONDITION, with the count in the message).
+ * On SBX_OK, *occurrences (may be NULL) is the number replaced; on
+ * failure 0. The bytes are only read. */
+SBX_API sbx_err sbx_edit(sbx_client *c, const char *session_id,
+    const char *path, const void *old_str, size_t old_len,
+    const void *new_str, size_t new_len, int replace_all,
+    uint64_t *occurrences);
+
+/* Finds files (never directories) under path (NULL = /workspace) whose
+ * path relative to it matches pattern: '*' does not cross '/', "**" does,
+ * no brace expansion. In path order, or newest-modified first with
+ * newest_first. At most max_results (0 = the server's default); *truncated
+ * (may be NULL) says whether more matched. On SBX_OK *out is an array of
+ * *n entries (NULL when *n is 0; free with sbx_file_info_list_free). On
+ * failure *out is NULL, *n 0 and *truncated 0. */
+SBX_API sbx_err sbx_glob(sbx_client *c, const char *session_id,
+    const char *pattern, const char *path, uint32_t max_results,
+    int newest_first, sbx_file_info **out, size_t *n, int *truncated);
+
+typedef enum {
+	SBX_GREP_CONTENT = 0,        /* matching lines */
+	SBX_GREP_FILES = 1,          /* names of files with a match */
+	SBX_GREP_COUNT = 2,          /* matching lines per file */
+} sbx_grep_mode;
+
+/* For sbx_grep. The strings are only read. */
+typedef struct {
+	const char *pattern;         /* required; Perl-compatible regex */
+	const char *path;            /* file or directory; NULL = /workspace */
+	const char *glob;            /* NULL = all files; a bare pattern matches
+				      * the file name, one with '/' the path
+				      * relative to path */
+	sbx_grep_mode mode;
+	int case_insensitive;
+	uint32_t max_results;        /* 0 = the server's default */
+	int include_hidden;          /* also hidden files and .git, node_modules, ... */
+} sbx_grep_opts;
+
+typedef struct {
+	char *path;
+	uint64_t line_number;        /* from 1 */
+	sbx_bytes line;              /* without its newline */
+} sbx_grep_match;
+
+typedef struct {
+	char *path;
+	uint64_t count;
+} sbx_grep_count;
+
+/* What sbx_grep found; only the array of the requested mode is filled. */
+typedef struct {
+	sbx_grep_match *matches;     /* SBX_GREP_CONTENT */
+	size_t n_matches;
+	char **files;                /* SBX_GREP_FILES */
+	size_t n_files;
+	sbx_grep_count *counts;      /* SBX_GREP_COUNT */
+	size_t n_counts;
+	int truncated;               /* max_results cut the result */
+} sbx_grep_result;
+
+/* Searches files for o->pattern. A bad regex is SBX_INVALID_ARGUMENT
+ * with the server's message. On SBX_OK *out holds the result
+ * (sbx_grep_result_fini it); on failure *out is zeroed. */
+SBX_API sbx_err sbx_grep(sbx_client *c, const char *session_id,
+    const sbx_grep_opts *o, sbx_grep_result *out);
+
+/* Frees what r holds and zeroes it. NULL and a zeroed r are fine. */
+SBX_API void sbx_grep_result_fini(sbx_grep_result *r);
+
+/* Called on the caller's thread after each chunk of a transfer: done
+ * bytes of total so far. It should return quickly and must not close the
+ * client; libsbx calls made from it overwrite this thread's last error. */
+typedef void (*sbx_progress_fn)(void *arg, uint64_t done, uint64_t total);
+
+/* Uploads size bytes read from fd (with pread, from offset 0: fd must be
+ * a seekable file; its offset is left alone) to path, creating parent
+ * directories and replacing the file once the whole content has arrived
+ * and checked out: it travels in chunks of at most 1 MiB, one in memory
+ * at a time, and the server compares the SHA-256 computed here with what
+ * it received (SBX_DATA_LOSS when they differ). fd ending before size
+ * bytes is SBX_FAILED_PRECONDITION. progress (may be NULL) gets arg.
+ * On failure nothing is published; the wire has no abort, so a partial
+ * upload stays on the server until it expires there. The caller keeps
+ * fd. */
+SBX_API sbx_err sbx_upload(sbx_client *c, const char *session_id,
+    const char *path, int fd, uint64_t size, sbx_progress_fn progress,
+    void *arg);
+
+/* Downloads the file path, writing it to fd in order (any writable fd: a
+ * pipe works) in chunks of at most 1 MiB, one in memory at a time. The
+ * content's SHA-256 is checked against the server's at the end: a file
+ * that changed while it was read is SBX_DATA_LOSS ("file changed during
+ * download"), or the server's own SBX_ABORTED when it sees the change.
+ * progress (may be NULL) gets arg; total is the file's size.
+ * On failure fd may already hold part of the file: write to a temporary
+ * file and rename it on SBX_OK. The caller keeps fd. */
+SBX_API sbx_err sbx_download(sbx_client *c, const char *session_id,
+    const char *path, int fd, sbx_progress_fn progress, void *arg);
+
 #ifdef __cplusplus
 }
 #endif

@@ -105,7 +105,7 @@ TEST(unknown_method)
 	CHECK_INT(envelope("sbx.v1.SandboxService/Teleport", HARNESS_KEY, NULL, 0, msg, sizeof(msg)),
 	    SBX__V1__CODE__UNIMPLEMENTED);
 	CHECK_CONTAINS(msg, "unknown method");
-	CHECK_INT(envelope("sbx.v1.SandboxService/Grep", HARNESS_KEY, NULL, 0, msg, sizeof(msg)),
+	CHECK_INT(envelope("sbx.v1.SandboxService/StartProcess", HARNESS_KEY, NULL, 0, msg, sizeof(msg)),
 	    SBX__V1__CODE__UNIMPLEMENTED);
 	CHECK_CONTAINS(msg, "not implemented");
 	still_serving();

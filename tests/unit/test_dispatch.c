@@ -145,7 +145,7 @@ TEST(envelope_errors)
 	REQUIRE(r != NULL);
 	CHECK_STR(r->request_id, "req-1");
 	sbx__v1__response__free_unpacked(r, NULL);
-	CHECK_INT(call("sbx.v1.SandboxService/Glob", KEY, NULL, NULL, msg, sizeof(msg), NULL), SBX__V1__CODE__UNIMPLEMENTED);
+	CHECK_INT(call("sbx.v1.SandboxService/StartProcess", KEY, NULL, NULL, msg, sizeof(msg), NULL), SBX__V1__CODE__UNIMPLEMENTED);
 	CHECK_CONTAINS(msg, "not implemented");
 }
 

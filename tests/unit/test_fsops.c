@@ -463,11 +463,11 @@ TEST(read_errors)
 
 	REQUIRE(fx_up() == 0);
 	CHECK_INT(rd("nope.txt", &b, 100, &e), SBXD_NOT_FOUND);
-	CHECK_STR(e.msg, "File 'nope.txt' not found");
+	CHECK_STR(e.msg, "File '/workspace/nope.txt' not found");
 	CHECK_INT(rd("nodir/nope", &b, 100, &e), SBXD_NOT_FOUND);
 	REQUIRE(mkdir(W("d"), 0755) == 0);
 	CHECK_INT(rd("d", &b, 100, &e), SBXD_FAILED_PRECONDITION);
-	CHECK_STR(e.msg, "'d' is a directory");
+	CHECK_STR(e.msg, "'/workspace/d' is a directory");
 	CHECK_INT(rd(".", &b, 100, &e), SBXD_FAILED_PRECONDITION);
 	CHECK_CONTAINS(e.msg, "is a directory");
 	REQUIRE(symlink("loop2", W("loop1")) == 0 && symlink("loop1", W("loop2")) == 0);
@@ -510,7 +510,7 @@ TEST(write_errors)
 	CHECK_INT(wr("..", "x", 0, &e), SBXD_INVALID_ARGUMENT);
 	CHECK_INT(wr("a/..", "x", 1, &e), SBXD_INVALID_ARGUMENT);
 	CHECK_INT(wr("d", "x", 0, &e), SBXD_FAILED_PRECONDITION);
-	CHECK_STR(e.msg, "'d' is a directory");
+	CHECK_STR(e.msg, "'/workspace/d' is a directory");
 	CHECK_INT(wr("d", "x", 1, &e), SBXD_FAILED_PRECONDITION);
 	CHECK_CONTAINS(e.msg, "is a directory");
 	CHECK(no_temp_left(T("ws")));

@@ -11,8 +11,11 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -24,6 +27,7 @@
 #include "t.h"
 
 #define FAKE_THREADS 4
+#define FAKE_RECV_MAX (16u << 20)   /* room for 1 MiB upload chunks */
 
 struct reply {
 	uint8_t *data;   /* malloc'd; NULL = send nothing */
@@ -154,6 +158,7 @@ fake_start_on(handler_fn h, const char *scheme, nng_tls_config *tls)
 	snprintf(url, sizeof(url), "%s://127.0.0.1:0", scheme);
 	if (nng_rep0_open(&f->sock) != 0 ||
 	    nng_listener_create(&l, f->sock, url) != 0 ||
+	    nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, FAKE_RECV_MAX) != 0 ||
 	    (tls != NULL && nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, tls) != 0) ||
 	    nng_listener_start(l, 0) != 0 ||
 	    nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port) != 0) {
@@ -414,13 +419,17 @@ static Sbx__V1__Request *
 last_request(void)
 {
 	Sbx__V1__Request *r = NULL;
-	uint8_t buf[1 << 16];
+	uint8_t *buf;
 	size_t n;
 
 	pthread_mutex_lock(&g_fake->mu);
 	if (g_fake->last != NULL) {
-		n = sbx__v1__request__pack(g_fake->last, buf);
-		r = sbx__v1__request__unpack(NULL, n, buf);
+		n = sbx__v1__request__get_packed_size(g_fake->last);
+		if ((buf = malloc(n + 1)) != NULL) {
+			sbx__v1__request__pack(g_fake->last, buf);
+			r = sbx__v1__request__unpack(NULL, n, buf);
+			free(buf);
+		}
 	}
 	pthread_mutex_unlock(&g_fake->mu);
 	return r;
@@ -967,6 +976,681 @@ TEST(logger_sees_events)
 	CHECK(ls.lines >= 3);
 }
 
+/* ---------------------------------------------------------------- file calls */
+
+#define MIB (1u << 20)
+
+/* The payload of the last request, unpacked with d, if its method is
+ * method; NULL otherwise. Free with protobuf_c_message_free_unpacked. */
+static void *
+last_payload(const char *method, const ProtobufCMessageDescriptor *d)
+{
+	Sbx__V1__Request *r = last_request();
+	void *m = NULL;
+
+	if (r != NULL && strcmp(r->method, method) == 0)
+		m = protobuf_c_message_unpack(d, NULL, r->payload.len, r->payload.data);
+	if (r != NULL)
+		sbx__v1__request__free_unpacked(r, NULL);
+	return m;
+}
+
+#define LAST(type, lower, method) \
+	((type *)last_payload("sbx.v1.SandboxService/" method, &lower##__descriptor))
+#define FREE_MSG(m) protobuf_c_message_free_unpacked(&(m)->base, NULL)
+
+static int
+method_is(const Sbx__V1__Request *req, const char *name)
+{
+	static const char svc[] = "sbx.v1.SandboxService/";
+
+	return strncmp(req->method, svc, sizeof(svc) - 1) == 0 &&
+	    strcmp(req->method + sizeof(svc) - 1, name) == 0;
+}
+
+static void
+set_info(Sbx__V1__FileInfo *fi, const char *name, const char *path, int dir,
+    uint64_t size)
+{
+	fi->name = (char *)name;
+	fi->path = (char *)path;
+	fi->is_dir = dir;
+	fi->size = size;
+	fi->mode = dir ? 0755 : 0644;
+	fi->mtime_unix_ms = 1700000000123ll;
+}
+
+static struct reply
+h_fs_listing(const Sbx__V1__Request *req)
+{
+	Sbx__V1__FileInfo a = SBX__V1__FILE_INFO__INIT, b = SBX__V1__FILE_INFO__INIT,
+	    l = SBX__V1__FILE_INFO__INIT;
+	Sbx__V1__FileInfo *v[] = { &a, &b, &l };
+
+	set_info(&a, "src", "/workspace/src", 1, 4096);
+	set_info(&b, "b.txt", "/workspace/b.txt", 0, 3);
+	set_info(&l, "link", "/workspace/link", 0, 7);
+	l.is_symlink = 1;
+	if (method_is(req, "Ls")) {
+		Sbx__V1__LsResponse r = SBX__V1__LS_RESPONSE__INIT;
+		r.entries = v;
+		r.n_entries = 3;
+		return ok(req, &r.base);
+	}
+	if (method_is(req, "Glob")) {
+		Sbx__V1__GlobResponse r = SBX__V1__GLOB_RESPONSE__INIT;
+		r.files = v + 1;
+		r.n_files = 2;
+		r.truncated = 1;
+		return ok(req, &r.base);
+	}
+	Sbx__V1__StatRequest *sr = sbx__v1__stat_request__unpack(NULL,
+	    req->payload.len, req->payload.data);
+	Sbx__V1__StatResponse r = SBX__V1__STAT_RESPONSE__INIT;
+	struct reply out;
+
+	r.exists = sr != NULL && strcmp(sr->path, "missing") != 0;
+	r.info = r.exists ? &b : NULL;
+	out = ok(req, &r.base);
+	sbx__v1__stat_request__free_unpacked(sr, NULL);
+	return out;
+}
+
+static struct reply
+h_fs_grep(const Sbx__V1__Request *req)
+{
+	static const uint8_t line2[] = { 'x', 0, 'y' };
+	Sbx__V1__GrepRequest *gr = sbx__v1__grep_request__unpack(NULL,
+	    req->payload.len, req->payload.data);
+	Sbx__V1__GrepResponse r = SBX__V1__GREP_RESPONSE__INIT;
+	Sbx__V1__GrepMatch m1 = SBX__V1__GREP_MATCH__INIT, m2 = SBX__V1__GREP_MATCH__INIT;
+	Sbx__V1__GrepMatch *mv[] = { &m1, &m2 };
+	Sbx__V1__GrepCount c1 = SBX__V1__GREP_COUNT__INIT;
+	Sbx__V1__GrepCount *cv[] = { &c1 };
+	char *files[] = { "/workspace/a.py", "/workspace/b.py" };
+	struct reply out;
+
+	if (gr == NULL || gr->mode == SBX__V1__GREP_MODE__GREP_MODE_CONTENT) {
+		m1.path = "/workspace/a.py";
+		m1.line_number = 3;
+		m1.line.data = (uint8_t *)"def foo():";
+		m1.line.len = 10;
+		m2.path = "/workspace/b.py";
+		m2.line_number = 10;
+		m2.line.data = (uint8_t *)line2;
+		m2.line.len = sizeof(line2);
+		r.matches = mv;
+		r.n_matches = 2;
+	} else if (gr->mode == SBX__V1__GREP_MODE__GREP_MODE_FILES_WITH_MATCHES) {
+		r.files = files;
+		r.n_files = 2;
+	} else {
+		c1.path = "/workspace/a.py";
+		c1.count = 4;
+		r.counts = cv;
+		r.n_counts = 1;
+		r.truncated = 1;
+	}
+	out = ok(req, &r.base);
+	sbx__v1__grep_request__free_unpacked(gr, NULL);
+	return out;
+}
+
+/* Ls, Stat, Glob and Grep answer with fixed data; the rest empty. */
+static struct reply
+h_fs(const Sbx__V1__Request *req)
+{
+	if (method_is(req, "Ls") || method_is(req, "Stat") || method_is(req, "Glob"))
+		return h_fs_listing(req);
+	if (method_is(req, "Grep"))
+		return h_fs_grep(req);
+	if (method_is(req, "Edit")) {
+		Sbx__V1__EditResponse r = SBX__V1__EDIT_RESPONSE__INIT;
+		r.occurrences = 3;
+		return ok(req, &r.base);
+	}
+	Sbx__V1__MkdirResponse r = SBX__V1__MKDIR_RESPONSE__INIT;   /* all empty */
+	return ok(req, &r.base);
+}
+
+TEST(ls_and_stat_decode)
+{
+	struct fake *f = fake_start(h_fs);
+	sbx_client *c = open_client(f->url, 5000);
+	Sbx__V1__LsRequest *lr;
+	Sbx__V1__StatRequest *sr;
+	sbx_file_info *v = (sbx_file_info *)1, fi;
+	size_t n = 9;
+	int exists = -1;
+
+	REQUIRE(c != NULL);
+	REQUIRE_INT(sbx_ls(c, "s-1", "/workspace", &v, &n), SBX_OK);
+	REQUIRE_INT(n, 3);
+	CHECK_STR(v[0].name, "src");
+	CHECK(v[0].is_dir);
+	CHECK_INT(v[0].mode, 0755);
+	CHECK_STR(v[1].path, "/workspace/b.txt");
+	CHECK_INT(v[1].size, 3);
+	CHECK_INT(v[1].mtime_unix_ms, 1700000000123ll);
+	CHECK(!v[1].is_dir && !v[1].is_symlink);
+	CHECK(v[2].is_symlink);
+	sbx_file_info_list_free(v, n);
+	REQUIRE((lr = LAST(Sbx__V1__LsRequest, sbx__v1__ls_request, "Ls")) != NULL);
+	CHECK_STR(lr->session_id, "s-1");
+	CHECK_STR(lr->path, "/workspace");
+	FREE_MSG(lr);
+	REQUIRE_INT(sbx_ls(c, "s-1", NULL, &v, &n), SBX_OK);   /* NULL = /workspace */
+	sbx_file_info_list_free(v, n);
+	REQUIRE((lr = LAST(Sbx__V1__LsRequest, sbx__v1__ls_request, "Ls")) != NULL);
+	CHECK_STR(lr->path, "");
+	FREE_MSG(lr);
+
+	REQUIRE_INT(sbx_stat(c, "s-1", "b.txt", &exists, &fi), SBX_OK);
+	CHECK_INT(exists, 1);
+	CHECK_STR(fi.name, "b.txt");
+	CHECK_INT(fi.mode, 0644);
+	sbx_file_info_fini(&fi);
+	CHECK(fi.name == NULL);
+	REQUIRE((sr = LAST(Sbx__V1__StatRequest, sbx__v1__stat_request, "Stat")) != NULL);
+	CHECK_STR(sr->path, "b.txt");
+	FREE_MSG(sr);
+	REQUIRE_INT(sbx_stat(c, "s-1", "missing", &exists, &fi), SBX_OK);
+	CHECK_INT(exists, 0);
+	CHECK(fi.name == NULL && fi.path == NULL);
+	CHECK_INT(sbx_stat(c, "s-1", "missing", NULL, &fi), SBX_NOT_FOUND);
+	CHECK_CONTAINS(sbx_last_error(c), "does not exist");
+	CHECK_INT(sbx_stat(c, "s-1", "", &exists, &fi), SBX_INVALID_ARGUMENT);
+	CHECK_INT(sbx_ls(c, "", "x", &v, &n), SBX_INVALID_ARGUMENT);
+	CHECK(v == NULL);
+	CHECK_INT(n, 0);
+	sbx_client_close(c);
+	fake_stop(f);
+}
+
+TEST(changes_send_their_fields)
+{
+	static const uint8_t old_b[] = { 'a', 0, 'b' };
+	struct fake *f = fake_start(h_fs);
+	sbx_client *c = open_client(f->url, 5000);
+	Sbx__V1__MkdirRequest *mr;
+	Sbx__V1__RemoveRequest *rr;
+	Sbx__V1__MoveRequest *vr;
+	Sbx__V1__EditRequest *er;
+	uint64_t occ = 99;
+	int before;
+
+	REQUIRE(c != NULL);
+	REQUIRE_INT(sbx_mkdir(c, "s-1", "a/b/c", 1), SBX_OK);
+	REQUIRE((mr = LAST(Sbx__V1__MkdirRequest, sbx__v1__mkdir_request, "Mkdir")) != NULL);
+	CHECK_STR(mr->session_id, "s-1");
+	CHECK_STR(mr->path, "a/b/c");
+	CHECK(mr->parents);
+	FREE_MSG(mr);
+	REQUIRE_INT(sbx_mkdir(c, "s-1", "d", 0), SBX_OK);
+	REQUIRE((mr = LAST(Sbx__V1__MkdirRequest, sbx__v1__mkdir_request, "Mkdir")) != NULL);
+	CHECK(!mr->parents);
+	FREE_MSG(mr);
+
+	REQUIRE_INT(sbx_remove(c, "s-1", "a", 7), SBX_OK);
+	REQUIRE((rr = LAST(Sbx__V1__RemoveRequest, sbx__v1__remove_request, "Remove")) != NULL);
+	CHECK_STR(rr->path, "a");
+	CHECK(rr->recursive);
+	FREE_MSG(rr);
+
+	REQUIRE_INT(sbx_move(c, "s-1", "x.txt", "y/x.txt", 1), SBX_OK);
+	REQUIRE((vr = LAST(Sbx__V1__MoveRequest, sbx__v1__move_request, "Move")) != NULL);
+	CHECK_STR(vr->from, "x.txt");
+	CHECK_STR(vr->to, "y/x.txt");
+	CHECK(vr->overwrite);
+	FREE_MSG(vr);
+
+	REQUIRE_INT(sbx_edit(c, "s-1", "f.c", old_b, sizeof(old_b), "", 0, 1,
+	    &occ), SBX_OK);
+	CHECK_INT(occ, 3);
+	REQUIRE((er = LAST(Sbx__V1__EditRequest, sbx__v1__edit_request, "Edit")) != NULL);
+	CHECK_STR(er->path, "f.c");
+	REQUIRE_INT(er->old_string.len, 3);
+	CHECK(memcmp(er->old_string.data, old_b, 3) == 0);
+	CHECK_INT(er->new_string.len, 0);
+	CHECK(er->replace_all);
+	FREE_MSG(er);
+
+	before = atomic_load(&f->requests);
+	CHECK_INT(sbx_edit(c, "s-1", "f.c", "", 0, "x", 1, 0, &occ), SBX_INVALID_ARGUMENT);
+	CHECK_INT(occ, 0);
+	CHECK_INT(sbx_move(c, "s-1", "x", NULL, 0), SBX_INVALID_ARGUMENT);
+	CHECK_INT(sbx_mkdir(c, "s-1", NULL, 0), SBX_INVALID_ARGUMENT);
+	CHECK_INT(sbx_remove(c, NULL, "a", 0), SBX_INVALID_ARGUMENT);
+	CHECK_INT(atomic_load(&f->requests), before);
+	sbx_client_close(c);
+	fake_stop(f);
+}
+
+TEST(glob_and_grep_decode)
+{
+	struct fake *f = fake_start(h_fs);
+	sbx_client *c = open_client(f->url, 5000);
+	sbx_grep_opts go = { .pattern = "def \\w+", .path = "src", .glob = "*.py",
+	    .case_insensitive = 1, .max_results = 50, .include_hidden = 1 };
+	Sbx__V1__GlobRequest *gl;
+	Sbx__V1__GrepRequest *gr;
+	sbx_grep_result res;
+	sbx_file_info *v;
+	size_t n;
+	int trunc = 0;
+
+	REQUIRE(c != NULL);
+	REQUIRE_INT(sbx_glob(c, "s-1", "**/*.txt", "docs", 100, 1, &v, &n, &trunc),
+	    SBX_OK);
+	REQUIRE_INT(n, 2);
+	CHECK_STR(v[0].name, "b.txt");
+	CHECK(v[1].is_symlink);
+	CHECK_INT(trunc, 1);
+	sbx_file_info_list_free(v, n);
+	REQUIRE((gl = LAST(Sbx__V1__GlobRequest, sbx__v1__glob_request, "Glob")) != NULL);
+	CHECK_STR(gl->pattern, "**/*.txt");
+	CHECK_STR(gl->path, "docs");
+	CHECK_INT(gl->max_results, 100);
+	CHECK(gl->newest_first);
+	FREE_MSG(gl);
+	CHECK_INT(sbx_glob(c, "s-1", "", NULL, 0, 0, &v, &n, NULL), SBX_INVALID_ARGUMENT);
+
+	REQUIRE_INT(sbx_grep(c, "s-1", &go, &res), SBX_OK);
+	REQUIRE_INT(res.n_matches, 2);
+	CHECK_INT(res.n_files, 0);
+	CHECK_INT(res.n_counts, 0);
+	CHECK(!res.truncated);
+	CHECK_STR(res.matches[0].path, "/workspace/a.py");
+	CHECK_INT(res.matches[0].line_number, 3);
+	CHECK_STR((char *)res.matches[0].line.data, "def foo():");
+	REQUIRE_INT(res.matches[1].line.len, 3);
+	CHECK(memcmp(res.matches[1].line.data, "x\0y", 4) == 0);
+	sbx_grep_result_fini(&res);
+	CHECK(res.matches == NULL);
+	REQUIRE((gr = LAST(Sbx__V1__GrepRequest, sbx__v1__grep_request, "Grep")) != NULL);
+	CHECK_STR(gr->pattern, "def \\w+");
+	CHECK_STR(gr->path, "src");
+	CHECK_STR(gr->glob, "*.py");
+	CHECK_INT(gr->mode, SBX__V1__GREP_MODE__GREP_MODE_CONTENT);
+	CHECK(gr->case_insensitive);
+	CHECK_INT(gr->max_results, 50);
+	CHECK(gr->include_hidden);
+	FREE_MSG(gr);
+
+	go = (sbx_grep_opts){ .pattern = "x", .mode = SBX_GREP_FILES };
+	REQUIRE_INT(sbx_grep(c, "s-1", &go, &res), SBX_OK);
+	REQUIRE_INT(res.n_files, 2);
+	CHECK_STR(res.files[1], "/workspace/b.py");
+	sbx_grep_result_fini(&res);
+	REQUIRE((gr = LAST(Sbx__V1__GrepRequest, sbx__v1__grep_request, "Grep")) != NULL);
+	CHECK_INT(gr->mode, SBX__V1__GREP_MODE__GREP_MODE_FILES_WITH_MATCHES);
+	CHECK_STR(gr->path, "");
+	CHECK_STR(gr->glob, "");
+	CHECK(!gr->case_insensitive && !gr->include_hidden);
+	FREE_MSG(gr);
+
+	go.mode = SBX_GREP_COUNT;
+	REQUIRE_INT(sbx_grep(c, "s-1", &go, &res), SBX_OK);
+	REQUIRE_INT(res.n_counts, 1);
+	CHECK_STR(res.counts[0].path, "/workspace/a.py");
+	CHECK_INT(res.counts[0].count, 4);
+	CHECK(res.truncated);
+	sbx_grep_result_fini(&res);
+
+	go.mode = (sbx_grep_mode)7;
+	CHECK_INT(sbx_grep(c, "s-1", &go, &res), SBX_INVALID_ARGUMENT);
+	go = (sbx_grep_opts){ .pattern = "" };
+	CHECK_INT(sbx_grep(c, "s-1", &go, &res), SBX_INVALID_ARGUMENT);
+	CHECK_INT(sbx_grep(c, "s-1", NULL, &res), SBX_INVALID_ARGUMENT);
+	sbx_client_close(c);
+	fake_stop(f);
+}
+
+/* ---------------------------------------------------------------- transfers */
+
+/* n bytes of a fixed pseudo-random sequence; free it. */
+static uint8_t *
+make_content(size_t n)
+{
+	uint8_t *p = malloc(n ? n : 1);
+	uint32_t x = 12345;
+
+	for (size_t i = 0; i < n; i++) {
+		x = x * 1103515245u + 12345u;
+		p[i] = (uint8_t)(x >> 16);
+	}
+	return p;
+}
+
+/* A temporary file holding n bytes of p, open for reading and writing. */
+static int
+temp_file(const uint8_t *p, size_t n)
+{
+	char path[] = "/tmp/test_libsbx_xfer_XXXXXX";
+	int fd = mkstemp(path);
+
+	if (fd < 0)
+		return -1;
+	unlink(path);
+	if (n > 0 && write(fd, p, n) != (ssize_t)n) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+struct prog {
+	int calls;
+	uint64_t done[8];
+	uint64_t total;
+	void *arg_seen;
+};
+
+static void
+rec_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct prog *p = arg;
+
+	if (p->calls < 8)
+		p->done[p->calls] = done;
+	p->calls++;
+	p->total = total;
+	p->arg_seen = arg;
+}
+
+/* What the fake saw of an upload; requests arrive one at a time. */
+static struct {
+	uint32_t announce;            /* chunk_size UploadBegin answers */
+	int finish_code;              /* status UploadFinish answers */
+	char path[64];
+	uint64_t total;
+	int chunks;
+	uint64_t off[8];
+	size_t len[8];
+	int bad_id;                   /* a chunk or finish with another id */
+	crypto_hash_sha256_state st;  /* of the chunks in arrival order */
+	uint8_t sha[32];
+	size_t sha_len;
+	int finished;
+	int aborted;                  /* UploadAbort calls */
+} g_up;
+
+static struct reply
+h_upload(const Sbx__V1__Request *req)
+{
+	if (method_is(req, "UploadBegin")) {
+		Sbx__V1__UploadBeginRequest *b = sbx__v1__upload_begin_request__unpack(
+		    NULL, req->payload.len, req->payload.data);
+		Sbx__V1__UploadBeginResponse r = SBX__V1__UPLOAD_BEGIN_RESPONSE__INIT;
+		snprintf(g_up.path, sizeof(g_up.path), "%s", b ? b->path : "?");
+		g_up.total = b ? b->total_size : 0;
+		sbx__v1__upload_begin_request__free_unpacked(b, NULL);
+		crypto_hash_sha256_init(&g_up.st);
+		r.upload_id = "up-1";
+		r.chunk_size = g_up.announce;
+		return ok(req, &r.base);
+	}
+	if (method_is(req, "UploadChunk")) {
+		Sbx__V1__UploadChunkRequest *ch = sbx__v1__upload_chunk_request__unpack(
+		    NULL, req->payload.len, req->payload.data);
+		Sbx__V1__UploadChunkResponse r = SBX__V1__UPLOAD_CHUNK_RESPONSE__INIT;
+		if (ch == NULL || strcmp(ch->upload_id, "up-1") != 0 ||
+		    strcmp(ch->session_id, "s-1") != 0)
+			g_up.bad_id++;
+		if (ch != NULL && g_up.chunks < 8) {
+			g_up.off[g_up.chunks] = ch->offset;
+			g_up.len[g_up.chunks] = ch->data.len;
+		}
+		if (ch != NULL) {
+			crypto_hash_sha256_update(&g_up.st, ch->data.data, ch->data.len);
+			r.received = ch->offset + ch->data.len;
+		}
+		g_up.chunks++;
+		sbx__v1__upload_chunk_request__free_unpacked(ch, NULL);
+		return ok(req, &r.base);
+	}
+	if (method_is(req, "UploadAbort")) {
+		Sbx__V1__UploadAbortResponse r = SBX__V1__UPLOAD_ABORT_RESPONSE__INIT;
+
+		g_up.aborted++;
+		return ok(req, &r.base);
+	}
+	Sbx__V1__UploadFinishRequest *fr = sbx__v1__upload_finish_request__unpack(
+	    NULL, req->payload.len, req->payload.data);
+	Sbx__V1__UploadFinishResponse r = SBX__V1__UPLOAD_FINISH_RESPONSE__INIT;
+	if (fr == NULL || strcmp(fr->upload_id, "up-1") != 0)
+		g_up.bad_id++;
+	if (fr != NULL && fr->sha256.len <= sizeof(g_up.sha)) {
+		memcpy(g_up.sha, fr->sha256.data, fr->sha256.len);
+		g_up.sha_len = fr->sha256.len;
+	}
+	sbx__v1__upload_finish_request__free_unpacked(fr, NULL);
+	g_up.finished++;
+	if (g_up.finish_code != 0)
+		return pack_response(req->request_id, g_up.finish_code,
+		    "SHA-256 mismatch: the upload was dropped", NULL);
+	r.size = g_up.total;
+	return ok(req, &r.base);
+}
+
+TEST(upload_chunks_and_hashes)
+{
+	const size_t size = 5 * MIB / 2;
+	uint8_t *content = make_content(size), want[32], got[32];
+	struct fake *f = fake_start(h_upload);
+	sbx_client *c = open_client(f->url, 10000);
+	struct prog p = { 0 };
+	int fd = temp_file(content, size);
+
+	REQUIRE(c != NULL);
+	REQUIRE(fd >= 0);
+	REQUIRE(sodium_init() >= 0);
+	crypto_hash_sha256(want, content, size);
+	memset(&g_up, 0, sizeof(g_up));
+	g_up.announce = 8 * MIB;              /* more than 1 MiB: the client caps it */
+	REQUIRE_INT(sbx_upload(c, "s-1", "dir/big.bin", fd, size, rec_progress, &p),
+	    SBX_OK);
+	CHECK_STR(g_up.path, "dir/big.bin");
+	CHECK_INT(g_up.total, size);
+	REQUIRE_INT(g_up.chunks, 3);
+	CHECK_INT(g_up.off[0], 0);
+	CHECK_INT(g_up.off[1], MIB);
+	CHECK_INT(g_up.off[2], 2 * MIB);
+	CHECK_INT(g_up.len[0], MIB);
+	CHECK_INT(g_up.len[1], MIB);
+	CHECK_INT(g_up.len[2], MIB / 2);
+	CHECK_INT(g_up.bad_id, 0);
+	CHECK_INT(g_up.finished, 1);
+	REQUIRE_INT(g_up.sha_len, 32);
+	CHECK(memcmp(g_up.sha, want, 32) == 0);
+	crypto_hash_sha256_final(&g_up.st, got);
+	CHECK(memcmp(got, want, 32) == 0);     /* the bytes themselves arrived */
+	REQUIRE_INT(p.calls, 3);
+	CHECK_INT(p.done[0], MIB);
+	CHECK_INT(p.done[1], 2 * MIB);
+	CHECK_INT(p.done[2], size);
+	CHECK_INT(p.total, size);
+	CHECK(p.arg_seen == &p);
+
+	/* the server's smaller chunk size is used */
+	memset(&g_up, 0, sizeof(g_up));
+	g_up.announce = 1000;
+	REQUIRE_INT(sbx_upload(c, "s-1", "small.bin", fd, 2500, NULL, NULL), SBX_OK);
+	REQUIRE_INT(g_up.chunks, 3);
+	CHECK_INT(g_up.off[2], 2000);
+	CHECK_INT(g_up.len[2], 500);
+
+	/* an empty file: no chunk, the digest of nothing */
+	memset(&g_up, 0, sizeof(g_up));
+	crypto_hash_sha256(want, (const uint8_t *)"", 0);
+	REQUIRE_INT(sbx_upload(c, "s-1", "empty", fd, 0, NULL, NULL), SBX_OK);
+	CHECK_INT(g_up.chunks, 0);
+	CHECK_INT(g_up.sha_len, 32);
+	CHECK(memcmp(g_up.sha, want, 32) == 0);
+	close(fd);
+	free(content);
+	sbx_client_close(c);
+	fake_stop(f);
+}
+
+TEST(upload_failures)
+{
+	uint8_t *content = make_content(3000);
+	struct fake *f = fake_start(h_upload);
+	sbx_client *c = open_client(f->url, 10000);
+	int fd = temp_file(content, 3000), before;
+
+	REQUIRE(c != NULL);
+	REQUIRE(fd >= 0);
+	/* the server's DATA_LOSS comes through */
+	memset(&g_up, 0, sizeof(g_up));
+	g_up.finish_code = SBX__V1__CODE__DATA_LOSS;
+	CHECK_INT(sbx_upload(c, "s-1", "f", fd, 3000, NULL, NULL), SBX_DATA_LOSS);
+	CHECK_CONTAINS(sbx_last_error(c), "SHA-256 mismatch");
+	/* a file shorter than announced: no Finish */
+	memset(&g_up, 0, sizeof(g_up));
+	CHECK_INT(sbx_upload(c, "s-1", "f", fd, 5000, NULL, NULL),
+	    SBX_FAILED_PRECONDITION);
+	CHECK_CONTAINS(sbx_last_error(c), "ends at byte 3000");   /* kept across the abort */
+	CHECK_INT(g_up.finished, 0);
+	CHECK_INT(g_up.aborted, 1);   /* the server's slot is freed at once */
+	/* a pipe cannot be read at offsets; bad arguments make no call */
+	int pfd[2];
+	REQUIRE(pipe(pfd) == 0);
+	memset(&g_up, 0, sizeof(g_up));
+	CHECK_INT(sbx_upload(c, "s-1", "f", pfd[0], 10, NULL, NULL), SBX_INVALID_ARGUMENT);
+	CHECK_INT(g_up.chunks, 0);
+	close(pfd[0]);
+	close(pfd[1]);
+	before = atomic_load(&f->requests);
+	CHECK_INT(sbx_upload(c, "s-1", "f", -1, 10, NULL, NULL), SBX_INVALID_ARGUMENT);
+	CHECK_INT(sbx_upload(c, "s-1", "", fd, 10, NULL, NULL), SBX_INVALID_ARGUMENT);
+	CHECK_INT(atomic_load(&f->requests), before);
+	close(fd);
+	free(content);
+	sbx_client_close(c);
+	fake_stop(f);
+}
+
+/* What the fake serves for Download, and what it was asked. */
+static struct {
+	const uint8_t *content;
+	size_t size;
+	int corrupt;                  /* send a wrong SHA-256 at the end */
+	int requests;
+	uint64_t off[8];
+	uint32_t len[8];
+} g_down;
+
+static struct reply
+h_download(const Sbx__V1__Request *req)
+{
+	Sbx__V1__DownloadRequest *d = sbx__v1__download_request__unpack(NULL,
+	    req->payload.len, req->payload.data);
+	Sbx__V1__DownloadResponse r = SBX__V1__DOWNLOAD_RESPONSE__INIT;
+	uint8_t sha[32];
+	uint64_t off;
+	size_t n;
+	struct reply out;
+
+	if (d == NULL)
+		return pack_response(req->request_id, SBX__V1__CODE__INVALID_ARGUMENT,
+		    "bad request", NULL);
+	if (g_down.requests < 8) {
+		g_down.off[g_down.requests] = d->offset;
+		g_down.len[g_down.requests] = d->length;
+	}
+	g_down.requests++;
+	off = d->offset < g_down.size ? d->offset : g_down.size;
+	n = g_down.size - off < d->length ? g_down.size - off : d->length;
+	r.data.data = (uint8_t *)g_down.content + off;
+	r.data.len = n;
+	r.total_size = g_down.size;
+	r.eof = off + n >= g_down.size;
+	if (r.eof) {
+		crypto_hash_sha256(sha, g_down.content, g_down.size);
+		sha[5] ^= (uint8_t)(g_down.corrupt != 0);
+		r.sha256.data = sha;
+		r.sha256.len = sizeof(sha);
+	}
+	out = ok(req, &r.base);
+	sbx__v1__download_request__free_unpacked(d, NULL);
+	return out;
+}
+
+TEST(download_reassembles)
+{
+	const size_t size = 5 * MIB / 2;
+	uint8_t *content = make_content(size), *back = malloc(size + 1);
+	struct fake *f = fake_start(h_download);
+	sbx_client *c = open_client(f->url, 10000);
+	struct prog p = { 0 };
+	Sbx__V1__DownloadRequest *dr;
+	int fd = temp_file(NULL, 0);
+
+	REQUIRE(c != NULL);
+	REQUIRE(fd >= 0);
+	memset(&g_down, 0, sizeof(g_down));
+	g_down.content = content;
+	g_down.size = size;
+	REQUIRE_INT(sbx_download(c, "s-1", "big.bin", fd, rec_progress, &p), SBX_OK);
+	REQUIRE_INT(g_down.requests, 3);
+	CHECK_INT(g_down.off[0], 0);
+	CHECK_INT(g_down.off[1], MIB);
+	CHECK_INT(g_down.off[2], 2 * MIB);
+	CHECK_INT(g_down.len[0], MIB);
+	CHECK_INT(g_down.len[2], MIB);
+	REQUIRE((dr = LAST(Sbx__V1__DownloadRequest, sbx__v1__download_request, "Download")) != NULL);
+	CHECK_STR(dr->session_id, "s-1");
+	CHECK_STR(dr->path, "big.bin");
+	FREE_MSG(dr);
+	CHECK_INT(lseek(fd, 0, SEEK_END), size);
+	CHECK_INT(pread(fd, back, size + 1, 0), size);
+	CHECK(memcmp(back, content, size) == 0);
+	REQUIRE_INT(p.calls, 3);
+	CHECK_INT(p.done[0], MIB);
+	CHECK_INT(p.done[2], size);
+	CHECK_INT(p.total, size);
+
+	/* an empty file is one round trip */
+	memset(&g_down, 0, sizeof(g_down));
+	g_down.content = content;
+	REQUIRE_INT(sbx_download(c, "s-1", "empty", fd, NULL, NULL), SBX_OK);
+	CHECK_INT(g_down.requests, 1);
+	close(fd);
+	free(back);
+	free(content);
+	sbx_client_close(c);
+	fake_stop(f);
+}
+
+TEST(download_detects_change)
+{
+	const size_t size = 3 * MIB / 2;
+	uint8_t *content = make_content(size);
+	struct fake *f = fake_start(h_download);
+	sbx_client *c = open_client(f->url, 10000);
+	int fd = temp_file(NULL, 0), before;
+
+	REQUIRE(c != NULL);
+	REQUIRE(fd >= 0);
+	memset(&g_down, 0, sizeof(g_down));
+	g_down.content = content;
+	g_down.size = size;
+	g_down.corrupt = 1;
+	CHECK_INT(sbx_download(c, "s-1", "f", fd, NULL, NULL), SBX_DATA_LOSS);
+	CHECK_CONTAINS(sbx_last_error(c), "file changed during download");
+	CHECK_INT(g_down.requests, 2);
+	before = atomic_load(&f->requests);
+	CHECK_INT(sbx_download(c, "s-1", "f", -1, NULL, NULL), SBX_INVALID_ARGUMENT);
+	CHECK_INT(sbx_download(c, "s-1", NULL, fd, NULL, NULL), SBX_INVALID_ARGUMENT);
+	CHECK_INT(atomic_load(&f->requests), before);
+	close(fd);
+	free(content);
+	sbx_client_close(c);
+	fake_stop(f);
+}
+
 int
 main(void)
 {
@@ -986,5 +1670,12 @@ main(void)
 	RUN(bad_options);
 	RUN(tls_endpoint);
 	RUN(logger_sees_events);
+	RUN(ls_and_stat_decode);
+	RUN(changes_send_their_fields);
+	RUN(glob_and_grep_decode);
+	RUN(upload_chunks_and_hashes);
+	RUN(upload_failures);
+	RUN(download_reassembles);
+	RUN(download_detects_change);
 	T_DONE();
 }

@@ -2707,6 +2707,96 @@ void   sbx__v1__upload_finish_response__free_unpacked
   assert(message->base.descriptor == &sbx__v1__upload_finish_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   sbx__v1__upload_abort_request__init
+                     (Sbx__V1__UploadAbortRequest         *message)
+{
+  static const Sbx__V1__UploadAbortRequest init_value = SBX__V1__UPLOAD_ABORT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__upload_abort_request__get_packed_size
+                     (const Sbx__V1__UploadAbortRequest *message)
+{
+  assert(message->base.descriptor == &sbx__v1__upload_abort_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__upload_abort_request__pack
+                     (const Sbx__V1__UploadAbortRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__upload_abort_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__upload_abort_request__pack_to_buffer
+                     (const Sbx__V1__UploadAbortRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__upload_abort_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__UploadAbortRequest *
+       sbx__v1__upload_abort_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__UploadAbortRequest *)
+     protobuf_c_message_unpack (&sbx__v1__upload_abort_request__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__upload_abort_request__free_unpacked
+                     (Sbx__V1__UploadAbortRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__upload_abort_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__upload_abort_response__init
+                     (Sbx__V1__UploadAbortResponse         *message)
+{
+  static const Sbx__V1__UploadAbortResponse init_value = SBX__V1__UPLOAD_ABORT_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__upload_abort_response__get_packed_size
+                     (const Sbx__V1__UploadAbortResponse *message)
+{
+  assert(message->base.descriptor == &sbx__v1__upload_abort_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__upload_abort_response__pack
+                     (const Sbx__V1__UploadAbortResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__upload_abort_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__upload_abort_response__pack_to_buffer
+                     (const Sbx__V1__UploadAbortResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__upload_abort_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__UploadAbortResponse *
+       sbx__v1__upload_abort_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__UploadAbortResponse *)
+     protobuf_c_message_unpack (&sbx__v1__upload_abort_response__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__upload_abort_response__free_unpacked
+                     (Sbx__V1__UploadAbortResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__upload_abort_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   sbx__v1__download_request__init
                      (Sbx__V1__DownloadRequest         *message)
 {
@@ -5945,7 +6035,7 @@ const ProtobufCMessageDescriptor sbx__v1__ls_request__descriptor =
   (ProtobufCMessageInit) sbx__v1__ls_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sbx__v1__ls_response__field_descriptors[1] =
+static const ProtobufCFieldDescriptor sbx__v1__ls_response__field_descriptors[2] =
 {
   {
     "entries",
@@ -5959,14 +6049,27 @@ static const ProtobufCFieldDescriptor sbx__v1__ls_response__field_descriptors[1]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "truncated",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__LsResponse, truncated),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sbx__v1__ls_response__field_indices_by_name[] = {
   0,   /* field[0] = entries */
+  1,   /* field[1] = truncated */
 };
 static const ProtobufCIntRange sbx__v1__ls_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor sbx__v1__ls_response__descriptor =
 {
@@ -5976,7 +6079,7 @@ const ProtobufCMessageDescriptor sbx__v1__ls_response__descriptor =
   "Sbx__V1__LsResponse",
   "sbx.v1",
   sizeof(Sbx__V1__LsResponse),
-  1,
+  2,
   sbx__v1__ls_response__field_descriptors,
   sbx__v1__ls_response__field_indices_by_name,
   1,  sbx__v1__ls_response__number_ranges,
@@ -7674,6 +7777,75 @@ const ProtobufCMessageDescriptor sbx__v1__upload_finish_response__descriptor =
   sbx__v1__upload_finish_response__field_indices_by_name,
   1,  sbx__v1__upload_finish_response__number_ranges,
   (ProtobufCMessageInit) sbx__v1__upload_finish_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__v1__upload_abort_request__field_descriptors[2] =
+{
+  {
+    "session_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__UploadAbortRequest, session_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "upload_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__UploadAbortRequest, upload_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__v1__upload_abort_request__field_indices_by_name[] = {
+  0,   /* field[0] = session_id */
+  1,   /* field[1] = upload_id */
+};
+static const ProtobufCIntRange sbx__v1__upload_abort_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sbx__v1__upload_abort_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.UploadAbortRequest",
+  "UploadAbortRequest",
+  "Sbx__V1__UploadAbortRequest",
+  "sbx.v1",
+  sizeof(Sbx__V1__UploadAbortRequest),
+  2,
+  sbx__v1__upload_abort_request__field_descriptors,
+  sbx__v1__upload_abort_request__field_indices_by_name,
+  1,  sbx__v1__upload_abort_request__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__upload_abort_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define sbx__v1__upload_abort_response__field_descriptors NULL
+#define sbx__v1__upload_abort_response__field_indices_by_name NULL
+#define sbx__v1__upload_abort_response__number_ranges NULL
+const ProtobufCMessageDescriptor sbx__v1__upload_abort_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.UploadAbortResponse",
+  "UploadAbortResponse",
+  "Sbx__V1__UploadAbortResponse",
+  "sbx.v1",
+  sizeof(Sbx__V1__UploadAbortResponse),
+  0,
+  sbx__v1__upload_abort_response__field_descriptors,
+  sbx__v1__upload_abort_response__field_indices_by_name,
+  0,  sbx__v1__upload_abort_response__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__upload_abort_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor sbx__v1__download_request__field_descriptors[4] =
@@ -9643,7 +9815,7 @@ void sbx__v1__session_service__init (Sbx__V1__SessionService_Service *service,
                                      &sbx__v1__session_service__descriptor,
                                      (ProtobufCServiceDestroy) destroy);
 }
-static const ProtobufCMethodDescriptor sbx__v1__sandbox_service__method_descriptors[25] =
+static const ProtobufCMethodDescriptor sbx__v1__sandbox_service__method_descriptors[26] =
 {
   { "Ls", &sbx__v1__ls_request__descriptor, &sbx__v1__ls_response__descriptor },
   { "Read", &sbx__v1__read_request__descriptor, &sbx__v1__read_response__descriptor },
@@ -9659,6 +9831,7 @@ static const ProtobufCMethodDescriptor sbx__v1__sandbox_service__method_descript
   { "UploadBegin", &sbx__v1__upload_begin_request__descriptor, &sbx__v1__upload_begin_response__descriptor },
   { "UploadChunk", &sbx__v1__upload_chunk_request__descriptor, &sbx__v1__upload_chunk_response__descriptor },
   { "UploadFinish", &sbx__v1__upload_finish_request__descriptor, &sbx__v1__upload_finish_response__descriptor },
+  { "UploadAbort", &sbx__v1__upload_abort_request__descriptor, &sbx__v1__upload_abort_response__descriptor },
   { "Download", &sbx__v1__download_request__descriptor, &sbx__v1__download_response__descriptor },
   { "Execute", &sbx__v1__execute_request__descriptor, &sbx__v1__execute_response__descriptor },
   { "StartProcess", &sbx__v1__start_process_request__descriptor, &sbx__v1__start_process_response__descriptor },
@@ -9672,30 +9845,31 @@ static const ProtobufCMethodDescriptor sbx__v1__sandbox_service__method_descript
   { "ReadLogs", &sbx__v1__read_logs_request__descriptor, &sbx__v1__read_logs_response__descriptor },
 };
 const unsigned sbx__v1__sandbox_service__method_indices_by_name[] = {
-  21,        /* CloseStdin */
-  14,        /* Download */
+  22,        /* CloseStdin */
+  15,        /* Download */
   4,        /* Edit */
-  15,        /* Execute */
+  16,        /* Execute */
   5,        /* Glob */
   6,        /* Grep */
-  17,        /* ListProcesses */
+  18,        /* ListProcesses */
   0,        /* Ls */
   8,        /* Mkdir */
   10,        /* Move */
   1,        /* Read */
   2,        /* ReadBytes */
-  24,        /* ReadLogs */
-  22,        /* ReadProcessOutput */
+  25,        /* ReadLogs */
+  23,        /* ReadProcessOutput */
   9,        /* Remove */
-  20,        /* SendStdin */
-  19,        /* SignalProcess */
-  16,        /* StartProcess */
+  21,        /* SendStdin */
+  20,        /* SignalProcess */
+  17,        /* StartProcess */
   7,        /* Stat */
-  23,        /* SubscribeLogs */
+  24,        /* SubscribeLogs */
+  14,        /* UploadAbort */
   11,        /* UploadBegin */
   12,        /* UploadChunk */
   13,        /* UploadFinish */
-  18,        /* WaitProcess */
+  19,        /* WaitProcess */
   3         /* Write */
 };
 const ProtobufCServiceDescriptor sbx__v1__sandbox_service__descriptor =
@@ -9705,7 +9879,7 @@ const ProtobufCServiceDescriptor sbx__v1__sandbox_service__descriptor =
   "SandboxService",
   "Sbx__V1__SandboxService",
   "sbx.v1",
-  25,
+  26,
   sbx__v1__sandbox_service__method_descriptors,
   sbx__v1__sandbox_service__method_indices_by_name
 };
@@ -9821,13 +9995,21 @@ void sbx__v1__sandbox_service__upload_finish(ProtobufCService *service,
   assert(service->descriptor == &sbx__v1__sandbox_service__descriptor);
   service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void sbx__v1__sandbox_service__upload_abort(ProtobufCService *service,
+                                            const Sbx__V1__UploadAbortRequest *input,
+                                            Sbx__V1__UploadAbortResponse_Closure closure,
+                                            void *closure_data)
+{
+  assert(service->descriptor == &sbx__v1__sandbox_service__descriptor);
+  service->invoke(service, 14, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void sbx__v1__sandbox_service__download(ProtobufCService *service,
                                         const Sbx__V1__DownloadRequest *input,
                                         Sbx__V1__DownloadResponse_Closure closure,
                                         void *closure_data)
 {
   assert(service->descriptor == &sbx__v1__sandbox_service__descriptor);
-  service->invoke(service, 14, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 15, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void sbx__v1__sandbox_service__execute(ProtobufCService *service,
                                        const Sbx__V1__ExecuteRequest *input,
@@ -9835,7 +10017,7 @@ void sbx__v1__sandbox_service__execute(ProtobufCService *service,
                                        void *closure_data)
 {
   assert(service->descriptor == &sbx__v1__sandbox_service__descriptor);
-  service->invoke(service, 15, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 16, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void sbx__v1__sandbox_service__start_process(ProtobufCService *service,
                                              const Sbx__V1__StartProcessRequest *input,
@@ -9843,7 +10025,7 @@ void sbx__v1__sandbox_service__start_process(ProtobufCService *service,
                                              void *closure_data)
 {
   assert(service->descriptor == &sbx__v1__sandbox_service__descriptor);
-  service->invoke(service, 16, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 17, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void sbx__v1__sandbox_service__list_processes(ProtobufCService *service,
                                               const Sbx__V1__ListProcessesRequest *input,
@@ -9851,7 +10033,7 @@ void sbx__v1__sandbox_service__list_processes(ProtobufCService *service,
                                               void *closure_data)
 {
   assert(service->descriptor == &sbx__v1__sandbox_service__descriptor);
-  service->invoke(service, 17, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 18, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void sbx__v1__sandbox_service__wait_process(ProtobufCService *service,
                                             const Sbx__V1__WaitProcessRequest *input,
@@ -9859,7 +10041,7 @@ void sbx__v1__sandbox_service__wait_process(ProtobufCService *service,
                                             void *closure_data)
 {
   assert(service->descriptor == &sbx__v1__sandbox_service__descriptor);
-  service->invoke(service, 18, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 19, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void sbx__v1__sandbox_service__signal_process(ProtobufCService *service,
                                               const Sbx__V1__SignalProcessRequest *input,
@@ -9867,7 +10049,7 @@ void sbx__v1__sandbox_service__signal_process(ProtobufCService *service,
                                               void *closure_data)
 {
   assert(service->descriptor == &sbx__v1__sandbox_service__descriptor);
-  service->invoke(service, 19, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 20, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void sbx__v1__sandbox_service__send_stdin(ProtobufCService *service,
                                           const Sbx__V1__SendStdinRequest *input,
@@ -9875,7 +10057,7 @@ void sbx__v1__sandbox_service__send_stdin(ProtobufCService *service,
                                           void *closure_data)
 {
   assert(service->descriptor == &sbx__v1__sandbox_service__descriptor);
-  service->invoke(service, 20, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 21, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void sbx__v1__sandbox_service__close_stdin(ProtobufCService *service,
                                            const Sbx__V1__CloseStdinRequest *input,
@@ -9883,7 +10065,7 @@ void sbx__v1__sandbox_service__close_stdin(ProtobufCService *service,
                                            void *closure_data)
 {
   assert(service->descriptor == &sbx__v1__sandbox_service__descriptor);
-  service->invoke(service, 21, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 22, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void sbx__v1__sandbox_service__read_process_output(ProtobufCService *service,
                                                    const Sbx__V1__ReadProcessOutputRequest *input,
@@ -9891,7 +10073,7 @@ void sbx__v1__sandbox_service__read_process_output(ProtobufCService *service,
                                                    void *closure_data)
 {
   assert(service->descriptor == &sbx__v1__sandbox_service__descriptor);
-  service->invoke(service, 22, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 23, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void sbx__v1__sandbox_service__subscribe_logs(ProtobufCService *service,
                                               const Sbx__V1__SubscribeLogsRequest *input,
@@ -9899,7 +10081,7 @@ void sbx__v1__sandbox_service__subscribe_logs(ProtobufCService *service,
                                               void *closure_data)
 {
   assert(service->descriptor == &sbx__v1__sandbox_service__descriptor);
-  service->invoke(service, 23, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 24, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void sbx__v1__sandbox_service__read_logs(ProtobufCService *service,
                                          const Sbx__V1__ReadLogsRequest *input,
@@ -9907,7 +10089,7 @@ void sbx__v1__sandbox_service__read_logs(ProtobufCService *service,
                                          void *closure_data)
 {
   assert(service->descriptor == &sbx__v1__sandbox_service__descriptor);
-  service->invoke(service, 24, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 25, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void sbx__v1__sandbox_service__init (Sbx__V1__SandboxService_Service *service,
                                      Sbx__V1__SandboxService_ServiceDestroy destroy)

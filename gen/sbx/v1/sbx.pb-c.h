@@ -75,6 +75,8 @@ typedef struct Sbx__V1__UploadChunkRequest Sbx__V1__UploadChunkRequest;
 typedef struct Sbx__V1__UploadChunkResponse Sbx__V1__UploadChunkResponse;
 typedef struct Sbx__V1__UploadFinishRequest Sbx__V1__UploadFinishRequest;
 typedef struct Sbx__V1__UploadFinishResponse Sbx__V1__UploadFinishResponse;
+typedef struct Sbx__V1__UploadAbortRequest Sbx__V1__UploadAbortRequest;
+typedef struct Sbx__V1__UploadAbortResponse Sbx__V1__UploadAbortResponse;
 typedef struct Sbx__V1__DownloadRequest Sbx__V1__DownloadRequest;
 typedef struct Sbx__V1__DownloadResponse Sbx__V1__DownloadResponse;
 typedef struct Sbx__V1__EnvVar Sbx__V1__EnvVar;
@@ -652,10 +654,14 @@ struct  Sbx__V1__LsResponse
   ProtobufCMessage base;
   size_t n_entries;
   Sbx__V1__FileInfo **entries;
+  /*
+   * more entries exist than one reply lists
+   */
+  protobuf_c_boolean truncated;
 };
 #define SBX__V1__LS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__ls_response__descriptor) \
-    , 0,NULL }
+    , 0,NULL, 0 }
 
 
 struct  Sbx__V1__ReadRequest
@@ -1012,6 +1018,26 @@ struct  Sbx__V1__UploadFinishResponse
 #define SBX__V1__UPLOAD_FINISH_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__upload_finish_response__descriptor) \
     , 0 }
+
+
+struct  Sbx__V1__UploadAbortRequest
+{
+  ProtobufCMessage base;
+  char *session_id;
+  char *upload_id;
+};
+#define SBX__V1__UPLOAD_ABORT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__upload_abort_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Sbx__V1__UploadAbortResponse
+{
+  ProtobufCMessage base;
+};
+#define SBX__V1__UPLOAD_ABORT_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__upload_abort_response__descriptor) \
+     }
 
 
 struct  Sbx__V1__DownloadRequest
@@ -2506,6 +2532,44 @@ Sbx__V1__UploadFinishResponse *
 void   sbx__v1__upload_finish_response__free_unpacked
                      (Sbx__V1__UploadFinishResponse *message,
                       ProtobufCAllocator *allocator);
+/* Sbx__V1__UploadAbortRequest methods */
+void   sbx__v1__upload_abort_request__init
+                     (Sbx__V1__UploadAbortRequest         *message);
+size_t sbx__v1__upload_abort_request__get_packed_size
+                     (const Sbx__V1__UploadAbortRequest   *message);
+size_t sbx__v1__upload_abort_request__pack
+                     (const Sbx__V1__UploadAbortRequest   *message,
+                      uint8_t             *out);
+size_t sbx__v1__upload_abort_request__pack_to_buffer
+                     (const Sbx__V1__UploadAbortRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__UploadAbortRequest *
+       sbx__v1__upload_abort_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__upload_abort_request__free_unpacked
+                     (Sbx__V1__UploadAbortRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__UploadAbortResponse methods */
+void   sbx__v1__upload_abort_response__init
+                     (Sbx__V1__UploadAbortResponse         *message);
+size_t sbx__v1__upload_abort_response__get_packed_size
+                     (const Sbx__V1__UploadAbortResponse   *message);
+size_t sbx__v1__upload_abort_response__pack
+                     (const Sbx__V1__UploadAbortResponse   *message,
+                      uint8_t             *out);
+size_t sbx__v1__upload_abort_response__pack_to_buffer
+                     (const Sbx__V1__UploadAbortResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__UploadAbortResponse *
+       sbx__v1__upload_abort_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__upload_abort_response__free_unpacked
+                     (Sbx__V1__UploadAbortResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Sbx__V1__DownloadRequest methods */
 void   sbx__v1__download_request__init
                      (Sbx__V1__DownloadRequest         *message);
@@ -3182,6 +3246,12 @@ typedef void (*Sbx__V1__UploadFinishRequest_Closure)
 typedef void (*Sbx__V1__UploadFinishResponse_Closure)
                  (const Sbx__V1__UploadFinishResponse *message,
                   void *closure_data);
+typedef void (*Sbx__V1__UploadAbortRequest_Closure)
+                 (const Sbx__V1__UploadAbortRequest *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__UploadAbortResponse_Closure)
+                 (const Sbx__V1__UploadAbortResponse *message,
+                  void *closure_data);
 typedef void (*Sbx__V1__DownloadRequest_Closure)
                  (const Sbx__V1__DownloadRequest *message,
                   void *closure_data);
@@ -3425,6 +3495,10 @@ struct Sbx__V1__SandboxService_Service
                         const Sbx__V1__UploadFinishRequest *input,
                         Sbx__V1__UploadFinishResponse_Closure closure,
                         void *closure_data);
+  void (*upload_abort)(Sbx__V1__SandboxService_Service *service,
+                       const Sbx__V1__UploadAbortRequest *input,
+                       Sbx__V1__UploadAbortResponse_Closure closure,
+                       void *closure_data);
   void (*download)(Sbx__V1__SandboxService_Service *service,
                    const Sbx__V1__DownloadRequest *input,
                    Sbx__V1__DownloadResponse_Closure closure,
@@ -3491,6 +3565,7 @@ void sbx__v1__sandbox_service__init (Sbx__V1__SandboxService_Service *service,
       function_prefix__ ## upload_begin,\
       function_prefix__ ## upload_chunk,\
       function_prefix__ ## upload_finish,\
+      function_prefix__ ## upload_abort,\
       function_prefix__ ## download,\
       function_prefix__ ## execute,\
       function_prefix__ ## start_process,\
@@ -3558,6 +3633,10 @@ void sbx__v1__sandbox_service__upload_finish(ProtobufCService *service,
                                              const Sbx__V1__UploadFinishRequest *input,
                                              Sbx__V1__UploadFinishResponse_Closure closure,
                                              void *closure_data);
+void sbx__v1__sandbox_service__upload_abort(ProtobufCService *service,
+                                            const Sbx__V1__UploadAbortRequest *input,
+                                            Sbx__V1__UploadAbortResponse_Closure closure,
+                                            void *closure_data);
 void sbx__v1__sandbox_service__download(ProtobufCService *service,
                                         const Sbx__V1__DownloadRequest *input,
                                         Sbx__V1__DownloadResponse_Closure closure,
@@ -3671,6 +3750,8 @@ extern const ProtobufCMessageDescriptor sbx__v1__upload_chunk_request__descripto
 extern const ProtobufCMessageDescriptor sbx__v1__upload_chunk_response__descriptor;
 extern const ProtobufCMessageDescriptor sbx__v1__upload_finish_request__descriptor;
 extern const ProtobufCMessageDescriptor sbx__v1__upload_finish_response__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__upload_abort_request__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__upload_abort_response__descriptor;
 extern const ProtobufCMessageDescriptor sbx__v1__download_request__descriptor;
 extern const ProtobufCMessageDescriptor sbx__v1__download_response__descriptor;
 extern const ProtobufCMessageDescriptor sbx__v1__env_var__descriptor;

@@ -1,0 +1,1031 @@
+/*
+ * fsops_search.c — glob and grep over a workspace tree (see fsops.h).
+ *
+ * The tree belongs to the sandbox, which may fill it with symlink loops,
+ * FIFOs, device nodes, millions of entries, and rename things while we
+ * walk. So the walk starts from the base directory opened in-root
+ * (openat2 RESOLVE_IN_ROOT: a symlinked base is followed the way the
+ * sandbox would follow it, never out of the workspace) and goes down one
+ * name at a time with openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|
+ * RESOLVE_NO_XDEV) on the parent's fd: a symlink is never followed (not
+ * even to a file: only regular files are results), a mount point is never
+ * entered, and a directory swapped for a symlink mid-walk is simply
+ * skipped. A file is first opened O_PATH (which calls no driver), and
+ * reopened for reading through /proc/self/fd only when fstat says it is a
+ * regular file: a FIFO or a device node is never opened for reading, even
+ * one renamed over a file while we look. Everything is bounded: depth (FSOPS_WALK_DEPTH),
+ * entries visited (FSOPS_WALK_MAX), bytes of candidate paths held
+ * (NAMES_MAX), bytes read per file (its size at open, at most max_file),
+ * regex work per line (PCRE2 match, depth and heap limits), lines that hit
+ * those limits (LIMIT_LINES_MAX) and a grep's wall time (GREP_TIME_MAX);
+ * each bound met sets *truncated rather than failing.
+ *
+ * Glob matching is our own (fnmatch backtracks exponentially on patterns
+ * such as "*a*a*a*a*b"): per component, '*' matches any bytes, '?' one
+ * byte, '[...]' one byte from a class ('!' or '^' negates, ranges a-z, a
+ * leading ']' is literal, an unclosed '[' is literal; no [:alpha:] names),
+ * and every other byte, '\\' included, matches itself. A leading '.' is
+ * matched by '*' and '?' (as the reference backends do). '**' as a whole
+ * component matches zero or more directories, and as the last component
+ * any file below; "**" inside a component is just '*'. No brace expansion.
+ * Matching is on bytes: a non-ASCII character is several bytes to '?'.
+ */
+#define _GNU_SOURCE
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <pcre2.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fsops.h"
+
+#define ROOT_RESOLVE (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
+#define WALK_RESOLVE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | \
+	RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
+#define RESOLVE_TRIES 32          /* openat2 EAGAIN: a rename raced us */
+#define PATTERN_MAX 4096          /* bytes of a glob pattern or filter */
+#define REGEX_MAX 65536           /* bytes of a grep pattern */
+#define NAMES_MAX (32u << 20)     /* bytes of candidate paths one search holds */
+#define BINARY_PROBE 8192         /* a NUL in this many first bytes: binary */
+#define READ_CHUNK 65536
+#define MATCH_LIMIT 1000000       /* PCRE2 backtracking steps per line */
+#define DEPTH_LIMIT 10000         /* PCRE2 backtracking depth per line */
+#define HEAP_LIMIT_KIB 16384      /* PCRE2 backtracking memory per line */
+#define JIT_STACK_MAX (1u << 20)
+#define LIMIT_LINES_MAX 100       /* lines hitting a PCRE2 limit before we stop */
+#define GREP_TIME_MAX 60          /* seconds of wall time for one grep */
+#define PATHF "%.300s"
+
+/* ---- small helpers ------------------------------------------------------- */
+
+/* openat2 from dirfd with the given resolve flags; -1 and errno on failure. */
+static int
+open2(int dirfd, const char *path, int flags, uint64_t res)
+{
+	struct open_how how = { .flags = (uint64_t)flags, .resolve = res };
+	long fd = -1;
+
+	for (int i = 0; i < RESOLVE_TRIES; i++) {
+		fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+		if (fd >= 0 || (errno != EAGAIN && errno != EINTR))
+			break;
+	}
+	return (int)fd;
+}
+
+/* "/workspace" or "/workspace/<rel>", for messages. */
+static const char *
+ctr_path(const char *rel, char *buf, size_t sz)
+{
+	if (rel[0] == '\0' || strcmp(rel, ".") == 0)
+		snprintf(buf, sz, "/workspace");
+	else
+		snprintf(buf, sz, "/workspace/" PATHF, rel);
+	return buf;
+}
+
+#define READ_FLAGS (O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+
+/*
+ * Opens for reading the file that pfd (O_PATH) holds, known to be a regular
+ * file: through /proc/self/fd, which reaches that very inode, so a FIFO or
+ * a device node renamed over the name meanwhile is never opened (opening
+ * some devices has effects: a watchdog arms). Without procfs it opens path
+ * under dirfd again (O_NONBLOCK; the caller's fstat still refuses anything
+ * but a regular file before reading). -1 and errno on failure.
+ */
+static int
+reopen_regular(int pfd, int dirfd, const char *path, int flags, uint64_t res)
+{
+	char proc[64];
+	int fd;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	fd = open(proc, READ_FLAGS);
+	if (fd == -1 && errno == ENOENT)
+		fd = open2(dirfd, path, READ_FLAGS | flags, res);
+	return fd;
+}
+
+/* Opens path under dirfd for reading if it is a regular file: -1 with
+ * errno EINVAL when it is something else, which is then never opened. */
+static int
+open_regular(int dirfd, const char *path, int flags, uint64_t res,
+    struct stat *st)
+{
+	int pfd, fd = -1;
+
+	if ((pfd = open2(dirfd, path, O_PATH | O_CLOEXEC | flags, res)) == -1)
+		return -1;
+	if (fstat(pfd, st) == 0) {
+		if (S_ISREG(st->st_mode))
+			fd = reopen_regular(pfd, dirfd, path, flags, res);
+		else
+			errno = EINVAL;
+	}
+	close(pfd);
+	return fd;
+}
+
+/* ---- glob patterns ------------------------------------------------------- */
+
+struct gcomp {
+	const char *s;
+	size_t len;
+	int globstar;          /* the whole component is "**" */
+};
+
+struct gpat {
+	char *text;            /* our copy; components point into it */
+	struct gcomp *comp;
+	size_t n;
+	int dir_only;          /* ended in '/': names directories, never a file */
+};
+
+static void
+gpat_free(struct gpat *gp)
+{
+	free(gp->text);
+	free(gp->comp);
+	memset(gp, 0, sizeof(*gp));
+}
+
+/* Matches the class at p[*pi] == '[' against c: 1 or 0 with *pi moved past
+ * its ']', or -1 when the class is never closed ('[' is then a literal). */
+static int
+class_match(const char *p, size_t plen, size_t *pi, unsigned char c)
+{
+	size_t i = *pi + 1;
+	int neg = 0, hit = 0, first = 1;
+
+	if (i < plen && (p[i] == '!' || p[i] == '^')) {
+		neg = 1;
+		i++;
+	}
+	while (i < plen && (p[i] != ']' || first)) {
+		unsigned char lo = (unsigned char)p[i], hi = lo;
+
+		if (i + 2 < plen && p[i + 1] == '-' && p[i + 2] != ']') {
+			hi = (unsigned char)p[i + 2];
+			i += 3;
+		} else {
+			i++;
+		}
+		if (lo <= c && c <= hi)
+			hit = 1;
+		first = 0;
+	}
+	if (i >= plen)
+		return -1;
+	*pi = i + 1;
+	return hit != neg;
+}
+
+/* One component pattern against one name, bytewise. Backtracks only to the
+ * last '*', so the cost is O(plen * slen) whatever the pattern. */
+static int
+comp_match(const char *p, size_t plen, const char *s, size_t slen)
+{
+	size_t pi = 0, si = 0, star_p = SIZE_MAX, star_s = 0;
+
+	while (si < slen) {
+		if (pi < plen) {
+			if (p[pi] == '*') {
+				star_p = ++pi;
+				star_s = si;
+				continue;
+			}
+			if (p[pi] == '?') {
+				pi++;
+				si++;
+				continue;
+			}
+			if (p[pi] == '[') {
+				size_t np = pi;
+				int m = class_match(p, plen, &np, (unsigned char)s[si]);
+
+				if (m == 1 || (m == -1 && s[si] == '[')) {
+					pi = m == 1 ? np : pi + 1;
+					si++;
+					continue;
+				}
+			} else if (p[pi] == s[si]) {
+				pi++;
+				si++;
+				continue;
+			}
+		}
+		if (star_p == SIZE_MAX)
+			return 0;
+		pi = star_p;
+		si = ++star_s;
+	}
+	while (pi < plen && p[pi] == '*')
+		pi++;
+	return pi == plen;
+}
+
+/* Splits pattern into components: "" and "." dropped, repeated "**"
+ * folded. INVALID_ARGUMENT for an empty, absolute or over-long pattern or a
+ * ".." component (what names a file to glob may not lie above the base). */
+static sbxd_code
+gpat_compile(const char *pattern, struct gpat *gp, struct err *e)
+{
+	size_t len = strnlen(pattern, PATTERN_MAX + 1);
+	char *p, *save = NULL;
+
+	memset(gp, 0, sizeof(*gp));
+	if (len == 0)
+		return err_set(e, SBXD_INVALID_ARGUMENT, "glob pattern is empty");
+	if (len > PATTERN_MAX)
+		return err_set(e, SBXD_INVALID_ARGUMENT,
+		    "glob pattern is over %d bytes", PATTERN_MAX);
+	if (pattern[0] == '/')
+		return err_set(e, SBXD_INVALID_ARGUMENT,
+		    "glob pattern '" PATHF "' is absolute: give it relative to "
+		    "the search path (e.g. '**/*.py')", pattern);
+	if ((gp->text = strdup(pattern)) == NULL ||
+	    (gp->comp = calloc(len / 2 + 1, sizeof(*gp->comp))) == NULL) {
+		gpat_free(gp);
+		return err_set(e, SBXD_INTERNAL, "glob: out of memory");
+	}
+	gp->dir_only = pattern[len - 1] == '/';
+	for (p = strtok_r(gp->text, "/", &save); p != NULL;
+	    p = strtok_r(NULL, "/", &save)) {
+		int star2 = strcmp(p, "**") == 0;
+
+		if (strcmp(p, ".") == 0)
+			continue;
+		if (strcmp(p, "..") == 0) {
+			gpat_free(gp);
+			return err_set(e, SBXD_INVALID_ARGUMENT,
+			    "glob pattern '" PATHF "' has a '..' component: "
+			    "search from a higher path instead", pattern);
+		}
+		if (star2 && gp->n > 0 && gp->comp[gp->n - 1].globstar)
+			continue;
+		gp->comp[gp->n++] = (struct gcomp){ p, strlen(p), star2 };
+	}
+	return SBXD_OK;
+}
+
+/*
+ * Path matching is a small NFA over components: state i means comp[0..i)
+ * have matched the directories so far, state n a complete match. A "**"
+ * state may be skipped (zero directories) unless it is the last component,
+ * consumes any name and stays, and as the last component also completes.
+ * A directory is worth entering while some state below n is live.
+ */
+static void
+nfa_close(const struct gpat *gp, uint8_t *st)
+{
+	for (size_t i = 0; i + 1 < gp->n; i++)
+		if (st[i] && gp->comp[i].globstar)
+			st[i + 1] = 1;
+}
+
+static int
+nfa_step(const struct gpat *gp, const uint8_t *from, const char *name,
+    size_t nlen, uint8_t *to)
+{
+	int live = 0;
+
+	memset(to, 0, gp->n + 1);
+	for (size_t i = 0; i < gp->n; i++) {
+		const struct gcomp *c = &gp->comp[i];
+
+		if (!from[i])
+			continue;
+		if (c->globstar) {
+			to[i] = 1;
+			if (i + 1 == gp->n)
+				to[gp->n] = 1;
+		} else if (comp_match(c->s, c->len, name, nlen)) {
+			to[i + 1] = 1;
+		}
+	}
+	nfa_close(gp, to);
+	for (size_t i = 0; i < gp->n; i++)
+		live |= to[i];
+	return live;
+}
+
+/* ---- the walk ------------------------------------------------------------ */
+
+struct cand {
+	char *rel;             /* workspace-relative path, malloc'ed */
+	uint64_t size;
+	uint32_t mode;
+	int64_t mt_sec;
+	long mt_nsec;
+};
+
+struct walk {
+	const struct gpat *path_pat;  /* on the path below base, or NULL */
+	const struct gcomp *name_pat; /* on the file name only, or NULL */
+	int skip_hidden;              /* grep's dot-name and skip-list rules */
+	int want_stat;                /* glob: keep size, mode, mtime */
+	uint8_t *states;              /* FSOPS_WALK_DEPTH + 2 rows of n + 1 */
+	char path[FSOPS_PATH_MAX + 1];/* workspace-relative path being visited */
+	size_t base_len;              /* bytes of path before the part below base */
+	size_t visited;
+	size_t names;                 /* bytes of paths held in c */
+	int truncated;
+	int stop;
+	struct cand *c;
+	size_t nc, cap;
+};
+
+static const char *const skip_dirs[] = {
+	".git", "node_modules", "__pycache__", ".venv", "venv", ".mypy_cache",
+	".pytest_cache", ".ruff_cache", ".tox", "dist", "build", ".eggs",
+};
+
+/* Hidden names (files and directories), and the skip list (directories:
+ * a file named "build" is still searched). */
+static int
+skipped_name(const char *name, int is_dir)
+{
+	if (name[0] == '.')
+		return 1;
+	if (!is_dir)
+		return 0;
+	for (size_t i = 0; i < sizeof(skip_dirs) / sizeof(skip_dirs[0]); i++)
+		if (strcmp(name, skip_dirs[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static uint8_t *
+state_row(struct walk *w, int depth)
+{
+	return w->states + (size_t)depth * (w->path_pat->n + 1);
+}
+
+static void
+walk_free(struct walk *w)
+{
+	for (size_t i = 0; i < w->nc; i++)
+		free(w->c[i].rel);
+	free(w->c);
+	free(w->states);
+	w->c = NULL;
+	w->states = NULL;
+	w->nc = w->cap = 0;
+}
+
+/* Records w->path (len bytes) as a candidate, with st when want_stat. */
+static sbxd_code
+cand_add(struct walk *w, const struct stat *st, size_t len, struct err *e)
+{
+	struct cand *c;
+
+	if (w->names + len + 1 > NAMES_MAX) {
+		w->truncated = w->stop = 1;
+		return SBXD_OK;
+	}
+	if (w->nc == w->cap) {
+		size_t ncap = w->cap ? w->cap * 2 : 256;
+		struct cand *nc = realloc(w->c, ncap * sizeof(*nc));
+
+		if (nc == NULL)
+			return err_set(e, SBXD_INTERNAL, "search: out of memory");
+		w->c = nc;
+		w->cap = ncap;
+	}
+	c = &w->c[w->nc];
+	memset(c, 0, sizeof(*c));
+	if ((c->rel = malloc(len + 1)) == NULL)
+		return err_set(e, SBXD_INTERNAL, "search: out of memory");
+	memcpy(c->rel, w->path, len + 1);
+	if (st != NULL) {
+		c->size = (uint64_t)st->st_size;
+		c->mode = (uint32_t)st->st_mode;
+		c->mt_sec = (int64_t)st->st_mtim.tv_sec;
+		c->mt_nsec = st->st_mtim.tv_nsec;
+	}
+	w->nc++;
+	w->names += len + 1;
+	return SBXD_OK;
+}
+
+static sbxd_code walk_dir(struct walk *w, int fd, size_t plen, int depth,
+    struct err *e);
+
+/* A regular file that passed the filters, in the directory dfd: record
+ * it. Glob, whose results carry size and mtime, stats it through an O_PATH
+ * openat2 (no driver is called, and a file mounted over the name is
+ * refused); grep opens it later the same way for reading. */
+static sbxd_code
+walk_file(struct walk *w, int dfd, const char *name, size_t len,
+    struct err *e)
+{
+	struct stat st;
+	int fd, ok;
+
+	if (!w->want_stat)
+		return cand_add(w, NULL, len, e);
+	fd = open2(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, WALK_RESOLVE);
+	if (fd == -1)
+		return SBXD_OK;   /* gone, swapped for a symlink, or a mount */
+	ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	close(fd);
+	return ok ? cand_add(w, &st, len, e) : SBXD_OK;
+}
+
+/* One directory entry at depth + 1, its parent open as dfd and its
+ * parent's path plen bytes of w->path. */
+static sbxd_code
+walk_entry(struct walk *w, int dfd, const struct dirent *de, size_t plen,
+    int depth, struct err *e)
+{
+	const char *name = de->d_name;
+	size_t nlen = strlen(name), len;
+	int type = de->d_type, fd;
+	struct stat st;
+
+	if (type == DT_UNKNOWN) {
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+			return SBXD_OK;
+		type = IFTODT(st.st_mode);
+	}
+	if (type != DT_DIR && type != DT_REG)
+		return SBXD_OK;   /* symlinks, FIFOs, devices, sockets */
+	if (w->skip_hidden && skipped_name(name, type == DT_DIR))
+		return SBXD_OK;
+	if (w->path_pat != NULL) {
+		uint8_t *to = state_row(w, depth + 1);
+		int live = nfa_step(w->path_pat, state_row(w, depth), name, nlen, to);
+
+		if (type == DT_DIR ? !live : !to[w->path_pat->n])
+			return SBXD_OK;
+	}
+	if (type == DT_REG && w->name_pat != NULL &&
+	    !comp_match(w->name_pat->s, w->name_pat->len, name, nlen))
+		return SBXD_OK;
+	len = plen + (plen > 0) + nlen;
+	if (len > FSOPS_PATH_MAX) {
+		w->truncated = 1;
+		return SBXD_OK;
+	}
+	if (plen > 0)
+		w->path[plen] = '/';
+	memcpy(w->path + plen + (plen > 0), name, nlen + 1);
+	if (type == DT_REG)
+		return walk_file(w, dfd, name, len, e);
+	if (depth + 1 > FSOPS_WALK_DEPTH) {
+		w->truncated = 1;
+		return SBXD_OK;
+	}
+	fd = open2(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+	    WALK_RESOLVE);
+	if (fd == -1)
+		return SBXD_OK;   /* a mount point, a swapped-in symlink, gone */
+	return walk_dir(w, fd, len, depth + 1, e);
+}
+
+/* Walks the directory open as fd (taken: closed here), whose path is plen
+ * bytes of w->path. */
+static sbxd_code
+walk_dir(struct walk *w, int fd, size_t plen, int depth, struct err *e)
+{
+	DIR *d = fdopendir(fd);
+	struct dirent *de;
+	sbxd_code rv = SBXD_OK;
+
+	if (d == NULL) {
+		close(fd);
+		return SBXD_OK;
+	}
+	while (rv == SBXD_OK && !w->stop && (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (++w->visited > FSOPS_WALK_MAX) {
+			w->truncated = w->stop = 1;
+			break;
+		}
+		rv = walk_entry(w, dirfd(d), de, plen, depth, e);
+	}
+	closedir(d);
+	w->path[plen] = '\0';
+	return rv;
+}
+
+/* Sets up w for a walk of base (already mapped by the caller). */
+static sbxd_code
+walk_init(struct walk *w, const char *base, struct err *e)
+{
+	size_t blen = base[0] == '\0' || strcmp(base, ".") == 0 ? 0 : strlen(base);
+
+	memset(w, 0, sizeof(*w));
+	if (blen > FSOPS_PATH_MAX)
+		return err_set(e, SBXD_INVALID_ARGUMENT, "path is too long");
+	memcpy(w->path, base, blen);
+	w->path[blen] = '\0';
+	w->base_len = blen ? blen + 1 : 0;
+	return SBXD_OK;
+}
+
+/* Walks the directory dfd (not taken) from w's base. */
+static sbxd_code
+walk_run(struct walk *w, int dfd, struct err *e)
+{
+	int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+
+	if (fd == -1)
+		return err_set(e, SBXD_INTERNAL, "search: %s", strerror(errno));
+	if (w->path_pat != NULL) {
+		w->states = calloc(FSOPS_WALK_DEPTH + 2, w->path_pat->n + 1);
+		if (w->states == NULL) {
+			close(fd);
+			return err_set(e, SBXD_INTERNAL, "search: out of memory");
+		}
+		w->states[0] = 1;
+		nfa_close(w->path_pat, w->states);
+	}
+	return walk_dir(w, fd, w->base_len ? w->base_len - 1 : 0, 0, e);
+}
+
+/* ---- the base ------------------------------------------------------------ */
+
+static sbxd_code
+base_fail(int err, const char *base, struct err *e)
+{
+	char cp[400];
+
+	ctr_path(base, cp, sizeof(cp));
+	switch (err) {
+	case ENOENT:
+	case ENOTDIR:
+		return err_set(e, SBXD_NOT_FOUND, "Path '%s' not found", cp);
+	case EXDEV:
+		return err_set(e, SBXD_PERMISSION_DENIED,
+		    "'%s': path leaves the workspace", cp);
+	case ELOOP:
+		return err_set(e, SBXD_FAILED_PRECONDITION,
+		    "'%s': too many levels of symbolic links", cp);
+	case EACCES:
+	case EPERM:
+		return err_set(e, SBXD_PERMISSION_DENIED,
+		    "permission denied opening '%s'", cp);
+	case ENOSYS:
+		return err_set(e, SBXD_UNIMPLEMENTED,
+		    "openat2 is not available: sbxd needs Linux 5.6 or later");
+	default:
+		return err_set(e, SBXD_INTERNAL, "opening '%s': %s", cp,
+		    strerror(err));
+	}
+}
+
+/* Opens base in-root (symlinks followed as the sandbox would, never out):
+ * a directory as *dfd, or a regular file as *ffd (the other stays -1).
+ * Anything else is FAILED_PRECONDITION and is never opened for reading. */
+static sbxd_code
+open_base(struct fsops_root *r, const char *base, int *dfd, int *ffd,
+    struct err *e)
+{
+	struct stat st;
+	char cp[400];
+	int pfd, fd = -1;
+
+	*dfd = *ffd = -1;
+	if (base[0] == '\0')
+		base = ".";
+	if ((pfd = open2(r->fd, base, O_PATH | O_CLOEXEC, ROOT_RESOLVE)) == -1)
+		return base_fail(errno, base, e);
+	if (fstat(pfd, &st) == -1)
+		st.st_mode = 0;
+	if (S_ISDIR(st.st_mode))
+		fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	else if (S_ISREG(st.st_mode))
+		fd = reopen_regular(pfd, r->fd, base, 0, ROOT_RESOLVE);
+	close(pfd);
+	if (fd == -1 && (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)))
+		return base_fail(errno, base, e);
+	if (fd == -1 || fstat(fd, &st) == -1 ||
+	    !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) {
+		if (fd != -1)
+			close(fd);
+		return err_set(e, SBXD_FAILED_PRECONDITION,
+		    "'%s' is not a regular file or directory",
+		    ctr_path(base, cp, sizeof(cp)));
+	}
+	*(S_ISDIR(st.st_mode) ? dfd : ffd) = fd;
+	return SBXD_OK;
+}
+
+/* ---- glob ---------------------------------------------------------------- */
+
+static int
+by_path(const void *a, const void *b)
+{
+	return strcmp(((const struct cand *)a)->rel, ((const struct cand *)b)->rel);
+}
+
+static int
+by_mtime(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+
+	if (x->mt_sec != y->mt_sec)
+		return x->mt_sec > y->mt_sec ? -1 : 1;
+	if (x->mt_nsec != y->mt_nsec)
+		return x->mt_nsec > y->mt_nsec ? -1 : 1;
+	return strcmp(x->rel, y->rel);
+}
+
+static void
+cand_entry(const struct cand *c, struct fsops_entry *ent)
+{
+	const char *slash = strrchr(c->rel, '/');
+
+	memset(ent, 0, sizeof(*ent));
+	snprintf(ent->name, sizeof(ent->name), "%s", slash ? slash + 1 : c->rel);
+	snprintf(ent->rel, sizeof(ent->rel), "%s", c->rel);
+	ent->size = c->size;
+	ent->mode = c->mode;
+	ent->mtime_ms = c->mt_sec * 1000 + c->mt_nsec / 1000000;
+}
+
+sbxd_code
+fsops_glob(struct fsops_root *r, const char *base, const char *pattern,
+    size_t max, int newest_first, fsops_entry_cb cb, void *arg, int *truncated,
+    struct err *e)
+{
+	struct gpat gp;
+	struct walk *w = NULL;
+	struct fsops_entry *ent = NULL;
+	int dfd = -1, ffd = -1;
+	char cp[400];
+	sbxd_code rv;
+
+	*truncated = 0;
+	if ((rv = gpat_compile(pattern, &gp, e)) != SBXD_OK)
+		return rv;
+	if ((rv = open_base(r, base, &dfd, &ffd, e)) != SBXD_OK)
+		goto out;
+	if (ffd != -1) {
+		rv = err_set(e, SBXD_FAILED_PRECONDITION,
+		    "'%s' is not a directory: glob searches below a directory",
+		    ctr_path(base, cp, sizeof(cp)));
+		goto out;
+	}
+	if ((w = malloc(sizeof(*w))) == NULL ||
+	    (ent = malloc(sizeof(*ent))) == NULL) {
+		rv = err_set(e, SBXD_INTERNAL, "glob: out of memory");
+		goto out;
+	}
+	if ((rv = walk_init(w, base, e)) != SBXD_OK)
+		goto out;
+	if (gp.dir_only || gp.n == 0)
+		goto out;   /* names only directories: no file can match */
+	w->path_pat = &gp;
+	w->want_stat = 1;
+	if ((rv = walk_run(w, dfd, e)) != SBXD_OK)
+		goto out;
+	if (w->nc > 1)
+		qsort(w->c, w->nc, sizeof(*w->c), newest_first ? by_mtime : by_path);
+	*truncated = w->truncated || w->nc > max;
+	for (size_t i = 0; i < w->nc && i < max; i++) {
+		cand_entry(&w->c[i], ent);
+		if (cb(arg, ent) != 0)
+			break;
+	}
+out:
+	if (w != NULL)
+		walk_free(w);
+	free(w);
+	free(ent);
+	gpat_free(&gp);
+	if (dfd != -1)
+		close(dfd);
+	if (ffd != -1)
+		close(ffd);
+	return rv;
+}
+
+/* ---- grep ---------------------------------------------------------------- */
+
+struct grep {
+	const struct fsops_grep_opts *o;
+	pcre2_code *re;
+	pcre2_match_data *md;
+	pcre2_match_context *mc;
+	pcre2_jit_stack *js;
+	fsops_grep_cb cb;
+	void *arg;
+	char *lb;              /* line buffer, reused from file to file */
+	size_t lcap;
+	size_t emitted;
+	size_t limit_lines;    /* lines on which PCRE2 hit a limit */
+	int truncated;
+	int stop;
+	struct timespec deadline;
+};
+
+/* Compiles o->pattern: bytes, not UTF-8; JIT when the platform allows. */
+static sbxd_code
+grep_compile(struct grep *g, struct err *e)
+{
+	PCRE2_UCHAR msg[256];
+	PCRE2_SIZE off = 0;
+	int code = 0;
+	uint32_t fl = g->o->case_insensitive ? PCRE2_CASELESS : 0;
+	size_t len = strnlen(g->o->pattern, REGEX_MAX + 1);
+
+	if (len > REGEX_MAX)
+		return err_set(e, SBXD_INVALID_ARGUMENT,
+		    "regex pattern is over %d bytes", REGEX_MAX);
+	g->re = pcre2_compile((PCRE2_SPTR)g->o->pattern, len, fl, &code, &off,
+	    NULL);
+	if (g->re == NULL) {
+		if (pcre2_get_error_message(code, msg, sizeof(msg)) < 0)
+			snprintf((char *)msg, sizeof(msg), "error %d", code);
+		return err_set(e, SBXD_INVALID_ARGUMENT,
+		    "Invalid regex pattern: %s at offset %zu", (char *)msg,
+		    (size_t)off);
+	}
+	(void)pcre2_jit_compile(g->re, PCRE2_JIT_COMPLETE);   /* else interpreted */
+	g->md = pcre2_match_data_create_from_pattern(g->re, NULL);
+	g->mc = pcre2_match_context_create(NULL);
+	if (g->md == NULL || g->mc == NULL)
+		return err_set(e, SBXD_INTERNAL, "grep: out of memory");
+	pcre2_set_match_limit(g->mc, MATCH_LIMIT);
+	pcre2_set_depth_limit(g->mc, DEPTH_LIMIT);
+	pcre2_set_heap_limit(g->mc, HEAP_LIMIT_KIB);
+	if ((g->js = pcre2_jit_stack_create(32 * 1024, JIT_STACK_MAX, NULL)) != NULL)
+		pcre2_jit_stack_assign(g->mc, NULL, g->js);
+	return SBXD_OK;
+}
+
+static void
+grep_fini(struct grep *g)
+{
+	pcre2_jit_stack_free(g->js);
+	pcre2_match_context_free(g->mc);
+	pcre2_match_data_free(g->md);
+	pcre2_code_free(g->re);
+	free(g->lb);
+}
+
+static void
+grep_emit(struct grep *g, const char *rel, uint64_t lineno, const char *line,
+    size_t len, uint64_t count)
+{
+	if (g->emitted >= g->o->max_results) {
+		g->truncated = g->stop = 1;
+		return;
+	}
+	g->emitted++;
+	if (g->cb(g->arg, rel, lineno, line, len, count) != 0)
+		g->stop = 1;
+}
+
+static void
+grep_check_time(struct grep *g)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec > g->deadline.tv_sec ||
+	    (now.tv_sec == g->deadline.tv_sec && now.tv_nsec >= g->deadline.tv_nsec))
+		g->truncated = g->stop = 1;
+}
+
+/* Matches one line (line[len] is a NUL we put there). Returns non-zero
+ * when the rest of this file need not be searched. */
+static int
+grep_line(struct grep *g, const char *rel, uint64_t lineno, const char *line,
+    size_t len, uint64_t *count)
+{
+	int rc = pcre2_match(g->re, (PCRE2_SPTR)line, len, 0, 0, g->md, g->mc);
+
+	if (rc == PCRE2_ERROR_NOMATCH ||
+	    (rc <= PCRE2_ERROR_UTF8_ERR1 && rc >= PCRE2_ERROR_UTF8_ERR21))
+		return 0;   /* (*UTF) in the pattern, a line that is not UTF-8 */
+	if (rc < 0) {   /* a limit: this line's answer is unknown */
+		g->truncated = 1;
+		if (++g->limit_lines >= LIMIT_LINES_MAX)
+			g->stop = 1;
+		return g->stop;
+	}
+	(*count)++;
+	if (g->o->mode == FSOPS_GREP_CONTENT)
+		grep_emit(g, rel, lineno, line, len, 0);
+	else if (g->o->mode == FSOPS_GREP_FILES)
+		grep_emit(g, rel, 0, NULL, 0, 0);
+	return g->stop || g->o->mode == FSOPS_GREP_FILES;
+}
+
+/* Makes room in the line buffer for more of a file with left bytes unread. */
+static sbxd_code
+grep_grow(struct grep *g, size_t len, uint64_t left, struct err *e)
+{
+	size_t ncap = g->lcap * 2;
+	char *nb;
+
+	if ((uint64_t)ncap > (uint64_t)len + left + 1)
+		ncap = (size_t)((uint64_t)len + left + 1);
+	if ((nb = realloc(g->lb, ncap)) == NULL)
+		return err_set(e, SBXD_INTERNAL, "grep: out of memory");
+	g->lb = nb;
+	g->lcap = ncap;
+	return SBXD_OK;
+}
+
+/*
+ * Searches the open file fd as rel: a regular file of at most max_file
+ * bytes, read up to its size at open (a file growing meanwhile is not
+ * chased), line by line in a buffer that holds the longest line. Lines are
+ * the bytes up to each '\n', the '\n' removed and nothing else changed.
+ */
+static sbxd_code
+grep_fd(struct grep *g, int fd, const char *rel, struct err *e)
+{
+	struct stat st;
+	size_t len = 0, off = 0, scan = 0;
+	uint64_t left, lineno = 0, count = 0;
+	int eof = 0, probed = 0, done = 0;
+	sbxd_code rv;
+
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size > g->o->max_file)
+		return SBXD_OK;
+	left = (uint64_t)st.st_size;
+	while (!done) {
+		if (!eof) {
+			ssize_t n;
+			size_t want;
+
+			if (off > 0) {
+				memmove(g->lb, g->lb + off, len - off);
+				len -= off;
+				scan -= off;
+				off = 0;
+			}
+			if (len + 1 >= g->lcap &&
+			    (rv = grep_grow(g, len, left, e)) != SBXD_OK)
+				return rv;
+			want = g->lcap - 1 - len;
+			if ((uint64_t)want > left)
+				want = (size_t)left;
+			n = read(fd, g->lb + len, want);
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				eof = 1;
+			} else {
+				len += (size_t)n;
+				left -= (uint64_t)n;
+				eof = left == 0;
+			}
+		}
+		if (!probed) {
+			if (!eof && len < BINARY_PROBE)
+				continue;
+			if (memchr(g->lb, '\0', len < BINARY_PROBE ? len : BINARY_PROBE))
+				return SBXD_OK;
+			probed = 1;
+		}
+		for (char *nl; !done &&
+		    (nl = memchr(g->lb + scan, '\n', len - scan)) != NULL; ) {
+			size_t end = (size_t)(nl - g->lb);
+
+			*nl = '\0';
+			done = grep_line(g, rel, ++lineno, g->lb + off, end - off, &count);
+			off = scan = end + 1;
+			if (lineno % 1024 == 0)
+				grep_check_time(g);
+			done |= g->stop;
+		}
+		scan = len;
+		if (eof && !done) {
+			if (off < len) {
+				g->lb[len] = '\0';
+				(void)grep_line(g, rel, ++lineno, g->lb + off,
+				    len - off, &count);
+			}
+			done = 1;
+		}
+	}
+	if (g->o->mode == FSOPS_GREP_COUNT && count > 0 && !g->stop)
+		grep_emit(g, rel, 0, NULL, 0, count);
+	return SBXD_OK;
+}
+
+/* The glob filter: a pattern with '/' matches the path below base (pp),
+ * a bare one the file name (np, pointing into the caller's string). */
+static sbxd_code
+grep_filter(const char *glob, struct gpat *pp, struct gcomp *np, int *has_path,
+    int *has_name, struct err *e)
+{
+	size_t len;
+
+	*has_path = *has_name = 0;
+	if (glob == NULL || glob[0] == '\0')
+		return SBXD_OK;
+	if (strchr(glob, '/') != NULL) {
+		sbxd_code rv = gpat_compile(glob, pp, e);
+
+		*has_path = rv == SBXD_OK;
+		return rv;
+	}
+	if ((len = strnlen(glob, PATTERN_MAX + 1)) > PATTERN_MAX)
+		return err_set(e, SBXD_INVALID_ARGUMENT,
+		    "glob pattern is over %d bytes", PATTERN_MAX);
+	*np = (struct gcomp){ glob, len, 0 };
+	*has_name = 1;
+	return SBXD_OK;
+}
+
+/* Searches the walk's candidates in path order, each opened below dfd
+ * without following any symlink. */
+static sbxd_code
+grep_tree(struct grep *g, struct walk *w, int dfd, struct err *e)
+{
+	sbxd_code rv = SBXD_OK;
+
+	if (w->nc > 1)
+		qsort(w->c, w->nc, sizeof(*w->c), by_path);
+	for (size_t i = 0; i < w->nc && !g->stop && rv == SBXD_OK; i++) {
+		const char *rel = w->c[i].rel;
+		struct stat st;
+		int fd = open_regular(dfd, rel + w->base_len, O_NOFOLLOW,
+		    WALK_RESOLVE, &st);
+
+		if (fd == -1)
+			continue;   /* gone, or swapped for a symlink, mount, FIFO */
+		rv = grep_fd(g, fd, rel, e);
+		close(fd);
+		grep_check_time(g);
+	}
+	return rv;
+}
+
+sbxd_code
+fsops_grep(struct fsops_root *r, const char *base,
+    const struct fsops_grep_opts *o, fsops_grep_cb cb, void *arg,
+    int *truncated, struct err *e)
+{
+	struct grep g = { .o = o, .cb = cb, .arg = arg };
+	struct gpat pp = { 0 };
+	struct gcomp np;
+	struct walk *w = NULL;
+	int dfd = -1, ffd = -1, has_path = 0, has_name = 0;
+	sbxd_code rv;
+
+	*truncated = 0;
+	clock_gettime(CLOCK_MONOTONIC, &g.deadline);
+	g.deadline.tv_sec += GREP_TIME_MAX;
+	if ((rv = grep_compile(&g, e)) != SBXD_OK)
+		goto out;
+	if ((rv = grep_filter(o->glob, &pp, &np, &has_path, &has_name, e)) != SBXD_OK)
+		goto out;
+	if ((rv = open_base(r, base, &dfd, &ffd, e)) != SBXD_OK)
+		goto out;
+	if ((g.lb = malloc(READ_CHUNK + 1)) == NULL) {
+		rv = err_set(e, SBXD_INTERNAL, "grep: out of memory");
+		goto out;
+	}
+	g.lcap = READ_CHUNK + 1;
+	if (ffd != -1) {   /* named explicitly: no hidden or glob rules */
+		rv = grep_fd(&g, ffd, base, e);
+		goto out;
+	}
+	if ((w = malloc(sizeof(*w))) == NULL) {
+		rv = err_set(e, SBXD_INTERNAL, "grep: out of memory");
+		goto out;
+	}
+	if ((rv = walk_init(w, base, e)) != SBXD_OK)
+		goto out;
+	if (has_path && (pp.dir_only || pp.n == 0))
+		goto out;
+	w->path_pat = has_path ? &pp : NULL;
+	w->name_pat = has_name ? &np : NULL;
+	w->skip_hidden = !o->include_hidden;
+	if ((rv = walk_run(w, dfd, e)) != SBXD_OK)
+		goto out;
+	g.truncated |= w->truncated;
+	rv = grep_tree(&g, w, dfd, e);
+out:
+	*truncated = rv == SBXD_OK && g.truncated;
+	if (w != NULL)
+		walk_free(w);
+	free(w);
+	gpat_free(&pp);
+	grep_fini(&g);
+	if (dfd != -1)
+		close(dfd);
+	if (ffd != -1)
+		close(ffd);
+	return rv;
+}

@@ -1,0 +1,37 @@
+/*
+ * bench.h — what the benchmarks share: a monotonic clock, percentiles and
+ * the report (a table, or with --json one object per figure as
+ * shared/DESIGN.md describes), the raw Docker Engine API exec baseline, and
+ * the raw nng req/rep echo.
+ */
+#ifndef SBX_BENCH_H
+#define SBX_BENCH_H
+
+#include <stddef.h>
+
+#include <curl/curl.h>
+
+extern int bench_json;           /* --json given */
+extern const char *bench_name;   /* "exec", "files", ... */
+
+double bench_now_ms(void);
+/* Sorts v and b and prints one figure: sbx's percentiles, and the
+ * baseline's with the ratio of the p50s when b is not NULL. */
+void bench_report(const char *figure, double *v, int n, const char *baseline, double *b,
+    int bn, const char *target);
+/* A ratio figure with no sbx percentiles of its own (e.g. speed-up). */
+void bench_report_ratio(const char *figure, double ratio, const char *target);
+
+/* A curl handle on the Docker socket, kept alive across calls. */
+CURL *bench_docker_handle(void);
+/* Runs argv (NULL-terminated, as the sandbox user, in /workspace) with the
+ * Engine API directly: exec create, start (output read, discarded, its
+ * byte count in *outlen when not NULL), inspect until it has exited.
+ * stdin_data is not supported (NULL). Returns the exit code, or -1. */
+int raw_exec(CURL *h, const char *cid, const char *cmd, size_t *outlen, int unused);
+
+/* Times n round trips of a 64-byte message through an nng req/rep pair on
+ * loopback into v. */
+void bench_nng_echo(int n, double *v);
+
+#endif

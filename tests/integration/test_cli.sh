@@ -50,6 +50,23 @@ check "cat returns bytes" eq "$("$SBX_BIN" cat "$sid" /workspace/notes/hello.txt
 printf 'more\n' | "$SBX_BIN" write --append "$sid" notes/hello.txt
 check "write --append" eq "$("$SBX_BIN" exec "$sid" -- cat notes/hello.txt)" "$(printf 'hello\nworld\nmore')"
 
+# file commands
+"$SBX_BIN" mkdir -p "$sid" src/pkg
+printf 'def f():\n    return 1\n' | "$SBX_BIN" write "$sid" src/pkg/m.py
+check "ls lists directories first" eq "$("$SBX_BIN" --json ls "$sid" src | python3 -c 'import json,sys; d=json.load(sys.stdin); e=d.get("entries", d) if isinstance(d, dict) else d; print([x["name"] for x in e])')" "['pkg']"
+check "glob finds the file" eq "$("$SBX_BIN" glob "$sid" '**/*.py' | grep -c m.py)" "1"
+check "grep prints path:line:text" eq "$("$SBX_BIN" grep "$sid" 'return \d' src)" "/workspace/src/pkg/m.py:2:    return 1"
+check "edit prints occurrences" eq "$("$SBX_BIN" edit "$sid" src/pkg/m.py 'return 1' 'return 2')" "1"
+check "the edit landed" eq "$("$SBX_BIN" exec "$sid" -- python3 -c "'import sys; sys.path.insert(0, \"src\"); from pkg.m import f; print(f())'")" "2"
+head -c 2500000 /dev/urandom >"$dir/blob"
+"$SBX_BIN" upload "$sid" "$dir/blob" data/blob.bin 2>/dev/null
+check "upload" eq "$?" "0"
+"$SBX_BIN" download "$sid" data/blob.bin "$dir/blob.back" 2>/dev/null
+check "download returns the same bytes" cmp -s "$dir/blob" "$dir/blob.back"
+"$SBX_BIN" mv "$sid" data/blob.bin data/moved.bin && "$SBX_BIN" rm -r "$sid" data
+check "mv and rm -r" eq "$("$SBX_BIN" stat "$sid" data >/dev/null 2>&1; echo $?)" "1"
+check "outside /workspace through the container" grep -q Debian <("$SBX_BIN" cat "$sid" /etc/os-release)
+
 json=$("$SBX_BIN" --json session get "$sid")
 check "session get --json parses" eq "$(printf '%s' "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["session"]["user_id"] if "session" in d else d["user_id"])')" "cli-user"
 json=$("$SBX_BIN" --json exec "$sid" -- 'printf "a\tb"; exit 5')

@@ -210,8 +210,9 @@ typedef int (*fsops_grep_cb)(void *arg, const char *rel, uint64_t line_number,
 /* Searches base (a directory, or one file) for lines matching o->pattern.
  * Binary files (a NUL in the first 8 KiB) are skipped. An invalid pattern
  * is INVALID_ARGUMENT "Invalid regex pattern: <pcre2 message> at offset
- * <n>"; matching is bounded (PCRE2 match limits) so a pathological pattern
- * costs a bounded time per line. */
+ * <n>"; matching is time-bounded (a PCRE2 callout checks the clock: 250 ms
+ * a line, 30 s a search; lines over the budget count as non-matches and set
+ * *truncated) so no pattern can stall a worker for long. */
 sbxd_code fsops_grep(struct fsops_root *r, const char *base, const struct fsops_grep_opts *o,
     fsops_grep_cb cb, void *arg, int *truncated, struct err *e);
 

@@ -13,12 +13,24 @@
  * skipped. A file is first opened O_PATH (which calls no driver), and
  * reopened for reading through /proc/self/fd only when fstat says it is a
  * regular file: a FIFO or a device node is never opened for reading, even
- * one renamed over a file while we look. Everything is bounded: depth (FSOPS_WALK_DEPTH),
- * entries visited (FSOPS_WALK_MAX), bytes of candidate paths held
- * (NAMES_MAX), bytes read per file (its size at open, at most max_file),
- * regex work per line (PCRE2 match, depth and heap limits), lines that hit
- * those limits (LIMIT_LINES_MAX) and a grep's wall time (GREP_TIME_MAX);
- * each bound met sets *truncated rather than failing.
+ * one renamed over a file while we look.
+ *
+ * Everything is bounded: depth (FSOPS_WALK_DEPTH), entries visited
+ * (FSOPS_WALK_MAX), bytes of candidate paths held (NAMES_MAX), bytes read
+ * per file (its size at open, at most max_file), regex work per line
+ * (PCRE2's match, depth and heap limits, and a time budget, LINE_TIME_MAX),
+ * lines that hit those limits (LIMIT_LINES_MAX) and a search's wall time
+ * (SEARCH_TIME_MAX, the walk included: a hostile glob pattern costs up to
+ * its length times a name's length per entry). Each bound met sets
+ * *truncated rather than failing.
+ *
+ * PCRE2's match limit alone does not bound a line's cost: it counts
+ * backtracking per start position, and a possessive scan inside an
+ * assertion is not counted at all, so "(?=x*(?=x*z))" is cubic in the line
+ * length without ever reaching it. Hence patterns are compiled with
+ * PCRE2_AUTO_CALLOUT and a callout reads the clock every CALLOUT_CHECK
+ * items and aborts a line past its budget (cost: about 1.5-4 times the
+ * matching time of a plain pattern, still far below the reading time).
  *
  * Glob matching is our own (fnmatch backtracks exponentially on patterns
  * such as "*a*a*a*a*b"): per component, '*' matches any bytes, '?' one
@@ -47,34 +59,38 @@
 #include <unistd.h>
 
 #include "fsops.h"
+#include "fsops_int.h"
 
-#define ROOT_RESOLVE (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
-#define WALK_RESOLVE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | \
+#define BENEATH_RESOLVE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | \
 	RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
-#define RESOLVE_TRIES 32          /* openat2 EAGAIN: a rename raced us */
 #define PATTERN_MAX 4096          /* bytes of a glob pattern or filter */
 #define REGEX_MAX 65536           /* bytes of a grep pattern */
 #define NAMES_MAX (32u << 20)     /* bytes of candidate paths one search holds */
 #define BINARY_PROBE 8192         /* a NUL in this many first bytes: binary */
 #define READ_CHUNK 65536
-#define MATCH_LIMIT 1000000       /* PCRE2 backtracking steps per line */
+#define MATCH_LIMIT 1000000       /* PCRE2 backtracking steps per start position */
 #define DEPTH_LIMIT 10000         /* PCRE2 backtracking depth per line */
 #define HEAP_LIMIT_KIB 16384      /* PCRE2 backtracking memory per line */
 #define JIT_STACK_MAX (1u << 20)
-#define LIMIT_LINES_MAX 100       /* lines hitting a PCRE2 limit before we stop */
-#define GREP_TIME_MAX 60          /* seconds of wall time for one grep */
-#define PATHF "%.300s"
+#define LINE_TIME_MAX 250         /* ms of matching for one line */
+#define CALLOUT_CHECK 64          /* callouts between reads of the clock */
+#define LIMIT_LINES_MAX 100       /* lines hitting a limit before we stop */
+#define SEARCH_TIME_MAX 30000     /* ms of wall time for one glob or grep */
+#define TIME_CHECK 256            /* entries visited between reads of the clock */
+#define READ_FLAGS (O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
 
 /* ---- small helpers ------------------------------------------------------- */
 
-/* openat2 from dirfd with the given resolve flags; -1 and errno on failure. */
+/* openat2 of path (any number of components) below dirfd, following no
+ * symlink and crossing no mount; -1 and errno on failure. (Generalizes
+ * fsops_open_subdir; a candidate for fsops_int.h.) */
 static int
-open2(int dirfd, const char *path, int flags, uint64_t res)
+open_beneath(int dirfd, const char *path, int flags)
 {
-	struct open_how how = { .flags = (uint64_t)flags, .resolve = res };
+	struct open_how how = { .flags = (uint64_t)flags, .resolve = BENEATH_RESOLVE };
 	long fd = -1;
 
-	for (int i = 0; i < RESOLVE_TRIES; i++) {
+	for (int i = 0; i < FSOPS_RESOLVE_TRIES; i++) {
 		fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 		if (fd >= 0 || (errno != EAGAIN && errno != EINTR))
 			break;
@@ -82,29 +98,25 @@ open2(int dirfd, const char *path, int flags, uint64_t res)
 	return (int)fd;
 }
 
-/* "/workspace" or "/workspace/<rel>", for messages. */
-static const char *
-ctr_path(const char *rel, char *buf, size_t sz)
+static int64_t
+mono_ms(void)
 {
-	if (rel[0] == '\0' || strcmp(rel, ".") == 0)
-		snprintf(buf, sz, "/workspace");
-	else
-		snprintf(buf, sz, "/workspace/" PATHF, rel);
-	return buf;
-}
+	struct timespec ts;
 
-#define READ_FLAGS (O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /*
  * Opens for reading the file that pfd (O_PATH) holds, known to be a regular
  * file: through /proc/self/fd, which reaches that very inode, so a FIFO or
  * a device node renamed over the name meanwhile is never opened (opening
- * some devices has effects: a watchdog arms). Without procfs it opens path
- * under dirfd again (O_NONBLOCK; the caller's fstat still refuses anything
- * but a regular file before reading). -1 and errno on failure.
+ * some devices has effects: a watchdog arms). Without procfs, reopen()
+ * opens the name again (O_NONBLOCK; the caller's fstat still refuses
+ * anything but a regular file before reading). -1 and errno on failure.
  */
 static int
-reopen_regular(int pfd, int dirfd, const char *path, int flags, uint64_t res)
+reopen_regular(int pfd, int (*reopen)(const void *), const void *arg)
 {
 	char proc[64];
 	int fd;
@@ -112,23 +124,35 @@ reopen_regular(int pfd, int dirfd, const char *path, int flags, uint64_t res)
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
 	fd = open(proc, READ_FLAGS);
 	if (fd == -1 && errno == ENOENT)
-		fd = open2(dirfd, path, READ_FLAGS | flags, res);
+		fd = reopen(arg);
 	return fd;
 }
 
-/* Opens path under dirfd for reading if it is a regular file: -1 with
- * errno EINVAL when it is something else, which is then never opened. */
+struct beneath { int dirfd; const char *path; };
+
 static int
-open_regular(int dirfd, const char *path, int flags, uint64_t res,
-    struct stat *st)
+reopen_beneath(const void *arg)
 {
+	const struct beneath *b = arg;
+
+	return open_beneath(b->dirfd, b->path, READ_FLAGS | O_NOFOLLOW);
+}
+
+/* Opens path below dirfd for reading if it is a regular file (no symlink
+ * followed, no mount crossed): -1 with errno EINVAL when it is something
+ * else, which is then never opened. */
+static int
+open_regular(int dirfd, const char *path)
+{
+	struct beneath b = { dirfd, path };
+	struct stat st;
 	int pfd, fd = -1;
 
-	if ((pfd = open2(dirfd, path, O_PATH | O_CLOEXEC | flags, res)) == -1)
+	if ((pfd = open_beneath(dirfd, path, O_PATH | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return -1;
-	if (fstat(pfd, st) == 0) {
-		if (S_ISREG(st->st_mode))
-			fd = reopen_regular(pfd, dirfd, path, flags, res);
+	if (fstat(pfd, &st) == 0) {
+		if (S_ISREG(st.st_mode))
+			fd = reopen_regular(pfd, reopen_beneath, &b);
 		else
 			errno = EINVAL;
 	}
@@ -251,7 +275,7 @@ gpat_compile(const char *pattern, struct gpat *gp, struct err *e)
 		    "glob pattern is over %d bytes", PATTERN_MAX);
 	if (pattern[0] == '/')
 		return err_set(e, SBXD_INVALID_ARGUMENT,
-		    "glob pattern '" PATHF "' is absolute: give it relative to "
+		    "glob pattern '%.300s' is absolute: give it relative to "
 		    "the search path (e.g. '**/*.py')", pattern);
 	if ((gp->text = strdup(pattern)) == NULL ||
 	    (gp->comp = calloc(len / 2 + 1, sizeof(*gp->comp))) == NULL) {
@@ -268,7 +292,7 @@ gpat_compile(const char *pattern, struct gpat *gp, struct err *e)
 		if (strcmp(p, "..") == 0) {
 			gpat_free(gp);
 			return err_set(e, SBXD_INVALID_ARGUMENT,
-			    "glob pattern '" PATHF "' has a '..' component: "
+			    "glob pattern '%.300s' has a '..' component: "
 			    "search from a higher path instead", pattern);
 		}
 		if (star2 && gp->n > 0 && gp->comp[gp->n - 1].globstar)
@@ -339,6 +363,7 @@ struct walk {
 	size_t base_len;              /* bytes of path before the part below base */
 	size_t visited;
 	size_t names;                 /* bytes of paths held in c */
+	int64_t deadline;             /* mono_ms() at which the walk stops */
 	int truncated;
 	int stop;
 	struct cand *c;
@@ -434,7 +459,7 @@ walk_file(struct walk *w, int dfd, const char *name, size_t len,
 
 	if (!w->want_stat)
 		return cand_add(w, NULL, len, e);
-	fd = open2(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, WALK_RESOLVE);
+	fd = open_beneath(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
 		return SBXD_OK;   /* gone, swapped for a symlink, or a mount */
 	ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
@@ -486,9 +511,7 @@ walk_entry(struct walk *w, int dfd, const struct dirent *de, size_t plen,
 		w->truncated = 1;
 		return SBXD_OK;
 	}
-	fd = open2(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
-	    WALK_RESOLVE);
-	if (fd == -1)
+	if ((fd = fsops_open_subdir(dfd, name)) == -1)
 		return SBXD_OK;   /* a mount point, a swapped-in symlink, gone */
 	return walk_dir(w, fd, len, depth + 1, e);
 }
@@ -509,7 +532,8 @@ walk_dir(struct walk *w, int fd, size_t plen, int depth, struct err *e)
 	while (rv == SBXD_OK && !w->stop && (de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (++w->visited > FSOPS_WALK_MAX) {
+		if (++w->visited > FSOPS_WALK_MAX ||
+		    (w->visited % TIME_CHECK == 0 && mono_ms() >= w->deadline)) {
 			w->truncated = w->stop = 1;
 			break;
 		}
@@ -527,6 +551,7 @@ walk_init(struct walk *w, const char *base, struct err *e)
 	size_t blen = base[0] == '\0' || strcmp(base, ".") == 0 ? 0 : strlen(base);
 
 	memset(w, 0, sizeof(*w));
+	w->deadline = mono_ms() + SEARCH_TIME_MAX;
 	if (blen > FSOPS_PATH_MAX)
 		return err_set(e, SBXD_INVALID_ARGUMENT, "path is too long");
 	memcpy(w->path, base, blen);
@@ -557,33 +582,14 @@ walk_run(struct walk *w, int dfd, struct err *e)
 
 /* ---- the base ------------------------------------------------------------ */
 
-static sbxd_code
-base_fail(int err, const char *base, struct err *e)
-{
-	char cp[400];
+struct in_root { int rootfd; const char *rel; };
 
-	ctr_path(base, cp, sizeof(cp));
-	switch (err) {
-	case ENOENT:
-	case ENOTDIR:
-		return err_set(e, SBXD_NOT_FOUND, "Path '%s' not found", cp);
-	case EXDEV:
-		return err_set(e, SBXD_PERMISSION_DENIED,
-		    "'%s': path leaves the workspace", cp);
-	case ELOOP:
-		return err_set(e, SBXD_FAILED_PRECONDITION,
-		    "'%s': too many levels of symbolic links", cp);
-	case EACCES:
-	case EPERM:
-		return err_set(e, SBXD_PERMISSION_DENIED,
-		    "permission denied opening '%s'", cp);
-	case ENOSYS:
-		return err_set(e, SBXD_UNIMPLEMENTED,
-		    "openat2 is not available: sbxd needs Linux 5.6 or later");
-	default:
-		return err_set(e, SBXD_INTERNAL, "opening '%s': %s", cp,
-		    strerror(err));
-	}
+static int
+reopen_in_root(const void *arg)
+{
+	const struct in_root *b = arg;
+
+	return fsops_resolve(b->rootfd, b->rel, READ_FLAGS, 0);
 }
 
 /* Opens base in-root (symlinks followed as the sandbox would, never out):
@@ -593,31 +599,31 @@ static sbxd_code
 open_base(struct fsops_root *r, const char *base, int *dfd, int *ffd,
     struct err *e)
 {
+	struct in_root b = { r->fd, base[0] != '\0' ? base : "." };
 	struct stat st;
-	char cp[400];
 	int pfd, fd = -1;
 
 	*dfd = *ffd = -1;
-	if (base[0] == '\0')
-		base = ".";
-	if ((pfd = open2(r->fd, base, O_PATH | O_CLOEXEC, ROOT_RESOLVE)) == -1)
-		return base_fail(errno, base, e);
+	base = b.rel;
+	if ((pfd = fsops_resolve(r->fd, base, O_PATH | O_CLOEXEC, 0)) == -1)
+		/* "a/b" with a a file: to a reader, b simply is not there */
+		return fsops_fail_errno(errno == ENOTDIR ? ENOENT : errno, base,
+		    "opening", e);
 	if (fstat(pfd, &st) == -1)
 		st.st_mode = 0;
 	if (S_ISDIR(st.st_mode))
 		fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	else if (S_ISREG(st.st_mode))
-		fd = reopen_regular(pfd, r->fd, base, 0, ROOT_RESOLVE);
+		fd = reopen_regular(pfd, reopen_in_root, &b);
 	close(pfd);
 	if (fd == -1 && (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)))
-		return base_fail(errno, base, e);
+		return fsops_fail_errno(errno, base, "opening", e);
 	if (fd == -1 || fstat(fd, &st) == -1 ||
 	    !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) {
 		if (fd != -1)
 			close(fd);
-		return err_set(e, SBXD_FAILED_PRECONDITION,
-		    "'%s' is not a regular file or directory",
-		    ctr_path(base, cp, sizeof(cp)));
+		return err_set(e, SBXD_FAILED_PRECONDITION, "'" FSOPS_PATHF
+		    "' is not a regular file or directory", FSOPS_PATHA(base));
 	}
 	*(S_ISDIR(st.st_mode) ? dfd : ffd) = fd;
 	return SBXD_OK;
@@ -665,7 +671,6 @@ fsops_glob(struct fsops_root *r, const char *base, const char *pattern,
 	struct walk *w = NULL;
 	struct fsops_entry *ent = NULL;
 	int dfd = -1, ffd = -1;
-	char cp[400];
 	sbxd_code rv;
 
 	*truncated = 0;
@@ -674,9 +679,9 @@ fsops_glob(struct fsops_root *r, const char *base, const char *pattern,
 	if ((rv = open_base(r, base, &dfd, &ffd, e)) != SBXD_OK)
 		goto out;
 	if (ffd != -1) {
-		rv = err_set(e, SBXD_FAILED_PRECONDITION,
-		    "'%s' is not a directory: glob searches below a directory",
-		    ctr_path(base, cp, sizeof(cp)));
+		rv = err_set(e, SBXD_FAILED_PRECONDITION, "'" FSOPS_PATHF
+		    "' is not a directory: glob searches below a directory",
+		    FSOPS_PATHA(base));
 		goto out;
 	}
 	if ((w = malloc(sizeof(*w))) == NULL ||
@@ -726,11 +731,42 @@ struct grep {
 	char *lb;              /* line buffer, reused from file to file */
 	size_t lcap;
 	size_t emitted;
-	size_t limit_lines;    /* lines on which PCRE2 hit a limit */
+	size_t limit_lines;    /* lines on which matching hit a limit */
 	int truncated;
 	int stop;
-	struct timespec deadline;
+	int64_t deadline;      /* mono_ms() at which the whole grep stops */
+	unsigned callouts;     /* in the current line */
+	int64_t line_start;    /* mono_ms() at its CALLOUT_CHECK'th callout */
 };
+
+static void
+grep_check_time(struct grep *g)
+{
+	if (mono_ms() >= g->deadline)
+		g->truncated = g->stop = 1;
+}
+
+/* Called by PCRE2 before every pattern item: aborts the line past its
+ * time budget, or the whole grep past its deadline. A line that needs
+ * fewer than CALLOUT_CHECK items never reads the clock. */
+static int
+grep_callout(pcre2_callout_block *cb, void *arg)
+{
+	struct grep *g = arg;
+	int64_t now;
+
+	(void)cb;
+	if (++g->callouts % CALLOUT_CHECK != 0)
+		return 0;
+	now = mono_ms();
+	if (g->callouts == CALLOUT_CHECK)
+		g->line_start = now;
+	if (now >= g->deadline)
+		g->truncated = g->stop = 1;
+	if (g->stop || now - g->line_start > LINE_TIME_MAX)
+		return PCRE2_ERROR_CALLOUT;
+	return 0;
+}
 
 /* Compiles o->pattern: bytes, not UTF-8; JIT when the platform allows. */
 static sbxd_code
@@ -739,7 +775,8 @@ grep_compile(struct grep *g, struct err *e)
 	PCRE2_UCHAR msg[256];
 	PCRE2_SIZE off = 0;
 	int code = 0;
-	uint32_t fl = g->o->case_insensitive ? PCRE2_CASELESS : 0;
+	uint32_t fl = PCRE2_AUTO_CALLOUT |
+	    (g->o->case_insensitive ? PCRE2_CASELESS : 0);
 	size_t len = strnlen(g->o->pattern, REGEX_MAX + 1);
 
 	if (len > REGEX_MAX)
@@ -762,6 +799,7 @@ grep_compile(struct grep *g, struct err *e)
 	pcre2_set_match_limit(g->mc, MATCH_LIMIT);
 	pcre2_set_depth_limit(g->mc, DEPTH_LIMIT);
 	pcre2_set_heap_limit(g->mc, HEAP_LIMIT_KIB);
+	pcre2_set_callout(g->mc, grep_callout, g);
 	if ((g->js = pcre2_jit_stack_create(32 * 1024, JIT_STACK_MAX, NULL)) != NULL)
 		pcre2_jit_stack_assign(g->mc, NULL, g->js);
 	return SBXD_OK;
@@ -790,29 +828,20 @@ grep_emit(struct grep *g, const char *rel, uint64_t lineno, const char *line,
 		g->stop = 1;
 }
 
-static void
-grep_check_time(struct grep *g)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec > g->deadline.tv_sec ||
-	    (now.tv_sec == g->deadline.tv_sec && now.tv_nsec >= g->deadline.tv_nsec))
-		g->truncated = g->stop = 1;
-}
-
 /* Matches one line (line[len] is a NUL we put there). Returns non-zero
  * when the rest of this file need not be searched. */
 static int
 grep_line(struct grep *g, const char *rel, uint64_t lineno, const char *line,
     size_t len, uint64_t *count)
 {
-	int rc = pcre2_match(g->re, (PCRE2_SPTR)line, len, 0, 0, g->md, g->mc);
+	int rc;
 
+	g->callouts = 0;
+	rc = pcre2_match(g->re, (PCRE2_SPTR)line, len, 0, 0, g->md, g->mc);
 	if (rc == PCRE2_ERROR_NOMATCH ||
 	    (rc <= PCRE2_ERROR_UTF8_ERR1 && rc >= PCRE2_ERROR_UTF8_ERR21))
 		return 0;   /* (*UTF) in the pattern, a line that is not UTF-8 */
-	if (rc < 0) {   /* a limit: this line's answer is unknown */
+	if (rc < 0) {   /* a limit or the clock: this line's answer is unknown */
 		g->truncated = 1;
 		if (++g->limit_lines >= LIMIT_LINES_MAX)
 			g->stop = 1;
@@ -826,19 +855,52 @@ grep_line(struct grep *g, const char *rel, uint64_t lineno, const char *line,
 	return g->stop || g->o->mode == FSOPS_GREP_FILES;
 }
 
-/* Makes room in the line buffer for more of a file with left bytes unread. */
-static sbxd_code
-grep_grow(struct grep *g, size_t len, uint64_t left, struct err *e)
-{
-	size_t ncap = g->lcap * 2;
-	char *nb;
+/* Reading one file: lb[off, len) is unsearched, lb[off, scan) holds no
+ * '\n'; left bytes of the file's size at open remain unread. */
+struct rd {
+	size_t len, off, scan;
+	uint64_t left;
+	int eof;
+};
 
-	if ((uint64_t)ncap > (uint64_t)len + left + 1)
-		ncap = (size_t)((uint64_t)len + left + 1);
-	if ((nb = realloc(g->lb, ncap)) == NULL)
-		return err_set(e, SBXD_INTERNAL, "grep: out of memory");
-	g->lb = nb;
-	g->lcap = ncap;
+/* Moves the unsearched bytes to the front, grows the buffer if they fill
+ * it (up to the file's size: a line is never cut), and reads more. */
+static sbxd_code
+grep_fill(struct grep *g, int fd, struct rd *r, struct err *e)
+{
+	ssize_t n;
+	size_t want;
+
+	if (r->off > 0) {
+		memmove(g->lb, g->lb + r->off, r->len - r->off);
+		r->len -= r->off;
+		r->scan -= r->off;
+		r->off = 0;
+	}
+	if (r->len + 1 >= g->lcap) {
+		size_t ncap = g->lcap * 2;
+		char *nb;
+
+		if ((uint64_t)ncap > (uint64_t)r->len + r->left + 1)
+			ncap = (size_t)((uint64_t)r->len + r->left + 1);
+		if ((nb = realloc(g->lb, ncap)) == NULL)
+			return err_set(e, SBXD_INTERNAL, "grep: out of memory");
+		g->lb = nb;
+		g->lcap = ncap;
+	}
+	want = g->lcap - 1 - r->len;
+	if ((uint64_t)want > r->left)
+		want = (size_t)r->left;
+	do
+		n = read(fd, g->lb + r->len, want);
+	while (n == -1 && errno == EINTR);
+	if (n <= 0) {
+		r->eof = 1;   /* a read error ends the file like its end */
+	} else {
+		r->len += (size_t)n;
+		r->left -= (uint64_t)n;
+		r->eof = r->left == 0;
+	}
 	return SBXD_OK;
 }
 
@@ -846,73 +908,50 @@ grep_grow(struct grep *g, size_t len, uint64_t left, struct err *e)
  * Searches the open file fd as rel: a regular file of at most max_file
  * bytes, read up to its size at open (a file growing meanwhile is not
  * chased), line by line in a buffer that holds the longest line. Lines are
- * the bytes up to each '\n', the '\n' removed and nothing else changed.
+ * the bytes up to each '\n', the '\n' removed and nothing else changed;
+ * each is NUL-terminated in place for the callback.
  */
 static sbxd_code
 grep_fd(struct grep *g, int fd, const char *rel, struct err *e)
 {
 	struct stat st;
-	size_t len = 0, off = 0, scan = 0;
-	uint64_t left, lineno = 0, count = 0;
-	int eof = 0, probed = 0, done = 0;
+	struct rd r = { 0 };
+	uint64_t lineno = 0, count = 0;
+	int probed = 0, done = 0;
 	sbxd_code rv;
 
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
 	    (uint64_t)st.st_size > g->o->max_file)
 		return SBXD_OK;
-	left = (uint64_t)st.st_size;
+	r.left = (uint64_t)st.st_size;
 	while (!done) {
-		if (!eof) {
-			ssize_t n;
-			size_t want;
-
-			if (off > 0) {
-				memmove(g->lb, g->lb + off, len - off);
-				len -= off;
-				scan -= off;
-				off = 0;
-			}
-			if (len + 1 >= g->lcap &&
-			    (rv = grep_grow(g, len, left, e)) != SBXD_OK)
-				return rv;
-			want = g->lcap - 1 - len;
-			if ((uint64_t)want > left)
-				want = (size_t)left;
-			n = read(fd, g->lb + len, want);
-			if (n == -1 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				eof = 1;
-			} else {
-				len += (size_t)n;
-				left -= (uint64_t)n;
-				eof = left == 0;
-			}
-		}
+		if (!r.eof && (rv = grep_fill(g, fd, &r, e)) != SBXD_OK)
+			return rv;
 		if (!probed) {
-			if (!eof && len < BINARY_PROBE)
+			if (!r.eof && r.len < BINARY_PROBE)
 				continue;
-			if (memchr(g->lb, '\0', len < BINARY_PROBE ? len : BINARY_PROBE))
+			if (memchr(g->lb, '\0', r.len < BINARY_PROBE ? r.len : BINARY_PROBE))
 				return SBXD_OK;
 			probed = 1;
 		}
 		for (char *nl; !done &&
-		    (nl = memchr(g->lb + scan, '\n', len - scan)) != NULL; ) {
+		    (nl = memchr(g->lb + r.scan, '\n', r.len - r.scan)) != NULL; ) {
 			size_t end = (size_t)(nl - g->lb);
 
 			*nl = '\0';
-			done = grep_line(g, rel, ++lineno, g->lb + off, end - off, &count);
-			off = scan = end + 1;
+			done = grep_line(g, rel, ++lineno, g->lb + r.off,
+			    end - r.off, &count);
+			r.off = r.scan = end + 1;
 			if (lineno % 1024 == 0)
 				grep_check_time(g);
 			done |= g->stop;
 		}
-		scan = len;
-		if (eof && !done) {
-			if (off < len) {
-				g->lb[len] = '\0';
-				(void)grep_line(g, rel, ++lineno, g->lb + off,
-				    len - off, &count);
+		r.scan = r.len;
+		if (r.eof && !done) {
+			if (r.off < r.len) {
+				g->lb[r.len] = '\0';
+				(void)grep_line(g, rel, ++lineno, g->lb + r.off,
+				    r.len - r.off, &count);
 			}
 			done = 1;
 		}
@@ -958,9 +997,7 @@ grep_tree(struct grep *g, struct walk *w, int dfd, struct err *e)
 		qsort(w->c, w->nc, sizeof(*w->c), by_path);
 	for (size_t i = 0; i < w->nc && !g->stop && rv == SBXD_OK; i++) {
 		const char *rel = w->c[i].rel;
-		struct stat st;
-		int fd = open_regular(dfd, rel + w->base_len, O_NOFOLLOW,
-		    WALK_RESOLVE, &st);
+		int fd = open_regular(dfd, rel + w->base_len);
 
 		if (fd == -1)
 			continue;   /* gone, or swapped for a symlink, mount, FIFO */
@@ -984,8 +1021,7 @@ fsops_grep(struct fsops_root *r, const char *base,
 	sbxd_code rv;
 
 	*truncated = 0;
-	clock_gettime(CLOCK_MONOTONIC, &g.deadline);
-	g.deadline.tv_sec += GREP_TIME_MAX;
+	g.deadline = mono_ms() + SEARCH_TIME_MAX;
 	if ((rv = grep_compile(&g, e)) != SBXD_OK)
 		goto out;
 	if ((rv = grep_filter(o->glob, &pp, &np, &has_path, &has_name, e)) != SBXD_OK)
@@ -1012,6 +1048,7 @@ fsops_grep(struct fsops_root *r, const char *base,
 	w->path_pat = has_path ? &pp : NULL;
 	w->name_pat = has_name ? &np : NULL;
 	w->skip_hidden = !o->include_hidden;
+	w->deadline = g.deadline;
 	if ((rv = walk_run(w, dfd, e)) != SBXD_OK)
 		goto out;
 	g.truncated |= w->truncated;

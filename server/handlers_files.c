@@ -24,6 +24,7 @@
 #define GLOB_DEFAULT 1000
 #define GREP_DEFAULT 1000
 #define RESULTS_MAX 10000
+#define GREP_LINE_MAX 4096          /* a matching line is cut to this in replies */
 
 /* Where a request's path leads. */
 struct target {
@@ -494,7 +495,8 @@ grep_add(void *arg, const char *rel, uint64_t line_number, const char *line, siz
 		sbx__v1__grep_match__init(m);
 		m->path = path;
 		m->line_number = line_number;
-		m->line.len = linelen;
+		m->line.len = linelen < GREP_LINE_MAX ? linelen : GREP_LINE_MAX;
+		linelen = m->line.len;
 		if (linelen && (m->line.data = arena_memdup(c->out, line, linelen)) == NULL)
 			goto fail;
 		rs->matches[rs->n_matches++] = m;

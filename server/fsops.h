@@ -95,7 +95,7 @@ sbxd_code fsops_write_file(struct fsops_root *r, const char *rel,
     const void *content, size_t len, int append, struct err *e);
 
 /* ---------------------------------------------------------------- more file operations
- * (fsops_ops.c). Same containment rules as above: parents resolved with
+ * (fsops_ops.c; edit and uploads in fsops_edit.c). Same containment rules as above: parents resolved with
  * openat2 in-root, leaves handled with *at() calls on the parent fd,
  * nothing ever followed out of the workspace, nothing that can block (FIFO,
  * device) ever opened for reading. Messages name the container path

@@ -137,4 +137,52 @@ int fsops_open_subdir(int dirfd, const char *name);
 int fsops_entry_fill(struct fsops_entry *ent, const char *parent_rel,
     const char *name, const struct stat *st);
 
+/* ---- fsops_match.c ---------------------------------------------------- */
+
+/* A compiled glob pattern (syntax in fsops_match.c): its components in
+ * order, "" and "." dropped and repeated "**" folded. */
+struct fsops_gcomp {
+	const char *s;         /* not NUL-terminated: len bytes */
+	size_t len;
+	int globstar;          /* the whole component is "**" */
+};
+
+struct fsops_gpat {
+	char *text;            /* our copy; components point into it */
+	struct fsops_gcomp *comp;
+	size_t n;
+	int dir_only;          /* ended in '/': names directories, never a file */
+};
+
+/* Compiles pattern into gp (zeroed first, so fsops_gpat_free is always
+ * safe after). INVALID_ARGUMENT for an empty, absolute or over-long
+ * (4096 bytes) pattern or a ".." component; INTERNAL when out of memory.
+ * Nothing is left to free on failure. */
+sbxd_code fsops_gpat_compile(const char *pattern, struct fsops_gpat *gp,
+    struct err *e);
+/* Frees what gp holds and zeroes it; fine on a zeroed gp. */
+void fsops_gpat_free(struct fsops_gpat *gp);
+
+/* 1 if the component pattern p (plen bytes) matches the name s (slen
+ * bytes), else 0; O(plen * slen) whatever the pattern. */
+int fsops_comp_match(const char *p, size_t plen, const char *s, size_t slen);
+
+/* The path NFA: a state row has gp->n + 1 bytes, row[i] set when
+ * comp[0..i) have matched the directories so far, row[n] a complete match.
+ * fsops_nfa_close adds the states reached by skipping "**" components (call
+ * it on the start row {1, 0, ...}); fsops_nfa_step fills `to` from `from`
+ * for one more name (nlen bytes) and returns non-zero while some state
+ * below n is live, i.e. while a directory of that name is worth entering. */
+void fsops_nfa_close(const struct fsops_gpat *gp, uint8_t *st);
+int fsops_nfa_step(const struct fsops_gpat *gp, const uint8_t *from,
+    const char *name, size_t nlen, uint8_t *to);
+
+/* grep's glob filter: NULL or "" filters nothing; a pattern with '/' is
+ * compiled into *pp (*has_path set; free with fsops_gpat_free) to match
+ * the path below the base; a bare one becomes *np (*has_name set),
+ * pointing into glob, to match the file name. INVALID_ARGUMENT as for
+ * fsops_gpat_compile. */
+sbxd_code fsops_glob_filter(const char *glob, struct fsops_gpat *pp,
+    struct fsops_gcomp *np, int *has_path, int *has_name, struct err *e);
+
 #endif

@@ -32,15 +32,8 @@
  * items and aborts a line past its budget (cost: about 1.5-4 times the
  * matching time of a plain pattern, still far below the reading time).
  *
- * Glob matching is our own (fnmatch backtracks exponentially on patterns
- * such as "*a*a*a*a*b"): per component, '*' matches any bytes, '?' one
- * byte, '[...]' one byte from a class ('!' or '^' negates, ranges a-z, a
- * leading ']' is literal, an unclosed '[' is literal; no [:alpha:] names),
- * and every other byte, '\\' included, matches itself. A leading '.' is
- * matched by '*' and '?' (as the reference backends do). '**' as a whole
- * component matches zero or more directories, and as the last component
- * any file below; "**" inside a component is just '*'. No brace expansion.
- * Matching is on bytes: a non-ASCII character is several bytes to '?'.
+ * Glob patterns (their syntax, and the matching that steers the walk) are
+ * fsops_match.c's.
  */
 #define _GNU_SOURCE
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -63,7 +56,6 @@
 
 #define BENEATH_RESOLVE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | \
 	RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
-#define PATTERN_MAX 4096          /* bytes of a glob pattern or filter */
 #define REGEX_MAX 65536           /* bytes of a grep pattern */
 #define NAMES_MAX (32u << 20)     /* bytes of candidate paths one search holds */
 #define BINARY_PROBE 8192         /* a NUL in this many first bytes: binary */
@@ -160,189 +152,6 @@ open_regular(int dirfd, const char *path)
 	return fd;
 }
 
-/* ---- glob patterns ------------------------------------------------------- */
-
-struct gcomp {
-	const char *s;
-	size_t len;
-	int globstar;          /* the whole component is "**" */
-};
-
-struct gpat {
-	char *text;            /* our copy; components point into it */
-	struct gcomp *comp;
-	size_t n;
-	int dir_only;          /* ended in '/': names directories, never a file */
-};
-
-static void
-gpat_free(struct gpat *gp)
-{
-	free(gp->text);
-	free(gp->comp);
-	memset(gp, 0, sizeof(*gp));
-}
-
-/* Matches the class at p[*pi] == '[' against c: 1 or 0 with *pi moved past
- * its ']', or -1 when the class is never closed ('[' is then a literal). */
-static int
-class_match(const char *p, size_t plen, size_t *pi, unsigned char c)
-{
-	size_t i = *pi + 1;
-	int neg = 0, hit = 0, first = 1;
-
-	if (i < plen && (p[i] == '!' || p[i] == '^')) {
-		neg = 1;
-		i++;
-	}
-	while (i < plen && (p[i] != ']' || first)) {
-		unsigned char lo = (unsigned char)p[i], hi = lo;
-
-		if (i + 2 < plen && p[i + 1] == '-' && p[i + 2] != ']') {
-			hi = (unsigned char)p[i + 2];
-			i += 3;
-		} else {
-			i++;
-		}
-		if (lo <= c && c <= hi)
-			hit = 1;
-		first = 0;
-	}
-	if (i >= plen)
-		return -1;
-	*pi = i + 1;
-	return hit != neg;
-}
-
-/* One component pattern against one name, bytewise. Backtracks only to the
- * last '*', so the cost is O(plen * slen) whatever the pattern. */
-static int
-comp_match(const char *p, size_t plen, const char *s, size_t slen)
-{
-	size_t pi = 0, si = 0, star_p = SIZE_MAX, star_s = 0;
-
-	while (si < slen) {
-		if (pi < plen) {
-			if (p[pi] == '*') {
-				star_p = ++pi;
-				star_s = si;
-				continue;
-			}
-			if (p[pi] == '?') {
-				pi++;
-				si++;
-				continue;
-			}
-			if (p[pi] == '[') {
-				size_t np = pi;
-				int m = class_match(p, plen, &np, (unsigned char)s[si]);
-
-				if (m == 1 || (m == -1 && s[si] == '[')) {
-					pi = m == 1 ? np : pi + 1;
-					si++;
-					continue;
-				}
-			} else if (p[pi] == s[si]) {
-				pi++;
-				si++;
-				continue;
-			}
-		}
-		if (star_p == SIZE_MAX)
-			return 0;
-		pi = star_p;
-		si = ++star_s;
-	}
-	while (pi < plen && p[pi] == '*')
-		pi++;
-	return pi == plen;
-}
-
-/* Splits pattern into components: "" and "." dropped, repeated "**"
- * folded. INVALID_ARGUMENT for an empty, absolute or over-long pattern or a
- * ".." component (what names a file to glob may not lie above the base). */
-static sbxd_code
-gpat_compile(const char *pattern, struct gpat *gp, struct err *e)
-{
-	size_t len = strnlen(pattern, PATTERN_MAX + 1);
-	char *p, *save = NULL;
-
-	memset(gp, 0, sizeof(*gp));
-	if (len == 0)
-		return err_set(e, SBXD_INVALID_ARGUMENT, "glob pattern is empty");
-	if (len > PATTERN_MAX)
-		return err_set(e, SBXD_INVALID_ARGUMENT,
-		    "glob pattern is over %d bytes", PATTERN_MAX);
-	if (pattern[0] == '/')
-		return err_set(e, SBXD_INVALID_ARGUMENT,
-		    "glob pattern '%.300s' is absolute: give it relative to "
-		    "the search path (e.g. '**/*.py')", pattern);
-	if ((gp->text = strdup(pattern)) == NULL ||
-	    (gp->comp = calloc(len / 2 + 1, sizeof(*gp->comp))) == NULL) {
-		gpat_free(gp);
-		return err_set(e, SBXD_INTERNAL, "glob: out of memory");
-	}
-	gp->dir_only = pattern[len - 1] == '/';
-	for (p = strtok_r(gp->text, "/", &save); p != NULL;
-	    p = strtok_r(NULL, "/", &save)) {
-		int star2 = strcmp(p, "**") == 0;
-
-		if (strcmp(p, ".") == 0)
-			continue;
-		if (strcmp(p, "..") == 0) {
-			gpat_free(gp);
-			return err_set(e, SBXD_INVALID_ARGUMENT,
-			    "glob pattern '%.300s' has a '..' component: "
-			    "search from a higher path instead", pattern);
-		}
-		if (star2 && gp->n > 0 && gp->comp[gp->n - 1].globstar)
-			continue;
-		gp->comp[gp->n++] = (struct gcomp){ p, strlen(p), star2 };
-	}
-	return SBXD_OK;
-}
-
-/*
- * Path matching is a small NFA over components: state i means comp[0..i)
- * have matched the directories so far, state n a complete match. A "**"
- * state may be skipped (zero directories) unless it is the last component,
- * consumes any name and stays, and as the last component also completes.
- * A directory is worth entering while some state below n is live.
- */
-static void
-nfa_close(const struct gpat *gp, uint8_t *st)
-{
-	for (size_t i = 0; i + 1 < gp->n; i++)
-		if (st[i] && gp->comp[i].globstar)
-			st[i + 1] = 1;
-}
-
-static int
-nfa_step(const struct gpat *gp, const uint8_t *from, const char *name,
-    size_t nlen, uint8_t *to)
-{
-	int live = 0;
-
-	memset(to, 0, gp->n + 1);
-	for (size_t i = 0; i < gp->n; i++) {
-		const struct gcomp *c = &gp->comp[i];
-
-		if (!from[i])
-			continue;
-		if (c->globstar) {
-			to[i] = 1;
-			if (i + 1 == gp->n)
-				to[gp->n] = 1;
-		} else if (comp_match(c->s, c->len, name, nlen)) {
-			to[i + 1] = 1;
-		}
-	}
-	nfa_close(gp, to);
-	for (size_t i = 0; i < gp->n; i++)
-		live |= to[i];
-	return live;
-}
-
 /* ---- the walk ------------------------------------------------------------ */
 
 struct cand {
@@ -354,8 +163,8 @@ struct cand {
 };
 
 struct walk {
-	const struct gpat *path_pat;  /* on the path below base, or NULL */
-	const struct gcomp *name_pat; /* on the file name only, or NULL */
+	const struct fsops_gpat *path_pat;  /* on the path below base, or NULL */
+	const struct fsops_gcomp *name_pat; /* on the file name only, or NULL */
 	int skip_hidden;              /* grep's dot-name and skip-list rules */
 	int want_stat;                /* glob: keep size, mode, mtime */
 	uint8_t *states;              /* FSOPS_WALK_DEPTH + 2 rows of n + 1 */
@@ -489,13 +298,14 @@ walk_entry(struct walk *w, int dfd, const struct dirent *de, size_t plen,
 		return SBXD_OK;
 	if (w->path_pat != NULL) {
 		uint8_t *to = state_row(w, depth + 1);
-		int live = nfa_step(w->path_pat, state_row(w, depth), name, nlen, to);
+		int live = fsops_nfa_step(w->path_pat, state_row(w, depth),
+		    name, nlen, to);
 
 		if (type == DT_DIR ? !live : !to[w->path_pat->n])
 			return SBXD_OK;
 	}
 	if (type == DT_REG && w->name_pat != NULL &&
-	    !comp_match(w->name_pat->s, w->name_pat->len, name, nlen))
+	    !fsops_comp_match(w->name_pat->s, w->name_pat->len, name, nlen))
 		return SBXD_OK;
 	len = plen + (plen > 0) + nlen;
 	if (len > FSOPS_PATH_MAX) {
@@ -575,7 +385,7 @@ walk_run(struct walk *w, int dfd, struct err *e)
 			return err_set(e, SBXD_INTERNAL, "search: out of memory");
 		}
 		w->states[0] = 1;
-		nfa_close(w->path_pat, w->states);
+		fsops_nfa_close(w->path_pat, w->states);
 	}
 	return walk_dir(w, fd, w->base_len ? w->base_len - 1 : 0, 0, e);
 }
@@ -667,14 +477,14 @@ fsops_glob(struct fsops_root *r, const char *base, const char *pattern,
     size_t max, int newest_first, fsops_entry_cb cb, void *arg, int *truncated,
     struct err *e)
 {
-	struct gpat gp;
+	struct fsops_gpat gp;
 	struct walk *w = NULL;
 	struct fsops_entry *ent = NULL;
 	int dfd = -1, ffd = -1;
 	sbxd_code rv;
 
 	*truncated = 0;
-	if ((rv = gpat_compile(pattern, &gp, e)) != SBXD_OK)
+	if ((rv = fsops_gpat_compile(pattern, &gp, e)) != SBXD_OK)
 		return rv;
 	if ((rv = open_base(r, base, &dfd, &ffd, e)) != SBXD_OK)
 		goto out;
@@ -710,7 +520,7 @@ out:
 		walk_free(w);
 	free(w);
 	free(ent);
-	gpat_free(&gp);
+	fsops_gpat_free(&gp);
 	if (dfd != -1)
 		close(dfd);
 	if (ffd != -1)
@@ -961,31 +771,6 @@ grep_fd(struct grep *g, int fd, const char *rel, struct err *e)
 	return SBXD_OK;
 }
 
-/* The glob filter: a pattern with '/' matches the path below base (pp),
- * a bare one the file name (np, pointing into the caller's string). */
-static sbxd_code
-grep_filter(const char *glob, struct gpat *pp, struct gcomp *np, int *has_path,
-    int *has_name, struct err *e)
-{
-	size_t len;
-
-	*has_path = *has_name = 0;
-	if (glob == NULL || glob[0] == '\0')
-		return SBXD_OK;
-	if (strchr(glob, '/') != NULL) {
-		sbxd_code rv = gpat_compile(glob, pp, e);
-
-		*has_path = rv == SBXD_OK;
-		return rv;
-	}
-	if ((len = strnlen(glob, PATTERN_MAX + 1)) > PATTERN_MAX)
-		return err_set(e, SBXD_INVALID_ARGUMENT,
-		    "glob pattern is over %d bytes", PATTERN_MAX);
-	*np = (struct gcomp){ glob, len, 0 };
-	*has_name = 1;
-	return SBXD_OK;
-}
-
 /* Searches the walk's candidates in path order, each opened below dfd
  * without following any symlink. */
 static sbxd_code
@@ -1014,8 +799,8 @@ fsops_grep(struct fsops_root *r, const char *base,
     int *truncated, struct err *e)
 {
 	struct grep g = { .o = o, .cb = cb, .arg = arg };
-	struct gpat pp = { 0 };
-	struct gcomp np;
+	struct fsops_gpat pp = { 0 };
+	struct fsops_gcomp np;
 	struct walk *w = NULL;
 	int dfd = -1, ffd = -1, has_path = 0, has_name = 0;
 	sbxd_code rv;
@@ -1024,7 +809,8 @@ fsops_grep(struct fsops_root *r, const char *base,
 	g.deadline = mono_ms() + SEARCH_TIME_MAX;
 	if ((rv = grep_compile(&g, e)) != SBXD_OK)
 		goto out;
-	if ((rv = grep_filter(o->glob, &pp, &np, &has_path, &has_name, e)) != SBXD_OK)
+	if ((rv = fsops_glob_filter(o->glob, &pp, &np, &has_path, &has_name,
+	    e)) != SBXD_OK)
 		goto out;
 	if ((rv = open_base(r, base, &dfd, &ffd, e)) != SBXD_OK)
 		goto out;
@@ -1058,7 +844,7 @@ out:
 	if (w != NULL)
 		walk_free(w);
 	free(w);
-	gpat_free(&pp);
+	fsops_gpat_free(&pp);
 	grep_fini(&g);
 	if (dfd != -1)
 		close(dfd);

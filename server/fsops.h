@@ -152,6 +152,14 @@ sbxd_code fsops_edit(struct fsops_root *r, const char *rel, const void *old, siz
     const void *new_, size_t newlen, int replace_all, size_t max_file,
     uint64_t *occurrences, struct err *e);
 
+/* The text part of an edit, for callers that read and write the file
+ * themselves (paths outside /workspace): dst (buf_init'ed; its max is the
+ * ceiling) gets src with old replaced as fsops_edit would, with the same
+ * errors; shown names the file in messages. */
+sbxd_code fsops_edit_text(const struct buf *src, const void *old, size_t oldlen,
+    const void *new_, size_t newlen, int replace_all, struct buf *dst,
+    uint64_t *occurrences, const char *shown, struct err *e);
+
 /* Chunked uploads: a hidden temporary file in the destination's directory
  * (created with its parents), written at offsets, then checked and renamed
  * into place. tmpname (256 bytes) identifies it between calls. */

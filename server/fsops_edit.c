@@ -216,12 +216,38 @@ edit_read(struct edit_target *t, const char *rel, struct buf *src,
  * read. A symlink is followed inside the root and its target edited.
  */
 sbxd_code
+fsops_edit_text(const struct buf *src, const void *old, size_t oldlen, const void *new_,
+    size_t newlen, int replace_all, struct buf *dst, uint64_t *occurrences,
+    const char *shown, struct err *e)
+{
+	uint64_t n;
+
+	*occurrences = 0;
+	if (oldlen == 0)
+		return err_set(e, SBXD_INVALID_ARGUMENT, "the string to replace "
+		    "is empty: give the exact text to change");
+	n = count_hits(src->data ? src->data : "", src->len, old, oldlen);
+	if (edit_check(n, old, oldlen, replace_all, e) != SBXD_OK)
+		return e->code;
+	if (!replace_all)
+		n = 1;
+	if (newlen > oldlen && (newlen - oldlen) > (dst->max - src->len) / n)
+		return err_set(e, SBXD_RESOURCE_EXHAUSTED, "editing '%s' would make "
+		    "it larger than the edit ceiling of %zu bytes", shown, dst->max);
+	if (splice_hits(dst, src, old, oldlen, new_, newlen, n) != SBXD_OK)
+		return err_set(e, SBXD_INTERNAL, "editing '%s': out of memory", shown);
+	*occurrences = n;
+	return SBXD_OK;
+}
+
+sbxd_code
 fsops_edit(struct fsops_root *r, const char *rel, const void *old,
     size_t oldlen, const void *new_, size_t newlen, int replace_all,
     size_t max_file, uint64_t *occurrences, struct err *e)
 {
 	struct edit_target *t;
 	struct buf src, dst;
+	char shown[FSOPS_PATH_MAX + 16];
 	uint64_t n = 0;
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
@@ -241,20 +267,10 @@ fsops_edit(struct fsops_root *r, const char *rel, const void *old,
 	if ((rv = edit_open(r, rel, t, e)) != SBXD_OK ||
 	    (rv = edit_read(t, rel, &src, e)) != SBXD_OK)
 		goto out;
-	n = count_hits(src.data, src.len, old, oldlen);
-	if ((rv = edit_check(n, old, oldlen, replace_all, e)) != SBXD_OK)
+	snprintf(shown, sizeof(shown), PATHF, PATHA(rel));
+	if ((rv = fsops_edit_text(&src, old, oldlen, new_, newlen, replace_all, &dst, &n,
+	    shown, e)) != SBXD_OK)
 		goto out;
-	if (newlen > oldlen && (newlen - oldlen) > (max_file - src.len) / n) {
-		rv = err_set(e, SBXD_RESOURCE_EXHAUSTED, "editing '" PATHF "' "
-		    "would make it larger than the edit ceiling of %zu bytes",
-		    PATHA(rel), max_file);
-		goto out;
-	}
-	if (splice_hits(&dst, &src, old, oldlen, new_, newlen, n) != SBXD_OK) {
-		rv = err_set(e, SBXD_INTERNAL, "editing '" PATHF "': out of "
-		    "memory", PATHA(rel));
-		goto out;
-	}
 	if (r->uid != (uid_t)-1 || r->gid != (gid_t)-1) {
 		uid = t->st.st_uid;
 		gid = t->st.st_gid;

@@ -335,6 +335,30 @@ out:
 	return rv;
 }
 
+/* Edit outside /workspace: read through the container, replace, write back. */
+static sbxd_code
+edit_in_container(struct call *c, struct target *t, const Sbx__V1__EditRequest *rq, uint64_t *n)
+{
+	size_t ceiling = c->srv->cfg->read_max_bytes;
+	struct buf src, dst;
+	sbxd_code rv;
+
+	buf_init(&src, ceiling);
+	buf_init(&dst, ceiling);
+	if ((rv = ctrfs_read_file(&t->ctr, t->path, &src, &c->err)) == SBXD_NOT_FOUND)
+		err_set(&c->err, rv, "File '%s' not found", t->path);
+	else if (rv == SBXD_OK &&
+	    (rv = fsops_edit_text(&src, rq->old_string.data, rq->old_string.len,
+	    rq->new_string.data, rq->new_string.len, rq->replace_all, &dst, n,
+	    t->path, &c->err)) == SBXD_OK &&
+	    (rv = ctrfs_write_file(&t->ctr, t->path, dst.data ? dst.data : "", dst.len, 0,
+	    ceiling, &c->err)) != SBXD_OK)
+		*n = 0;
+	buf_fini(&src);
+	buf_fini(&dst);
+	return rv;
+}
+
 sbxd_code
 h_edit(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
@@ -348,14 +372,12 @@ h_edit(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		return err_set(&c->err, SBXD_INVALID_ARGUMENT, "old_string is empty; give the text to replace");
 	if ((rv = target_open(c, rq->session_id, rq->path, &t)) != SBXD_OK)
 		goto out;
-	if (!t.in_ws) {
-		rv = err_set(&c->err, SBXD_UNIMPLEMENTED, "Edit works inside /workspace in this "
-		    "version; for %s, Read the file, change it and Write it back", t.path);
-		goto out;
-	}
-	rv = fsops_edit(&t.root, t.path, rq->old_string.data, rq->old_string.len,
-	    rq->new_string.data, rq->new_string.len, rq->replace_all,
-	    c->srv->cfg->read_max_bytes, &n, &c->err);
+	if (t.in_ws)
+		rv = fsops_edit(&t.root, t.path, rq->old_string.data, rq->old_string.len,
+		    rq->new_string.data, rq->new_string.len, rq->replace_all,
+		    c->srv->cfg->read_max_bytes, &n, &c->err);
+	else
+		rv = edit_in_container(c, &t, rq, &n);
 	rs->occurrences = n;
 out:
 	target_close(&t);

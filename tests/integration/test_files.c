@@ -222,6 +222,14 @@ TEST(outside_workspace_through_the_container)
 	if (n == 1)
 		CHECK_STR(v[0].path, "/tmp/out/x.txt");
 	sbx_file_info_list_free(v, n);
+	{
+		uint64_t occ = 0;
+
+		REQUIRE_INT(sbx_edit(svc, s.session_id, "/tmp/out/x.txt", "out", 3, "in", 2, 0, &occ), SBX_OK);
+		CHECK_INT(occ, 1);
+		CHECK_STR(run("cat /tmp/out/x.txt", &code), "inside\n");
+		CHECK_INT(sbx_edit(svc, s.session_id, "/tmp/out/none", "a", 1, "b", 1, 0, &occ), SBX_NOT_FOUND);
+	}
 	/* The sandbox user cannot write /etc/passwd; neither can it through sbx. */
 	CHECK_INT(sbx_write(svc, s.session_id, "/etc/passwd", "evil\n", 5, 0), SBX_PERMISSION_DENIED);
 	CHECK_STR(run("grep -c '^root:' /etc/passwd", &code), "1\n");

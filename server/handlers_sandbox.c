@@ -11,6 +11,7 @@
 
 #include "dispatch.h"
 #include "fsops.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "sbx/v1/sbx.pb-c.h"
 #include "session.h"
@@ -138,7 +139,10 @@ h_execute(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	if ((rv = call_sandbox(c, rq->session_id, &row)) != SBXD_OK)
 		return rv;
 	memset(&res, 0, sizeof(res));
-	if ((rv = session_exec(c->srv, &row, &a, &res, &c->err)) == SBXD_OK) {
+	lifecycle_busy_enter(c->srv, row.id);
+	rv = session_exec(c->srv, &row, &a, &res, &c->err);
+	lifecycle_busy_leave(c->srv, row.id);
+	if (rv == SBXD_OK) {
 		rs->exit_code = res.exit_code;
 		rs->timed_out = res.timed_out;
 		rs->truncated = res.truncated;

@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 
 #include "config.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "rpc.h"
 #include "server.h"
@@ -140,6 +141,10 @@ main(int argc, char **argv)
 		fatalx("%s", e.msg);
 	if (srv->drv->ops->ping(srv->drv, &e) != SBXD_OK)
 		log_warnx("%s (sessions will fail with UNAVAILABLE until it answers)", e.msg);
+	if (lifecycle_recover(srv, &e) != SBXD_OK)
+		log_warnx("recovery: %s (sessions heal on their next request)", e.msg);
+	if (lifecycle_reaper_start(srv, &e) != SBXD_OK)
+		fatalx("%s", e.msg);
 	if (rpc_server_start(srv, &rpc, &e) != SBXD_OK)
 		fatalx("%s", e.msg);
 	log_info("sbxd ready: state in %s, workspaces in %s, default runtime %s",
@@ -150,6 +155,7 @@ main(int argc, char **argv)
 	} while (sig == SIGHUP);
 	log_info("signal %d: shutting down", sig);
 	rpc_server_stop(rpc, SHUTDOWN_GRACE_MS);
+	lifecycle_reaper_stop(srv);
 	server_close(srv);
 	curl_global_cleanup();
 	log_info("sbxd stopped");

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lifecycle.h"
 #include "log.h"
 #include "session.h"
 
@@ -168,7 +169,8 @@ session_create(struct server *s, const struct session_create_args *a,
 	struct err ignored;
 	sbxd_code rv;
 
-	if ((rv = resolve_runtime(s, runtime, &rt, e)) != SBXD_OK)
+	if ((rv = resolve_runtime(s, runtime, &rt, e)) != SBXD_OK ||
+	    (rv = lifecycle_make_room(s, a->user, NULL, e)) != SBXD_OK)
 		return rv;
 	row_init(s, a, runtime, out);
 	auth_token_mint(token, out->token_hash);
@@ -190,6 +192,17 @@ session_create(struct server *s, const struct session_create_args *a,
 	log_info("session %s created for user %s (runtime %s, container %.12s)",
 	    out->id, out->user, out->runtime, out->container_id);
 	return SBXD_OK;
+}
+
+sbxd_code
+session_container_up(struct server *s, struct session_row *r, struct err *e)
+{
+	const struct config_runtime *rt;
+	sbxd_code rv;
+
+	if ((rv = resolve_runtime(s, r->runtime, &rt, e)) != SBXD_OK)
+		return rv;
+	return container_up(s, r, rt->image, e);
 }
 
 sbxd_code
@@ -268,7 +281,14 @@ session_ensure_running(struct server *s, struct session_row *r, struct err *e)
 	case SESSION_RUNNING:
 		return SBXD_OK;
 	case SESSION_STOPPED:
-		if ((rv = s->drv->ops->start(s->drv, r->container_id, e)) != SBXD_OK)
+		if ((rv = lifecycle_make_room(s, r->user, r->id, e)) != SBXD_OK)
+			return rv;
+		rv = s->drv->ops->start(s->drv, r->container_id, e);
+		if (rv == SBXD_NOT_FOUND) {
+			err_clear(e);
+			rv = lifecycle_heal(s, r, e);
+		}
+		if (rv != SBXD_OK)
 			return err_wrap(e, "waking the stopped session: ");
 		r->state = SESSION_RUNNING;
 		r->stop_reason[0] = '\0';
@@ -310,9 +330,16 @@ session_exec(struct server *s, struct session_row *r, const struct session_exec_
 			return err_wrap(e, "the session's container had stopped and could not be restarted: ");
 		rv = s->drv->ops->exec(s->drv, &spec, res, e);
 	}
-	if (rv == SBXD_NOT_FOUND)
-		return err_set(e, SBXD_FAILED_PRECONDITION,
-		    "session %s's container no longer exists (removed outside sbx); "
-		    "end the session and create a new one — the workspace is kept", r->id);
+	if (rv == SBXD_NOT_FOUND) {
+		/* The container is gone (removed outside sbx, or with Docker's
+		 * state): give the session a new one and run the command there. */
+		driver_exec_result_fini(res);
+		memset(res, 0, sizeof(*res));
+		err_clear(e);
+		if ((rv = lifecycle_heal(s, r, e)) != SBXD_OK)
+			return rv;
+		spec.container_id = r->container_id;
+		rv = s->drv->ops->exec(s->drv, &spec, res, e);
+	}
 	return rv;
 }

@@ -58,6 +58,9 @@ sbxd_code session_end(struct server *s, const char *id, int purge,
 /* Makes sure r's container runs (starting a stopped one), for a request
  * that needs it. FAILED_PRECONDITION for ended sessions. */
 sbxd_code session_ensure_running(struct server *s, struct session_row *r, struct err *e);
+/* Creates and starts r's container (r->container_id set on success; on
+ * failure nothing is left behind). For lifecycle_heal. */
+sbxd_code session_container_up(struct server *s, struct session_row *r, struct err *e);
 /* Runs one command to completion in r's container (see driver exec). */
 sbxd_code session_exec(struct server *s, struct session_row *r,
     const struct session_exec_args *a, struct driver_exec_result *res, struct err *e);

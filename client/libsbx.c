@@ -2,8 +2,9 @@
  * libsbx.c — the core of the C client library: the handle and its
  * options, the transport (one nng REQ socket per handle, one nng context
  * per call, the Request/Response envelope), the thread's last error, and
- * sbx_call_raw. The typed calls live in libsbx_session.c and
- * libsbx_sandbox.c and reach the server through sbxi_call. nng and
+ * sbx_call_raw, and the argument checks and copies the typed calls share.
+ * The typed calls live in libsbx_session.c, libsbx_sandbox.c and
+ * libsbx_files.c and reach the server through sbxi_call. nng and
  * protobuf-c errors are translated into sbx_err here and nowhere else;
  * the public header never shows their types.
  *
@@ -152,6 +153,28 @@ sbxi_check_id(sbx_client *c, const char *what, const char *s)
 {
 	if (s == NULL || *s == '\0')
 		return sbxi_fail(c, SBX_INVALID_ARGUMENT, "%s is required", what);
+	return SBX_OK;
+}
+
+sbx_err
+sbxi_check_path(sbx_client *c, const char *session_id, const char *path)
+{
+	sbx_err rv;
+
+	if ((rv = sbxi_check_id(c, "session_id", session_id)) != SBX_OK)
+		return rv;
+	return sbxi_check_id(c, "path", path);
+}
+
+sbx_err
+sbxi_bytes_dup(sbx_client *c, const ProtobufCBinaryData *src, sbx_bytes *dst)
+{
+	if ((dst->data = malloc(src->len + 1)) == NULL)
+		return sbxi_oom(c);
+	if (src->len > 0)
+		memcpy(dst->data, src->data, src->len);
+	dst->data[src->len] = '\0';
+	dst->len = src->len;
 	return SBX_OK;
 }
 
@@ -609,11 +632,13 @@ sbxi_call(sbx_client *c, const char *method, int timeout_ms,
     ProtobufCMessage **out)
 {
 	Sbx__V1__Response *r = NULL;
+	ProtobufCMessage *msg;
 	uint8_t *buf;
 	size_t n;
 	sbx_err rv;
 
-	*out = NULL;
+	if (out != NULL)
+		*out = NULL;
 	n = protobuf_c_message_get_packed_size(req);
 	if ((buf = malloc(n ? n : 1)) == NULL)
 		return sbxi_oom(c);
@@ -622,10 +647,14 @@ sbxi_call(sbx_client *c, const char *method, int timeout_ms,
 	free(buf);
 	if (rv != SBX_OK)
 		return rv;
-	*out = protobuf_c_message_unpack(desc, NULL, r->payload.len, r->payload.data);
-	if (*out == NULL)
+	msg = protobuf_c_message_unpack(desc, NULL, r->payload.len, r->payload.data);
+	if (msg == NULL)
 		rv = sbxi_fail(c, SBX_INTERNAL, "undecodable %s in the reply to %s "
 		    "(%zu bytes)", desc->name, method, r->payload.len);
+	else if (out != NULL)
+		*out = msg;
+	else
+		protobuf_c_message_free_unpacked(msg, NULL);
 	sbx__v1__response__free_unpacked(r, NULL);
 	return rv;
 }

@@ -40,16 +40,6 @@ dup_str(const char *s, int *bad)
 	return d;
 }
 
-static sbx_err
-check_path(sbx_client *c, const char *session_id, const char *path)
-{
-	sbx_err rv;
-
-	if ((rv = sbxi_check_id(c, "session_id", session_id)) != SBX_OK)
-		return rv;
-	return sbxi_check_id(c, "path", path);
-}
-
 /* Translates the errno of a local read or write on the caller's fd. */
 static sbx_err
 fd_fail(sbx_client *c, const char *what, int e)
@@ -149,7 +139,7 @@ info_list_from_wire(sbx_client *c, Sbx__V1__FileInfo **src, size_t n,
 
 sbx_err
 sbx_ls(sbx_client *c, const char *session_id, const char *path,
-    sbx_file_info **out, size_t *n)
+    sbx_file_info **out, size_t *n, int *truncated)
 {
 	Sbx__V1__LsRequest req = SBX__V1__LS_REQUEST__INIT;
 	Sbx__V1__LsResponse *resp = NULL;
@@ -157,6 +147,8 @@ sbx_ls(sbx_client *c, const char *session_id, const char *path,
 
 	*out = NULL;
 	*n = 0;
+	if (truncated != NULL)
+		*truncated = 0;
 	sbxi_clear_err(c);
 	if ((rv = sbxi_check_id(c, "session_id", session_id)) != SBX_OK)
 		return rv;
@@ -165,6 +157,8 @@ sbx_ls(sbx_client *c, const char *session_id, const char *path,
 	rv = CALL(c, SVC_SANDBOX "Ls", 0, &req, sbx__v1__ls_response, &resp);
 	if (rv == SBX_OK)
 		rv = info_list_from_wire(c, resp->entries, resp->n_entries, out, n);
+	if (rv == SBX_OK && truncated != NULL)
+		*truncated = resp->truncated != 0;
 	if (resp != NULL)
 		sbx__v1__ls_response__free_unpacked(resp, NULL);
 	return rv;
@@ -182,7 +176,7 @@ sbx_stat(sbx_client *c, const char *session_id, const char *path,
 	if (exists != NULL)
 		*exists = 0;
 	sbxi_clear_err(c);
-	if ((rv = check_path(c, session_id, path)) != SBX_OK)
+	if ((rv = sbxi_check_path(c, session_id, path)) != SBX_OK)
 		return rv;
 	req.session_id = (char *)session_id;
 	req.path = (char *)path;
@@ -208,19 +202,15 @@ sbx_err
 sbx_mkdir(sbx_client *c, const char *session_id, const char *path, int parents)
 {
 	Sbx__V1__MkdirRequest req = SBX__V1__MKDIR_REQUEST__INIT;
-	Sbx__V1__MkdirResponse *resp = NULL;
 	sbx_err rv;
 
 	sbxi_clear_err(c);
-	if ((rv = check_path(c, session_id, path)) != SBX_OK)
+	if ((rv = sbxi_check_path(c, session_id, path)) != SBX_OK)
 		return rv;
 	req.session_id = (char *)session_id;
 	req.path = (char *)path;
 	req.parents = parents != 0;
-	rv = CALL(c, SVC_SANDBOX "Mkdir", 0, &req, sbx__v1__mkdir_response, &resp);
-	if (resp != NULL)
-		sbx__v1__mkdir_response__free_unpacked(resp, NULL);
-	return rv;
+	return CALL(c, SVC_SANDBOX "Mkdir", 0, &req, sbx__v1__mkdir_response, NULL);
 }
 
 sbx_err
@@ -228,19 +218,16 @@ sbx_remove(sbx_client *c, const char *session_id, const char *path,
     int recursive)
 {
 	Sbx__V1__RemoveRequest req = SBX__V1__REMOVE_REQUEST__INIT;
-	Sbx__V1__RemoveResponse *resp = NULL;
 	sbx_err rv;
 
 	sbxi_clear_err(c);
-	if ((rv = check_path(c, session_id, path)) != SBX_OK)
+	if ((rv = sbxi_check_path(c, session_id, path)) != SBX_OK)
 		return rv;
 	req.session_id = (char *)session_id;
 	req.path = (char *)path;
 	req.recursive = recursive != 0;
-	rv = CALL(c, SVC_SANDBOX "Remove", 0, &req, sbx__v1__remove_response, &resp);
-	if (resp != NULL)
-		sbx__v1__remove_response__free_unpacked(resp, NULL);
-	return rv;
+	return CALL(c, SVC_SANDBOX "Remove", 0, &req, sbx__v1__remove_response,
+	    NULL);
 }
 
 sbx_err
@@ -248,21 +235,17 @@ sbx_move(sbx_client *c, const char *session_id, const char *from,
     const char *to, int overwrite)
 {
 	Sbx__V1__MoveRequest req = SBX__V1__MOVE_REQUEST__INIT;
-	Sbx__V1__MoveResponse *resp = NULL;
 	sbx_err rv;
 
 	sbxi_clear_err(c);
-	if ((rv = check_path(c, session_id, from)) != SBX_OK ||
+	if ((rv = sbxi_check_path(c, session_id, from)) != SBX_OK ||
 	    (rv = sbxi_check_id(c, "to", to)) != SBX_OK)
 		return rv;
 	req.session_id = (char *)session_id;
 	req.from = (char *)from;
 	req.to = (char *)to;
 	req.overwrite = overwrite != 0;
-	rv = CALL(c, SVC_SANDBOX "Move", 0, &req, sbx__v1__move_response, &resp);
-	if (resp != NULL)
-		sbx__v1__move_response__free_unpacked(resp, NULL);
-	return rv;
+	return CALL(c, SVC_SANDBOX "Move", 0, &req, sbx__v1__move_response, NULL);
 }
 
 sbx_err
@@ -277,7 +260,7 @@ sbx_edit(sbx_client *c, const char *session_id, const char *path,
 	if (occurrences != NULL)
 		*occurrences = 0;
 	sbxi_clear_err(c);
-	if ((rv = check_path(c, session_id, path)) != SBX_OK)
+	if ((rv = sbxi_check_path(c, session_id, path)) != SBX_OK)
 		return rv;
 	if (old_str == NULL || old_len == 0)
 		return sbxi_fail(c, SBX_INVALID_ARGUMENT, "the string to replace "
@@ -353,25 +336,13 @@ sbx_grep_result_fini(sbx_grep_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Copies a wire line into a NUL-terminated sbx_bytes. */
-static int
-line_dup(const ProtobufCBinaryData *src, sbx_bytes *dst)
-{
-	if ((dst->data = malloc(src->len + 1)) == NULL)
-		return -1;
-	if (src->len > 0)
-		memcpy(dst->data, src->data, src->len);
-	dst->data[src->len] = '\0';
-	dst->len = src->len;
-	return 0;
-}
-
 /* Fills *out from the reply; the n_ counters only count what is filled,
  * so sbx_grep_result_fini cleans up after a failure part way. */
 static sbx_err
 grep_from_wire(sbx_client *c, const Sbx__V1__GrepResponse *r,
     sbx_grep_result *out)
 {
+	sbx_err rv = SBX_OK;
 	int bad = 0;
 
 	out->truncated = r->truncated != 0;
@@ -382,7 +353,8 @@ grep_from_wire(sbx_client *c, const Sbx__V1__GrepResponse *r,
 	for (size_t i = 0; !bad && i < r->n_matches; i++, out->n_matches++) {
 		out->matches[i].path = dup_str(r->matches[i]->path, &bad);
 		out->matches[i].line_number = r->matches[i]->line_number;
-		if (line_dup(&r->matches[i]->line, &out->matches[i].line) != 0)
+		if ((rv = sbxi_bytes_dup(c, &r->matches[i]->line,
+		    &out->matches[i].line)) != SBX_OK)
 			bad = 1;
 	}
 	for (size_t i = 0; !bad && i < r->n_files; i++, out->n_files++)
@@ -394,7 +366,7 @@ grep_from_wire(sbx_client *c, const Sbx__V1__GrepResponse *r,
 	if (!bad)
 		return SBX_OK;
 	sbx_grep_result_fini(out);
-	return sbxi_oom(c);
+	return rv != SBX_OK ? rv : sbxi_oom(c);   /* a failed line copy has said so */
 }
 
 sbx_err
@@ -487,19 +459,14 @@ upload_chunk(sbx_client *c, const char *sid, const char *upload_id,
     uint64_t off, const uint8_t *data, size_t len)
 {
 	Sbx__V1__UploadChunkRequest req = SBX__V1__UPLOAD_CHUNK_REQUEST__INIT;
-	Sbx__V1__UploadChunkResponse *resp = NULL;
-	sbx_err rv;
 
 	req.session_id = (char *)sid;
 	req.upload_id = (char *)upload_id;
 	req.offset = off;
 	req.data.data = (uint8_t *)data;
 	req.data.len = len;
-	rv = CALL(c, SVC_SANDBOX "UploadChunk", 0, &req,
-	    sbx__v1__upload_chunk_response, &resp);
-	if (resp != NULL)
-		sbx__v1__upload_chunk_response__free_unpacked(resp, NULL);
-	return rv;
+	return CALL(c, SVC_SANDBOX "UploadChunk", 0, &req,
+	    sbx__v1__upload_chunk_response, NULL);
 }
 
 static sbx_err
@@ -531,15 +498,13 @@ static void
 upload_abort(sbx_client *c, const char *sid, const char *upload_id, sbx_err rv)
 {
 	Sbx__V1__UploadAbortRequest req = SBX__V1__UPLOAD_ABORT_REQUEST__INIT;
-	Sbx__V1__UploadAbortResponse *resp = NULL;
 	char saved[512];
 
 	snprintf(saved, sizeof(saved), "%s", sbx_last_error(c));
 	req.session_id = (char *)sid;
 	req.upload_id = (char *)upload_id;
-	if (CALL(c, SVC_SANDBOX "UploadAbort", 0, &req, sbx__v1__upload_abort_response,
-	    &resp) == SBX_OK && resp != NULL)
-		sbx__v1__upload_abort_response__free_unpacked(resp, NULL);
+	(void)CALL(c, SVC_SANDBOX "UploadAbort", 0, &req,
+	    sbx__v1__upload_abort_response, NULL);
 	sbxi_fail(c, rv, "%s", saved);
 }
 
@@ -556,7 +521,7 @@ sbx_upload(sbx_client *c, const char *session_id, const char *path, int fd,
 	sbx_err rv;
 
 	sbxi_clear_err(c);
-	if ((rv = check_path(c, session_id, path)) != SBX_OK)
+	if ((rv = sbxi_check_path(c, session_id, path)) != SBX_OK)
 		return rv;
 	if (fd < 0)
 		return sbxi_fail(c, SBX_INVALID_ARGUMENT, "fd %d is not a file "
@@ -664,7 +629,7 @@ sbx_download(sbx_client *c, const char *session_id, const char *path, int fd,
 	sbx_err rv;
 
 	sbxi_clear_err(c);
-	if ((rv = check_path(c, session_id, path)) != SBX_OK)
+	if ((rv = sbxi_check_path(c, session_id, path)) != SBX_OK)
 		return rv;
 	if (fd < 0)
 		return sbxi_fail(c, SBX_INVALID_ARGUMENT, "fd %d is not a file "

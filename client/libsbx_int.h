@@ -1,8 +1,9 @@
 /*
  * libsbx_int.h — what the files of libsbx share and sbx.h does not show.
  * Not installed. libsbx.c owns the handle, the transport and the
- * thread's last error; libsbx_session.c and libsbx_sandbox.c build the
- * typed calls on the round trip declared here. Names are sbxi_ (the
+ * thread's last error; libsbx_session.c, libsbx_sandbox.c and
+ * libsbx_files.c build the typed calls on the round trip and the checks
+ * declared here. Names are sbxi_ (the
  * library builds with hidden visibility, so none of them leaves the
  * shared object; the prefix keeps them clear of a static link's other
  * symbols).
@@ -30,20 +31,34 @@ sbx_err sbxi_oom(const sbx_client *c);
 /* SBX_INVALID_ARGUMENT ("<what> is required") when s is NULL or "". */
 sbx_err sbxi_check_id(sbx_client *c, const char *what, const char *s);
 
+/* sbxi_check_id for "session_id" and then "path": the arguments every
+ * call on one file starts with. */
+sbx_err sbxi_check_path(sbx_client *c, const char *session_id,
+    const char *path);
+
+/* Copies src into dst: dst->data is a new buffer of src->len + 1 bytes,
+ * NUL-terminated, that the caller frees; dst->len is src->len. Out of
+ * memory is SBX_RESOURCE_EXHAUSTED (recorded on c) with dst->data NULL. */
+sbx_err sbxi_bytes_dup(sbx_client *c, const ProtobufCBinaryData *src,
+    sbx_bytes *dst);
+
 /* The client's per-call timeout: positive milliseconds, or
  * SBX_TIMEOUT_NONE. */
 int sbxi_timeout_ms(const sbx_client *c);
 
 /* Packs req, runs the call and unpacks the reply payload with desc. On
  * SBX_OK *out is the response (protobuf_c_message_free_unpacked it); on
- * failure *out is NULL and the last error says why. timeout_ms as
+ * failure *out is NULL and the last error says why. out may be NULL when
+ * the reply carries nothing the caller needs: it is still decoded (an
+ * undecodable one is SBX_INTERNAL) and then freed. timeout_ms as
  * sbx_options.timeout_ms, 0 meaning the client's. */
 sbx_err sbxi_call(sbx_client *c, const char *method, int timeout_ms,
     const ProtobufCMessage *req, const ProtobufCMessageDescriptor *desc,
     ProtobufCMessage **out);
 
 /* sbxi_call for the generated type `type` (e.g. sbx__v1__write_response):
- * req points to its request message, out to a pointer to its response. */
+ * req points to its request message, out to a pointer to its response
+ * (or is NULL). */
 #define CALL(c, method, timeout, req, type, out) \
 	sbxi_call((c), (method), (timeout), &(req)->base, &type##__descriptor, \
 	    (ProtobufCMessage **)(out))

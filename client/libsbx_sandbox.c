@@ -13,19 +13,6 @@
 #define EXEC_GRACE_MS 30000           /* call deadline beyond a command's timeout */
 #define EXEC_DEFAULT_TIMEOUT_MS 120000 /* the server's default, for the above */
 
-/* Copies len bytes into a new NUL-terminated buffer. */
-static sbx_err
-bytes_dup(sbx_client *c, const ProtobufCBinaryData *src, sbx_bytes *dst)
-{
-	if ((dst->data = malloc(src->len + 1)) == NULL)
-		return sbxi_oom(c);
-	if (src->len > 0)
-		memcpy(dst->data, src->data, src->len);
-	dst->data[src->len] = '\0';
-	dst->len = src->len;
-	return SBX_OK;
-}
-
 void
 sbx_exec_result_fini(sbx_exec_result *r)
 {
@@ -105,9 +92,9 @@ exec_result_from_wire(sbx_client *c, const Sbx__V1__ExecuteResponse *r,
 	out->truncated = r->truncated != 0;
 	out->timed_out = r->timed_out != 0;
 	out->duration_ms = r->duration_ms;
-	if ((rv = bytes_dup(c, &r->stdout, &out->out)) != SBX_OK ||
-	    (rv = bytes_dup(c, &r->stderr, &out->err)) != SBX_OK ||
-	    (rv = bytes_dup(c, &r->output, &out->output)) != SBX_OK)
+	if ((rv = sbxi_bytes_dup(c, &r->stdout, &out->out)) != SBX_OK ||
+	    (rv = sbxi_bytes_dup(c, &r->stderr, &out->err)) != SBX_OK ||
+	    (rv = sbxi_bytes_dup(c, &r->output, &out->output)) != SBX_OK)
 		sbx_exec_result_fini(out);
 	return rv;
 }
@@ -147,26 +134,15 @@ sbx_exec(sbx_client *c, const char *session_id, const sbx_exec_opts *opts,
 	return rv;
 }
 
-static sbx_err
-check_path(sbx_client *c, const char *session_id, const char *path)
-{
-	sbx_err rv;
-
-	if ((rv = sbxi_check_id(c, "session_id", session_id)) != SBX_OK)
-		return rv;
-	return sbxi_check_id(c, "path", path);
-}
-
 sbx_err
 sbx_write(sbx_client *c, const char *session_id, const char *path,
     const void *data, size_t len, int append)
 {
 	Sbx__V1__WriteRequest req = SBX__V1__WRITE_REQUEST__INIT;
-	Sbx__V1__WriteResponse *resp = NULL;
 	sbx_err rv;
 
 	sbxi_clear_err(c);
-	if ((rv = check_path(c, session_id, path)) != SBX_OK)
+	if ((rv = sbxi_check_path(c, session_id, path)) != SBX_OK)
 		return rv;
 	if (data == NULL && len > 0)
 		return sbxi_fail(c, SBX_INVALID_ARGUMENT, "len %zu but data is NULL", len);
@@ -175,10 +151,7 @@ sbx_write(sbx_client *c, const char *session_id, const char *path,
 	req.content.data = (uint8_t *)data;
 	req.content.len = len;
 	req.append = append != 0;
-	rv = CALL(c, SVC_SANDBOX "Write", 0, &req, sbx__v1__write_response, &resp);
-	if (resp != NULL)
-		sbx__v1__write_response__free_unpacked(resp, NULL);
-	return rv;
+	return CALL(c, SVC_SANDBOX "Write", 0, &req, sbx__v1__write_response, NULL);
 }
 
 sbx_err
@@ -193,7 +166,7 @@ sbx_read_bytes(sbx_client *c, const char *session_id, const char *path,
 	*data = NULL;
 	*len = 0;
 	sbxi_clear_err(c);
-	if ((rv = check_path(c, session_id, path)) != SBX_OK)
+	if ((rv = sbxi_check_path(c, session_id, path)) != SBX_OK)
 		return rv;
 	req.session_id = (char *)session_id;
 	req.path = (char *)path;
@@ -201,7 +174,7 @@ sbx_read_bytes(sbx_client *c, const char *session_id, const char *path,
 	req.length = length;
 	rv = CALL(c, SVC_SANDBOX "ReadBytes", 0, &req,
 	    sbx__v1__read_bytes_response, &resp);
-	if (rv == SBX_OK && (rv = bytes_dup(c, &resp->data, &b)) == SBX_OK) {
+	if (rv == SBX_OK && (rv = sbxi_bytes_dup(c, &resp->data, &b)) == SBX_OK) {
 		*data = b.data;
 		*len = b.len;
 	}
@@ -221,14 +194,14 @@ sbx_read(sbx_client *c, const char *session_id, const char *path,
 
 	*text = NULL;
 	sbxi_clear_err(c);
-	if ((rv = check_path(c, session_id, path)) != SBX_OK)
+	if ((rv = sbxi_check_path(c, session_id, path)) != SBX_OK)
 		return rv;
 	req.session_id = (char *)session_id;
 	req.path = (char *)path;
 	req.offset = offset;
 	req.limit = limit;
 	rv = CALL(c, SVC_SANDBOX "Read", 0, &req, sbx__v1__read_response, &resp);
-	if (rv == SBX_OK && (rv = bytes_dup(c, &resp->content, &b)) == SBX_OK)
+	if (rv == SBX_OK && (rv = sbxi_bytes_dup(c, &resp->content, &b)) == SBX_OK)
 		*text = (char *)b.data;
 	if (resp != NULL)
 		sbx__v1__read_response__free_unpacked(resp, NULL);

@@ -346,7 +346,6 @@ sbx_err
 sbx_session_end(sbx_client *c, const char *session_id, int purge)
 {
 	Sbx__V1__EndSessionRequest req = SBX__V1__END_SESSION_REQUEST__INIT;
-	Sbx__V1__EndSessionResponse *resp = NULL;
 	sbx_err rv;
 
 	sbxi_clear_err(c);
@@ -354,9 +353,6 @@ sbx_session_end(sbx_client *c, const char *session_id, int purge)
 		return rv;
 	req.session_id = (char *)session_id;
 	req.purge = purge != 0;
-	rv = CALL(c, SVC_SESSION "EndSession", 0, &req,
-	    sbx__v1__end_session_response, &resp);
-	if (resp != NULL)
-		sbx__v1__end_session_response__free_unpacked(resp, NULL);
-	return rv;
+	return CALL(c, SVC_SESSION "EndSession", 0, &req,
+	    sbx__v1__end_session_response, NULL);
 }

@@ -57,6 +57,9 @@ static const struct key keys[] = {
 	{ "max_cpus_nano", K_INT, F(max_nano_cpus), 0, 1LL << 50 },
 	{ "max_pids_limit", K_INT, F(max_pids_limit), 0, 1LL << 30 },
 	{ "idle_timeout", K_MS, F(idle_timeout_ms), 1000, 1LL << 40 },
+	{ "reap_interval", K_MS, F(reap_interval_ms), 0, 1LL << 40 },
+	{ "max_live_sessions", K_INT, F(max_live_sessions), 0, 1 << 20 },
+	{ "max_live_sessions_per_user", K_INT, F(max_live_sessions_per_user), 0, 1 << 20 },
 	{ "network_mode", K_STR, F(network_mode), 0, 0 },
 	{ "readonly_rootfs", K_BOOL, F(readonly_rootfs), 0, 1 },
 	{ "tmpfs_tmp", K_STR, F(tmpfs_tmp), 0, 0 },
@@ -89,6 +92,9 @@ config_defaults(struct config *c)
 	c->max_nano_cpus = 2000000000LL;
 	c->max_pids_limit = 4096;
 	c->idle_timeout_ms = 3600000;
+	c->reap_interval_ms = 30000;
+	c->max_live_sessions = 20;
+	c->max_live_sessions_per_user = 4;
 	snprintf(c->runtimes[0].name, sizeof(c->runtimes[0].name), "python-minimal");
 	snprintf(c->runtimes[0].image, sizeof(c->runtimes[0].image), "sbx/python-minimal:latest");
 	snprintf(c->runtimes[0].build_command, sizeof(c->runtimes[0].build_command),

@@ -59,6 +59,9 @@ struct config {
 	int64_t max_nano_cpus;
 	int64_t max_pids_limit;
 	uint64_t idle_timeout_ms;
+	uint64_t reap_interval_ms;   /* how often idle sessions are stopped; 0 = never */
+	int max_live_sessions;       /* running containers at once; 0 = no ceiling */
+	int max_live_sessions_per_user;
 	char network_mode[64];
 	int readonly_rootfs;
 	char tmpfs_tmp[128];         /* mount options for a /tmp tmpfs; "" = none */

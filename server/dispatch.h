@@ -58,6 +58,8 @@ sbxd_code h_get_session(struct call *, const ProtobufCMessage *, ProtobufCMessag
 sbxd_code h_get_or_create_session(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
 sbxd_code h_list_sessions(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
 sbxd_code h_end_session(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_cleanup_idle(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_rotate_token(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
 sbxd_code h_list_runtimes(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
 sbxd_code h_get_runtime(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
 sbxd_code h_execute(struct call *, const ProtobufCMessage *, ProtobufCMessage *);

@@ -32,6 +32,8 @@
 #include "fsops_int.h"
 
 #define RESOLVE_FLAGS (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
+#define BENEATH_RESOLVE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | \
+	RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
 #define READ_CHUNK 32768
 #define SHOWN_MAX 330        /* "/workspace/" and a path cut to 300 bytes */
 #define PATHF FSOPS_PATHF
@@ -108,6 +110,21 @@ fsops_fail_errno(int err, const char *rel, const char *doing, struct err *e)
 	return errno_msg(err, shown, doing, e);
 }
 
+/* openat2, retried while it fails with EAGAIN (a rename raced "..") or
+ * EINTR; -1 and errno on failure. */
+static int
+openat2_retry(int dirfd, const char *path, const struct open_how *how)
+{
+	long fd = -1;
+
+	for (int i = 0; i < FSOPS_RESOLVE_TRIES; i++) {
+		fd = syscall(SYS_openat2, dirfd, path, how, sizeof(*how));
+		if (fd >= 0 || (errno != EAGAIN && errno != EINTR))
+			break;
+	}
+	return (int)fd;
+}
+
 /* openat2 from the root with containment; -1 and errno on failure. */
 int
 fsops_resolve(int rootfd, const char *path, int flags, mode_t mode)
@@ -117,14 +134,16 @@ fsops_resolve(int rootfd, const char *path, int flags, mode_t mode)
 		.mode = (flags & O_CREAT) ? mode : 0,
 		.resolve = RESOLVE_FLAGS,
 	};
-	long fd = -1;
 
-	for (int i = 0; i < FSOPS_RESOLVE_TRIES; i++) {
-		fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-		if (fd >= 0 || (errno != EAGAIN && errno != EINTR))
-			break;
-	}
-	return (int)fd;
+	return openat2_retry(rootfd, path, &how);
+}
+
+int
+fsops_open_beneath(int dirfd, const char *path, int flags)
+{
+	struct open_how how = { .flags = (uint64_t)flags, .resolve = BENEATH_RESOLVE };
+
+	return openat2_retry(dirfd, path, &how);
 }
 
 /* Owner, then mode (a chown clears set-id bits); uid and gid -1 leave
@@ -326,26 +345,39 @@ fsops_require_regular(const struct stat *st, const char *rel, struct err *e)
  * fstat then refuses it.
  */
 sbxd_code
+fsops_open_regular(const struct fsops_root *r, const char *rel, int *fdp,
+    struct stat *st, struct err *e)
+{
+	sbxd_code rv;
+	int fd;
+
+	*fdp = -1;
+	fd = fsops_resolve(r->fd, rel,
+	    O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
+	if (fd == -1)
+		/* "a/b" with a a file: to a reader, b simply is not there */
+		return fsops_fail_errno(errno == ENOTDIR ? ENOENT : errno, rel,
+		    "opening", e);
+	if (fstat(fd, st) == -1)
+		rv = fsops_fail_errno(errno, rel, "reading", e);
+	else
+		rv = fsops_require_regular(st, rel, e);
+	if (rv != SBXD_OK)
+		close(fd);
+	else
+		*fdp = fd;
+	return rv;
+}
+
+sbxd_code
 fsops_read_file(struct fsops_root *r, const char *rel, struct buf *out,
     struct err *e)
 {
 	struct stat st;
-	int fd;
-	sbxd_code rv = SBXD_INTERNAL;
+	int fd = -1;
+	sbxd_code rv;
 
-	fd = fsops_resolve(r->fd, rel,
-	    O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
-	if (fd == -1) {
-		/* "a/b" with a a file: to a reader, b simply is not there */
-		rv = fsops_fail_errno(errno == ENOTDIR ? ENOENT : errno, rel,
-		    "opening", e);
-		goto out;
-	}
-	if (fstat(fd, &st) == -1) {
-		rv = fsops_fail_errno(errno, rel, "reading", e);
-		goto out;
-	}
-	if ((rv = fsops_require_regular(&st, rel, e)) != SBXD_OK)
+	if ((rv = fsops_open_regular(r, rel, &fd, &st, e)) != SBXD_OK)
 		goto out;
 	if ((uintmax_t)st.st_size > out->max - out->len) {
 		rv = err_set(e, SBXD_RESOURCE_EXHAUSTED,

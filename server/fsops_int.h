@@ -44,6 +44,12 @@ fsops_rel_is_root(const char *rel)
  * with rootfd as "/". */
 int fsops_resolve(int rootfd, const char *path, int flags, mode_t mode);
 
+/* openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS|
+ * RESOLVE_NO_XDEV) of path (any number of components) below dirfd, retried
+ * as fsops_resolve is: no symlink is followed and no mount crossed on the
+ * way; the fd, or -1 with errno set. */
+int fsops_open_beneath(int dirfd, const char *path, int flags);
+
 /* Translates errno err, met while `doing` something ("removing") to rel,
  * into e and returns the code: ENOENT NOT_FOUND ("File '<path>' not
  * found"), EEXIST ALREADY_EXISTS, ENOTEMPTY FAILED_PRECONDITION ("directory
@@ -66,6 +72,14 @@ sbxd_code fsops_adopt(const struct fsops_root *r, int fd, mode_t mode,
  * st is a regular file. */
 sbxd_code fsops_require_regular(const struct stat *st, const char *rel,
     struct err *e);
+
+/* Opens rel for reading, resolved in the root with every symlink (the
+ * leaf's too) followed inside it, never blocking (a FIFO is refused, not
+ * waited on); *fdp gets the fd (the caller closes it) and st its fstat.
+ * A missing rel, or a parent that is a file, is NOT_FOUND; anything but a
+ * regular file FAILED_PRECONDITION. On failure *fdp is -1. */
+sbxd_code fsops_open_regular(const struct fsops_root *r, const char *rel,
+    int *fdp, struct stat *st, struct err *e);
 
 /* Appends fd's content to out until EOF; RESOURCE_EXHAUSTED (a message
  * about the read ceiling) when it would pass out->max. */

@@ -22,12 +22,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fsops.h"
@@ -111,20 +109,8 @@ fsops_lstat(const struct fsops_root *r, const char *rel, struct stat *st,
 int
 fsops_open_subdir(int dirfd, const char *name)
 {
-	struct open_how how = {
-		.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK |
-		    O_CLOEXEC,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-		    RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
-	};
-	long fd = -1;
-
-	for (int i = 0; i < FSOPS_RESOLVE_TRIES; i++) {
-		fd = syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
-		if (fd >= 0 || (errno != EAGAIN && errno != EINTR))
-			break;
-	}
-	return (int)fd;
+	return fsops_open_beneath(dirfd, name,
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 }
 
 /* "." or "..", which a walk skips */
@@ -689,37 +675,23 @@ pread_into(int fd, uint64_t offset, size_t maxlen, const char *rel,
 	return SBXD_OK;
 }
 
-/* Symlinks, the leaf's included, are followed inside the root, as by
- * fsops_read_file. On failure out is reset. */
+/* Opens rel as fsops_open_regular does. On failure out is reset. */
 sbxd_code
 fsops_read_range(struct fsops_root *r, const char *rel, uint64_t offset,
     size_t maxlen, struct buf *out, uint64_t *size, struct err *e)
 {
 	struct stat st;
+	sbxd_code rv;
 	int fd;
-	sbxd_code rv = SBXD_INTERNAL;
 
 	assert(maxlen <= out->max - out->len);
 	*size = 0;
-	fd = fsops_resolve(r->fd, rel,
-	    O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
-	if (fd == -1) {
-		rv = fsops_fail_errno(errno == ENOTDIR ? ENOENT : errno, rel,
-		    "opening", e);
-		goto out;
-	}
-	if (fstat(fd, &st) == -1) {
-		rv = fsops_fail_errno(errno, rel, "reading", e);
-		goto out;
-	}
-	if ((rv = fsops_require_regular(&st, rel, e)) != SBXD_OK)
-		goto out;
-	*size = (uint64_t)st.st_size;
-	rv = offset >= *size ? SBXD_OK :
-	    pread_into(fd, offset, maxlen, rel, out, e);
-out:
-	if (fd != -1)
+	if ((rv = fsops_open_regular(r, rel, &fd, &st, e)) == SBXD_OK) {
+		*size = (uint64_t)st.st_size;
+		if (offset < *size)
+			rv = pread_into(fd, offset, maxlen, rel, out, e);
 		close(fd);
+	}
 	if (rv != SBXD_OK)
 		buf_reset(out);
 	return rv;

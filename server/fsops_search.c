@@ -40,22 +40,18 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <pcre2.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "fsops.h"
 #include "fsops_int.h"
 
-#define BENEATH_RESOLVE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | \
-	RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
 #define REGEX_MAX 65536           /* bytes of a grep pattern */
 #define NAMES_MAX (32u << 20)     /* bytes of candidate paths one search holds */
 #define BINARY_PROBE 8192         /* a NUL in this many first bytes: binary */
@@ -72,23 +68,6 @@
 #define READ_FLAGS (O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
 
 /* ---- small helpers ------------------------------------------------------- */
-
-/* openat2 of path (any number of components) below dirfd, following no
- * symlink and crossing no mount; -1 and errno on failure. (Generalizes
- * fsops_open_subdir; a candidate for fsops_int.h.) */
-static int
-open_beneath(int dirfd, const char *path, int flags)
-{
-	struct open_how how = { .flags = (uint64_t)flags, .resolve = BENEATH_RESOLVE };
-	long fd = -1;
-
-	for (int i = 0; i < FSOPS_RESOLVE_TRIES; i++) {
-		fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-		if (fd >= 0 || (errno != EAGAIN && errno != EINTR))
-			break;
-	}
-	return (int)fd;
-}
 
 static int64_t
 mono_ms(void)
@@ -127,7 +106,7 @@ reopen_beneath(const void *arg)
 {
 	const struct beneath *b = arg;
 
-	return open_beneath(b->dirfd, b->path, READ_FLAGS | O_NOFOLLOW);
+	return fsops_open_beneath(b->dirfd, b->path, READ_FLAGS | O_NOFOLLOW);
 }
 
 /* Opens path below dirfd for reading if it is a regular file (no symlink
@@ -140,7 +119,8 @@ open_regular(int dirfd, const char *path)
 	struct stat st;
 	int pfd, fd = -1;
 
-	if ((pfd = open_beneath(dirfd, path, O_PATH | O_NOFOLLOW | O_CLOEXEC)) == -1)
+	pfd = fsops_open_beneath(dirfd, path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd == -1)
 		return -1;
 	if (fstat(pfd, &st) == 0) {
 		if (S_ISREG(st.st_mode))
@@ -268,7 +248,7 @@ walk_file(struct walk *w, int dfd, const char *name, size_t len,
 
 	if (!w->want_stat)
 		return cand_add(w, NULL, len, e);
-	fd = open_beneath(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	fd = fsops_open_beneath(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
 		return SBXD_OK;   /* gone, swapped for a symlink, or a mount */
 	ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);

@@ -136,10 +136,16 @@ h_execute(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	if ((rv = exec_env(c, rq->env, rq->n_env, (const char ***)&a.env)) != SBXD_OK ||
 	    (rv = exec_cwd(c, rq->cwd, &a.cwd)) != SBXD_OK)
 		return rv;
-	if ((rv = call_sandbox(c, rq->session_id, &row)) != SBXD_OK)
+	if ((rv = call_session(c, rq->session_id, &row)) != SBXD_OK)
 		return rv;
-	memset(&res, 0, sizeof(res));
+	/* Busy before waking: a stop under way is waited out and the row
+	 * read again after it, so the command never meets a stopped box. */
 	lifecycle_busy_enter(c->srv, row.id);
+	if ((rv = call_sandbox(c, rq->session_id, &row)) != SBXD_OK) {
+		lifecycle_busy_leave(c->srv, rq->session_id);
+		return rv;
+	}
+	memset(&res, 0, sizeof(res));
 	rv = session_exec(c->srv, &row, &a, &res, &c->err);
 	lifecycle_busy_leave(c->srv, row.id);
 	if (rv == SBXD_OK) {

@@ -6,12 +6,14 @@
 #include <string.h>
 
 #include "dispatch.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "sbx/v1/sbx.pb-c.h"
 #include "session.h"
 
 #define LIST_DEFAULT 100
 #define LIST_MAX 1000
+#define CLEANUP_MAX 1000            /* sessions one CleanupIdle stops */
 
 static int
 valid_session_id(const char *id)
@@ -240,6 +242,38 @@ h_end_session(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	return set_session(c, &rs->session, &row);
 }
 
+/* A session token may rotate (or revoke) its own token: call_session
+ * lets it reach its own session only. The old token fails from the next
+ * request on, since every request looks its hash up again. */
+sbxd_code
+h_rotate_token(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	const Sbx__V1__RotateTokenRequest *rq = (const void *)in;
+	Sbx__V1__RotateTokenResponse *rs = (void *)out;
+	struct session_row row;
+	char token[AUTH_TOKEN_MAX] = "", hash[AUTH_HASH_HEX] = "";
+	sbxd_code rv;
+
+	if ((rv = call_session(c, rq->session_id, &row)) != SBXD_OK)
+		return rv;
+	if (!rq->revoke_only) {
+		if (row.state == SESSION_ENDED)
+			return err_set(&c->err, SBXD_FAILED_PRECONDITION,
+			    "session %s has ended; its token cannot be renewed", row.id);
+		auth_token_mint(token, hash);
+	}
+	rv = store_session_set_token_hash(c->srv->store, row.id, hash, &c->err);
+	if (rv == SBXD_NOT_FOUND && !rq->revoke_only)
+		return err_set(&c->err, SBXD_FAILED_PRECONDITION,
+		    "session %s has ended; its token cannot be renewed", row.id);
+	if (rv != SBXD_OK)
+		return rv;
+	log_info("session %s: token %s", row.id, rq->revoke_only ? "revoked" : "rotated");
+	if ((rs->session_token = arena_strdup(c->out, token)) == NULL)
+		return err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "out of reply memory");
+	return SBXD_OK;
+}
+
 sbxd_code
 h_list_sessions(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
@@ -324,5 +358,32 @@ h_get_runtime(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		    "unknown runtime \"%.64s\"; ListRuntimes shows the configured ones", rq->name);
 	if ((rs->runtime = runtime_msg(c, rt)) == NULL)
 		return err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "out of reply memory");
+	return SBXD_OK;
+}
+
+/* The reaper's work on demand: stops sessions idle longer than max_idle_ms,
+ * or than their own idle timeout when it is 0; none busy. At most
+ * CLEANUP_MAX a call (the least recently active first); call again for
+ * more. */
+sbxd_code
+h_cleanup_idle(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	const Sbx__V1__CleanupIdleRequest *rq = (const void *)in;
+	Sbx__V1__CleanupIdleResponse *rs = (void *)out;
+	char (*ids)[STORE_ID_MAX];
+	int n = 0;
+	sbxd_code rv;
+
+	if ((ids = arena_calloc(c->out, CLEANUP_MAX, STORE_ID_MAX)) == NULL ||
+	    (rs->stopped_session_ids = arena_calloc(c->out, CLEANUP_MAX,
+	    sizeof(*rs->stopped_session_ids))) == NULL)
+		return err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "out of reply memory");
+	if ((rv = lifecycle_reap(c->srv, rq->max_idle_ms, ids, CLEANUP_MAX, &n, &c->err)) != SBXD_OK)
+		return rv;
+	for (int i = 0; i < n; i++)
+		rs->stopped_session_ids[rs->n_stopped_session_ids++] = ids[i];
+	if (n > 0)
+		log_info("CleanupIdle (max_idle_ms %llu): %d sessions stopped",
+		    (unsigned long long)rq->max_idle_ms, n);
 	return SBXD_OK;
 }

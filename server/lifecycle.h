@@ -13,22 +13,38 @@
 
 /* ---- session_reaper.c */
 
+/* The in-memory state of this section (s->life), made by server_open and
+ * freed by server_close (which stops the reaper thread first). */
+sbxd_code lifecycle_open(struct server *s, struct err *e);
+void lifecycle_close(struct server *s);
 /* Marks a command (or other long call) running in session id; the reaper
- * and capacity never stop a session while any is running. */
+ * and capacity never stop a session while any is running. Enter waits
+ * while a stop of the session is under way, so call it before
+ * session_ensure_running, which then sees the session STOPPED and wakes
+ * it. Every enter needs one leave. */
 void lifecycle_busy_enter(struct server *s, const char *id);
 void lifecycle_busy_leave(struct server *s, const char *id);
 /* Before a container of user starts (create or wake): makes room under the
  * configured ceilings, stopping the least recently used idle session if
  * needed; RESOURCE_EXHAUSTED with a clear message when nothing can be
- * stopped. except is a session id never to stop (the one being woken). */
+ * stopped. except is a session id never to stop (the one being woken).
+ * On success a start is reserved for user until lifecycle_start_done;
+ * may wait for other starts in flight, so never call it while holding a
+ * reservation of one's own. */
 sbxd_code lifecycle_make_room(struct server *s, const char *user, const char *except,
     struct err *e);
-/* Stops sessions idle longer than their own timeout (max_idle_ms 0) or
- * than max_idle_ms; fills up to max ids (each STORE_ID_MAX bytes) into ids
- * and returns how many were stopped in *n. */
+/* Once per successful lifecycle_make_room, after the start it made room
+ * for has ended — its row RUNNING, or the start failed. */
+void lifecycle_start_done(struct server *s, const char *user);
+/* Stops up to max sessions idle longer than their own timeout (max_idle_ms
+ * 0) or than max_idle_ms, least recently active first, none busy (state
+ * STOPPED, stop_reason "idle"); their ids (each STORE_ID_MAX bytes) go to
+ * ids, their count to *n. Stops that fail are logged and skipped; the
+ * error is returned only when every attempt failed. */
 sbxd_code lifecycle_reap(struct server *s, uint64_t max_idle_ms, char (*ids)[STORE_ID_MAX],
     int max, int *n, struct err *e);
-/* Starts / stops the background reaper thread (every reap_interval). */
+/* Starts / stops the background reaper thread (every reap_interval; not
+ * at all when it is 0). Stop is prompt and fine to call when not started. */
 sbxd_code lifecycle_reaper_start(struct server *s, struct err *e);
 void lifecycle_reaper_stop(struct server *s);
 

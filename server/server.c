@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "lifecycle.h"
 #include "log.h"
 #include "server.h"
 
@@ -72,6 +73,8 @@ server_open(const struct config *cfg, struct driver *drv, struct server **out,
 	for (int i = 0; i < SERVER_USER_LOCKS; i++)
 		pthread_mutex_init(&s->user_locks[i], NULL);
 	uploads_init(&s->uploads);
+	if ((rv = lifecycle_open(s, e)) != SBXD_OK)
+		goto fail;
 	if ((rv = make_dirs(cfg->state_dir, 0700, e)) != SBXD_OK ||
 	    (rv = make_dirs(cfg->workspace_root, 0711, e)) != SBXD_OK)
 		goto fail;
@@ -95,6 +98,7 @@ server_close(struct server *s)
 {
 	if (s == NULL)
 		return;
+	lifecycle_close(s);          /* first: its thread uses the store and driver */
 	if (s->drv != NULL)
 		s->drv->ops->free(s->drv);
 	auth_free(s->auth);

@@ -20,6 +20,8 @@
 
 #define SERVER_USER_LOCKS 64
 
+struct lifecycle;               /* session_reaper.c */
+
 struct server {
 	const struct config *cfg;
 	struct store *store;
@@ -28,6 +30,7 @@ struct server {
 	char instance[17];          /* labels this sbxd's containers: hash of its db path */
 	pthread_mutex_t user_locks[SERVER_USER_LOCKS];
 	struct uploads uploads;      /* chunked uploads in progress */
+	struct lifecycle *life;      /* activity, starts in flight, the reaper thread */
 };
 
 /* Opens everything cfg names. The driver is used as given when drv is not

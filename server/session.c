@@ -160,18 +160,15 @@ container_up(struct server *s, struct session_row *r, const char *image, struct 
 	return SBXD_OK;
 }
 
-sbxd_code
-session_create(struct server *s, const struct session_create_args *a,
-    struct session_row *out, char token[AUTH_TOKEN_MAX], struct err *e)
+/* session_create once lifecycle_make_room has reserved the start. */
+static sbxd_code
+create_reserved(struct server *s, const struct session_create_args *a, const char *runtime,
+    const struct config_runtime *rt, struct session_row *out, char token[AUTH_TOKEN_MAX],
+    struct err *e)
 {
-	const char *runtime = a->runtime && *a->runtime ? a->runtime : s->cfg->default_runtime;
-	const struct config_runtime *rt;
 	struct err ignored;
 	sbxd_code rv;
 
-	if ((rv = resolve_runtime(s, runtime, &rt, e)) != SBXD_OK ||
-	    (rv = lifecycle_make_room(s, a->user, NULL, e)) != SBXD_OK)
-		return rv;
 	row_init(s, a, runtime, out);
 	auth_token_mint(token, out->token_hash);
 	if ((rv = workspace_prepare(s, a->user, out->workspace, sizeof(out->workspace), e)) != SBXD_OK)
@@ -192,6 +189,22 @@ session_create(struct server *s, const struct session_create_args *a,
 	log_info("session %s created for user %s (runtime %s, container %.12s)",
 	    out->id, out->user, out->runtime, out->container_id);
 	return SBXD_OK;
+}
+
+sbxd_code
+session_create(struct server *s, const struct session_create_args *a,
+    struct session_row *out, char token[AUTH_TOKEN_MAX], struct err *e)
+{
+	const char *runtime = a->runtime && *a->runtime ? a->runtime : s->cfg->default_runtime;
+	const struct config_runtime *rt;
+	sbxd_code rv;
+
+	if ((rv = resolve_runtime(s, runtime, &rt, e)) != SBXD_OK ||
+	    (rv = lifecycle_make_room(s, a->user, NULL, e)) != SBXD_OK)
+		return rv;
+	rv = create_reserved(s, a, runtime, rt, out, token, e);
+	lifecycle_start_done(s, a->user);
+	return rv;
 }
 
 sbxd_code
@@ -264,6 +277,7 @@ session_end(struct server *s, const char *id, int purge, struct session_row *out
 		snprintf(out->stop_reason, sizeof(out->stop_reason), "%s", purge ? "purged" : "ended");
 	}
 	out->container_id[0] = '\0';
+	out->token_hash[0] = '\0';   /* its token stops working with it */
 	out->last_active_ms = server_now_ms();
 	if ((rv = store_session_update(s->store, out, e)) != SBXD_OK)
 		return rv;
@@ -271,10 +285,31 @@ session_end(struct server *s, const char *id, int purge, struct session_row *out
 	return SBXD_OK;
 }
 
+/* Starts a STOPPED session's container (healing a lost one); waking
+ * counts as activity, so the reaper does not take it back at once. */
+static sbxd_code
+wake(struct server *s, struct session_row *r, struct err *e)
+{
+	struct err ignored;
+	sbxd_code rv;
+
+	rv = s->drv->ops->start(s->drv, r->container_id, e);
+	if (rv == SBXD_NOT_FOUND) {
+		err_clear(e);
+		rv = lifecycle_heal(s, r, e);
+	}
+	if (rv != SBXD_OK)
+		return err_wrap(e, "waking the stopped session: ");
+	r->state = SESSION_RUNNING;
+	r->stop_reason[0] = '\0';
+	r->last_active_ms = server_now_ms();
+	store_session_update(s->store, r, &ignored);
+	return SBXD_OK;
+}
+
 sbxd_code
 session_ensure_running(struct server *s, struct session_row *r, struct err *e)
 {
-	struct err ignored;
 	sbxd_code rv;
 
 	switch (r->state) {
@@ -283,17 +318,9 @@ session_ensure_running(struct server *s, struct session_row *r, struct err *e)
 	case SESSION_STOPPED:
 		if ((rv = lifecycle_make_room(s, r->user, r->id, e)) != SBXD_OK)
 			return rv;
-		rv = s->drv->ops->start(s->drv, r->container_id, e);
-		if (rv == SBXD_NOT_FOUND) {
-			err_clear(e);
-			rv = lifecycle_heal(s, r, e);
-		}
-		if (rv != SBXD_OK)
-			return err_wrap(e, "waking the stopped session: ");
-		r->state = SESSION_RUNNING;
-		r->stop_reason[0] = '\0';
-		store_session_update(s->store, r, &ignored);
-		return SBXD_OK;
+		rv = wake(s, r, e);
+		lifecycle_start_done(s, r->user);
+		return rv;
 	case SESSION_ENDED:
 		return err_set(e, SBXD_FAILED_PRECONDITION,
 		    "session %s has ended; create a new session for user %s", r->id, r->user);

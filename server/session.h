@@ -51,8 +51,8 @@ sbxd_code session_create(struct server *s, const struct session_create_args *a,
  * for one user are serialized so concurrent callers share one session. */
 sbxd_code session_get_or_create(struct server *s, const struct session_create_args *a,
     struct session_row *out, char token[AUTH_TOKEN_MAX], int *created, struct err *e);
-/* Removes the container; the workspace stays unless purge. Ending an ended
- * session is OK. */
+/* Removes the container and revokes the session's token; the workspace
+ * stays unless purge. Ending an ended session is OK. */
 sbxd_code session_end(struct server *s, const char *id, int purge,
     struct session_row *out, struct err *e);
 /* Makes sure r's container runs (starting a stopped one), for a request

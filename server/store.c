@@ -50,7 +50,7 @@ static const char *const migrations[] = {
 	" last_active_ms, idle_timeout_ms, memory_bytes, nano_cpus, pids_limit," \
 	" exec_timeout_ms, stop_reason, token_hash"
 
-#define STMT_CACHE 16
+#define STMT_CACHE 32
 
 struct store {
 	sqlite3 *db;
@@ -419,6 +419,26 @@ store_session_touch(struct store *s, const char *id, int64_t now_ms, struct err 
 	return rv;
 }
 
+sbxd_code
+store_session_set_token_hash(struct store *s, const char *id, const char *hash,
+    struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	sbxd_code rv = SBXD_OK;
+
+	pthread_mutex_lock(&s->mu);
+	if ((st = stmt(s, "UPDATE sessions SET token_hash = ?2"
+	    " WHERE id = ?1 AND (?2 = '' OR state != 4)")) == NULL ||
+	    (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC),
+	     sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC), sqlite3_step(st)) != SQLITE_DONE)
+		rv = db_err(s, e, "setting the session token");
+	else if (sqlite3_changes(s->db) == 0)
+		rv = err_set(e, SBXD_NOT_FOUND, "session %.64s not found or ended", id);
+	stmt_done(st);
+	pthread_mutex_unlock(&s->mu);
+	return rv;
+}
+
 static int
 labels_match(const struct session_row *r, const struct session_filter *f)
 {
@@ -501,6 +521,93 @@ store_session_list(struct store *s, const struct session_filter *f,
 		snprintf(next, nextsz, "%lld.%s", (long long)rows[*n - 1].created_ms,
 		    rows[*n - 1].id);
 out:
+	stmt_done(st);
+	pthread_mutex_unlock(&s->mu);
+	return rv;
+}
+
+/* ---- for the reaper and capacity (session_reaper.c) */
+
+sbxd_code
+store_session_count_running(struct store *s, const char *user, int *n, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	sbxd_code rv = SBXD_OK;
+
+	*n = 0;
+	pthread_mutex_lock(&s->mu);
+	if ((st = stmt(s, "SELECT COUNT(*) FROM sessions"
+	    " WHERE state = 2 AND (?1 IS NULL OR user_id = ?1)")) == NULL) {
+		rv = db_err(s, e, "counting running sessions");
+		goto out;
+	}
+	if (user != NULL)
+		sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		rv = db_err(s, e, "counting running sessions");
+	else
+		*n = sqlite3_column_int(st, 0);
+out:
+	stmt_done(st);
+	pthread_mutex_unlock(&s->mu);
+	return rv;
+}
+
+sbxd_code
+store_session_running(struct store *s, const char *user, int64_t idle_at_ms,
+    int64_t max_idle_ms, struct session_activity *out, int max, int *n, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	sbxd_code rv = SBXD_OK;
+	int rc = SQLITE_DONE;
+
+	*n = 0;
+	pthread_mutex_lock(&s->mu);
+	if ((st = stmt(s, "SELECT id, user_id, container_id, last_active_ms, idle_timeout_ms"
+	    " FROM sessions WHERE state = 2 AND (?1 IS NULL OR user_id = ?1)"
+	    " AND (?2 = 0 OR ?2 - last_active_ms > (CASE WHEN ?3 > 0 THEN ?3 ELSE idle_timeout_ms END))"
+	    " ORDER BY last_active_ms, id LIMIT ?4")) == NULL) {
+		rv = db_err(s, e, "listing running sessions");
+		goto out;
+	}
+	if (user != NULL)
+		sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, idle_at_ms);
+	sqlite3_bind_int64(st, 3, max_idle_ms);
+	sqlite3_bind_int(st, 4, max);
+	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct session_activity *a = &out[*n];
+
+		copy_col(a->id, sizeof(a->id), st, 0);
+		copy_col(a->user, sizeof(a->user), st, 1);
+		copy_col(a->container_id, sizeof(a->container_id), st, 2);
+		a->last_active_ms = sqlite3_column_int64(st, 3);
+		a->idle_timeout_ms = sqlite3_column_int64(st, 4);
+		(*n)++;
+	}
+	if (*n < max && rc != SQLITE_DONE)
+		rv = db_err(s, e, "listing running sessions");
+out:
+	stmt_done(st);
+	pthread_mutex_unlock(&s->mu);
+	return rv;
+}
+
+sbxd_code
+store_session_mark_stopped(struct store *s, const char *id, const char *reason,
+    struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	sbxd_code rv = SBXD_OK;
+
+	pthread_mutex_lock(&s->mu);
+	if ((st = stmt(s, "UPDATE sessions SET state = 3, stop_reason = ?2"
+	    " WHERE id = ?1 AND state = 2")) == NULL ||
+	    (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC),
+	     sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC), sqlite3_step(st)) != SQLITE_DONE)
+		rv = db_err(s, e, "marking a session stopped");
+	else if (sqlite3_changes(s->db) == 0)
+		rv = err_set(e, SBXD_NOT_FOUND, "session %.64s is no longer running", id);
 	stmt_done(st);
 	pthread_mutex_unlock(&s->mu);
 	return rv;

@@ -90,10 +90,37 @@ sbxd_code store_session_live_for_user(struct store *s, const char *user,
 sbxd_code store_session_by_token_hash(struct store *s, const char *hash,
     struct session_row *out, struct err *e);
 sbxd_code store_session_touch(struct store *s, const char *id, int64_t now_ms, struct err *e);
+/* Sets the session's token hash ("" revokes its token). A hash is never
+ * set on an ENDED session: NOT_FOUND then, as when there is no such row. */
+sbxd_code store_session_set_token_hash(struct store *s, const char *id, const char *hash,
+    struct err *e);
 /* Fills up to f->limit rows (array of at least that many, caller-owned) in
  * (created_ms, id) order; *n gets the count; next (STORE_ID_MAX + 24 bytes)
  * gets the token for the next page or "" when this was the last. */
 sbxd_code store_session_list(struct store *s, const struct session_filter *f,
     struct session_row *rows, int *n, char *next, size_t nextsz, struct err *e);
+
+/* What the reaper and capacity need of a running session. */
+struct session_activity {
+	char id[STORE_ID_MAX];
+	char user[STORE_USER_MAX];
+	char container_id[STORE_CID_MAX];
+	int64_t last_active_ms;
+	int64_t idle_timeout_ms;
+};
+
+/* *n = how many sessions are RUNNING: of user, or of everyone (NULL). */
+sbxd_code store_session_count_running(struct store *s, const char *user, int *n,
+    struct err *e);
+/* RUNNING sessions of user (NULL = everyone's), least recently active
+ * first, into out (up to max, caller-owned); *n gets the count. When
+ * idle_at_ms is not 0, only those idle at that time for longer than
+ * max_idle_ms, or than their own idle_timeout_ms when max_idle_ms is 0. */
+sbxd_code store_session_running(struct store *s, const char *user, int64_t idle_at_ms,
+    int64_t max_idle_ms, struct session_activity *out, int max, int *n, struct err *e);
+/* RUNNING -> STOPPED with reason, in one statement; NOT_FOUND when the
+ * session is not RUNNING (any more). */
+sbxd_code store_session_mark_stopped(struct store *s, const char *id, const char *reason,
+    struct err *e);
 
 #endif

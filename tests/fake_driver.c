@@ -5,12 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fake_driver.h"
 
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 
-int fake_down, fake_image_missing, fake_creates, fake_removes;
+int fake_down, fake_image_missing, fake_creates, fake_removes, fake_stops;
+int fake_start_delay_us, fake_stop_delay_us;
 
 static sbxd_code
 f_down(struct err *e)
@@ -29,15 +31,24 @@ static sbxd_code f_create(struct driver *d, const struct driver_container_spec *
 	if (!s->drop_all_caps || !s->no_new_privileges || !s->init || strcmp(s->network_mode, "none") ||
 	    strcmp(s->user, "1000:1000") || s->pids_limit <= 0 || s->memory_bytes <= 0)
 		return err_set(e, SBXD_INTERNAL, "spec not hardened");
-	snprintf(id, DRIVER_ID_MAX, "fake%d", ++fake_creates);
+	snprintf(id, DRIVER_ID_MAX, "fake%d", __atomic_add_fetch(&fake_creates, 1, __ATOMIC_RELAXED));
 	return SBXD_OK;
 }
 static sbxd_code f_start(struct driver *d, const char *id, struct err *e)
-{ return fake_down ? f_down(e) : SBXD_OK; }
+{
+	if (fake_start_delay_us)
+		usleep((useconds_t)fake_start_delay_us);
+	return fake_down ? f_down(e) : SBXD_OK;
+}
 static sbxd_code f_inspect(struct driver *d, const char *id, struct driver_container_info *o, struct err *e)
 { return f_down(e); }
 static sbxd_code f_stop(struct driver *d, const char *id, int g, struct err *e)
-{ return SBXD_OK; }
+{
+	if (fake_stop_delay_us)
+		usleep((useconds_t)fake_stop_delay_us);
+	__atomic_fetch_add(&fake_stops, 1, __ATOMIC_RELAXED);
+	return fake_down ? f_down(e) : SBXD_OK;
+}
 static sbxd_code f_remove(struct driver *d, const char *id, struct err *e)
 { fake_removes++; return fake_down ? f_down(e) : SBXD_OK; }
 static sbxd_code f_exec(struct driver *d, const struct driver_exec_spec *s, struct driver_exec_result *r, struct err *e)

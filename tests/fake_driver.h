@@ -10,8 +10,11 @@
 #include "driver.h"
 
 /* Knobs: when fake_down, every call answers UNAVAILABLE; when
- * fake_image_missing, images are absent. Counters count calls. */
-extern int fake_down, fake_image_missing, fake_creates, fake_removes;
+ * fake_image_missing, images are absent; fake_start_delay_us and
+ * fake_stop_delay_us slow every start and stop (to widen races). Counters
+ * count calls. */
+extern int fake_down, fake_image_missing, fake_creates, fake_removes, fake_stops;
+extern int fake_start_delay_us, fake_stop_delay_us;
 
 /* A new fake driver (freed through its ops). It checks that containers it
  * is asked to create carry the default hardening and refuses them if not. */

@@ -1,19 +1,23 @@
 /*
  * cli.h — what the files of the `sbx` CLI share. sbx.c owns main, the
  * global flags and the client handle, and the helpers every command uses
- * to report errors and parse numbers; cmd_session.c, cmd_sandbox.c and
- * cmd_files.c hold the subcommands. A command gets its own argv (argv[0] is its
- * name; getopt is reset for it), prints plain text or, with --json,
- * exactly one JSON object, and returns the process's exit status.
+ * to report errors, parse flags and numbers, and frame its JSON object;
+ * cmd_session.c, cmd_sandbox.c and cmd_files.c hold the subcommands. A
+ * command gets its own argv (argv[0] is its name; getopt is reset for
+ * it), prints plain text or, with --json, exactly one JSON object, and
+ * returns the process's exit status.
  */
 #ifndef SBX_CLI_H
 #define SBX_CLI_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "sbx.h"
+
+struct jw;
 
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
@@ -32,6 +36,18 @@ int out_of_memory(void);
 /* Prints "sbx: <CODE>: <message>" for a failed libsbx call on cli;
  * returns EXIT_FAIL. */
 int fail_call(sbx_err rv);
+
+/* Parses a command's flags when each of them means the one boolean *flag
+ * (mkdir -p, rm -r, write --append): *flag is set when one is given.
+ * 0, or EXIT_USAGE for an unknown flag (getopt has said which). */
+int parse_one_flag(int argc, char **argv, const char *shortopt,
+    const struct option *lo, int *flag);
+
+/* Starts the one JSON object a command prints with --json: w writes it
+ * to stdout. */
+void json_begin(struct jw *w);
+/* Ends that object and the line, and flushes stdout. */
+void json_end(struct jw *w);
 
 /* Parses a whole decimal number (no sign, no spaces); 0 or -1. */
 int parse_u64(const char *s, uint64_t *out);

@@ -68,12 +68,10 @@ json_done(const char *path, const char *flag, int v)
 {
 	struct jw w;
 
-	jw_init(&w, stdout);
-	jw_obj_begin(&w, NULL);
+	json_begin(&w);
 	jw_str(&w, "path", path);
 	jw_bool(&w, flag, v);
-	jw_obj_end(&w);
-	jw_finish(&w);
+	json_end(&w);
 }
 
 static int
@@ -124,28 +122,31 @@ cmd_ls(int argc, char **argv)
 	const char *path;
 	sbx_file_info *v;
 	size_t n;
+	int truncated;
 	sbx_err rv;
 
 	if (argc != 2 && argc != 3)
 		return usage_error("usage: sbx ls ID [PATH]");
 	path = argc == 3 ? argv[2] : "/workspace";
-	if ((rv = sbx_ls(cli, argv[1], path, &v, &n)) != SBX_OK)
+	if ((rv = sbx_ls(cli, argv[1], path, &v, &n, &truncated)) != SBX_OK)
 		return fail_call(rv);
 	if (n > 1)
 		qsort(v, n, sizeof(*v), cmp_ls);
 	if (cli_json) {
 		struct jw w;
-		jw_init(&w, stdout);
-		jw_obj_begin(&w, NULL);
+		json_begin(&w);
 		jw_str(&w, "path", path);
 		jw_arr_begin(&w, "entries");
 		for (size_t i = 0; i < n; i++)
 			json_info(&w, NULL, &v[i]);
 		jw_arr_end(&w);
-		jw_obj_end(&w);
-		jw_finish(&w);
+		jw_bool(&w, "truncated", truncated);
+		json_end(&w);
 	} else {
 		print_ls(v, n);
+		if (truncated)
+			fprintf(stderr, "sbx: note: the directory holds more than "
+			    "the %zu entries listed (the server's limit)\n", n);
 	}
 	sbx_file_info_list_free(v, n);
 	return 0;
@@ -165,14 +166,12 @@ cmd_stat(int argc, char **argv)
 		return fail_call(rv);
 	if (cli_json) {
 		struct jw w;
-		jw_init(&w, stdout);
-		jw_obj_begin(&w, NULL);
+		json_begin(&w);
 		jw_str(&w, "path", argv[2]);
 		jw_bool(&w, "exists", exists);
 		if (exists)
 			json_info(&w, "info", &fi);
-		jw_obj_end(&w);
-		jw_finish(&w);
+		json_end(&w);
 	} else if (!exists) {
 		fprintf(stderr, "sbx: %s: no such file or directory\n", argv[2]);
 	} else {
@@ -189,21 +188,6 @@ cmd_stat(int argc, char **argv)
 
 /* ---------------------------------------------------------------- mkdir, rm, mv, edit */
 
-/* Parses the one boolean flag of mkdir, rm and mv into *flag. */
-static int
-one_flag(int argc, char **argv, const char *shortopt, const struct option *lo,
-    int *flag)
-{
-	int ch;
-
-	while ((ch = getopt_long(argc, argv, shortopt, lo, NULL)) != -1) {
-		if (ch == '?')
-			return EXIT_USAGE;
-		*flag = 1;
-	}
-	return 0;
-}
-
 int
 cmd_mkdir(int argc, char **argv)
 {
@@ -213,7 +197,7 @@ cmd_mkdir(int argc, char **argv)
 	int parents = 0, ret;
 	sbx_err rv;
 
-	if ((ret = one_flag(argc, argv, "p", lo, &parents)) != 0)
+	if ((ret = parse_one_flag(argc, argv, "p", lo, &parents)) != 0)
 		return ret;
 	if (optind != argc - 2)
 		return usage_error("usage: sbx mkdir [-p] ID PATH");
@@ -233,7 +217,7 @@ cmd_rm(int argc, char **argv)
 	int recursive = 0, ret;
 	sbx_err rv;
 
-	if ((ret = one_flag(argc, argv, "rR", lo, &recursive)) != 0)
+	if ((ret = parse_one_flag(argc, argv, "rR", lo, &recursive)) != 0)
 		return ret;
 	if (optind != argc - 2)
 		return usage_error("usage: sbx rm [-r] ID PATH");
@@ -253,7 +237,7 @@ cmd_mv(int argc, char **argv)
 	int overwrite = 0, ret;
 	sbx_err rv;
 
-	if ((ret = one_flag(argc, argv, "", lo, &overwrite)) != 0)
+	if ((ret = parse_one_flag(argc, argv, "", lo, &overwrite)) != 0)
 		return ret;
 	if (optind != argc - 3)
 		return usage_error("usage: sbx mv [--overwrite] ID FROM TO");
@@ -262,12 +246,10 @@ cmd_mv(int argc, char **argv)
 		return fail_call(rv);
 	if (cli_json) {
 		struct jw w;
-		jw_init(&w, stdout);
-		jw_obj_begin(&w, NULL);
+		json_begin(&w);
 		jw_str(&w, "from", argv[optind + 1]);
 		jw_str(&w, "to", argv[optind + 2]);
-		jw_obj_end(&w);
-		jw_finish(&w);
+		json_end(&w);
 	}
 	return 0;
 }
@@ -283,7 +265,7 @@ cmd_edit(int argc, char **argv)
 	char **a;
 	sbx_err rv;
 
-	if ((ret = one_flag(argc, argv, "", lo, &all)) != 0)
+	if ((ret = parse_one_flag(argc, argv, "", lo, &all)) != 0)
 		return ret;
 	if (optind != argc - 4)
 		return usage_error("usage: sbx edit [--all] ID PATH OLD NEW");
@@ -295,12 +277,10 @@ cmd_edit(int argc, char **argv)
 		return fail_call(rv);
 	if (cli_json) {
 		struct jw w;
-		jw_init(&w, stdout);
-		jw_obj_begin(&w, NULL);
+		json_begin(&w);
 		jw_str(&w, "path", a[1]);
 		jw_u64(&w, "occurrences", n);
-		jw_obj_end(&w);
-		jw_finish(&w);
+		json_end(&w);
 	} else {
 		printf("%llu\n", (unsigned long long)n);
 	}
@@ -351,15 +331,13 @@ cmd_glob(int argc, char **argv)
 		return fail_call(rv);
 	if (cli_json) {
 		struct jw w;
-		jw_init(&w, stdout);
-		jw_obj_begin(&w, NULL);
+		json_begin(&w);
 		jw_arr_begin(&w, "files");
 		for (size_t i = 0; i < n; i++)
 			json_info(&w, NULL, &v[i]);
 		jw_arr_end(&w);
 		jw_bool(&w, "truncated", truncated);
-		jw_obj_end(&w);
-		jw_finish(&w);
+		json_end(&w);
 	} else {
 		for (size_t i = 0; i < n; i++)
 			printf("%s\n", v[i].path);
@@ -374,8 +352,7 @@ grep_json(const sbx_grep_result *r, sbx_grep_mode mode)
 {
 	struct jw w;
 
-	jw_init(&w, stdout);
-	jw_obj_begin(&w, NULL);
+	json_begin(&w);
 	if (mode == SBX_GREP_CONTENT) {
 		jw_arr_begin(&w, "matches");
 		for (size_t i = 0; i < r->n_matches; i++) {
@@ -400,8 +377,7 @@ grep_json(const sbx_grep_result *r, sbx_grep_mode mode)
 	}
 	jw_arr_end(&w);
 	jw_bool(&w, "truncated", r->truncated);
-	jw_obj_end(&w);
-	jw_finish(&w);
+	json_end(&w);
 }
 
 static void
@@ -571,12 +547,10 @@ cmd_upload(int argc, char **argv)
 		return fail_call(rv);
 	if (cli_json) {
 		struct jw w;
-		jw_init(&w, stdout);
-		jw_obj_begin(&w, NULL);
+		json_begin(&w);
 		jw_str(&w, "path", path);
 		jw_u64(&w, "size", (uint64_t)st.st_size);
-		jw_obj_end(&w);
-		jw_finish(&w);
+		json_end(&w);
 	}
 	return 0;
 }
@@ -676,13 +650,11 @@ cmd_download(int argc, char **argv)
 		return out_of_memory();
 	if ((ret = download_to_file(id, path, target, &p)) == 0 && cli_json) {
 		struct jw w;
-		jw_init(&w, stdout);
-		jw_obj_begin(&w, NULL);
+		json_begin(&w);
 		jw_str(&w, "path", path);
 		jw_str(&w, "local", target);
 		jw_u64(&w, "size", p.done);
-		jw_obj_end(&w);
-		jw_finish(&w);
+		json_end(&w);
 	}
 	free(target);
 	return ret;

@@ -72,16 +72,14 @@ exec_print(const sbx_exec_result *r)
 {
 	if (cli_json) {
 		struct jw w;
-		jw_init(&w, stdout);
-		jw_obj_begin(&w, NULL);
+		json_begin(&w);
 		jw_i64(&w, "exit_code", r->exit_code);
 		jw_bytes(&w, "stdout", r->out.data, r->out.len);
 		jw_bytes(&w, "stderr", r->err.data, r->err.len);
 		jw_bool(&w, "truncated", r->truncated);
 		jw_bool(&w, "timed_out", r->timed_out);
 		jw_u64(&w, "duration_ms", r->duration_ms);
-		jw_obj_end(&w);
-		jw_finish(&w);
+		json_end(&w);
 		return;
 	}
 	fwrite(r->out.data, 1, r->out.len, stdout);
@@ -182,16 +180,13 @@ cmd_write(int argc, char **argv)
 		{ "append", no_argument, NULL, 'a' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int ch, append = 0;
+	int append = 0, ret;
 	char *data;
 	size_t len;
 	sbx_err rv;
 
-	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		if (ch != 'a')
-			return EXIT_USAGE;
-		append = 1;
-	}
+	if ((ret = parse_one_flag(argc, argv, "", lo, &append)) != 0)
+		return ret;
 	if (optind != argc - 2)
 		return usage_error("usage: sbx write [--append] ID PATH < content");
 	if (read_stdin(&data, &len) != 0)
@@ -202,13 +197,11 @@ cmd_write(int argc, char **argv)
 		return fail_call(rv);
 	if (cli_json) {
 		struct jw w;
-		jw_init(&w, stdout);
-		jw_obj_begin(&w, NULL);
+		json_begin(&w);
 		jw_str(&w, "path", argv[optind + 1]);
 		jw_u64(&w, "bytes", len);
 		jw_bool(&w, "append", append);
-		jw_obj_end(&w);
-		jw_finish(&w);
+		json_end(&w);
 	}
 	return 0;
 }
@@ -241,12 +234,10 @@ cmd_read(int argc, char **argv)
 		return fail_call(rv);
 	if (cli_json) {
 		struct jw w;
-		jw_init(&w, stdout);
-		jw_obj_begin(&w, NULL);
+		json_begin(&w);
 		jw_str(&w, "path", argv[optind + 1]);
 		jw_bytes(&w, "content", text, strlen(text));
-		jw_obj_end(&w);
-		jw_finish(&w);
+		json_end(&w);
 	} else {
 		fputs(text, stdout);
 	}
@@ -301,13 +292,11 @@ cmd_cat(int argc, char **argv)
 		free(all);
 		return ret;
 	}
-	jw_init(&w, stdout);
-	jw_obj_begin(&w, NULL);
+	json_begin(&w);
 	jw_str(&w, "path", argv[2]);
 	jw_u64(&w, "size", all_len);
 	jw_bytes(&w, "data", all ? all : "", all_len);
-	jw_obj_end(&w);
-	jw_finish(&w);
+	json_end(&w);
 	free(all);
 	return 0;
 }

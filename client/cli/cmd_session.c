@@ -134,12 +134,10 @@ cmd_session_create(int argc, char **argv)
 		return fail_call(rv);
 	if (cli_json) {
 		struct jw w;
-		jw_init(&w, stdout);
-		jw_obj_begin(&w, NULL);
+		json_begin(&w);
 		json_session(&w, "session", &s);
 		jw_str(&w, "session_token", token);
-		jw_obj_end(&w);
-		jw_finish(&w);
+		json_end(&w);
 	} else {
 		printf("%s\n", s.session_id);
 	}
@@ -233,11 +231,9 @@ cmd_session_get(int argc, char **argv)
 		return fail_call(rv);
 	if (cli_json) {
 		struct jw w;
-		jw_init(&w, stdout);
-		jw_obj_begin(&w, NULL);
+		json_begin(&w);
 		json_session(&w, "session", &s);
-		jw_obj_end(&w);
-		jw_finish(&w);
+		json_end(&w);
 	} else {
 		print_session(&s);
 	}
@@ -252,27 +248,22 @@ cmd_session_end(int argc, char **argv)
 		{ "purge", no_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int ch, purge = 0;
+	int purge = 0, ret;
 	sbx_err rv;
 
-	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		if (ch != 'p')
-			return EXIT_USAGE;
-		purge = 1;
-	}
+	if ((ret = parse_one_flag(argc, argv, "", lo, &purge)) != 0)
+		return ret;
 	if (optind != argc - 1)
 		return usage_error("usage: sbx session end ID [--purge]");
 	if ((rv = sbx_session_end(cli, argv[optind], purge)) != SBX_OK)
 		return fail_call(rv);
 	if (cli_json) {
 		struct jw w;
-		jw_init(&w, stdout);
-		jw_obj_begin(&w, NULL);
+		json_begin(&w);
 		jw_str(&w, "session_id", argv[optind]);
 		jw_bool(&w, "ended", 1);
 		jw_bool(&w, "purged", purge);
-		jw_obj_end(&w);
-		jw_finish(&w);
+		json_end(&w);
 	}
 	return 0;
 }

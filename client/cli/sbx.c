@@ -1,9 +1,9 @@
 /*
  * sbx.c — the `sbx` command-line client, a thin shell over libsbx: main,
  * the global flags and the service key, the usage text, the command
- * table, and the helpers the commands share (error reports, number
- * parsing, bounded reads). The commands live in cmd_session.c,
- * cmd_sandbox.c and cmd_files.c.
+ * table, and the helpers the commands share (error reports, flag and
+ * number parsing, bounded reads, the frame of the JSON object). The
+ * commands live in cmd_session.c, cmd_sandbox.c and cmd_files.c.
  *
  * Global flags come before the subcommand and fall back to environment
  * variables; each subcommand parses its own flags, makes its calls, and
@@ -129,6 +129,34 @@ fail_call(sbx_err rv)
 }
 
 int
+parse_one_flag(int argc, char **argv, const char *shortopt,
+    const struct option *lo, int *flag)
+{
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, shortopt, lo, NULL)) != -1) {
+		if (ch == '?')
+			return EXIT_USAGE;
+		*flag = 1;
+	}
+	return 0;
+}
+
+void
+json_begin(struct jw *w)
+{
+	jw_init(w, stdout);
+	jw_obj_begin(w, NULL);
+}
+
+void
+json_end(struct jw *w)
+{
+	jw_obj_end(w);
+	jw_finish(w);
+}
+
+int
 parse_u64(const char *s, uint64_t *out)
 {
 	char *end;
@@ -196,12 +224,10 @@ cmd_version(int argc, char **argv)
 {
 	if (cli_json) {
 		struct jw w;
-		jw_init(&w, stdout);
-		jw_obj_begin(&w, NULL);
+		json_begin(&w);
 		jw_str(&w, "version", SBX_VERSION_STRING);
 		jw_str(&w, "libsbx", sbx_version());
-		jw_obj_end(&w);
-		jw_finish(&w);
+		json_end(&w);
 	} else {
 		printf("sbx %s (libsbx %s)\n", SBX_VERSION_STRING, sbx_version());
 	}

@@ -351,11 +351,14 @@ SBX_API void sbx_file_info_fini(sbx_file_info *fi);
 SBX_API void sbx_file_info_list_free(sbx_file_info *arr, size_t n);
 
 /* Lists the immediate children of the directory path (NULL = /workspace),
- * directories first, then by name; a file path lists that file. On SBX_OK
- * *out is an array of *n entries (NULL when *n is 0; free with
- * sbx_file_info_list_free). On failure *out is NULL and *n 0. */
+ * directories first, then by name; a file path lists that file. A reply
+ * holds at most the server's limit of entries: *truncated (may be NULL)
+ * says whether the directory has more than were listed. On SBX_OK *out is
+ * an array of *n entries (NULL when *n is 0; free with
+ * sbx_file_info_list_free). On failure *out is NULL, *n 0 and
+ * *truncated 0. */
 SBX_API sbx_err sbx_ls(sbx_client *c, const char *session_id,
-    const char *path, sbx_file_info **out, size_t *n);
+    const char *path, sbx_file_info **out, size_t *n, int *truncated);
 
 /* Looks path up without following a final symlink. A missing path is not
  * an error: SBX_OK with *exists 0 and *out zeroed. If exists is NULL, a

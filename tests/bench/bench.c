@@ -18,6 +18,38 @@
 int bench_json;
 const char *bench_name = "?";
 
+int
+bench_parse_args(int argc, char **argv, int *iters, const char **endpoint)
+{
+	*iters = 200;
+	*endpoint = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			bench_json = 1;
+		else if (!strcmp(argv[i], "--iterations") && i + 1 < argc)
+			*iters = atoi(argv[++i]);
+		else
+			*endpoint = argv[i];
+	}
+	if (*endpoint == NULL || *iters < 10) {
+		fprintf(stderr, "usage: bench_%s [--json] [--iterations N>=10] ENDPOINT\n",
+		    bench_name);
+		return -1;
+	}
+	return 0;
+}
+
+int
+bench_open(const char *endpoint, const char *user, sbx_client **c, sbx_session *s)
+{
+	sbx_options o = { .endpoint = endpoint, .service_key = getenv("SBX_SERVICE_KEY") };
+	sbx_session_create_opts co = { .user_id = user };
+
+	if (sbx_client_open(&o, c) != SBX_OK || sbx_session_create(*c, &co, s, NULL) != SBX_OK)
+		return -1;
+	return 0;
+}
+
 double
 bench_now_ms(void)
 {

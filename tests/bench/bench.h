@@ -1,8 +1,9 @@
 /*
- * bench.h — what the benchmarks share: a monotonic clock, percentiles and
- * the report (a table, or with --json one object per figure as
- * shared/DESIGN.md describes), the raw Docker Engine API exec baseline, and
- * the raw nng req/rep echo.
+ * bench.h — what the benchmarks share: the command line and the sbx
+ * session they run in, a monotonic clock, percentiles and the report (a
+ * table, or with --json one object per figure as shared/DESIGN.md
+ * describes), the raw Docker Engine API exec baseline, and the raw nng
+ * req/rep echo.
  */
 #ifndef SBX_BENCH_H
 #define SBX_BENCH_H
@@ -11,8 +12,20 @@
 
 #include <curl/curl.h>
 
+#include "sbx.h"
+
 extern int bench_json;           /* --json given */
 extern const char *bench_name;   /* "exec", "files", ... */
+
+/* Parses `bench_<bench_name> [--json] [--iterations N] ENDPOINT`: sets
+ * bench_json, *iters (200 unless given) and *endpoint. -1 after printing
+ * the usage when there is no endpoint or N is below 10, else 0. */
+int bench_parse_args(int argc, char **argv, int *iters, const char **endpoint);
+/* Opens *c on endpoint with the service key from SBX_SERVICE_KEY and
+ * creates *s for user. -1 when either fails (sbx_last_error(*c) says why;
+ * whatever was opened stays open), else 0. */
+int bench_open(const char *endpoint, const char *user, sbx_client **c,
+    sbx_session *s);
 
 double bench_now_ms(void);
 /* Sorts v and b and prints one figure: sbx's percentiles, and the

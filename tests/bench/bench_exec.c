@@ -14,7 +14,6 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <curl/curl.h>
 
@@ -24,34 +23,19 @@
 int
 main(int argc, char **argv)
 {
-	int iters = 200, fails = 0;
-	const char *endpoint = NULL;
-	sbx_options o = { 0 };
-	sbx_client *c;
+	int iters, fails = 0;
+	const char *endpoint;
+	sbx_client *c = NULL;
 	sbx_session s, g;
-	sbx_session_create_opts co = { .user_id = "bench" };
 	sbx_exec_opts xo = { .command = "true" };
 	sbx_exec_result r;
 	double *sv, *bv, *ev, *gv;
 	CURL *h;
 
 	bench_name = "exec";
-
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
-			bench_json = 1;
-		else if (!strcmp(argv[i], "--iterations") && i + 1 < argc)
-			iters = atoi(argv[++i]);
-		else
-			endpoint = argv[i];
-	}
-	if (endpoint == NULL || iters < 10) {
-		fprintf(stderr, "usage: bench_exec [--json] [--iterations N>=10] ENDPOINT\n");
+	if (bench_parse_args(argc, argv, &iters, &endpoint) != 0)
 		return 2;
-	}
-	o.endpoint = endpoint;
-	o.service_key = getenv("SBX_SERVICE_KEY");
-	if (sbx_client_open(&o, &c) != SBX_OK || sbx_session_create(c, &co, &s, NULL) != SBX_OK) {
+	if (bench_open(endpoint, "bench", &c, &s) != 0) {
 		fprintf(stderr, "bench: cannot create a session: %s\n", sbx_last_error(c));
 		return 1;
 	}

@@ -9,6 +9,7 @@
  *
  * usage: bench_files [--json] [--iterations N] ENDPOINT   (SBX_SERVICE_KEY set)
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,42 +23,37 @@
 static sbx_client *c;
 static sbx_session s;
 
+/* Sends rq to method with sbx_call_raw and drops the reply undecoded: the
+ * Grep and Glob figures time the server's work and the round trip, not
+ * the client's copying of the results. */
 static int
-sbx_grep_call(void)
+raw_call(const char *method, const ProtobufCMessage *rq)
 {
-	Sbx__V1__GrepRequest rq = SBX__V1__GREP_REQUEST__INIT;
 	uint8_t buf[256];
 	void *resp = NULL;
 	size_t rlen = 0;
 	sbx_err rv;
 
-	rq.session_id = s.session_id;
-	rq.pattern = "needle";
-	rq.path = "tree";
-	rq.max_results = 10000;
-	rv = sbx_call_raw(c, "sbx.v1.SandboxService/Grep", buf, sbx__v1__grep_request__pack(&rq, buf),
-	    &resp, &rlen);
+	assert(protobuf_c_message_get_packed_size(rq) <= sizeof(buf));
+	rv = sbx_call_raw(c, method, buf, protobuf_c_message_pack(rq, buf), &resp, &rlen);
 	sbx_free(resp);
 	return rv == SBX_OK ? 0 : -1;
+}
+
+/* Set once the session exists (setup). */
+static Sbx__V1__GrepRequest grep_rq = SBX__V1__GREP_REQUEST__INIT;
+static Sbx__V1__GlobRequest glob_rq = SBX__V1__GLOB_REQUEST__INIT;
+
+static int
+sbx_grep_call(void)
+{
+	return raw_call("sbx.v1.SandboxService/Grep", &grep_rq.base);
 }
 
 static int
 sbx_glob_call(void)
 {
-	Sbx__V1__GlobRequest rq = SBX__V1__GLOB_REQUEST__INIT;
-	uint8_t buf[256];
-	void *resp = NULL;
-	size_t rlen = 0;
-	sbx_err rv;
-
-	rq.session_id = s.session_id;
-	rq.pattern = "**/*.py";
-	rq.path = "tree";
-	rq.max_results = 10000;
-	rv = sbx_call_raw(c, "sbx.v1.SandboxService/Glob", buf, sbx__v1__glob_request__pack(&rq, buf),
-	    &resp, &rlen);
-	sbx_free(resp);
-	return rv == SBX_OK ? 0 : -1;
+	return raw_call("sbx.v1.SandboxService/Glob", &glob_rq.base);
 }
 
 /* One sbx operation and its exec-route twin, timed in alternating order. */
@@ -119,6 +115,11 @@ setup(void)
 	    "    open(p, \"w\").write(\"line\\n\" * 40 + (\"needle here\\n\" if f % 7 == 0 else \"\"))\n'" };
 	sbx_exec_result r;
 
+	grep_rq.session_id = glob_rq.session_id = s.session_id;
+	grep_rq.path = glob_rq.path = "tree";
+	grep_rq.max_results = glob_rq.max_results = 10000;
+	grep_rq.pattern = "needle";
+	glob_rq.pattern = "**/*.py";
 	memset(small, 'x', sizeof(small));
 	for (int i = 63; i < SMALL; i += 64)
 		small[i] = '\n';
@@ -133,10 +134,8 @@ setup(void)
 int
 main(int argc, char **argv)
 {
-	int iters = 200;
-	const char *endpoint = NULL;
-	sbx_options o = { 0 };
-	sbx_session_create_opts co = { .user_id = "bench-files" };
+	int iters;
+	const char *endpoint;
 	struct pair pairs[] = {
 		{ "Read 4 KiB via sbx", "exec cat via Docker API", sbx_read4k, "cat small.txt", NULL, NULL },
 		{ "Write 4 KiB via sbx", "exec printf > file via Docker API", sbx_write4k, small_cmd, NULL, NULL },
@@ -148,22 +147,9 @@ main(int argc, char **argv)
 	double *ev;
 
 	bench_name = "files";
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
-			bench_json = 1;
-		else if (!strcmp(argv[i], "--iterations") && i + 1 < argc)
-			iters = atoi(argv[++i]);
-		else
-			endpoint = argv[i];
-	}
-	if (endpoint == NULL || iters < 10) {
-		fprintf(stderr, "usage: bench_files [--json] [--iterations N>=10] ENDPOINT\n");
+	if (bench_parse_args(argc, argv, &iters, &endpoint) != 0)
 		return 2;
-	}
-	o.endpoint = endpoint;
-	o.service_key = getenv("SBX_SERVICE_KEY");
-	if (sbx_client_open(&o, &c) != SBX_OK || sbx_session_create(c, &co, &s, NULL) != SBX_OK ||
-	    setup() != 0) {
+	if (bench_open(endpoint, "bench-files", &c, &s) != 0 || setup() != 0) {
 		fprintf(stderr, "bench: setup failed: %s\n", sbx_last_error(c));
 		return 1;
 	}

@@ -20,10 +20,10 @@
 #include <unistd.h>
 
 #include "ctrfs.h"
+#include "docker_fixture.h"
 #include "driver.h"
 #include "t.h"
 
-#define IMAGE		"sbx/python-minimal:latest"
 #define SUITE_LABEL	"sbx.test.ctrfs"
 #define OUT_MAX		(64 * 1024)
 #define CEIL		(1u << 20)
@@ -31,7 +31,6 @@
 static struct driver *d;
 static char rw_id[DRIVER_ID_MAX], ro_id[DRIVER_ID_MAX];
 static struct ctrfs rw, ro;
-static const char *sock = "/var/run/docker.sock";
 
 /* Runs argv in container cid (as its user, 1000); stdout into dst. */
 static int
@@ -698,66 +697,19 @@ TEST(stopped_container)
 	buf_fini(&b);
 }
 
-static void
-cleanup_cb(void *arg, const char *id, const char *state,
-    const struct driver_label *labels, size_t nlabels)
-{
-	struct err e;
-
-	if (d->ops->remove(d, id, &e) != SBXD_OK)
-		fprintf(stderr, "cleanup: %s\n", e.msg);
-}
-
-/* Removes every container of this suite (this run's and crashed runs'). */
-static void
-cleanup(void)
-{
-	struct err e;
-
-	if (d->ops->list(d, SUITE_LABEL, "1", cleanup_cb, NULL, &e) != SBXD_OK)
-		fprintf(stderr, "cleanup: %s\n", e.msg);
-}
-
 /* Creates and starts one hardened test container. */
 static int
 start(const char *name, int readonly, char id[DRIVER_ID_MAX])
 {
 	const struct driver_label l[] = { { "sbx.test", "1" },
 	    { SUITE_LABEL, "1" } };
-	struct driver_container_spec s = {
-		.name = name, .image = IMAGE, .user = "1000:1000",
-		.workdir = "/", .labels = l, .nlabels = 2,
-		.memory_bytes = 256 << 20, .nano_cpus = 1000000000,
-		.pids_limit = 64, .nofile = 1024, .network_mode = "none",
-		.readonly_rootfs = readonly,
-		.tmpfs_tmp_opts = readonly ? "rw,nosuid,nodev,size=16m" : NULL,
-		.drop_all_caps = 1, .no_new_privileges = 1, .init = 1,
-	};
+	struct driver_container_spec s;
 	struct err e;
 
+	fx_hardened_spec(&s, name, l, 2, readonly);
 	if (d->ops->create(d, &s, id, &e) != SBXD_OK ||
 	    d->ops->start(d, id, &e) != SBXD_OK) {
 		fprintf(stderr, "FAIL: container %s: %s\n", name, e.msg);
-		return -1;
-	}
-	return 0;
-}
-
-/* Fails the run unless the engine answers and the image exists. */
-static int
-preflight(void)
-{
-	struct err e;
-	int present = 0;
-
-	if (d->ops->ping(d, &e) != SBXD_OK) {
-		fprintf(stderr, "FAIL: %s\n", e.msg);
-		return -1;
-	}
-	if (d->ops->image_present(d, IMAGE, &present, &e) != SBXD_OK ||
-	    !present) {
-		fprintf(stderr, "FAIL: image %s is missing; build it with "
-		    "deploy/images/build.sh\n", IMAGE);
 		return -1;
 	}
 	return 0;
@@ -767,23 +719,16 @@ int
 main(void)
 {
 	char rw_name[64], ro_name[64];
-	struct err e;
 
-	if (getenv("SBX_DOCKER_SOCK") != NULL)
-		sock = getenv("SBX_DOCKER_SOCK");
-	if (docker_driver_new(sock, &d, &e) != SBXD_OK) {
-		fprintf(stderr, "FAIL: %s\n", e.msg);
+	if ((d = fx_docker_open()) == NULL)
 		return 1;
-	}
-	if (preflight() == -1)
-		return 1;
-	cleanup();
+	fx_docker_cleanup(d, SUITE_LABEL);
 	snprintf(rw_name, sizeof(rw_name), "sbx-test-ctrfs-rw-%ld",
 	    (long)getpid());
 	snprintf(ro_name, sizeof(ro_name), "sbx-test-ctrfs-ro-%ld",
 	    (long)getpid());
 	if (start(rw_name, 0, rw_id) == -1 || start(ro_name, 1, ro_id) == -1) {
-		cleanup();
+		fx_docker_cleanup(d, SUITE_LABEL);
 		d->ops->free(d);
 		return 1;
 	}
@@ -804,7 +749,7 @@ main(void)
 	RUN(mkdir_remove_move_errors);
 	RUN(readonly_rootfs_and_tmpfs);
 	RUN(stopped_container);
-	cleanup();
+	fx_docker_cleanup(d, SUITE_LABEL);
 	d->ops->free(d);
 	T_DONE();
 }

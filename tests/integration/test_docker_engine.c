@@ -20,10 +20,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "docker_fixture.h"
 #include "driver.h"
 #include "t.h"
 
-#define IMAGE		"sbx/python-minimal:latest"
 #define SUITE_LABEL	"sbx.test.docker_engine"
 #define OUT_MAX		(64 * 1024)
 
@@ -32,7 +32,6 @@ static char cid[DRIVER_ID_MAX];
 static char cname[64];
 static char run_id[32];
 static char ws[64];
-static const char *sock = "/var/run/docker.sock";
 
 /* Runs argv in the test container; returns the driver's code. */
 static sbxd_code
@@ -104,7 +103,7 @@ TEST(image_present)
 	struct err e;
 	int present = -1;
 
-	CHECK_INT(d->ops->image_present(d, IMAGE, &present, &e), SBXD_OK);
+	CHECK_INT(d->ops->image_present(d, FX_IMAGE, &present, &e), SBXD_OK);
 	CHECK_INT(present, 1);
 	CHECK_INT(d->ops->image_present(d, "sbx/no-such-image:never", &present,
 	    &e), SBXD_OK);
@@ -117,15 +116,10 @@ spec_init(struct driver_container_spec *s, const struct driver_label *l,
 {
 	static const char *const env[] = { "SBX_TEST=yes", NULL };
 
-	*s = (struct driver_container_spec){
-		.name = cname, .image = IMAGE, .user = "1000:1000",
-		.workdir = "/workspace", .workspace_host = ws,
-		.labels = l, .nlabels = nl, .env = env,
-		.memory_bytes = 256 << 20, .nano_cpus = 1000000000,
-		.pids_limit = 64, .nofile = 1024, .network_mode = "none",
-		.readonly_rootfs = 1, .tmpfs_tmp_opts = "rw,nosuid,nodev,size=16m",
-		.drop_all_caps = 1, .no_new_privileges = 1, .init = 1,
-	};
+	fx_hardened_spec(s, cname, l, nl, 1);
+	s->workdir = "/workspace";
+	s->workspace_host = ws;
+	s->env = env;
 }
 
 TEST(create_start_inspect)
@@ -150,7 +144,7 @@ TEST(create_start_inspect)
 	CHECK_INT(info.running, 1);
 	CHECK_INT(info.oom_killed, 0);
 	CHECK(info.pid > 1);
-	CHECK_STR(info.image, IMAGE);
+	CHECK_STR(info.image, FX_IMAGE);
 }
 
 TEST(create_missing_image)
@@ -494,25 +488,13 @@ TEST(missing_socket)
 	bad->ops->free(bad);
 }
 
-static void
-cleanup_cb(void *arg, const char *id, const char *state,
-    const struct driver_label *labels, size_t nlabels)
-{
-	struct err e;
-
-	if (d->ops->remove(d, id, &e) != SBXD_OK)
-		fprintf(stderr, "cleanup: %s\n", e.msg);
-}
-
 /* Removes every container of this suite (this run's and crashed runs'). */
 static void
 cleanup(void)
 {
 	char path[128];
-	struct err e;
 
-	if (d->ops->list(d, SUITE_LABEL, "1", cleanup_cb, NULL, &e) != SBXD_OK)
-		fprintf(stderr, "cleanup: %s\n", e.msg);
+	fx_docker_cleanup(d, SUITE_LABEL);
 	if (ws[0] != '\0') {
 		snprintf(path, sizeof(path), "%s/probe.txt", ws);
 		unlink(path);
@@ -522,38 +504,10 @@ cleanup(void)
 	}
 }
 
-/* Fails the run unless the engine answers and the image exists. */
-static int
-preflight(void)
-{
-	struct err e;
-	int present = 0;
-
-	if (d->ops->ping(d, &e) != SBXD_OK) {
-		fprintf(stderr, "FAIL: %s\n", e.msg);
-		return -1;
-	}
-	if (d->ops->image_present(d, IMAGE, &present, &e) != SBXD_OK ||
-	    !present) {
-		fprintf(stderr, "FAIL: image %s is missing; build it with "
-		    "deploy/images/build.sh\n", IMAGE);
-		return -1;
-	}
-	return 0;
-}
-
 int
 main(void)
 {
-	struct err e;
-
-	if (getenv("SBX_DOCKER_SOCK") != NULL)
-		sock = getenv("SBX_DOCKER_SOCK");
-	if (docker_driver_new(sock, &d, &e) != SBXD_OK) {
-		fprintf(stderr, "FAIL: %s\n", e.msg);
-		return 1;
-	}
-	if (preflight() == -1)
+	if ((d = fx_docker_open()) == NULL)
 		return 1;
 	snprintf(run_id, sizeof(run_id), "%ld", (long)getpid());
 	snprintf(cname, sizeof(cname), "sbx-test-engine-%s", run_id);

@@ -52,11 +52,12 @@ TEST(ls_lists_dirs_first_then_names)
 {
 	sbx_file_info *v = NULL;
 	size_t n = 0;
-	int code;
+	int code, truncated = -1;
 
 	run("mkdir -p lsdir/zdir lsdir/adir && touch lsdir/b.txt lsdir/A.txt lsdir/c.txt", &code);
-	REQUIRE_INT(sbx_ls(svc, s.session_id, "lsdir", &v, &n), SBX_OK);
+	REQUIRE_INT(sbx_ls(svc, s.session_id, "lsdir", &v, &n, &truncated), SBX_OK);
 	REQUIRE_INT(n, 5);
+	CHECK_INT(truncated, 0);
 	CHECK_STR(v[0].name, "adir");
 	CHECK(v[0].is_dir);
 	CHECK_STR(v[1].name, "zdir");
@@ -64,10 +65,10 @@ TEST(ls_lists_dirs_first_then_names)
 	CHECK_STR(v[3].name, "b.txt");
 	CHECK_STR(v[3].path, "/workspace/lsdir/b.txt");
 	sbx_file_info_list_free(v, n);
-	REQUIRE_INT(sbx_ls(svc, s.session_id, "/workspace/lsdir/c.txt", &v, &n), SBX_OK);
+	REQUIRE_INT(sbx_ls(svc, s.session_id, "/workspace/lsdir/c.txt", &v, &n, NULL), SBX_OK);
 	CHECK_INT(n, 1);   /* a file lists itself */
 	sbx_file_info_list_free(v, n);
-	CHECK_INT(sbx_ls(svc, s.session_id, "nope", &v, &n), SBX_NOT_FOUND);
+	CHECK_INT(sbx_ls(svc, s.session_id, "nope", &v, &n, NULL), SBX_NOT_FOUND);
 }
 
 TEST(stat_and_exists)
@@ -217,7 +218,7 @@ TEST(outside_workspace_through_the_container)
 	CHECK_STR(text, "     1\toutside");
 	sbx_free(text);
 	CHECK_STR(run("cat /tmp/out/x.txt; stat -c %u /tmp/out/x.txt", &code), "outside\n1000\n");
-	REQUIRE_INT(sbx_ls(svc, s.session_id, "/tmp/out", &v, &n), SBX_OK);
+	REQUIRE_INT(sbx_ls(svc, s.session_id, "/tmp/out", &v, &n, NULL), SBX_OK);
 	CHECK_INT(n, 1);
 	if (n == 1)
 		CHECK_STR(v[0].path, "/tmp/out/x.txt");
@@ -293,7 +294,7 @@ TEST(planted_escapes_touch_nothing_outside)
 	CHECK(sbx_mkdir(svc, s.session_id, "esc/absdir/newdir", 1) != SBX_OK);
 	CHECK(sbx_remove(svc, s.session_id, "esc/absdir/canary.txt", 0) != SBX_OK);
 	/* A link out lists as itself or as missing; never the host's directory. */
-	code = sbx_ls(svc, s.session_id, "esc/absdir", &v, &n);
+	code = sbx_ls(svc, s.session_id, "esc/absdir", &v, &n, NULL);
 	CHECK(code == SBX_OK || code == SBX_NOT_FOUND);
 	for (size_t i = 0; code == SBX_OK && i < n; i++)
 		CHECK(strcmp(v[i].name, "canary.txt") != 0);

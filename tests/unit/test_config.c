@@ -36,6 +36,9 @@ TEST(defaults_are_safe)
 	CHECK_STR(c.workspace_root, "/var/lib/sbx/workspaces");
 	CHECK_INT(c.max_output_bytes, 100000);
 	CHECK_INT(c.exec_timeout_default_ms, 120000);
+	CHECK_INT(c.reap_interval_ms, 30000);
+	CHECK_INT(c.max_live_sessions, 20);
+	CHECK_INT(c.max_live_sessions_per_user, 4);
 	CHECK(config_runtime(&c, "python-minimal") != NULL);
 }
 
@@ -50,6 +53,8 @@ TEST(file_values)
 	    "exec_timeout_max = 10m\n"
 	    "readonly_rootfs = yes\n"
 	    "log_level = debug\n"
+	    "reap_interval = 0\n"
+	    "max_live_sessions = 2\n"
 	    "runtime = custom img/custom:1\n"
 	    "service_key = 0123456789abcdef0123\n");
 
@@ -61,6 +66,8 @@ TEST(file_values)
 	CHECK_INT(c.exec_timeout_max_ms, 600000);
 	CHECK_INT(c.readonly_rootfs, 1);
 	CHECK_INT(c.log_level, 3);
+	CHECK_INT(c.reap_interval_ms, 0);
+	CHECK_INT(c.max_live_sessions, 2);
 	CHECK_INT(c.nservice_keys, 1);
 	REQUIRE(config_runtime(&c, "custom") != NULL);
 	CHECK_STR(config_runtime(&c, "custom")->image, "img/custom:1");

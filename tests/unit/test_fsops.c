@@ -11,12 +11,7 @@
  * where one cannot be made.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdint.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -25,129 +20,20 @@
 
 #include "t.h"
 #include "fsops.h"
-
-#define UID 1000
-#define GID 1000
-
-static char g_top[64];            /* T */
-static struct fsops_root g_r = { .fd = -1 };
+#include "fsops_fixture.h"
 
 /* ---- fixture ------------------------------------------------------------- */
 
+/* T/ws, and T/outside beside it. */
 static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+setup(void)
 {
-	(void)st; (void)flag; (void)f;
-	return remove(p);
-}
-
-static void
-fx_down(void)
-{
-	fsops_root_close(&g_r);
-	if (g_top[0] != '\0')
-		nftw(g_top, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	g_top[0] = '\0';
-}
-
-/* T/name (rotating static buffers: a few may be live at once) */
-static const char *
-T(const char *name)
-{
-	static char bufs[8][512];
-	static int i;
-	char *b = bufs[i++ % 8];
-
-	snprintf(b, sizeof(bufs[0]), "%s/%s", g_top, name);
-	return b;
-}
-
-/* T/ws/rel */
-static const char *
-W(const char *rel)
-{
-	static char b[8][512];
-	static int i;
-	char *p = b[i++ % 8];
-
-	snprintf(p, sizeof(b[0]), "%s/ws/%s", g_top, rel);
-	return p;
-}
-
-static int
-fx_up(void)
-{
-	struct err e;
-
-	fx_down();
-	strcpy(g_top, "/tmp/test_fsops.XXXXXX");
-	if (mkdtemp(g_top) == NULL || mkdir(T("ws"), 0755) == -1 ||
-	    mkdir(T("outside"), 0755) == -1)
+	if (fx_up("test_fsops") == -1 || mkdir(fx_T("outside"), 0755) == -1)
 		return -1;
-	if (fsops_root_open(T("ws"), UID, GID, &g_r, &e) != SBXD_OK) {
-		/* valgrind 3.19 answers openat2 with ENOSYS: this is the message */
-		fprintf(stderr, "  fsops_root_open: %s\n", e.msg);
-		return -1;
-	}
 	return 0;
 }
 
-/* ---- host-side helpers (what the sandbox or the host does directly) ----- */
-
-static int
-put(const char *path, const void *p, size_t n)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644), ok;
-
-	if (fd == -1)
-		return -1;
-	ok = write(fd, p, n) == (ssize_t)n;
-	return close(fd) == 0 && ok ? 0 : -1;
-}
-
-static int
-puts_(const char *path, const char *s)
-{
-	return put(path, s, strlen(s));
-}
-
-/* The host file's content as a malloc'ed NUL-terminated string (or NULL). */
-static char *
-slurp(const char *path, size_t *len)
-{
-	static char chunk[65536];
-	struct buf b;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW);
-
-	buf_init(&b, 64u << 20);
-	if (fd == -1)
-		return NULL;
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-		buf_add(&b, chunk, (size_t)n);
-	close(fd);
-	buf_add(&b, "", 0);
-	return buf_take(&b, len);
-}
-
-static int
-content_is(const char *path, const char *want)
-{
-	size_t n;
-	char *s = slurp(path, &n);
-	int ok = s != NULL && n == strlen(want) && memcmp(s, want, n) == 0;
-
-	free(s);
-	return ok;
-}
-
-static int
-exists(const char *path)
-{
-	struct stat st;
-
-	return lstat(path, &st) == 0;
-}
+/* ---- fsops wrappers ------------------------------------------------------ */
 
 /* fsops_read_file with a fresh buffer of ceiling max; caller buf_fini's. */
 static sbxd_code
@@ -155,14 +41,14 @@ rd(const char *rel, struct buf *b, size_t max, struct err *e)
 {
 	buf_init(b, max);
 	err_clear(e);
-	return fsops_read_file(&g_r, rel, b, e);
+	return fsops_read_file(&fx_root, rel, b, e);
 }
 
 static sbxd_code
 wr(const char *rel, const char *s, int append, struct err *e)
 {
 	err_clear(e);
-	return fsops_write_file(&g_r, rel, s, strlen(s), append, e);
+	return fsops_write_file(&fx_root, rel, s, strlen(s), append, e);
 }
 
 /* ---- client path mapping ------------------------------------------------- */
@@ -257,19 +143,19 @@ roundtrip(const char *rel, const void *p, size_t n)
 	size_t hn;
 	char *host;
 
-	REQUIRE_INT(fsops_write_file(&g_r, rel, p, n, 0, &e), SBXD_OK);
+	REQUIRE_INT(fsops_write_file(&fx_root, rel, p, n, 0, &e), SBXD_OK);
 	REQUIRE_INT(rd(rel, &b, 8u << 20, &e), SBXD_OK);
 	CHECK_INT(b.len, n);
 	CHECK(n == 0 || memcmp(b.data, p, n) == 0);
 	buf_fini(&b);
-	host = slurp(W(rel), &hn);
+	host = fx_slurp(fx_W(rel), &hn);
 	CHECK(host != NULL && hn == n && (n == 0 || memcmp(host, p, n) == 0));
 	free(host);
-	REQUIRE(lstat(W(rel), &st) == 0);
+	REQUIRE(lstat(fx_W(rel), &st) == 0);
 	CHECK(S_ISREG(st.st_mode));
 	CHECK_INT(st.st_mode & 07777, 0644);
-	CHECK_INT(st.st_uid, UID);
-	CHECK_INT(st.st_gid, GID);
+	CHECK_INT(st.st_uid, FX_UID);
+	CHECK_INT(st.st_gid, FX_GID);
 }
 
 TEST(write_read_roundtrip)
@@ -277,7 +163,7 @@ TEST(write_read_roundtrip)
 	unsigned char bin[1024], *big;
 	size_t bign = 1u << 20;
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	for (size_t i = 0; i < sizeof(bin); i++)
 		bin[i] = (unsigned char)(i * 7);
 	roundtrip("bin.dat", bin, sizeof(bin));
@@ -300,27 +186,27 @@ TEST(parents_created_and_owned)
 	struct err e;
 	mode_t old;
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	old = umask(077);   /* the result must not depend on sbxd's umask */
 	CHECK_INT(wr("d1/d2/d3/f.txt", "x", 0, &e), SBXD_OK);
 	umask(old);
 	for (int i = 0; i < 3; i++) {
-		REQUIRE(lstat(W(dirs[i]), &st) == 0);
+		REQUIRE(lstat(fx_W(dirs[i]), &st) == 0);
 		CHECK(S_ISDIR(st.st_mode));
 		CHECK_INT(st.st_mode & 07777, 0755);
-		CHECK_INT(st.st_uid, UID);
-		CHECK_INT(st.st_gid, GID);
+		CHECK_INT(st.st_uid, FX_UID);
+		CHECK_INT(st.st_gid, FX_GID);
 	}
-	CHECK(content_is(W("d1/d2/d3/f.txt"), "x"));
+	CHECK(fx_content_is(fx_W("d1/d2/d3/f.txt"), "x"));
 
 	/* an existing parent keeps its owner */
-	REQUIRE(mkdir(W("mine"), 0700) == 0);
+	REQUIRE(mkdir(fx_W("mine"), 0700) == 0);
 	CHECK_INT(wr("mine/new/f", "y", 0, &e), SBXD_OK);
-	REQUIRE(lstat(W("mine"), &st) == 0);
+	REQUIRE(lstat(fx_W("mine"), &st) == 0);
 	CHECK_INT(st.st_uid, 0);
 	CHECK_INT(st.st_mode & 07777, 0700);
-	REQUIRE(lstat(W("mine/new"), &st) == 0);
-	CHECK_INT(st.st_uid, UID);
+	REQUIRE(lstat(fx_W("mine/new"), &st) == 0);
+	CHECK_INT(st.st_uid, FX_UID);
 	fx_down();
 }
 
@@ -329,35 +215,19 @@ TEST(parent_is_a_file)
 	struct buf b;
 	struct err e;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(puts_(W("f"), "file") == 0);
+	REQUIRE(setup() == 0);
+	REQUIRE(fx_puts(fx_W("f"), "file") == 0);
 	CHECK_INT(wr("f/x", "y", 0, &e), SBXD_FAILED_PRECONDITION);
 	CHECK_CONTAINS(e.msg, "not a directory");
 	CHECK_INT(wr("f/y/z", "y", 0, &e), SBXD_FAILED_PRECONDITION);
 	CHECK_INT(wr("f/x", "y", 1, &e), SBXD_FAILED_PRECONDITION);
-	CHECK(content_is(W("f"), "file"));
+	CHECK(fx_content_is(fx_W("f"), "file"));
 	CHECK_INT(rd("f/x", &b, 100, &e), SBXD_NOT_FOUND);
 	buf_fini(&b);
 	fx_down();
 }
 
 /* ---- overwrite ----------------------------------------------------------- */
-
-static int
-no_temp_left(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int clean = 1;
-
-	if (d == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL)
-		if (strncmp(de->d_name, ".sbx-tmp", 8) == 0)
-			clean = 0;
-	closedir(d);
-	return clean;
-}
 
 TEST(overwrite_replaces_atomically)
 {
@@ -366,21 +236,21 @@ TEST(overwrite_replaces_atomically)
 	char old[16] = { 0 };
 	int fd;
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	CHECK_INT(wr("o.txt", "old content", 0, &e), SBXD_OK);
-	REQUIRE(lstat(W("o.txt"), &before) == 0);
-	REQUIRE((fd = open(W("o.txt"), O_RDONLY)) != -1);
-	REQUIRE(chmod(W("o.txt"), 0750) == 0);
+	REQUIRE(lstat(fx_W("o.txt"), &before) == 0);
+	REQUIRE((fd = open(fx_W("o.txt"), O_RDONLY)) != -1);
+	REQUIRE(chmod(fx_W("o.txt"), 0750) == 0);
 	CHECK_INT(wr("o.txt", "new", 0, &e), SBXD_OK);
 	/* a reader holding the old file still sees all of it: a new inode */
 	CHECK_INT(read(fd, old, sizeof(old) - 1), 11);
 	CHECK_STR(old, "old content");
 	close(fd);
-	REQUIRE(lstat(W("o.txt"), &after) == 0);
+	REQUIRE(lstat(fx_W("o.txt"), &after) == 0);
 	CHECK(after.st_ino != before.st_ino);
 	CHECK_INT(after.st_mode & 07777, 0750);   /* mode kept */
-	CHECK(content_is(W("o.txt"), "new"));
-	CHECK(no_temp_left(T("ws")));
+	CHECK(fx_content_is(fx_W("o.txt"), "new"));
+	CHECK(fx_no_temp_left(fx_T("ws"), ".sbx-tmp"));
 	fx_down();
 }
 
@@ -393,15 +263,15 @@ TEST(overwrite_never_torn)
 	pid_t pid;
 	int status, n = 0;
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	memset(a, 'a', sizeof(a));
 	memset(b, 'b', sizeof(b));
-	REQUIRE_INT(fsops_write_file(&g_r, "t", a, sizeof(a), 0, &e), SBXD_OK);
+	REQUIRE_INT(fsops_write_file(&fx_root, "t", a, sizeof(a), 0, &e), SBXD_OK);
 	REQUIRE((pid = fork()) != -1);
 	if (pid == 0) {
 		for (int i = 0; i < 300; i++) {
 			size_t len;
-			char *s = slurp(W("t"), &len);
+			char *s = fx_slurp(fx_W("t"), &len);
 
 			if (s == NULL || !((len == sizeof(a) && s[0] == 'a' &&
 			    s[len - 1] == 'a') || (len == sizeof(b) &&
@@ -414,11 +284,11 @@ TEST(overwrite_never_torn)
 	while (waitpid(pid, &status, WNOHANG) == 0) {
 		const char *p = n++ % 2 ? a : b;
 
-		CHECK_INT(fsops_write_file(&g_r, "t", p, p == a ? sizeof(a) :
+		CHECK_INT(fsops_write_file(&fx_root, "t", p, p == a ? sizeof(a) :
 		    sizeof(b), 0, &e), SBXD_OK);
 	}
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	CHECK(no_temp_left(T("ws")));
+	CHECK(fx_no_temp_left(fx_T("ws"), ".sbx-tmp"));
 	fx_down();
 }
 
@@ -429,28 +299,28 @@ TEST(append)
 	struct stat st;
 	struct err e;
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	CHECK_INT(wr("logs/a.log", "one\n", 1, &e), SBXD_OK);
 	CHECK_INT(wr("logs/a.log", "two", 1, &e), SBXD_OK);
-	CHECK(content_is(W("logs/a.log"), "one\ntwo"));
-	REQUIRE(lstat(W("logs/a.log"), &st) == 0);
-	CHECK_INT(st.st_uid, UID);
+	CHECK(fx_content_is(fx_W("logs/a.log"), "one\ntwo"));
+	REQUIRE(lstat(fx_W("logs/a.log"), &st) == 0);
+	CHECK_INT(st.st_uid, FX_UID);
 	CHECK_INT(st.st_mode & 07777, 0644);
-	REQUIRE(lstat(W("logs"), &st) == 0);
-	CHECK_INT(st.st_uid, UID);
+	REQUIRE(lstat(fx_W("logs"), &st) == 0);
+	CHECK_INT(st.st_uid, FX_UID);
 
 	/* appending to a file sbxd did not create keeps its owner */
-	REQUIRE(puts_(W("root.txt"), "r") == 0);
+	REQUIRE(fx_puts(fx_W("root.txt"), "r") == 0);
 	CHECK_INT(wr("root.txt", "s", 1, &e), SBXD_OK);
-	CHECK(content_is(W("root.txt"), "rs"));
-	REQUIRE(lstat(W("root.txt"), &st) == 0);
+	CHECK(fx_content_is(fx_W("root.txt"), "rs"));
+	REQUIRE(lstat(fx_W("root.txt"), &st) == 0);
 	CHECK_INT(st.st_uid, 0);
 
 	/* a symlink leaf is refused, even one pointing inside */
-	REQUIRE(symlink("root.txt", W("ln")) == 0);
+	REQUIRE(symlink("root.txt", fx_W("ln")) == 0);
 	CHECK_INT(wr("ln", "x", 1, &e), SBXD_FAILED_PRECONDITION);
 	CHECK_CONTAINS(e.msg, "symlink");
-	CHECK(content_is(W("root.txt"), "rs"));
+	CHECK(fx_content_is(fx_W("root.txt"), "rs"));
 	fx_down();
 }
 
@@ -461,16 +331,16 @@ TEST(read_errors)
 	struct buf b;
 	struct err e;
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	CHECK_INT(rd("nope.txt", &b, 100, &e), SBXD_NOT_FOUND);
 	CHECK_STR(e.msg, "File '/workspace/nope.txt' not found");
 	CHECK_INT(rd("nodir/nope", &b, 100, &e), SBXD_NOT_FOUND);
-	REQUIRE(mkdir(W("d"), 0755) == 0);
+	REQUIRE(mkdir(fx_W("d"), 0755) == 0);
 	CHECK_INT(rd("d", &b, 100, &e), SBXD_FAILED_PRECONDITION);
 	CHECK_STR(e.msg, "'/workspace/d' is a directory");
 	CHECK_INT(rd(".", &b, 100, &e), SBXD_FAILED_PRECONDITION);
 	CHECK_CONTAINS(e.msg, "is a directory");
-	REQUIRE(symlink("loop2", W("loop1")) == 0 && symlink("loop1", W("loop2")) == 0);
+	REQUIRE(symlink("loop2", fx_W("loop1")) == 0 && symlink("loop1", fx_W("loop2")) == 0);
 	CHECK_INT(rd("loop1", &b, 100, &e), SBXD_FAILED_PRECONDITION);
 	CHECK_CONTAINS(e.msg, "symbolic links");
 	CHECK_INT(b.len, 0);
@@ -483,9 +353,9 @@ TEST(read_ceiling)
 	struct buf b;
 	struct err e;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(puts_(W("ten"), "0123456789") == 0);
-	REQUIRE(puts_(W("eleven"), "0123456789A") == 0);
+	REQUIRE(setup() == 0);
+	REQUIRE(fx_puts(fx_W("ten"), "0123456789") == 0);
+	REQUIRE(fx_puts(fx_W("eleven"), "0123456789A") == 0);
 	CHECK_INT(rd("ten", &b, 10, &e), SBXD_OK);
 	CHECK_STR(b.data, "0123456789");
 	buf_fini(&b);
@@ -502,8 +372,8 @@ TEST(write_errors)
 {
 	struct err e;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(mkdir(W("d"), 0755) == 0);
+	REQUIRE(setup() == 0);
+	REQUIRE(mkdir(fx_W("d"), 0755) == 0);
 	CHECK_INT(wr(".", "x", 0, &e), SBXD_INVALID_ARGUMENT);
 	CHECK_INT(wr("", "x", 0, &e), SBXD_INVALID_ARGUMENT);
 	CHECK_INT(wr("d/.", "x", 0, &e), SBXD_INVALID_ARGUMENT);
@@ -513,7 +383,7 @@ TEST(write_errors)
 	CHECK_STR(e.msg, "'/workspace/d' is a directory");
 	CHECK_INT(wr("d", "x", 1, &e), SBXD_FAILED_PRECONDITION);
 	CHECK_CONTAINS(e.msg, "is a directory");
-	CHECK(no_temp_left(T("ws")));
+	CHECK(fx_no_temp_left(fx_T("ws"), ".sbx-tmp"));
 	fx_down();
 }
 
@@ -522,13 +392,13 @@ TEST(root_open_errors)
 	struct fsops_root r;
 	struct err e;
 
-	REQUIRE(fx_up() == 0);
-	CHECK_INT(fsops_root_open(T("missing"), UID, GID, &r, &e), SBXD_NOT_FOUND);
+	REQUIRE(setup() == 0);
+	CHECK_INT(fsops_root_open(fx_T("missing"), FX_UID, FX_GID, &r, &e), SBXD_NOT_FOUND);
 	CHECK_INT(r.fd, -1);
-	REQUIRE(puts_(T("file"), "x") == 0);
-	CHECK_INT(fsops_root_open(T("file"), UID, GID, &r, &e), SBXD_FAILED_PRECONDITION);
-	REQUIRE(symlink(T("ws"), T("wslink")) == 0);
-	CHECK(fsops_root_open(T("wslink"), UID, GID, &r, &e) != SBXD_OK);
+	REQUIRE(fx_puts(fx_T("file"), "x") == 0);
+	CHECK_INT(fsops_root_open(fx_T("file"), FX_UID, FX_GID, &r, &e), SBXD_FAILED_PRECONDITION);
+	REQUIRE(symlink(fx_T("ws"), fx_T("wslink")) == 0);
+	CHECK(fsops_root_open(fx_T("wslink"), FX_UID, FX_GID, &r, &e) != SBXD_OK);
 	fsops_root_close(&r);   /* tolerated on a failed open */
 	fx_down();
 }
@@ -541,29 +411,29 @@ TEST(symlink_leaf_to_outside_file)
 	struct buf b;
 	struct err e;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(puts_(T("secret"), "TOPSECRET") == 0);
-	REQUIRE(mkdir(W("sub"), 0755) == 0);
-	REQUIRE(symlink(T("secret"), W("ln_abs")) == 0);
-	REQUIRE(symlink("../secret", W("ln_rel")) == 0);
-	REQUIRE(symlink("../../../secret", W("sub/ln_up")) == 0);
+	REQUIRE(setup() == 0);
+	REQUIRE(fx_puts(fx_T("secret"), "TOPSECRET") == 0);
+	REQUIRE(mkdir(fx_W("sub"), 0755) == 0);
+	REQUIRE(symlink(fx_T("secret"), fx_W("ln_abs")) == 0);
+	REQUIRE(symlink("../secret", fx_W("ln_rel")) == 0);
+	REQUIRE(symlink("../../../secret", fx_W("sub/ln_up")) == 0);
 	for (int i = 0; i < 3; i++) {
 		CHECK_INT(rd(links[i], &b, 1000, &e), SBXD_NOT_FOUND);
 		CHECK(b.len == 0 && (b.data == NULL || strstr(b.data, "TOPSECRET") == NULL));
 		buf_fini(&b);
 		CHECK_INT(wr(links[i], "x", 1, &e), SBXD_FAILED_PRECONDITION);
-		CHECK(content_is(T("secret"), "TOPSECRET"));
+		CHECK(fx_content_is(fx_T("secret"), "TOPSECRET"));
 		/* an overwrite replaces the link itself */
 		CHECK_INT(wr(links[i], "replaced", 0, &e), SBXD_OK);
-		CHECK(content_is(T("secret"), "TOPSECRET"));
-		CHECK(content_is(W(links[i]), "replaced"));   /* O_NOFOLLOW: a file now */
+		CHECK(fx_content_is(fx_T("secret"), "TOPSECRET"));
+		CHECK(fx_content_is(fx_W(links[i]), "replaced"));   /* O_NOFOLLOW: a file now */
 	}
 
 	/* a link to /etc/passwd means <workspace>/etc/passwd */
-	REQUIRE(symlink("/etc/passwd", W("pw")) == 0);
+	REQUIRE(symlink("/etc/passwd", fx_W("pw")) == 0);
 	CHECK_INT(rd("pw", &b, 1 << 20, &e), SBXD_NOT_FOUND);
 	buf_fini(&b);
-	REQUIRE(mkdir(W("etc"), 0755) == 0 && puts_(W("etc/passwd"), "fake") == 0);
+	REQUIRE(mkdir(fx_W("etc"), 0755) == 0 && fx_puts(fx_W("etc/passwd"), "fake") == 0);
 	CHECK_INT(rd("pw", &b, 1 << 20, &e), SBXD_OK);
 	CHECK_STR(b.data, "fake");
 	buf_fini(&b);
@@ -575,12 +445,12 @@ TEST(symlink_inside_workspace)
 	struct buf b;
 	struct err e;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(puts_(W("real.txt"), "hello") == 0);
-	REQUIRE(mkdir(W("sub"), 0755) == 0 && mkdir(W("realdir"), 0755) == 0);
-	REQUIRE(symlink("real.txt", W("ln")) == 0);
-	REQUIRE(symlink("../real.txt", W("sub/ln2")) == 0);
-	REQUIRE(symlink("/realdir", W("dl")) == 0);
+	REQUIRE(setup() == 0);
+	REQUIRE(fx_puts(fx_W("real.txt"), "hello") == 0);
+	REQUIRE(mkdir(fx_W("sub"), 0755) == 0 && mkdir(fx_W("realdir"), 0755) == 0);
+	REQUIRE(symlink("real.txt", fx_W("ln")) == 0);
+	REQUIRE(symlink("../real.txt", fx_W("sub/ln2")) == 0);
+	REQUIRE(symlink("/realdir", fx_W("dl")) == 0);
 	CHECK_INT(rd("ln", &b, 100, &e), SBXD_OK);
 	CHECK_STR(b.data, "hello");
 	buf_fini(&b);
@@ -589,9 +459,9 @@ TEST(symlink_inside_workspace)
 	buf_fini(&b);
 	/* a symlinked parent is followed inside the root */
 	CHECK_INT(wr("dl/f", "via link", 0, &e), SBXD_OK);
-	CHECK(content_is(W("realdir/f"), "via link"));
+	CHECK(fx_content_is(fx_W("realdir/f"), "via link"));
 	CHECK_INT(wr("dl/new/g", "deeper", 0, &e), SBXD_OK);
-	CHECK(content_is(W("realdir/new/g"), "deeper"));
+	CHECK(fx_content_is(fx_W("realdir/new/g"), "deeper"));
 	fx_down();
 }
 
@@ -601,40 +471,30 @@ TEST(symlink_dir_to_outside)
 	struct buf b;
 	struct err e;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(puts_(T("outside/existing"), "SECRET") == 0);
-	REQUIRE(mkdir(W("d"), 0755) == 0);
-	REQUIRE(symlink(T("outside"), W("evil")) == 0);
-	REQUIRE(symlink("../outside", W("evil2")) == 0);
-	REQUIRE(symlink("../../outside", W("d/evil3")) == 0);
+	REQUIRE(setup() == 0);
+	REQUIRE(fx_puts(fx_T("outside/existing"), "SECRET") == 0);
+	REQUIRE(mkdir(fx_W("d"), 0755) == 0);
+	REQUIRE(symlink(fx_T("outside"), fx_W("evil")) == 0);
+	REQUIRE(symlink("../outside", fx_W("evil2")) == 0);
+	REQUIRE(symlink("../../outside", fx_W("d/evil3")) == 0);
 	for (int i = 0; i < 4; i++) {
 		CHECK_INT(wr(evil[i], "pwned", 0, &e), SBXD_FAILED_PRECONDITION);
 		CHECK_INT(wr(evil[i], "pwned", 1, &e), SBXD_FAILED_PRECONDITION);
 	}
-	CHECK(!exists(T("outside/x")));
-	CHECK(!exists(T("outside/sub")));
-	CHECK(!exists(T("x")));
-	CHECK(no_temp_left(T("outside")));
+	CHECK(!fx_exists(fx_T("outside/x")));
+	CHECK(!fx_exists(fx_T("outside/sub")));
+	CHECK(!fx_exists(fx_T("x")));
+	CHECK(fx_no_temp_left(fx_T("outside"), ".sbx-tmp"));
 	CHECK_INT(rd("evil/existing", &b, 100, &e), SBXD_NOT_FOUND);
 	CHECK_INT(rd("evil2/existing", &b, 100, &e), SBXD_NOT_FOUND);
 	buf_fini(&b);
-	CHECK(content_is(T("outside/existing"), "SECRET"));
+	CHECK(fx_content_is(fx_T("outside/existing"), "SECRET"));
 
 	/* "/" as a target is the workspace root */
-	REQUIRE(symlink("/", W("top")) == 0);
+	REQUIRE(symlink("/", fx_W("top")) == 0);
 	CHECK_INT(wr("top/x", "in root", 0, &e), SBXD_OK);
-	CHECK(content_is(W("x"), "in root"));
+	CHECK(fx_content_is(fx_W("x"), "in root"));
 	fx_down();
-}
-
-static void
-on_alarm(int sig)
-{
-	static const char msg[] = "FAIL fifo_does_not_hang: fsops blocked on a FIFO\n";
-
-	(void)sig;
-	(void)!write(2, msg, sizeof(msg) - 1);
-	_exit(1);
 }
 
 TEST(fifo_does_not_hang)
@@ -643,9 +503,9 @@ TEST(fifo_does_not_hang)
 	struct buf b;
 	struct err e;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(mkfifo(W("fifo"), 0644) == 0);
-	signal(SIGALRM, on_alarm);
+	REQUIRE(setup() == 0);
+	REQUIRE(mkfifo(fx_W("fifo"), 0644) == 0);
+	fx_watchdog("FAIL fifo_does_not_hang: fsops blocked on a FIFO\n");
 	alarm(20);   /* a hang ends the test binary: a failure, never a stall */
 	CHECK_INT(rd("fifo", &b, 100, &e), SBXD_FAILED_PRECONDITION);
 	CHECK_CONTAINS(e.msg, "not a regular file");
@@ -653,7 +513,7 @@ TEST(fifo_does_not_hang)
 	CHECK_INT(wr("fifo", "x", 1, &e), SBXD_FAILED_PRECONDITION);
 	alarm(0);
 	CHECK_INT(wr("fifo", "now a file", 0, &e), SBXD_OK);
-	REQUIRE(lstat(W("fifo"), &st) == 0);
+	REQUIRE(lstat(fx_W("fifo"), &st) == 0);
 	CHECK(S_ISREG(st.st_mode));
 	fx_down();
 }
@@ -672,16 +532,16 @@ TEST(hardlink_to_outside)
 	struct buf b;
 	struct err e;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(puts_(T("hl_out"), "OUTSIDE") == 0);
-	REQUIRE(link(T("hl_out"), W("hl")) == 0);
+	REQUIRE(setup() == 0);
+	REQUIRE(fx_puts(fx_T("hl_out"), "OUTSIDE") == 0);
+	REQUIRE(link(fx_T("hl_out"), fx_W("hl")) == 0);
 	CHECK_INT(rd("hl", &b, 100, &e), SBXD_OK);
 	CHECK_STR(b.data, "OUTSIDE");
 	buf_fini(&b);
 	CHECK_INT(wr("hl", "inside", 0, &e), SBXD_OK);
-	CHECK(content_is(T("hl_out"), "OUTSIDE"));
-	CHECK(content_is(W("hl"), "inside"));
-	REQUIRE(lstat(T("hl_out"), &st) == 0);
+	CHECK(fx_content_is(fx_T("hl_out"), "OUTSIDE"));
+	CHECK(fx_content_is(fx_W("hl"), "inside"));
+	REQUIRE(lstat(fx_T("hl_out"), &st) == 0);
 	CHECK_INT(st.st_nlink, 1);
 	fx_down();
 }
@@ -698,24 +558,24 @@ in_mount_ns(void)
 	struct err e;
 	char *big;
 
-	REQUIRE(mkdir(W("mnt"), 0755) == 0 && mkdir(T("small"), 0755) == 0);
-	REQUIRE(mount("tmpfs", W("mnt"), "tmpfs", 0, "size=64k") == 0);
-	fsops_root_close(&g_r);
-	REQUIRE_INT(fsops_root_open(T("ws"), UID, GID, &g_r, &e), SBXD_OK);
-	REQUIRE(puts_(W("mnt/x"), "other fs") == 0);
+	REQUIRE(mkdir(fx_W("mnt"), 0755) == 0 && mkdir(fx_T("small"), 0755) == 0);
+	REQUIRE(mount("tmpfs", fx_W("mnt"), "tmpfs", 0, "size=64k") == 0);
+	fsops_root_close(&fx_root);
+	REQUIRE_INT(fsops_root_open(fx_T("ws"), FX_UID, FX_GID, &fx_root, &e), SBXD_OK);
+	REQUIRE(fx_puts(fx_W("mnt/x"), "other fs") == 0);
 	CHECK_INT(rd("mnt/x", &b, 100, &e), SBXD_PERMISSION_DENIED);
 	CHECK_CONTAINS(e.msg, "leaves the workspace");
 	buf_fini(&b);
 	CHECK_INT(wr("mnt/y", "z", 0, &e), SBXD_PERMISSION_DENIED);
-	CHECK(!exists(W("mnt/y")));
+	CHECK(!fx_exists(fx_W("mnt/y")));
 
-	REQUIRE(mount("tmpfs", T("small"), "tmpfs", 0, "size=64k") == 0);
-	REQUIRE_INT(fsops_root_open(T("small"), UID, GID, &small, &e), SBXD_OK);
+	REQUIRE(mount("tmpfs", fx_T("small"), "tmpfs", 0, "size=64k") == 0);
+	REQUIRE_INT(fsops_root_open(fx_T("small"), FX_UID, FX_GID, &small, &e), SBXD_OK);
 	REQUIRE((big = calloc(1, 1u << 20)) != NULL);
 	CHECK_INT(fsops_write_file(&small, "big", big, 1u << 20, 0, &e),
 	    SBXD_RESOURCE_EXHAUSTED);
-	CHECK(!exists(T("small/big")));
-	CHECK(no_temp_left(T("small")));
+	CHECK(!fx_exists(fx_T("small/big")));
+	CHECK(fx_no_temp_left(fx_T("small"), ".sbx-tmp"));
 	CHECK_INT(fsops_write_file(&small, "app", big, 1u << 20, 1, &e),
 	    SBXD_RESOURCE_EXHAUSTED);
 	free(big);
@@ -724,24 +584,8 @@ in_mount_ns(void)
 
 TEST(mounts_exdev_enospc)
 {
-	pid_t pid;
-	int status;
-
-	REQUIRE(fx_up() == 0);
-	REQUIRE((pid = fork()) != -1);
-	if (pid == 0) {
-		if (unshare(CLONE_NEWNS) == -1 ||
-		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
-			_exit(77);
-		t_failures = 0;
-		in_mount_ns();
-		_exit(t_failures ? 1 : 0);
-	}
-	REQUIRE(waitpid(pid, &status, 0) == pid);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
-		fprintf(stderr, "  (skipped: no private mount namespace here)\n");
-	else
-		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	REQUIRE(setup() == 0);
+	CHECK_INT(fx_in_private_ns(in_mount_ns, &t_failures), 0);
 	fx_down();
 }
 

@@ -13,12 +13,9 @@
  * namespace and are skipped where one cannot be made.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <sched.h>
-#include <signal.h>
 #include <sodium.h>
 #include <stdint.h>
 #include <sys/mount.h>
@@ -29,145 +26,41 @@
 
 #include "t.h"
 #include "fsops.h"
+#include "fsops_fixture.h"
 
-#define UID 1000
-#define GID 1000
 #define EDIT_MAX (1u << 20)
-
-static char g_top[64];            /* T */
-static struct fsops_root g_r = { .fd = -1 };
 
 /* ---- fixture ------------------------------------------------------------- */
 
+/* T/ws alone: the tests that need canaries plant them. */
 static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+setup(void)
 {
-	(void)st; (void)flag; (void)f;
-	return remove(p);
-}
-
-static void
-fx_down(void)
-{
-	fsops_root_close(&g_r);
-	if (g_top[0] != '\0')
-		nftw(g_top, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	g_top[0] = '\0';
-}
-
-/* T/name (rotating static buffers: a few may be live at once) */
-static const char *
-T(const char *name)
-{
-	static char bufs[8][512];
-	static int i;
-	char *b = bufs[i++ % 8];
-
-	snprintf(b, sizeof(bufs[0]), "%s/%s", g_top, name);
-	return b;
-}
-
-/* T/ws/rel */
-static const char *
-W(const char *rel)
-{
-	static char b[8][512];
-	static int i;
-	char *p = b[i++ % 8];
-
-	snprintf(p, sizeof(b[0]), "%s/ws/%s", g_top, rel);
-	return p;
-}
-
-static int
-put(const char *path, const void *p, size_t n)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644), ok;
-
-	if (fd == -1)
-		return -1;
-	ok = write(fd, p, n) == (ssize_t)n;
-	return close(fd) == 0 && ok ? 0 : -1;
-}
-
-static int
-puts_(const char *path, const char *s)
-{
-	return put(path, s, strlen(s));
-}
-
-static int
-fx_up(void)
-{
-	struct err e;
-
-	fx_down();
-	strcpy(g_top, "/tmp/test_fsops_ops.XXXXXX");
-	if (mkdtemp(g_top) == NULL || mkdir(T("ws"), 0755) == -1)
-		return -1;
-	if (fsops_root_open(T("ws"), UID, GID, &g_r, &e) != SBXD_OK) {
-		fprintf(stderr, "  fsops_root_open: %s\n", e.msg);
-		return -1;
-	}
-	return 0;
+	return fx_up("test_fsops_ops");
 }
 
 /* The canaries outside, and the hostile links inside that point at them. */
 static int
-fx_canaries(void)
+plant_canaries(void)
 {
-	if (puts_(T("secret"), "TOPSECRET") || mkdir(T("outside"), 0755) ||
-	    puts_(T("outside/existing"), "SECRET") ||
-	    mkdir(T("outside/sub"), 0755) || puts_(T("outside/sub/deep"), "DEEP") ||
-	    mkdir(W("d"), 0755))
+	if (fx_puts(fx_T("secret"), "TOPSECRET") ||
+	    mkdir(fx_T("outside"), 0755) ||
+	    fx_puts(fx_T("outside/existing"), "SECRET") ||
+	    mkdir(fx_T("outside/sub"), 0755) ||
+	    fx_puts(fx_T("outside/sub/deep"), "DEEP") || mkdir(fx_W("d"), 0755))
 		return -1;
-	if (symlink(T("secret"), W("ln_abs")) || symlink("../secret", W("ln_rel")) ||
-	    symlink(T("outside"), W("evil")) || symlink("../outside", W("evil2")) ||
-	    symlink("../../outside", W("d/evil3")) || symlink("../..", W("d/up")) ||
-	    symlink("/", W("top")) || symlink("../../../secret", W("d/ln_up")))
+	if (symlink(fx_T("secret"), fx_W("ln_abs")) ||
+	    symlink("../secret", fx_W("ln_rel")) ||
+	    symlink(fx_T("outside"), fx_W("evil")) ||
+	    symlink("../outside", fx_W("evil2")) ||
+	    symlink("../../outside", fx_W("d/evil3")) ||
+	    symlink("../..", fx_W("d/up")) || symlink("/", fx_W("top")) ||
+	    symlink("../../../secret", fx_W("d/ln_up")))
 		return -1;
 	return 0;
 }
 
 /* ---- host-side checks ---------------------------------------------------- */
-
-/* The host file's content as a malloc'ed NUL-terminated string (or NULL). */
-static char *
-slurp(const char *path, size_t *len)
-{
-	static char chunk[65536];
-	struct buf b;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
-
-	buf_init(&b, 64u << 20);
-	if (fd == -1)
-		return NULL;
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-		buf_add(&b, chunk, (size_t)n);
-	close(fd);
-	buf_add(&b, "", 0);
-	return buf_take(&b, len);
-}
-
-static int
-content_is(const char *path, const char *want)
-{
-	size_t n;
-	char *s = slurp(path, &n);
-	int ok = s != NULL && n == strlen(want) && memcmp(s, want, n) == 0;
-
-	free(s);
-	return ok;
-}
-
-static int
-exists(const char *path)
-{
-	struct stat st;
-
-	return lstat(path, &st) == 0;
-}
 
 /* Everything under T except T/ws: path, inode, mode, size, and the content
  * of regular files. Two snapshots differ iff something outside changed. */
@@ -183,7 +76,7 @@ snap_one(const char *p, const struct stat *st, int flag, struct FTW *f)
 		return FTW_SKIP_SUBTREE;
 	buf_printf(&g_snap, "%s %ju %o %jd\n", p, (uintmax_t)st->st_ino,
 	    (unsigned)st->st_mode, (intmax_t)st->st_size);
-	if (S_ISREG(st->st_mode) && (s = slurp(p, NULL)) != NULL) {
+	if (S_ISREG(st->st_mode) && (s = fx_slurp(p, NULL)) != NULL) {
 		buf_printf(&g_snap, "[%s]\n", s);
 		free(s);
 	}
@@ -194,7 +87,7 @@ static char *
 outside_snapshot(void)
 {
 	buf_init(&g_snap, 1u << 20);
-	nftw(g_top, snap_one, 16, FTW_PHYS | FTW_ACTIONRETVAL);
+	nftw(fx_top, snap_one, 16, FTW_PHYS | FTW_ACTIONRETVAL);
 	return buf_take(&g_snap, NULL);
 }
 
@@ -209,33 +102,6 @@ outside_unchanged(const char *before)
 		    before, now ? now : "(null)");
 	free(now);
 	return same;
-}
-
-/* No ".sbx-" temporary file is left in the host directory dir. */
-static int
-no_temp_left(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int clean = 1;
-
-	if (d == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL)
-		if (strncmp(de->d_name, ".sbx-", 5) == 0)
-			clean = 0;
-	closedir(d);
-	return clean;
-}
-
-static void
-on_alarm(int sig)
-{
-	static const char msg[] = "FAIL: an fsops call blocked (FIFO?)\n";
-
-	(void)sig;
-	(void)!write(2, msg, sizeof(msg) - 1);
-	_exit(1);
 }
 
 /* ---- fsops wrappers ------------------------------------------------------ */
@@ -264,7 +130,7 @@ ls(const char *rel, size_t max, int *trunc, struct err *e)
 {
 	memset(&g_c, 0, sizeof(g_c));
 	err_clear(e);
-	return fsops_list(&g_r, rel, max, coll_add, &g_c, trunc, e);
+	return fsops_list(&fx_root, rel, max, coll_add, &g_c, trunc, e);
 }
 
 /* g_c holds an entry named name */
@@ -282,7 +148,7 @@ edit(const char *rel, const char *old, const char *new_, int all,
     uint64_t *n, struct err *e)
 {
 	err_clear(e);
-	return fsops_edit(&g_r, rel, old, strlen(old), new_, strlen(new_), all,
+	return fsops_edit(&fx_root, rel, old, strlen(old), new_, strlen(new_), all,
 	    EDIT_MAX, n, e);
 }
 
@@ -295,13 +161,13 @@ upload(const char *rel, const void *s, size_t n, struct err *e)
 	sbxd_code rv;
 
 	crypto_hash_sha256(sha, s, n);
-	if ((rv = fsops_upload_open(&g_r, rel, tmp, e)) != SBXD_OK)
+	if ((rv = fsops_upload_open(&fx_root, rel, tmp, e)) != SBXD_OK)
 		return rv;
-	if ((rv = fsops_upload_write(&g_r, rel, tmp, 0, s, n, e)) != SBXD_OK) {
-		fsops_upload_abort(&g_r, rel, tmp);
+	if ((rv = fsops_upload_write(&fx_root, rel, tmp, 0, s, n, e)) != SBXD_OK) {
+		fsops_upload_abort(&fx_root, rel, tmp);
 		return rv;
 	}
-	return fsops_upload_finish(&g_r, rel, tmp, n, sha, e);
+	return fsops_upload_finish(&fx_root, rel, tmp, n, sha, e);
 }
 
 /* ---- stat ---------------------------------------------------------------- */
@@ -313,12 +179,12 @@ TEST(stat_basics)
 	struct err e;
 	int ex = -1;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(puts_(W("f.txt"), "hello") == 0 && mkdir(W("dir"), 0750) == 0);
-	REQUIRE(chmod(W("f.txt"), 0640) == 0 && symlink("f.txt", W("ln")) == 0);
-	REQUIRE(lstat(W("f.txt"), &st) == 0);
+	REQUIRE(setup() == 0);
+	REQUIRE(fx_puts(fx_W("f.txt"), "hello") == 0 && mkdir(fx_W("dir"), 0750) == 0);
+	REQUIRE(chmod(fx_W("f.txt"), 0640) == 0 && symlink("f.txt", fx_W("ln")) == 0);
+	REQUIRE(lstat(fx_W("f.txt"), &st) == 0);
 
-	CHECK_INT(fsops_stat(&g_r, "f.txt", &ent, &ex, &e), SBXD_OK);
+	CHECK_INT(fsops_stat(&fx_root, "f.txt", &ent, &ex, &e), SBXD_OK);
 	CHECK_INT(ex, 1);
 	CHECK_STR(ent.name, "f.txt");
 	CHECK_STR(ent.rel, "f.txt");
@@ -329,25 +195,25 @@ TEST(stat_basics)
 	CHECK_INT(ent.mtime_ms, (int64_t)st.st_mtim.tv_sec * 1000 +
 	    st.st_mtim.tv_nsec / 1000000);
 
-	CHECK_INT(fsops_stat(&g_r, "dir", &ent, &ex, &e), SBXD_OK);
+	CHECK_INT(fsops_stat(&fx_root, "dir", &ent, &ex, &e), SBXD_OK);
 	CHECK(ex == 1 && ent.is_dir && (ent.mode & 07777) == 0750);
 
 	/* a symlink is reported, not followed */
-	CHECK_INT(fsops_stat(&g_r, "ln", &ent, &ex, &e), SBXD_OK);
+	CHECK_INT(fsops_stat(&fx_root, "ln", &ent, &ex, &e), SBXD_OK);
 	CHECK(ex == 1 && ent.is_symlink && !ent.is_dir && S_ISLNK(ent.mode));
 	CHECK_INT(ent.size, 5);   /* strlen("f.txt") */
 
-	CHECK_INT(fsops_stat(&g_r, ".", &ent, &ex, &e), SBXD_OK);
+	CHECK_INT(fsops_stat(&fx_root, ".", &ent, &ex, &e), SBXD_OK);
 	CHECK(ex == 1 && ent.is_dir);
 	CHECK_STR(ent.rel, ".");
 	CHECK_STR(ent.name, "workspace");
 
 	ex = -1;
-	CHECK_INT(fsops_stat(&g_r, "missing", &ent, &ex, &e), SBXD_OK);
+	CHECK_INT(fsops_stat(&fx_root, "missing", &ent, &ex, &e), SBXD_OK);
 	CHECK_INT(ex, 0);
-	CHECK_INT(fsops_stat(&g_r, "nodir/missing", &ent, &ex, &e), SBXD_OK);
+	CHECK_INT(fsops_stat(&fx_root, "nodir/missing", &ent, &ex, &e), SBXD_OK);
 	CHECK_INT(ex, 0);
-	CHECK_INT(fsops_stat(&g_r, "f.txt/x", &ent, &ex, &e), SBXD_OK);
+	CHECK_INT(fsops_stat(&fx_root, "f.txt/x", &ent, &ex, &e), SBXD_OK);
 	CHECK_INT(ex, 0);
 	fx_down();
 }
@@ -361,14 +227,14 @@ TEST(list_order)
 	struct err e;
 	int tr = -1;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(mkdir(W("b"), 0755) == 0 && mkdir(W("A"), 0755) == 0 &&
-	    mkdir(W("z"), 0755) == 0);
-	REQUIRE(puts_(W("a"), "1") == 0 && puts_(W("B"), "22") == 0 &&
-	    puts_(W("_"), "") == 0 && puts_(W(".hidden"), "") == 0 &&
-	    puts_(W("\xff"), "") == 0);
-	REQUIRE(symlink("b", W("lnk")) == 0);   /* a link to a dir is no dir */
-	REQUIRE(puts_(W("b/inner"), "x") == 0);
+	REQUIRE(setup() == 0);
+	REQUIRE(mkdir(fx_W("b"), 0755) == 0 && mkdir(fx_W("A"), 0755) == 0 &&
+	    mkdir(fx_W("z"), 0755) == 0);
+	REQUIRE(fx_puts(fx_W("a"), "1") == 0 && fx_puts(fx_W("B"), "22") == 0 &&
+	    fx_puts(fx_W("_"), "") == 0 && fx_puts(fx_W(".hidden"), "") == 0 &&
+	    fx_puts(fx_W("\xff"), "") == 0);
+	REQUIRE(symlink("b", fx_W("lnk")) == 0);   /* a link to a dir is no dir */
+	REQUIRE(fx_puts(fx_W("b/inner"), "x") == 0);
 
 	CHECK_INT(ls(".", 100, &tr, &e), SBXD_OK);
 	CHECK_INT(tr, 0);
@@ -395,7 +261,7 @@ TEST(list_order)
 	/* the callback may stop early */
 	memset(&g_c, 0, sizeof(g_c));
 	g_c.stop_at = 2;
-	CHECK_INT(fsops_list(&g_r, ".", 100, coll_add, &g_c, &tr, &e), SBXD_OK);
+	CHECK_INT(fsops_list(&fx_root, ".", 100, coll_add, &g_c, &tr, &e), SBXD_OK);
 	CHECK_INT(g_c.n, 2);
 
 	/* children of a subdirectory, and through a symlinked directory */
@@ -414,12 +280,12 @@ TEST(list_big_dir_keeps_first)
 	struct err e;
 	int tr;
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	for (int i = 999; i >= 0; i--) {
 		snprintf(name, sizeof(name), "f%04d", i);
-		REQUIRE(puts_(W(name), "") == 0);
+		REQUIRE(fx_puts(fx_W(name), "") == 0);
 	}
-	REQUIRE(mkdir(W("zdir"), 0755) == 0);
+	REQUIRE(mkdir(fx_W("zdir"), 0755) == 0);
 	CHECK_INT(ls(".", 10, &tr, &e), SBXD_OK);
 	CHECK_INT(tr, 1);
 	REQUIRE_INT(g_c.n, 10);
@@ -434,10 +300,10 @@ TEST(list_file_and_errors)
 	struct err e;
 	int tr;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(mkdir(W("d"), 0755) == 0 && puts_(W("d/f"), "abc") == 0);
-	REQUIRE(symlink("nowhere", W("dangling")) == 0);
-	REQUIRE(symlink("loop", W("loop")) == 0);
+	REQUIRE(setup() == 0);
+	REQUIRE(mkdir(fx_W("d"), 0755) == 0 && fx_puts(fx_W("d/f"), "abc") == 0);
+	REQUIRE(symlink("nowhere", fx_W("dangling")) == 0);
+	REQUIRE(symlink("loop", fx_W("loop")) == 0);
 
 	CHECK_INT(ls("d/f", 100, &tr, &e), SBXD_OK);
 	REQUIRE_INT(g_c.n, 1);
@@ -457,7 +323,7 @@ TEST(list_file_and_errors)
 	CHECK_STR(e.msg, "File '/workspace/missing' not found");
 	CHECK_INT(ls("d/f/x", 100, &tr, &e), SBXD_NOT_FOUND);
 	CHECK_INT(ls("d/empty", 100, &tr, &e), SBXD_NOT_FOUND);
-	REQUIRE(mkdir(W("d/empty"), 0755) == 0);
+	REQUIRE(mkdir(fx_W("d/empty"), 0755) == 0);
 	CHECK_INT(ls("d/empty", 100, &tr, &e), SBXD_OK);
 	CHECK(g_c.n == 0 && tr == 0);
 	fx_down();
@@ -471,38 +337,38 @@ TEST(mkdir_basics)
 	struct err e;
 	mode_t old;
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	old = umask(077);
-	CHECK_INT(fsops_mkdir(&g_r, "one", 0, &e), SBXD_OK);
-	CHECK_INT(fsops_mkdir(&g_r, "a/b/c", 1, &e), SBXD_OK);
+	CHECK_INT(fsops_mkdir(&fx_root, "one", 0, &e), SBXD_OK);
+	CHECK_INT(fsops_mkdir(&fx_root, "a/b/c", 1, &e), SBXD_OK);
 	umask(old);
-	REQUIRE(lstat(W("one"), &st) == 0);
+	REQUIRE(lstat(fx_W("one"), &st) == 0);
 	CHECK(S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0755);
-	CHECK(st.st_uid == UID && st.st_gid == GID);
-	REQUIRE(lstat(W("a/b"), &st) == 0);
-	CHECK(st.st_uid == UID && (st.st_mode & 07777) == 0755);
-	REQUIRE(lstat(W("a/b/c"), &st) == 0);
-	CHECK(st.st_uid == UID && (st.st_mode & 07777) == 0755);
+	CHECK(st.st_uid == FX_UID && st.st_gid == FX_GID);
+	REQUIRE(lstat(fx_W("a/b"), &st) == 0);
+	CHECK(st.st_uid == FX_UID && (st.st_mode & 07777) == 0755);
+	REQUIRE(lstat(fx_W("a/b/c"), &st) == 0);
+	CHECK(st.st_uid == FX_UID && (st.st_mode & 07777) == 0755);
 
-	CHECK_INT(fsops_mkdir(&g_r, "one", 0, &e), SBXD_ALREADY_EXISTS);
+	CHECK_INT(fsops_mkdir(&fx_root, "one", 0, &e), SBXD_ALREADY_EXISTS);
 	CHECK_STR(e.msg, "'/workspace/one' already exists");
-	CHECK_INT(fsops_mkdir(&g_r, "one", 1, &e), SBXD_OK);
-	CHECK_INT(fsops_mkdir(&g_r, "a/b/c", 1, &e), SBXD_OK);
-	CHECK_INT(fsops_mkdir(&g_r, ".", 1, &e), SBXD_OK);
-	CHECK_INT(fsops_mkdir(&g_r, ".", 0, &e), SBXD_ALREADY_EXISTS);
+	CHECK_INT(fsops_mkdir(&fx_root, "one", 1, &e), SBXD_OK);
+	CHECK_INT(fsops_mkdir(&fx_root, "a/b/c", 1, &e), SBXD_OK);
+	CHECK_INT(fsops_mkdir(&fx_root, ".", 1, &e), SBXD_OK);
+	CHECK_INT(fsops_mkdir(&fx_root, ".", 0, &e), SBXD_ALREADY_EXISTS);
 	CHECK_STR(e.msg, "'/workspace' already exists");
 
-	CHECK_INT(fsops_mkdir(&g_r, "x/y", 0, &e), SBXD_NOT_FOUND);
+	CHECK_INT(fsops_mkdir(&fx_root, "x/y", 0, &e), SBXD_NOT_FOUND);
 	CHECK_CONTAINS(e.msg, "use parents");
-	CHECK(!exists(W("x")));
+	CHECK(!fx_exists(fx_W("x")));
 
 	/* a file in the way */
-	REQUIRE(puts_(W("f"), "file") == 0);
-	CHECK_INT(fsops_mkdir(&g_r, "f", 0, &e), SBXD_ALREADY_EXISTS);
-	CHECK_INT(fsops_mkdir(&g_r, "f", 1, &e), SBXD_FAILED_PRECONDITION);
-	CHECK_INT(fsops_mkdir(&g_r, "f/sub", 1, &e), SBXD_FAILED_PRECONDITION);
-	CHECK_INT(fsops_mkdir(&g_r, "f/sub", 0, &e), SBXD_NOT_FOUND);
-	CHECK(content_is(W("f"), "file"));
+	REQUIRE(fx_puts(fx_W("f"), "file") == 0);
+	CHECK_INT(fsops_mkdir(&fx_root, "f", 0, &e), SBXD_ALREADY_EXISTS);
+	CHECK_INT(fsops_mkdir(&fx_root, "f", 1, &e), SBXD_FAILED_PRECONDITION);
+	CHECK_INT(fsops_mkdir(&fx_root, "f/sub", 1, &e), SBXD_FAILED_PRECONDITION);
+	CHECK_INT(fsops_mkdir(&fx_root, "f/sub", 0, &e), SBXD_NOT_FOUND);
+	CHECK(fx_content_is(fx_W("f"), "file"));
 	fx_down();
 }
 
@@ -512,30 +378,30 @@ TEST(remove_basics)
 {
 	struct err e;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(puts_(W("f"), "x") == 0 && mkdir(W("empty"), 0755) == 0);
-	REQUIRE(mkdir(W("full"), 0755) == 0 && puts_(W("full/x"), "x") == 0);
-	REQUIRE(symlink("full", W("ln")) == 0);
+	REQUIRE(setup() == 0);
+	REQUIRE(fx_puts(fx_W("f"), "x") == 0 && mkdir(fx_W("empty"), 0755) == 0);
+	REQUIRE(mkdir(fx_W("full"), 0755) == 0 && fx_puts(fx_W("full/x"), "x") == 0);
+	REQUIRE(symlink("full", fx_W("ln")) == 0);
 
-	CHECK_INT(fsops_remove(&g_r, "f", 0, &e), SBXD_OK);
-	CHECK(!exists(W("f")));
-	CHECK_INT(fsops_remove(&g_r, "empty", 0, &e), SBXD_OK);
-	CHECK(!exists(W("empty")));
-	CHECK_INT(fsops_remove(&g_r, "full", 0, &e), SBXD_FAILED_PRECONDITION);
+	CHECK_INT(fsops_remove(&fx_root, "f", 0, &e), SBXD_OK);
+	CHECK(!fx_exists(fx_W("f")));
+	CHECK_INT(fsops_remove(&fx_root, "empty", 0, &e), SBXD_OK);
+	CHECK(!fx_exists(fx_W("empty")));
+	CHECK_INT(fsops_remove(&fx_root, "full", 0, &e), SBXD_FAILED_PRECONDITION);
 	CHECK_STR(e.msg, "'/workspace/full': directory not empty; use recursive");
-	CHECK(exists(W("full/x")));
+	CHECK(fx_exists(fx_W("full/x")));
 	/* a symlink to a directory: the link goes, recursive or not */
-	CHECK_INT(fsops_remove(&g_r, "ln", 1, &e), SBXD_OK);
-	CHECK(!exists(W("ln")) && exists(W("full/x")));
-	CHECK_INT(fsops_remove(&g_r, "full", 1, &e), SBXD_OK);
-	CHECK(!exists(W("full")));
+	CHECK_INT(fsops_remove(&fx_root, "ln", 1, &e), SBXD_OK);
+	CHECK(!fx_exists(fx_W("ln")) && fx_exists(fx_W("full/x")));
+	CHECK_INT(fsops_remove(&fx_root, "full", 1, &e), SBXD_OK);
+	CHECK(!fx_exists(fx_W("full")));
 
-	CHECK_INT(fsops_remove(&g_r, "missing", 0, &e), SBXD_NOT_FOUND);
+	CHECK_INT(fsops_remove(&fx_root, "missing", 0, &e), SBXD_NOT_FOUND);
 	CHECK_STR(e.msg, "File '/workspace/missing' not found");
-	CHECK_INT(fsops_remove(&g_r, "no/dir", 1, &e), SBXD_NOT_FOUND);
-	CHECK_INT(fsops_remove(&g_r, ".", 1, &e), SBXD_INVALID_ARGUMENT);
-	CHECK_INT(fsops_remove(&g_r, "", 1, &e), SBXD_INVALID_ARGUMENT);
-	CHECK(exists(T("ws")));
+	CHECK_INT(fsops_remove(&fx_root, "no/dir", 1, &e), SBXD_NOT_FOUND);
+	CHECK_INT(fsops_remove(&fx_root, ".", 1, &e), SBXD_INVALID_ARGUMENT);
+	CHECK_INT(fsops_remove(&fx_root, "", 1, &e), SBXD_INVALID_ARGUMENT);
+	CHECK(fx_exists(fx_T("ws")));
 	fx_down();
 }
 
@@ -544,24 +410,24 @@ TEST(remove_recursive_tree)
 	char path[600];
 	struct err e;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(fsops_mkdir(&g_r, "t/a/b/c", 1, &e) == SBXD_OK);
-	REQUIRE(puts_(W("t/a/f1"), "1") == 0 && puts_(W("t/a/b/c/f2"), "2") == 0);
-	REQUIRE(mkfifo(W("t/a/fifo"), 0644) == 0);
-	REQUIRE(chmod(W("t/a/b"), 0) == 0);   /* root removes it anyway */
-	CHECK_INT(fsops_remove(&g_r, "t", 1, &e), SBXD_OK);
-	CHECK(!exists(W("t")));
+	REQUIRE(setup() == 0);
+	REQUIRE(fsops_mkdir(&fx_root, "t/a/b/c", 1, &e) == SBXD_OK);
+	REQUIRE(fx_puts(fx_W("t/a/f1"), "1") == 0 && fx_puts(fx_W("t/a/b/c/f2"), "2") == 0);
+	REQUIRE(mkfifo(fx_W("t/a/fifo"), 0644) == 0);
+	REQUIRE(chmod(fx_W("t/a/b"), 0) == 0);   /* root removes it anyway */
+	CHECK_INT(fsops_remove(&fx_root, "t", 1, &e), SBXD_OK);
+	CHECK(!fx_exists(fx_W("t")));
 
 	/* deeper than FSOPS_WALK_DEPTH: refused, not a stack overflow */
-	REQUIRE(mkdir(W("deep"), 0755) == 0);
-	strcpy(path, W("deep"));
+	REQUIRE(mkdir(fx_W("deep"), 0755) == 0);
+	strcpy(path, fx_W("deep"));
 	for (int i = 0; i < FSOPS_WALK_DEPTH + 5; i++) {
 		strcat(path, "/d");
 		REQUIRE(mkdir(path, 0755) == 0);
 	}
-	CHECK_INT(fsops_remove(&g_r, "deep", 1, &e), SBXD_FAILED_PRECONDITION);
+	CHECK_INT(fsops_remove(&fx_root, "deep", 1, &e), SBXD_FAILED_PRECONDITION);
 	CHECK_CONTAINS(e.msg, "levels deep");
-	CHECK(exists(W("deep")));
+	CHECK(fx_exists(fx_W("deep")));
 	fx_down();
 }
 
@@ -572,52 +438,52 @@ TEST(move_basics)
 	struct stat st;
 	struct err e;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(puts_(W("a"), "A") == 0 && puts_(W("b"), "B") == 0);
-	REQUIRE(mkdir(W("dir"), 0755) == 0 && puts_(W("dir/in"), "I") == 0);
+	REQUIRE(setup() == 0);
+	REQUIRE(fx_puts(fx_W("a"), "A") == 0 && fx_puts(fx_W("b"), "B") == 0);
+	REQUIRE(mkdir(fx_W("dir"), 0755) == 0 && fx_puts(fx_W("dir/in"), "I") == 0);
 
-	CHECK_INT(fsops_move(&g_r, "a", "new/sub/a2", 0, &e), SBXD_OK);
-	CHECK(!exists(W("a")) && content_is(W("new/sub/a2"), "A"));
-	REQUIRE(lstat(W("new/sub"), &st) == 0);
-	CHECK(st.st_uid == UID && st.st_gid == GID);
+	CHECK_INT(fsops_move(&fx_root, "a", "new/sub/a2", 0, &e), SBXD_OK);
+	CHECK(!fx_exists(fx_W("a")) && fx_content_is(fx_W("new/sub/a2"), "A"));
+	REQUIRE(lstat(fx_W("new/sub"), &st) == 0);
+	CHECK(st.st_uid == FX_UID && st.st_gid == FX_GID);
 
-	CHECK_INT(fsops_move(&g_r, "b", "new/sub/a2", 0, &e), SBXD_ALREADY_EXISTS);
+	CHECK_INT(fsops_move(&fx_root, "b", "new/sub/a2", 0, &e), SBXD_ALREADY_EXISTS);
 	CHECK_CONTAINS(e.msg, "'/workspace/new/sub/a2' already exists");
-	CHECK(content_is(W("b"), "B") && content_is(W("new/sub/a2"), "A"));
-	CHECK_INT(fsops_move(&g_r, "b", "new/sub/a2", 1, &e), SBXD_OK);
-	CHECK(!exists(W("b")) && content_is(W("new/sub/a2"), "B"));
+	CHECK(fx_content_is(fx_W("b"), "B") && fx_content_is(fx_W("new/sub/a2"), "A"));
+	CHECK_INT(fsops_move(&fx_root, "b", "new/sub/a2", 1, &e), SBXD_OK);
+	CHECK(!fx_exists(fx_W("b")) && fx_content_is(fx_W("new/sub/a2"), "B"));
 
 	/* a directory into itself, named directly or through a symlink */
-	CHECK_INT(fsops_move(&g_r, "dir", "dir/x/y", 0, &e), SBXD_INVALID_ARGUMENT);
+	CHECK_INT(fsops_move(&fx_root, "dir", "dir/x/y", 0, &e), SBXD_INVALID_ARGUMENT);
 	CHECK_CONTAINS(e.msg, "into itself");
-	CHECK(!exists(W("dir/x")));
-	REQUIRE(symlink("dir", W("dl")) == 0);
-	CHECK_INT(fsops_move(&g_r, "dir", "dl/y", 0, &e), SBXD_INVALID_ARGUMENT);
-	CHECK(content_is(W("dir/in"), "I"));
+	CHECK(!fx_exists(fx_W("dir/x")));
+	REQUIRE(symlink("dir", fx_W("dl")) == 0);
+	CHECK_INT(fsops_move(&fx_root, "dir", "dl/y", 0, &e), SBXD_INVALID_ARGUMENT);
+	CHECK(fx_content_is(fx_W("dir/in"), "I"));
 
 	/* types in the way */
-	REQUIRE(mkdir(W("full"), 0755) == 0 && puts_(W("full/x"), "x") == 0);
-	REQUIRE(mkdir(W("dir2"), 0755) == 0 && puts_(W("f"), "F") == 0);
-	CHECK_INT(fsops_move(&g_r, "dir", "full", 1, &e), SBXD_FAILED_PRECONDITION);
-	CHECK_INT(fsops_move(&g_r, "f", "dir2", 1, &e), SBXD_FAILED_PRECONDITION);
-	CHECK_INT(fsops_move(&g_r, "dir", "f", 1, &e), SBXD_FAILED_PRECONDITION);
-	CHECK(content_is(W("f"), "F") && content_is(W("dir/in"), "I"));
-	CHECK_INT(fsops_move(&g_r, "dir", "dir2", 1, &e), SBXD_OK);  /* empty */
-	CHECK(content_is(W("dir2/in"), "I"));
+	REQUIRE(mkdir(fx_W("full"), 0755) == 0 && fx_puts(fx_W("full/x"), "x") == 0);
+	REQUIRE(mkdir(fx_W("dir2"), 0755) == 0 && fx_puts(fx_W("f"), "F") == 0);
+	CHECK_INT(fsops_move(&fx_root, "dir", "full", 1, &e), SBXD_FAILED_PRECONDITION);
+	CHECK_INT(fsops_move(&fx_root, "f", "dir2", 1, &e), SBXD_FAILED_PRECONDITION);
+	CHECK_INT(fsops_move(&fx_root, "dir", "f", 1, &e), SBXD_FAILED_PRECONDITION);
+	CHECK(fx_content_is(fx_W("f"), "F") && fx_content_is(fx_W("dir/in"), "I"));
+	CHECK_INT(fsops_move(&fx_root, "dir", "dir2", 1, &e), SBXD_OK);  /* empty */
+	CHECK(fx_content_is(fx_W("dir2/in"), "I"));
 
 	/* a symlink moves as a symlink */
-	CHECK_INT(fsops_move(&g_r, "dl", "dl2", 0, &e), SBXD_OK);
-	REQUIRE(lstat(W("dl2"), &st) == 0);
+	CHECK_INT(fsops_move(&fx_root, "dl", "dl2", 0, &e), SBXD_OK);
+	REQUIRE(lstat(fx_W("dl2"), &st) == 0);
 	CHECK(S_ISLNK(st.st_mode));
 
-	CHECK_INT(fsops_move(&g_r, "missing", "x", 0, &e), SBXD_NOT_FOUND);
+	CHECK_INT(fsops_move(&fx_root, "missing", "x", 0, &e), SBXD_NOT_FOUND);
 	CHECK_STR(e.msg, "File '/workspace/missing' not found");
-	CHECK(!exists(W("x")));
-	CHECK_INT(fsops_move(&g_r, ".", "x", 0, &e), SBXD_INVALID_ARGUMENT);
-	CHECK_INT(fsops_move(&g_r, "f", ".", 1, &e), SBXD_INVALID_ARGUMENT);
-	CHECK_INT(fsops_move(&g_r, "f", "f", 0, &e), SBXD_ALREADY_EXISTS);
-	CHECK_INT(fsops_move(&g_r, "f", "f", 1, &e), SBXD_OK);
-	CHECK(content_is(W("f"), "F"));
+	CHECK(!fx_exists(fx_W("x")));
+	CHECK_INT(fsops_move(&fx_root, ".", "x", 0, &e), SBXD_INVALID_ARGUMENT);
+	CHECK_INT(fsops_move(&fx_root, "f", ".", 1, &e), SBXD_INVALID_ARGUMENT);
+	CHECK_INT(fsops_move(&fx_root, "f", "f", 0, &e), SBXD_ALREADY_EXISTS);
+	CHECK_INT(fsops_move(&fx_root, "f", "f", 1, &e), SBXD_OK);
+	CHECK(fx_content_is(fx_W("f"), "F"));
 	fx_down();
 }
 
@@ -629,31 +495,31 @@ TEST(read_range_basics)
 	struct err e;
 	uint64_t size = 0;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(puts_(W("f"), "0123456789") == 0 && mkdir(W("d"), 0755) == 0);
-	REQUIRE(symlink("/f", W("ln")) == 0);
+	REQUIRE(setup() == 0);
+	REQUIRE(fx_puts(fx_W("f"), "0123456789") == 0 && mkdir(fx_W("d"), 0755) == 0);
+	REQUIRE(symlink("/f", fx_W("ln")) == 0);
 	buf_init(&b, 4);
-	CHECK_INT(fsops_read_range(&g_r, "f", 3, 4, &b, &size, &e), SBXD_OK);
+	CHECK_INT(fsops_read_range(&fx_root, "f", 3, 4, &b, &size, &e), SBXD_OK);
 	CHECK_STR(b.data, "3456");
 	CHECK_INT(size, 10);
 	buf_reset(&b);
-	CHECK_INT(fsops_read_range(&g_r, "f", 8, 4, &b, &size, &e), SBXD_OK);
+	CHECK_INT(fsops_read_range(&fx_root, "f", 8, 4, &b, &size, &e), SBXD_OK);
 	CHECK_STR(b.data, "89");
 	buf_reset(&b);
-	CHECK_INT(fsops_read_range(&g_r, "f", 10, 4, &b, &size, &e), SBXD_OK);
+	CHECK_INT(fsops_read_range(&fx_root, "f", 10, 4, &b, &size, &e), SBXD_OK);
 	CHECK_INT(b.len, 0);
-	CHECK_INT(fsops_read_range(&g_r, "f", UINT64_MAX, 4, &b, &size, &e), SBXD_OK);
+	CHECK_INT(fsops_read_range(&fx_root, "f", UINT64_MAX, 4, &b, &size, &e), SBXD_OK);
 	CHECK_INT(b.len, 0);
-	CHECK_INT(fsops_read_range(&g_r, "ln", 0, 4, &b, &size, &e), SBXD_OK);
+	CHECK_INT(fsops_read_range(&fx_root, "ln", 0, 4, &b, &size, &e), SBXD_OK);
 	CHECK_STR(b.data, "0123");
 	buf_reset(&b);
-	CHECK_INT(fsops_read_range(&g_r, "f", 0, 0, &b, &size, &e), SBXD_OK);
+	CHECK_INT(fsops_read_range(&fx_root, "f", 0, 0, &b, &size, &e), SBXD_OK);
 	CHECK(b.len == 0 && size == 10);
 
-	CHECK_INT(fsops_read_range(&g_r, "missing", 0, 4, &b, &size, &e), SBXD_NOT_FOUND);
+	CHECK_INT(fsops_read_range(&fx_root, "missing", 0, 4, &b, &size, &e), SBXD_NOT_FOUND);
 	CHECK_STR(e.msg, "File '/workspace/missing' not found");
-	CHECK_INT(fsops_read_range(&g_r, "f/x", 0, 4, &b, &size, &e), SBXD_NOT_FOUND);
-	CHECK_INT(fsops_read_range(&g_r, "d", 0, 4, &b, &size, &e), SBXD_FAILED_PRECONDITION);
+	CHECK_INT(fsops_read_range(&fx_root, "f/x", 0, 4, &b, &size, &e), SBXD_NOT_FOUND);
+	CHECK_INT(fsops_read_range(&fx_root, "d", 0, 4, &b, &size, &e), SBXD_FAILED_PRECONDITION);
 	CHECK_STR(e.msg, "'/workspace/d' is a directory");
 	CHECK_INT(b.len, 0);
 	buf_fini(&b);
@@ -668,15 +534,15 @@ TEST(edit_messages_exact)
 	uint64_t n = 99;
 	struct err e;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(puts_(W("f"), "a-a-a") == 0);
+	REQUIRE(setup() == 0);
+	REQUIRE(fx_puts(fx_W("f"), "a-a-a") == 0);
 	CHECK_INT(edit("f", "zzz", "y", 0, &n, &e), SBXD_FAILED_PRECONDITION);
 	CHECK_STR(e.msg, "String 'zzz' not found in file");
 	CHECK_INT(n, 0);
 	CHECK_INT(edit("f", "a", "b", 0, &n, &e), SBXD_FAILED_PRECONDITION);
 	CHECK_STR(e.msg, "String 'a' found 3 times. Use replace_all=True to "
 	    "replace all, or provide more context.");
-	CHECK(content_is(W("f"), "a-a-a"));
+	CHECK(fx_content_is(fx_W("f"), "a-a-a"));
 	CHECK_INT(edit("nope.txt", "a", "b", 0, &n, &e), SBXD_NOT_FOUND);
 	CHECK_STR(e.msg, "File '/workspace/nope.txt' not found");
 	CHECK_INT(edit("dir/nope.txt", "a", "b", 0, &n, &e), SBXD_NOT_FOUND);
@@ -704,47 +570,47 @@ TEST(edit_replaces)
 	uint64_t n = 0;
 	struct err e;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(puts_(W("f"), "one two one two one") == 0);
-	REQUIRE(chmod(W("f"), 0751) == 0 && chown(W("f"), 1234, 4321) == 0);
-	REQUIRE(lstat(W("f"), &before) == 0);
+	REQUIRE(setup() == 0);
+	REQUIRE(fx_puts(fx_W("f"), "one two one two one") == 0);
+	REQUIRE(chmod(fx_W("f"), 0751) == 0 && chown(fx_W("f"), 1234, 4321) == 0);
+	REQUIRE(lstat(fx_W("f"), &before) == 0);
 	CHECK_INT(edit("f", "two", "2", 0, &n, &e), SBXD_FAILED_PRECONDITION);
 	CHECK_INT(edit("f", "one", "ONE!", 1, &n, &e), SBXD_OK);
 	CHECK_INT(n, 3);
-	CHECK(content_is(W("f"), "ONE! two ONE! two ONE!"));
-	REQUIRE(lstat(W("f"), &after) == 0);
+	CHECK(fx_content_is(fx_W("f"), "ONE! two ONE! two ONE!"));
+	REQUIRE(lstat(fx_W("f"), &after) == 0);
 	CHECK(after.st_ino != before.st_ino);       /* atomic: a new inode */
 	CHECK_INT(after.st_mode & 07777, 0751);     /* mode kept */
 	CHECK(after.st_uid == 1234 && after.st_gid == 4321);   /* owner kept */
 
 	CHECK_INT(edit("f", "ONE! two ONE", "x", 0, &n, &e), SBXD_OK);
 	CHECK_INT(n, 1);
-	CHECK(content_is(W("f"), "x! two ONE!"));
+	CHECK(fx_content_is(fx_W("f"), "x! two ONE!"));
 	CHECK_INT(edit("f", " two", "", 0, &n, &e), SBXD_OK);
-	CHECK(content_is(W("f"), "x! ONE!"));
+	CHECK(fx_content_is(fx_W("f"), "x! ONE!"));
 
 	/* non-overlapping, left to right */
-	REQUIRE(puts_(W("aa"), "aaaaa") == 0);
+	REQUIRE(fx_puts(fx_W("aa"), "aaaaa") == 0);
 	CHECK_INT(edit("aa", "aa", "b", 1, &n, &e), SBXD_OK);
 	CHECK_INT(n, 2);
-	CHECK(content_is(W("aa"), "bba"));
+	CHECK(fx_content_is(fx_W("aa"), "bba"));
 
 	/* binary: NULs in old, new and the file */
-	REQUIRE(put(W("bin"), "x\0y\0z", 5) == 0);
-	CHECK_INT(fsops_edit(&g_r, "bin", "\0y", 2, "\0\0", 2, 0, EDIT_MAX, &n, &e),
+	REQUIRE(fx_put(fx_W("bin"), "x\0y\0z", 5) == 0);
+	CHECK_INT(fsops_edit(&fx_root, "bin", "\0y", 2, "\0\0", 2, 0, EDIT_MAX, &n, &e),
 	    SBXD_OK);
 	{
 		size_t len;
-		char *s = slurp(W("bin"), &len);
+		char *s = fx_slurp(fx_W("bin"), &len);
 
 		CHECK(s != NULL && len == 5 && memcmp(s, "x\0\0\0z", 5) == 0);
 		free(s);
 	}
 
 	/* an empty file: nothing to find */
-	REQUIRE(puts_(W("empty"), "") == 0);
+	REQUIRE(fx_puts(fx_W("empty"), "") == 0);
 	CHECK_INT(edit("empty", "a", "b", 1, &n, &e), SBXD_FAILED_PRECONDITION);
-	CHECK(no_temp_left(T("ws")));
+	CHECK(fx_no_temp_left(fx_T("ws"), ".sbx-"));
 	fx_down();
 }
 
@@ -753,28 +619,28 @@ TEST(edit_ceilings_and_types)
 	uint64_t n;
 	struct err e;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(puts_(W("ten"), "0123456789") == 0 && mkdir(W("d"), 0755) == 0);
-	CHECK_INT(fsops_edit(&g_r, "ten", "0", 1, "x", 1, 0, 9, &n, &e),
+	REQUIRE(setup() == 0);
+	REQUIRE(fx_puts(fx_W("ten"), "0123456789") == 0 && mkdir(fx_W("d"), 0755) == 0);
+	CHECK_INT(fsops_edit(&fx_root, "ten", "0", 1, "x", 1, 0, 9, &n, &e),
 	    SBXD_RESOURCE_EXHAUSTED);
 	CHECK_CONTAINS(e.msg, "ceiling of 9 bytes");
-	CHECK_INT(fsops_edit(&g_r, "ten", "0", 1, "xx", 2, 0, 10, &n, &e),
+	CHECK_INT(fsops_edit(&fx_root, "ten", "0", 1, "xx", 2, 0, 10, &n, &e),
 	    SBXD_RESOURCE_EXHAUSTED);
-	CHECK_INT(fsops_edit(&g_r, "ten", "01", 2, "x", 1, 0, 10, &n, &e), SBXD_OK);
-	CHECK(content_is(W("ten"), "x23456789"));
-	CHECK_INT(fsops_edit(&g_r, "ten", "x", 1, "01", 2, 0, 10, &n, &e), SBXD_OK);
-	CHECK(content_is(W("ten"), "0123456789"));
+	CHECK_INT(fsops_edit(&fx_root, "ten", "01", 2, "x", 1, 0, 10, &n, &e), SBXD_OK);
+	CHECK(fx_content_is(fx_W("ten"), "x23456789"));
+	CHECK_INT(fsops_edit(&fx_root, "ten", "x", 1, "01", 2, 0, 10, &n, &e), SBXD_OK);
+	CHECK(fx_content_is(fx_W("ten"), "0123456789"));
 
 	CHECK_INT(edit("d", "a", "b", 0, &n, &e), SBXD_FAILED_PRECONDITION);
 	CHECK_STR(e.msg, "'/workspace/d' is a directory");
 	CHECK_INT(edit(".", "a", "b", 0, &n, &e), SBXD_INVALID_ARGUMENT);
-	REQUIRE(symlink(".", W("dot")) == 0 && symlink("d/", W("dslash")) == 0);
+	REQUIRE(symlink(".", fx_W("dot")) == 0 && symlink("d/", fx_W("dslash")) == 0);
 	CHECK_INT(edit("dot", "a", "b", 0, &n, &e), SBXD_FAILED_PRECONDITION);
 	CHECK_INT(edit("dslash", "a", "b", 0, &n, &e), SBXD_FAILED_PRECONDITION);
-	REQUIRE(symlink("l2", W("l1")) == 0 && symlink("l1", W("l2")) == 0);
+	REQUIRE(symlink("l2", fx_W("l1")) == 0 && symlink("l1", fx_W("l2")) == 0);
 	CHECK_INT(edit("l1", "a", "b", 0, &n, &e), SBXD_FAILED_PRECONDITION);
 	CHECK_CONTAINS(e.msg, "symbolic links");
-	CHECK(no_temp_left(T("ws")));
+	CHECK(fx_no_temp_left(fx_T("ws"), ".sbx-"));
 	fx_down();
 }
 
@@ -786,26 +652,26 @@ TEST(edit_through_links_inside)
 	uint64_t n;
 	struct err e;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(mkdir(W("sub"), 0755) == 0 && mkdir(W("real"), 0755) == 0);
-	REQUIRE(puts_(W("real/t.txt"), "hello") == 0);
-	REQUIRE(symlink("real/t.txt", W("rel")) == 0);
-	REQUIRE(symlink("../rel", W("sub/chain")) == 0);
-	REQUIRE(symlink("/real/t.txt", W("abs")) == 0);
-	REQUIRE(symlink("real", W("rd")) == 0);
-	REQUIRE(symlink("../rd/../real/t.txt", W("sub/dotdot")) == 0);
+	REQUIRE(setup() == 0);
+	REQUIRE(mkdir(fx_W("sub"), 0755) == 0 && mkdir(fx_W("real"), 0755) == 0);
+	REQUIRE(fx_puts(fx_W("real/t.txt"), "hello") == 0);
+	REQUIRE(symlink("real/t.txt", fx_W("rel")) == 0);
+	REQUIRE(symlink("../rel", fx_W("sub/chain")) == 0);
+	REQUIRE(symlink("/real/t.txt", fx_W("abs")) == 0);
+	REQUIRE(symlink("real", fx_W("rd")) == 0);
+	REQUIRE(symlink("../rd/../real/t.txt", fx_W("sub/dotdot")) == 0);
 
 	CHECK_INT(edit("rel", "hello", "h1", 0, &n, &e), SBXD_OK);
 	CHECK_INT(edit("sub/chain", "h1", "h2", 0, &n, &e), SBXD_OK);
 	CHECK_INT(edit("abs", "h2", "h3", 0, &n, &e), SBXD_OK);
 	CHECK_INT(edit("rd/t.txt", "h3", "h4", 0, &n, &e), SBXD_OK);
 	CHECK_INT(edit("sub/dotdot", "h4", "h5", 0, &n, &e), SBXD_OK);
-	CHECK(content_is(W("real/t.txt"), "h5"));
-	REQUIRE(lstat(W("rel"), &st) == 0);
+	CHECK(fx_content_is(fx_W("real/t.txt"), "h5"));
+	REQUIRE(lstat(fx_W("rel"), &st) == 0);
 	CHECK(S_ISLNK(st.st_mode));
-	REQUIRE(lstat(W("sub/chain"), &st) == 0);
+	REQUIRE(lstat(fx_W("sub/chain"), &st) == 0);
 	CHECK(S_ISLNK(st.st_mode));
-	CHECK(no_temp_left(W("real")) && no_temp_left(T("ws")));
+	CHECK(fx_no_temp_left(fx_W("real"), ".sbx-") && fx_no_temp_left(fx_T("ws"), ".sbx-"));
 	fx_down();
 }
 
@@ -819,46 +685,46 @@ TEST(upload_happy)
 	struct stat st;
 	struct err e;
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	crypto_hash_sha256(sha, (const unsigned char *)data, sizeof(data) - 1);
-	REQUIRE_INT(fsops_upload_open(&g_r, "up/dir/f.txt", tmp, &e), SBXD_OK);
+	REQUIRE_INT(fsops_upload_open(&fx_root, "up/dir/f.txt", tmp, &e), SBXD_OK);
 	CHECK_INT(strlen(tmp), 12 + 32);
 	CHECK(strncmp(tmp, ".sbx-upload-", 12) == 0);
 	CHECK(strspn(tmp + 12, "0123456789abcdef") == 32);
-	REQUIRE(lstat(W("up/dir"), &st) == 0);
-	CHECK(st.st_uid == UID && st.st_gid == GID);
+	REQUIRE(lstat(fx_W("up/dir"), &st) == 0);
+	CHECK(st.st_uid == FX_UID && st.st_gid == FX_GID);
 	{
 		char p[512];
 
-		snprintf(p, sizeof(p), "%s/%s", W("up/dir"), tmp);
+		snprintf(p, sizeof(p), "%s/%s", fx_W("up/dir"), tmp);
 		REQUIRE(lstat(p, &st) == 0);
-		CHECK(S_ISREG(st.st_mode) && st.st_uid == UID && st.st_gid == GID);
+		CHECK(S_ISREG(st.st_mode) && st.st_uid == FX_UID && st.st_gid == FX_GID);
 	}
 	/* out of order chunks */
-	CHECK_INT(fsops_upload_write(&g_r, "up/dir/f.txt", tmp, 7, data + 7,
+	CHECK_INT(fsops_upload_write(&fx_root, "up/dir/f.txt", tmp, 7, data + 7,
 	    sizeof(data) - 8, &e), SBXD_OK);
-	CHECK_INT(fsops_upload_write(&g_r, "up/dir/f.txt", tmp, 0, data, 7, &e),
+	CHECK_INT(fsops_upload_write(&fx_root, "up/dir/f.txt", tmp, 0, data, 7, &e),
 	    SBXD_OK);
-	CHECK(!exists(W("up/dir/f.txt")));
-	CHECK_INT(fsops_upload_finish(&g_r, "up/dir/f.txt", tmp, sizeof(data) - 1,
+	CHECK(!fx_exists(fx_W("up/dir/f.txt")));
+	CHECK_INT(fsops_upload_finish(&fx_root, "up/dir/f.txt", tmp, sizeof(data) - 1,
 	    sha, &e), SBXD_OK);
-	CHECK(content_is(W("up/dir/f.txt"), data));
-	REQUIRE(lstat(W("up/dir/f.txt"), &st) == 0);
-	CHECK(st.st_uid == UID && (st.st_mode & 07777) == 0644);
-	CHECK(no_temp_left(W("up/dir")));
+	CHECK(fx_content_is(fx_W("up/dir/f.txt"), data));
+	REQUIRE(lstat(fx_W("up/dir/f.txt"), &st) == 0);
+	CHECK(st.st_uid == FX_UID && (st.st_mode & 07777) == 0644);
+	CHECK(fx_no_temp_left(fx_W("up/dir"), ".sbx-"));
 
 	/* an overwrite keeps the old file's mode; no checksum; empty files */
-	REQUIRE(chmod(W("up/dir/f.txt"), 0600) == 0);
-	REQUIRE_INT(fsops_upload_open(&g_r, "up/dir/f.txt", tmp, &e), SBXD_OK);
-	CHECK_INT(fsops_upload_write(&g_r, "up/dir/f.txt", tmp, 0, "new", 3, &e),
+	REQUIRE(chmod(fx_W("up/dir/f.txt"), 0600) == 0);
+	REQUIRE_INT(fsops_upload_open(&fx_root, "up/dir/f.txt", tmp, &e), SBXD_OK);
+	CHECK_INT(fsops_upload_write(&fx_root, "up/dir/f.txt", tmp, 0, "new", 3, &e),
 	    SBXD_OK);
-	CHECK_INT(fsops_upload_finish(&g_r, "up/dir/f.txt", tmp, 3, NULL, &e), SBXD_OK);
-	CHECK(content_is(W("up/dir/f.txt"), "new"));
-	REQUIRE(lstat(W("up/dir/f.txt"), &st) == 0);
+	CHECK_INT(fsops_upload_finish(&fx_root, "up/dir/f.txt", tmp, 3, NULL, &e), SBXD_OK);
+	CHECK(fx_content_is(fx_W("up/dir/f.txt"), "new"));
+	REQUIRE(lstat(fx_W("up/dir/f.txt"), &st) == 0);
 	CHECK_INT(st.st_mode & 07777, 0600);
 	CHECK_INT(upload("empty", "", 0, &e), SBXD_OK);
-	CHECK(content_is(W("empty"), ""));
-	CHECK(no_temp_left(T("ws")) && no_temp_left(W("up/dir")));
+	CHECK(fx_content_is(fx_W("empty"), ""));
+	CHECK(fx_no_temp_left(fx_T("ws"), ".sbx-") && fx_no_temp_left(fx_W("up/dir"), ".sbx-"));
 	fx_down();
 }
 
@@ -868,43 +734,43 @@ TEST(upload_checks_fail)
 	uint8_t sha[32];
 	struct err e;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(puts_(W("keep"), "original") == 0);
+	REQUIRE(setup() == 0);
+	REQUIRE(fx_puts(fx_W("keep"), "original") == 0);
 	crypto_hash_sha256(sha, (const unsigned char *)"abc", 3);
 
-	REQUIRE_INT(fsops_upload_open(&g_r, "keep", tmp, &e), SBXD_OK);
-	CHECK_INT(fsops_upload_write(&g_r, "keep", tmp, 0, "ab", 2, &e), SBXD_OK);
-	CHECK_INT(fsops_upload_finish(&g_r, "keep", tmp, 3, sha, &e), SBXD_DATA_LOSS);
+	REQUIRE_INT(fsops_upload_open(&fx_root, "keep", tmp, &e), SBXD_OK);
+	CHECK_INT(fsops_upload_write(&fx_root, "keep", tmp, 0, "ab", 2, &e), SBXD_OK);
+	CHECK_INT(fsops_upload_finish(&fx_root, "keep", tmp, 3, sha, &e), SBXD_DATA_LOSS);
 	CHECK_CONTAINS(e.msg, "size check");
-	CHECK(no_temp_left(T("ws")));
-	CHECK(content_is(W("keep"), "original"));
+	CHECK(fx_no_temp_left(fx_T("ws"), ".sbx-"));
+	CHECK(fx_content_is(fx_W("keep"), "original"));
 
-	REQUIRE_INT(fsops_upload_open(&g_r, "keep", tmp, &e), SBXD_OK);
-	CHECK_INT(fsops_upload_write(&g_r, "keep", tmp, 0, "abd", 3, &e), SBXD_OK);
-	CHECK_INT(fsops_upload_finish(&g_r, "keep", tmp, 3, sha, &e), SBXD_DATA_LOSS);
+	REQUIRE_INT(fsops_upload_open(&fx_root, "keep", tmp, &e), SBXD_OK);
+	CHECK_INT(fsops_upload_write(&fx_root, "keep", tmp, 0, "abd", 3, &e), SBXD_OK);
+	CHECK_INT(fsops_upload_finish(&fx_root, "keep", tmp, 3, sha, &e), SBXD_DATA_LOSS);
 	CHECK_CONTAINS(e.msg, "SHA-256 check");
-	CHECK(no_temp_left(T("ws")));
-	CHECK(content_is(W("keep"), "original"));
+	CHECK(fx_no_temp_left(fx_T("ws"), ".sbx-"));
+	CHECK(fx_content_is(fx_W("keep"), "original"));
 
 	/* abort, and using the handle afterwards */
-	REQUIRE_INT(fsops_upload_open(&g_r, "new", tmp, &e), SBXD_OK);
-	fsops_upload_abort(&g_r, "new", tmp);
-	CHECK(no_temp_left(T("ws")));
-	CHECK_INT(fsops_upload_write(&g_r, "new", tmp, 0, "x", 1, &e), SBXD_NOT_FOUND);
-	CHECK_INT(fsops_upload_finish(&g_r, "new", tmp, 0, NULL, &e), SBXD_NOT_FOUND);
-	CHECK(!exists(W("new")));
+	REQUIRE_INT(fsops_upload_open(&fx_root, "new", tmp, &e), SBXD_OK);
+	fsops_upload_abort(&fx_root, "new", tmp);
+	CHECK(fx_no_temp_left(fx_T("ws"), ".sbx-"));
+	CHECK_INT(fsops_upload_write(&fx_root, "new", tmp, 0, "x", 1, &e), SBXD_NOT_FOUND);
+	CHECK_INT(fsops_upload_finish(&fx_root, "new", tmp, 0, NULL, &e), SBXD_NOT_FOUND);
+	CHECK(!fx_exists(fx_W("new")));
 
 	/* a directory where the file should go */
-	REQUIRE(mkdir(W("dir"), 0755) == 0);
-	CHECK_INT(fsops_upload_open(&g_r, "dir", tmp, &e), SBXD_FAILED_PRECONDITION);
+	REQUIRE(mkdir(fx_W("dir"), 0755) == 0);
+	CHECK_INT(fsops_upload_open(&fx_root, "dir", tmp, &e), SBXD_FAILED_PRECONDITION);
 	CHECK_STR(e.msg, "'/workspace/dir' is a directory");
-	REQUIRE_INT(fsops_upload_open(&g_r, "later", tmp, &e), SBXD_OK);
-	REQUIRE(mkdir(W("later"), 0755) == 0 && puts_(W("later/x"), "x") == 0);
-	CHECK_INT(fsops_upload_finish(&g_r, "later", tmp, 0, NULL, &e),
+	REQUIRE_INT(fsops_upload_open(&fx_root, "later", tmp, &e), SBXD_OK);
+	REQUIRE(mkdir(fx_W("later"), 0755) == 0 && fx_puts(fx_W("later/x"), "x") == 0);
+	CHECK_INT(fsops_upload_finish(&fx_root, "later", tmp, 0, NULL, &e),
 	    SBXD_FAILED_PRECONDITION);
-	CHECK(no_temp_left(T("ws")) && content_is(W("later/x"), "x"));
-	CHECK_INT(fsops_upload_open(&g_r, ".", tmp, &e), SBXD_INVALID_ARGUMENT);
-	CHECK_INT(fsops_upload_write(&g_r, "x", ".sbx-upload-0123456789abcdef"
+	CHECK(fx_no_temp_left(fx_T("ws"), ".sbx-") && fx_content_is(fx_W("later/x"), "x"));
+	CHECK_INT(fsops_upload_open(&fx_root, ".", tmp, &e), SBXD_INVALID_ARGUMENT);
+	CHECK_INT(fsops_upload_write(&fx_root, "x", ".sbx-upload-0123456789abcdef"
 	    "0123456789abcdef", UINT64_MAX - 1, "x", 1, &e), SBXD_OUT_OF_RANGE);
 	fx_down();
 }
@@ -924,26 +790,26 @@ TEST(upload_handle_validated)
 	char tmp[256], *before;
 	struct err e;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(fx_canaries() == 0);
-	REQUIRE(puts_(W("victim"), "keep me") == 0);
-	REQUIRE(puts_(W(".sbx-upload-0123"), "sandbox file") == 0);
+	REQUIRE(setup() == 0);
+	REQUIRE(plant_canaries() == 0);
+	REQUIRE(fx_puts(fx_W("victim"), "keep me") == 0);
+	REQUIRE(fx_puts(fx_W(".sbx-upload-0123"), "sandbox file") == 0);
 	before = outside_snapshot();
-	REQUIRE_INT(fsops_upload_open(&g_r, "f", tmp, &e), SBXD_OK);
+	REQUIRE_INT(fsops_upload_open(&fx_root, "f", tmp, &e), SBXD_OK);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		CHECK_INT(fsops_upload_write(&g_r, "f", bad[i], 0, "x", 1, &e),
+		CHECK_INT(fsops_upload_write(&fx_root, "f", bad[i], 0, "x", 1, &e),
 		    SBXD_INVALID_ARGUMENT);
-		CHECK_INT(fsops_upload_finish(&g_r, "f", bad[i], 1, NULL, &e),
+		CHECK_INT(fsops_upload_finish(&fx_root, "f", bad[i], 1, NULL, &e),
 		    SBXD_INVALID_ARGUMENT);
-		fsops_upload_abort(&g_r, "f", bad[i]);
+		fsops_upload_abort(&fx_root, "f", bad[i]);
 	}
-	CHECK_INT(fsops_upload_write(&g_r, "f", NULL, 0, "x", 1, &e),
+	CHECK_INT(fsops_upload_write(&fx_root, "f", NULL, 0, "x", 1, &e),
 	    SBXD_INVALID_ARGUMENT);
-	fsops_upload_abort(&g_r, "f", NULL);
-	CHECK(content_is(W("victim"), "keep me"));
-	CHECK(content_is(W(".sbx-upload-0123"), "sandbox file"));
+	fsops_upload_abort(&fx_root, "f", NULL);
+	CHECK(fx_content_is(fx_W("victim"), "keep me"));
+	CHECK(fx_content_is(fx_W(".sbx-upload-0123"), "sandbox file"));
 	CHECK(outside_unchanged(before));
-	CHECK_INT(fsops_upload_finish(&g_r, "f", tmp, 0, NULL, &e), SBXD_OK);
+	CHECK_INT(fsops_upload_finish(&fx_root, "f", tmp, 0, NULL, &e), SBXD_OK);
 	free(before);
 	fx_down();
 }
@@ -960,25 +826,25 @@ TEST(odd_names)
 	uint64_t n;
 	int ex, tr;
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(rel, sizeof(rel), "%s/%s", names[i], names[i]);
 		snprintf(rel2, sizeof(rel2), "%s/moved", names[i]);
-		CHECK_INT(fsops_mkdir(&g_r, names[i], 0, &e), SBXD_OK);
+		CHECK_INT(fsops_mkdir(&fx_root, names[i], 0, &e), SBXD_OK);
 		CHECK_INT(upload(rel, "v1", 2, &e), SBXD_OK);
 		CHECK_INT(edit(rel, "v1", "v2", 0, &n, &e), SBXD_OK);
-		CHECK_INT(fsops_stat(&g_r, rel, &ent, &ex, &e), SBXD_OK);
+		CHECK_INT(fsops_stat(&fx_root, rel, &ent, &ex, &e), SBXD_OK);
 		CHECK(ex && ent.size == 2);
 		CHECK_STR(ent.name, names[i]);
 		CHECK_INT(ls(names[i], 10, &tr, &e), SBXD_OK);
 		REQUIRE_INT(g_c.n, 1);
 		CHECK_STR(g_c.v[0].rel, rel);
-		CHECK_INT(fsops_move(&g_r, rel, rel2, 0, &e), SBXD_OK);
-		CHECK(content_is(W(rel2), "v2"));
-		CHECK_INT(fsops_remove(&g_r, names[i], 1, &e), SBXD_OK);
-		CHECK(!exists(W(names[i])));
+		CHECK_INT(fsops_move(&fx_root, rel, rel2, 0, &e), SBXD_OK);
+		CHECK(fx_content_is(fx_W(rel2), "v2"));
+		CHECK_INT(fsops_remove(&fx_root, names[i], 1, &e), SBXD_OK);
+		CHECK(!fx_exists(fx_W(names[i])));
 	}
-	CHECK_INT(fsops_remove(&g_r, "missing\n'x'", 0, &e), SBXD_NOT_FOUND);
+	CHECK_INT(fsops_remove(&fx_root, "missing\n'x'", 0, &e), SBXD_NOT_FOUND);
 	CHECK_STR(e.msg, "File '/workspace/missing\n'x'' not found");
 	fx_down();
 }
@@ -989,7 +855,7 @@ static int
 host_dirfd(const char *rel)
 {
 	char copy[FSOPS_PATH_MAX + 8], *save = NULL, *c;
-	int fd = open(T("ws"), O_RDONLY | O_DIRECTORY), next;
+	int fd = open(fx_T("ws"), O_RDONLY | O_DIRECTORY), next;
 
 	if (fd == -1 || strlen(rel) >= sizeof(copy)) {
 		if (fd != -1)
@@ -1031,7 +897,7 @@ TEST(long_paths)
 	uint64_t n;
 	int ex, tr, fd;
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	dir[0] = '\0';
 	for (int i = 0; i < 15; i++)        /* 15 x 255 + 14 = 3839 bytes */
 		snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "%s%s",
@@ -1041,16 +907,16 @@ TEST(long_paths)
 	snprintf(dir2, sizeof(dir2), "%s/%s", dir, rep_('g', 100));
 	REQUIRE_INT(strlen(rel), FSOPS_PATH_MAX - 1);
 
-	CHECK_INT(fsops_mkdir(&g_r, dir2, 1, &e), SBXD_OK);
+	CHECK_INT(fsops_mkdir(&fx_root, dir2, 1, &e), SBXD_OK);
 	CHECK_INT(upload(rel, "long", 4, &e), SBXD_OK);
 	CHECK_INT(edit(rel, "long", "LONG", 0, &n, &e), SBXD_OK);
-	CHECK_INT(fsops_stat(&g_r, rel, &ent, &ex, &e), SBXD_OK);
+	CHECK_INT(fsops_stat(&fx_root, rel, &ent, &ex, &e), SBXD_OK);
 	CHECK(ex && ent.size == 4);
 	CHECK_STR(ent.rel, rel);
-	CHECK_INT(fsops_move(&g_r, rel, moved, 0, &e), SBXD_OK);
-	CHECK_INT(fsops_move(&g_r, moved, rel, 0, &e), SBXD_OK);
-	CHECK_INT(fsops_upload_open(&g_r, rel, tmp, &e), SBXD_OK);
-	fsops_upload_abort(&g_r, rel, tmp);
+	CHECK_INT(fsops_move(&fx_root, rel, moved, 0, &e), SBXD_OK);
+	CHECK_INT(fsops_move(&fx_root, moved, rel, 0, &e), SBXD_OK);
+	CHECK_INT(fsops_upload_open(&fx_root, rel, tmp, &e), SBXD_OK);
+	fsops_upload_abort(&fx_root, rel, tmp);
 	CHECK_INT(ls(dir, 10, &tr, &e), SBXD_OK);
 	CHECK_INT(tr, 0);
 	REQUIRE_INT(g_c.n, 2);
@@ -1070,13 +936,13 @@ TEST(long_paths)
 	/* one byte over */
 	memset(rel, 'r', FSOPS_PATH_MAX);
 	rel[FSOPS_PATH_MAX] = '\0';
-	CHECK_INT(fsops_mkdir(&g_r, rel, 1, &e), SBXD_INVALID_ARGUMENT);
-	CHECK_INT(fsops_upload_open(&g_r, rel, tmp, &e), SBXD_INVALID_ARGUMENT);
+	CHECK_INT(fsops_mkdir(&fx_root, rel, 1, &e), SBXD_INVALID_ARGUMENT);
+	CHECK_INT(fsops_upload_open(&fx_root, rel, tmp, &e), SBXD_INVALID_ARGUMENT);
 	CHECK_INT(edit(rel, "a", "b", 0, &n, &e), SBXD_INVALID_ARGUMENT);
 
 	/* the whole tree goes, which nftw could not even walk */
-	CHECK_INT(fsops_remove(&g_r, rep_('a', 255), 1, &e), SBXD_OK);
-	CHECK(!exists(W(rep_('a', 255))));
+	CHECK_INT(fsops_remove(&fx_root, rep_('a', 255), 1, &e), SBXD_OK);
+	CHECK(!fx_exists(fx_W(rep_('a', 255))));
 	fx_down();
 }
 
@@ -1100,17 +966,17 @@ TEST(escape_stat_list)
 	struct err e;
 	int ex, tr;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(fx_canaries() == 0);
+	REQUIRE(setup() == 0);
+	REQUIRE(plant_canaries() == 0);
 	before = outside_snapshot();
 	for (size_t i = 0; i < NELEM(leaf_links); i++) {
-		CHECK_INT(fsops_stat(&g_r, leaf_links[i], &ent, &ex, &e), SBXD_OK);
+		CHECK_INT(fsops_stat(&fx_root, leaf_links[i], &ent, &ex, &e), SBXD_OK);
 		CHECK(ex && ent.is_symlink && !ent.is_dir);
 		CHECK_INT(ls(leaf_links[i], 100, &tr, &e), SBXD_OK);
 		CHECK(g_c.n == 1 && g_c.v[0].is_symlink);
 	}
 	for (size_t i = 0; i < NELEM(through); i++) {
-		CHECK_INT(fsops_stat(&g_r, through[i], &ent, &ex, &e), SBXD_OK);
+		CHECK_INT(fsops_stat(&fx_root, through[i], &ent, &ex, &e), SBXD_OK);
 		CHECK_INT(ex, 0);
 		CHECK_INT(ls(through[i], 100, &tr, &e), SBXD_NOT_FOUND);
 	}
@@ -1140,36 +1006,36 @@ TEST(escape_mkdir_remove_move)
 	char *before;
 	struct err e;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(fx_canaries() == 0);
-	REQUIRE(puts_(W("mine"), "mine") == 0);
+	REQUIRE(setup() == 0);
+	REQUIRE(plant_canaries() == 0);
+	REQUIRE(fx_puts(fx_W("mine"), "mine") == 0);
 	before = outside_snapshot();
 	for (size_t i = 0; i < sizeof(mk) / sizeof(mk[0]); i++) {
-		CHECK(fsops_mkdir(&g_r, mk[i], 0, &e) != SBXD_OK);
-		CHECK(fsops_mkdir(&g_r, mk[i], 1, &e) != SBXD_OK);
-		CHECK(fsops_move(&g_r, "mine", mk[i], 1, &e) != SBXD_OK);
-		CHECK(content_is(W("mine"), "mine"));
+		CHECK(fsops_mkdir(&fx_root, mk[i], 0, &e) != SBXD_OK);
+		CHECK(fsops_mkdir(&fx_root, mk[i], 1, &e) != SBXD_OK);
+		CHECK(fsops_move(&fx_root, "mine", mk[i], 1, &e) != SBXD_OK);
+		CHECK(fx_content_is(fx_W("mine"), "mine"));
 	}
 	for (size_t i = 0; i < NELEM(through); i++) {
-		CHECK_INT(fsops_remove(&g_r, through[i], 1, &e), SBXD_NOT_FOUND);
-		CHECK_INT(fsops_move(&g_r, through[i], "stolen", 0, &e),
+		CHECK_INT(fsops_remove(&fx_root, through[i], 1, &e), SBXD_NOT_FOUND);
+		CHECK_INT(fsops_move(&fx_root, through[i], "stolen", 0, &e),
 		    SBXD_NOT_FOUND);
-		CHECK(!exists(W("stolen")));
+		CHECK(!fx_exists(fx_W("stolen")));
 	}
 	CHECK(outside_unchanged(before));
 
 	/* moving links moves links */
-	CHECK_INT(fsops_move(&g_r, "evil", "d/evil_moved", 0, &e), SBXD_OK);
-	CHECK_INT(fsops_move(&g_r, "ln_abs", "ln_moved", 0, &e), SBXD_OK);
+	CHECK_INT(fsops_move(&fx_root, "evil", "d/evil_moved", 0, &e), SBXD_OK);
+	CHECK_INT(fsops_move(&fx_root, "ln_abs", "ln_moved", 0, &e), SBXD_OK);
 	/* removing links removes links, never what they point to — even
 	 * recursively, even a link to "/" or to ".." */
 	static const char *links[] = { "ln_moved", "ln_rel", "d/evil_moved",
 	    "evil2", "d/evil3", "d/up", "top", "d/ln_up" };
 	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
-		CHECK_INT(fsops_remove(&g_r, links[i], 1, &e), SBXD_OK);
-		CHECK(!exists(W(links[i])));
+		CHECK_INT(fsops_remove(&fx_root, links[i], 1, &e), SBXD_OK);
+		CHECK(!fx_exists(fx_W(links[i])));
 	}
-	CHECK(exists(W("d")) && content_is(W("mine"), "mine"));
+	CHECK(fx_exists(fx_W("d")) && fx_content_is(fx_W("mine"), "mine"));
 	CHECK(outside_unchanged(before));
 	free(before);
 	fx_down();
@@ -1182,24 +1048,24 @@ TEST(escape_remove_tree_with_links)
 	char *before;
 	struct err e;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(fx_canaries() == 0);
-	REQUIRE(mkdir(W("tree"), 0755) == 0 && mkdir(W("tree/sub"), 0755) == 0);
-	REQUIRE(symlink(T("outside"), W("tree/abs_dir")) == 0);
-	REQUIRE(symlink("../../outside", W("tree/rel_dir")) == 0);
-	REQUIRE(symlink(T("outside/sub"), W("tree/sub/deep_dir")) == 0);
-	REQUIRE(symlink(T("secret"), W("tree/sub/file_link")) == 0);
-	REQUIRE(symlink("/", W("tree/sub/root_link")) == 0);
-	REQUIRE(symlink("..", W("tree/sub/parent")) == 0);
-	REQUIRE(link(T("secret"), W("tree/hardlink")) == 0);
-	REQUIRE(puts_(W("tree/sub/plain"), "p") == 0);
-	REQUIRE(mkfifo(W("tree/sub/fifo"), 0644) == 0);
+	REQUIRE(setup() == 0);
+	REQUIRE(plant_canaries() == 0);
+	REQUIRE(mkdir(fx_W("tree"), 0755) == 0 && mkdir(fx_W("tree/sub"), 0755) == 0);
+	REQUIRE(symlink(fx_T("outside"), fx_W("tree/abs_dir")) == 0);
+	REQUIRE(symlink("../../outside", fx_W("tree/rel_dir")) == 0);
+	REQUIRE(symlink(fx_T("outside/sub"), fx_W("tree/sub/deep_dir")) == 0);
+	REQUIRE(symlink(fx_T("secret"), fx_W("tree/sub/file_link")) == 0);
+	REQUIRE(symlink("/", fx_W("tree/sub/root_link")) == 0);
+	REQUIRE(symlink("..", fx_W("tree/sub/parent")) == 0);
+	REQUIRE(link(fx_T("secret"), fx_W("tree/hardlink")) == 0);
+	REQUIRE(fx_puts(fx_W("tree/sub/plain"), "p") == 0);
+	REQUIRE(mkfifo(fx_W("tree/sub/fifo"), 0644) == 0);
 	before = outside_snapshot();
-	CHECK_INT(fsops_remove(&g_r, "tree", 0, &e), SBXD_FAILED_PRECONDITION);
-	CHECK_INT(fsops_remove(&g_r, "tree", 1, &e), SBXD_OK);
-	CHECK(!exists(W("tree")));
-	CHECK(exists(W("d")) && exists(W("evil")));
-	CHECK(content_is(T("secret"), "TOPSECRET"));
+	CHECK_INT(fsops_remove(&fx_root, "tree", 0, &e), SBXD_FAILED_PRECONDITION);
+	CHECK_INT(fsops_remove(&fx_root, "tree", 1, &e), SBXD_OK);
+	CHECK(!fx_exists(fx_W("tree")));
+	CHECK(fx_exists(fx_W("d")) && fx_exists(fx_W("evil")));
+	CHECK(fx_content_is(fx_T("secret"), "TOPSECRET"));
 	CHECK(outside_unchanged(before));
 	free(before);
 	fx_down();
@@ -1212,9 +1078,9 @@ TEST(escape_edit_read_range)
 	struct err e;
 	uint64_t n, size;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(fx_canaries() == 0);
-	REQUIRE(link(T("outside/existing"), W("hl")) == 0);
+	REQUIRE(setup() == 0);
+	REQUIRE(plant_canaries() == 0);
+	REQUIRE(link(fx_T("outside/existing"), fx_W("hl")) == 0);
 	before = outside_snapshot();
 	for (size_t i = 0; i < NELEM(leaf_links) + NELEM(through); i++) {
 		const char *p = i < NELEM(leaf_links) ? leaf_links[i] :
@@ -1222,7 +1088,7 @@ TEST(escape_edit_read_range)
 
 		CHECK_INT(edit(p, "SECRET", "pwned", 1, &n, &e), SBXD_NOT_FOUND);
 		buf_init(&b, 100);
-		CHECK_INT(fsops_read_range(&g_r, p, 0, 100, &b, &size, &e),
+		CHECK_INT(fsops_read_range(&fx_root, p, 0, 100, &b, &size, &e),
 		    SBXD_NOT_FOUND);
 		CHECK_INT(b.len, 0);
 		buf_fini(&b);
@@ -1230,8 +1096,8 @@ TEST(escape_edit_read_range)
 	CHECK(outside_unchanged(before));
 	/* a hardlink: the edit replaces the name, not the shared inode */
 	CHECK_INT(edit("hl", "SECRET", "mine", 0, &n, &e), SBXD_OK);
-	CHECK(content_is(W("hl"), "mine"));
-	CHECK(content_is(T("outside/existing"), "SECRET"));
+	CHECK(fx_content_is(fx_W("hl"), "mine"));
+	CHECK(fx_content_is(fx_T("outside/existing"), "SECRET"));
 	free(before);
 	fx_down();
 }
@@ -1243,37 +1109,37 @@ TEST(escape_upload)
 	char tmp[256], p[512], *before;
 	struct err e;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(fx_canaries() == 0);
+	REQUIRE(setup() == 0);
+	REQUIRE(plant_canaries() == 0);
 	before = outside_snapshot();
 	for (size_t i = 0; i < sizeof(dests) / sizeof(dests[0]); i++)
-		CHECK(fsops_upload_open(&g_r, dests[i], tmp, &e) != SBXD_OK);
+		CHECK(fsops_upload_open(&fx_root, dests[i], tmp, &e) != SBXD_OK);
 	/* links at the destination are replaced, not written through */
 	CHECK_INT(upload("ln_abs", "replaced", 8, &e), SBXD_OK);
 	CHECK_INT(upload("d/ln_up", "replaced", 8, &e), SBXD_OK);
-	CHECK(content_is(W("ln_abs"), "replaced"));
+	CHECK(fx_content_is(fx_W("ln_abs"), "replaced"));
 	CHECK(outside_unchanged(before));
 
 	/* the temporary file swapped for a link out between calls */
-	REQUIRE_INT(fsops_upload_open(&g_r, "u1", tmp, &e), SBXD_OK);
-	snprintf(p, sizeof(p), "%s/%s", T("ws"), tmp);
-	REQUIRE(unlink(p) == 0 && symlink(T("secret"), p) == 0);
-	CHECK(fsops_upload_write(&g_r, "u1", tmp, 0, "pwned", 5, &e) != SBXD_OK);
-	CHECK(fsops_upload_finish(&g_r, "u1", tmp, 9, NULL, &e) != SBXD_OK);
-	CHECK(!exists(p) && !exists(W("u1")));
+	REQUIRE_INT(fsops_upload_open(&fx_root, "u1", tmp, &e), SBXD_OK);
+	snprintf(p, sizeof(p), "%s/%s", fx_T("ws"), tmp);
+	REQUIRE(unlink(p) == 0 && symlink(fx_T("secret"), p) == 0);
+	CHECK(fsops_upload_write(&fx_root, "u1", tmp, 0, "pwned", 5, &e) != SBXD_OK);
+	CHECK(fsops_upload_finish(&fx_root, "u1", tmp, 9, NULL, &e) != SBXD_OK);
+	CHECK(!fx_exists(p) && !fx_exists(fx_W("u1")));
 
 	/* the destination directory swapped for a link out between calls */
-	REQUIRE_INT(fsops_upload_open(&g_r, "ud/f", tmp, &e), SBXD_OK);
-	REQUIRE(rename(W("ud"), W("ud_old")) == 0);
-	REQUIRE(symlink(T("outside"), W("ud")) == 0);
-	CHECK_INT(fsops_upload_write(&g_r, "ud/f", tmp, 0, "pwned", 5, &e),
+	REQUIRE_INT(fsops_upload_open(&fx_root, "ud/f", tmp, &e), SBXD_OK);
+	REQUIRE(rename(fx_W("ud"), fx_W("ud_old")) == 0);
+	REQUIRE(symlink(fx_T("outside"), fx_W("ud")) == 0);
+	CHECK_INT(fsops_upload_write(&fx_root, "ud/f", tmp, 0, "pwned", 5, &e),
 	    SBXD_NOT_FOUND);
-	CHECK(fsops_upload_finish(&g_r, "ud/f", tmp, 0, NULL, &e) != SBXD_OK);
-	fsops_upload_abort(&g_r, "ud/f", tmp);
-	REQUIRE(unlink(W("ud")) == 0 && symlink("../outside", W("ud")) == 0);
-	CHECK(fsops_upload_finish(&g_r, "ud/f", tmp, 0, NULL, &e) != SBXD_OK);
+	CHECK(fsops_upload_finish(&fx_root, "ud/f", tmp, 0, NULL, &e) != SBXD_OK);
+	fsops_upload_abort(&fx_root, "ud/f", tmp);
+	REQUIRE(unlink(fx_W("ud")) == 0 && symlink("../outside", fx_W("ud")) == 0);
+	CHECK(fsops_upload_finish(&fx_root, "ud/f", tmp, 0, NULL, &e) != SBXD_OK);
 	CHECK(outside_unchanged(before));
-	CHECK(no_temp_left(T("outside")));
+	CHECK(fx_no_temp_left(fx_T("outside"), ".sbx-"));
 	free(before);
 	fx_down();
 }
@@ -1287,38 +1153,38 @@ TEST(fifo_never_blocks)
 	uint64_t n, size;
 	int ex, tr;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(mkfifo(W("fifo"), 0644) == 0 && symlink("fifo", W("fl")) == 0);
-	signal(SIGALRM, on_alarm);
+	REQUIRE(setup() == 0);
+	REQUIRE(mkfifo(fx_W("fifo"), 0644) == 0 && symlink("fifo", fx_W("fl")) == 0);
+	fx_watchdog("FAIL: an fsops call blocked (FIFO?)\n");
 	alarm(20);   /* a hang ends the test binary: a failure, never a stall */
-	CHECK_INT(fsops_stat(&g_r, "fifo", &ent, &ex, &e), SBXD_OK);
+	CHECK_INT(fsops_stat(&fx_root, "fifo", &ent, &ex, &e), SBXD_OK);
 	CHECK(ex && S_ISFIFO(ent.mode));
 	CHECK_INT(ls("fifo", 10, &tr, &e), SBXD_OK);
 	CHECK_INT(g_c.n, 1);
 	CHECK_INT(ls(".", 10, &tr, &e), SBXD_OK);
 	CHECK_INT(g_c.n, 2);
 	buf_init(&b, 10);
-	CHECK_INT(fsops_read_range(&g_r, "fifo", 0, 10, &b, &size, &e),
+	CHECK_INT(fsops_read_range(&fx_root, "fifo", 0, 10, &b, &size, &e),
 	    SBXD_FAILED_PRECONDITION);
 	CHECK_CONTAINS(e.msg, "not a regular file");
-	CHECK_INT(fsops_read_range(&g_r, "fl", 0, 10, &b, &size, &e),
+	CHECK_INT(fsops_read_range(&fx_root, "fl", 0, 10, &b, &size, &e),
 	    SBXD_FAILED_PRECONDITION);
 	buf_fini(&b);
 	CHECK_INT(edit("fifo", "a", "b", 0, &n, &e), SBXD_FAILED_PRECONDITION);
 	CHECK_INT(edit("fl", "a", "b", 0, &n, &e), SBXD_FAILED_PRECONDITION);
 
 	/* a FIFO planted as the upload's temporary file */
-	REQUIRE_INT(fsops_upload_open(&g_r, "u", tmp, &e), SBXD_OK);
-	snprintf(p, sizeof(p), "%s/%s", T("ws"), tmp);
+	REQUIRE_INT(fsops_upload_open(&fx_root, "u", tmp, &e), SBXD_OK);
+	snprintf(p, sizeof(p), "%s/%s", fx_T("ws"), tmp);
 	REQUIRE(unlink(p) == 0 && mkfifo(p, 0644) == 0);
-	CHECK_INT(fsops_upload_write(&g_r, "u", tmp, 0, "x", 1, &e),
+	CHECK_INT(fsops_upload_write(&fx_root, "u", tmp, 0, "x", 1, &e),
 	    SBXD_FAILED_PRECONDITION);
-	CHECK_INT(fsops_upload_finish(&g_r, "u", tmp, 0, NULL, &e),
+	CHECK_INT(fsops_upload_finish(&fx_root, "u", tmp, 0, NULL, &e),
 	    SBXD_FAILED_PRECONDITION);
-	CHECK(!exists(p) && !exists(W("u")));
+	CHECK(!fx_exists(p) && !fx_exists(fx_W("u")));
 
-	CHECK_INT(fsops_move(&g_r, "fifo", "fifo2", 0, &e), SBXD_OK);
-	CHECK_INT(fsops_remove(&g_r, "fifo2", 0, &e), SBXD_OK);
+	CHECK_INT(fsops_move(&fx_root, "fifo", "fifo2", 0, &e), SBXD_OK);
+	CHECK_INT(fsops_remove(&fx_root, "fifo2", 0, &e), SBXD_OK);
 	alarm(0);
 	fx_down();
 }
@@ -1333,16 +1199,16 @@ swapper(double seconds)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	do {
-		const char *out = i % 2 ? T("outside") : "../outside";
+		const char *out = i % 2 ? fx_T("outside") : "../outside";
 
-		if (rename(W("a"), W("a.real")) == 0) {
-			(void)!symlink(out, W("a"));
-			(void)!unlink(W("a"));
-			(void)!rename(W("a.real"), W("a"));
+		if (rename(fx_W("a"), fx_W("a.real")) == 0) {
+			(void)!symlink(out, fx_W("a"));
+			(void)!unlink(fx_W("a"));
+			(void)!rename(fx_W("a.real"), fx_W("a"));
 		}
-		if (rename(W("a/f"), W("a/f.real")) == 0) {
-			(void)!symlink(i % 2 ? T("secret") : "../../secret", W("a/f"));
-			(void)!rename(W("a/f.real"), W("a/f"));
+		if (rename(fx_W("a/f"), fx_W("a/f.real")) == 0) {
+			(void)!symlink(i % 2 ? fx_T("secret") : "../../secret", fx_W("a/f"));
+			(void)!rename(fx_W("a/f.real"), fx_W("a/f"));
 		}
 		i++;
 		clock_gettime(CLOCK_MONOTONIC, &t);
@@ -1360,27 +1226,27 @@ TEST(race_swaps)
 	int status, tr, rounds = 0;
 	pid_t pid;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(fx_canaries() == 0);
-	REQUIRE(mkdir(W("a"), 0755) == 0 && puts_(W("a/f"), "SECRET one") == 0);
+	REQUIRE(setup() == 0);
+	REQUIRE(plant_canaries() == 0);
+	REQUIRE(mkdir(fx_W("a"), 0755) == 0 && fx_puts(fx_W("a/f"), "SECRET one") == 0);
 	before = outside_snapshot();
 	REQUIRE((pid = fork()) != -1);
 	if (pid == 0)
 		swapper(1.5);
 	while (waitpid(pid, &status, WNOHANG) == 0) {
-		fsops_mkdir(&g_r, "a/x/y", 1, &e);
+		fsops_mkdir(&fx_root, "a/x/y", 1, &e);
 		upload("a/up", "pwned", 5, &e);
 		edit("a/f", "SECRET", "pwned", 1, &n, &e);
 		ls("a", 10, &tr, &e);
-		fsops_move(&g_r, "a/up", "a/x/moved", 1, &e);
-		fsops_remove(&g_r, "a/x", 1, &e);
-		fsops_remove(&g_r, "a/existing", 0, &e);
-		if (fsops_upload_open(&g_r, "a/u2", tmp, &e) == SBXD_OK) {
-			fsops_upload_write(&g_r, "a/u2", tmp, 0, "pwned", 5, &e);
-			fsops_upload_finish(&g_r, "a/u2", tmp, 5, NULL, &e);
+		fsops_move(&fx_root, "a/up", "a/x/moved", 1, &e);
+		fsops_remove(&fx_root, "a/x", 1, &e);
+		fsops_remove(&fx_root, "a/existing", 0, &e);
+		if (fsops_upload_open(&fx_root, "a/u2", tmp, &e) == SBXD_OK) {
+			fsops_upload_write(&fx_root, "a/u2", tmp, 0, "pwned", 5, &e);
+			fsops_upload_finish(&fx_root, "a/u2", tmp, 5, NULL, &e);
 		}
 		buf_init(&b, 100);
-		fsops_read_range(&g_r, "a/f", 0, 100, &b, &size, &e);
+		fsops_read_range(&fx_root, "a/f", 0, 100, &b, &size, &e);
 		CHECK(b.data == NULL || strstr(b.data, "TOPSECRET") == NULL);
 		buf_fini(&b);
 		rounds++;
@@ -1388,7 +1254,7 @@ TEST(race_swaps)
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	CHECK(rounds > 10);
 	CHECK(outside_unchanged(before));
-	CHECK(no_temp_left(T("outside")));
+	CHECK(fx_no_temp_left(fx_T("outside"), ".sbx-"));
 	free(before);
 	fx_down();
 }
@@ -1406,9 +1272,9 @@ tree_swapper(double seconds)
 	do {
 		snprintf(d, sizeof(d), "t/d%d", i % 16);
 		snprintf(x, sizeof(x), "t/d%d.x", i % 16);
-		if (rename(W(d), W(x)) == 0) {
-			(void)!symlink(i % 2 ? T("outside") : "../../outside", W(d));
-			(void)!rename(W(x), W(d));
+		if (rename(fx_W(d), fx_W(x)) == 0) {
+			(void)!symlink(i % 2 ? fx_T("outside") : "../../outside", fx_W(d));
+			(void)!rename(fx_W(x), fx_W(d));
 		}
 		i++;
 		clock_gettime(CLOCK_MONOTONIC, &t);
@@ -1424,9 +1290,9 @@ TEST(race_remove_tree)
 	int status, rounds = 0;
 	pid_t pid;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(fx_canaries() == 0);
-	REQUIRE(symlink(T("outside"), W("o")) == 0);   /* "../../outside" */
+	REQUIRE(setup() == 0);
+	REQUIRE(plant_canaries() == 0);
+	REQUIRE(symlink(fx_T("outside"), fx_W("o")) == 0);   /* "../../outside" */
 	before = outside_snapshot();
 	REQUIRE((pid = fork()) != -1);
 	if (pid == 0)
@@ -1434,9 +1300,9 @@ TEST(race_remove_tree)
 	while (waitpid(pid, &status, WNOHANG) == 0) {
 		for (int i = 0; i < 16; i++) {
 			snprintf(d, sizeof(d), "t/d%d/s", i);
-			fsops_mkdir(&g_r, d, 1, &e);
+			fsops_mkdir(&fx_root, d, 1, &e);
 		}
-		fsops_remove(&g_r, "t", 1, &e);
+		fsops_remove(&fx_root, "t", 1, &e);
 		rounds++;
 	}
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -1455,48 +1321,32 @@ in_mount_ns(void)
 	struct err e;
 	int tr;
 
-	REQUIRE(mkdir(W("tree"), 0755) == 0 && mkdir(W("tree/mnt"), 0755) == 0);
-	REQUIRE(mkdir(T("outside"), 0755) == 0 && puts_(T("outside/x"), "X") == 0);
-	REQUIRE(puts_(W("tree/f"), "f") == 0);
-	REQUIRE(mount(T("outside"), W("tree/mnt"), NULL, MS_BIND, NULL) == 0);
-	fsops_root_close(&g_r);
-	REQUIRE_INT(fsops_root_open(T("ws"), UID, GID, &g_r, &e), SBXD_OK);
+	REQUIRE(mkdir(fx_W("tree"), 0755) == 0 && mkdir(fx_W("tree/mnt"), 0755) == 0);
+	REQUIRE(mkdir(fx_T("outside"), 0755) == 0 && fx_puts(fx_T("outside/x"), "X") == 0);
+	REQUIRE(fx_puts(fx_W("tree/f"), "f") == 0);
+	REQUIRE(mount(fx_T("outside"), fx_W("tree/mnt"), NULL, MS_BIND, NULL) == 0);
+	fsops_root_close(&fx_root);
+	REQUIRE_INT(fsops_root_open(fx_T("ws"), FX_UID, FX_GID, &fx_root, &e), SBXD_OK);
 	before = outside_snapshot();
 	CHECK_INT(ls("tree/mnt", 10, &tr, &e), SBXD_PERMISSION_DENIED);
 	CHECK_CONTAINS(e.msg, "leaves the workspace");
-	CHECK_INT(fsops_remove(&g_r, "tree/mnt/x", 0, &e), SBXD_PERMISSION_DENIED);
-	CHECK_INT(fsops_remove(&g_r, "tree/mnt", 0, &e), SBXD_FAILED_PRECONDITION);
-	CHECK_INT(fsops_remove(&g_r, "tree", 1, &e), SBXD_PERMISSION_DENIED);
+	CHECK_INT(fsops_remove(&fx_root, "tree/mnt/x", 0, &e), SBXD_PERMISSION_DENIED);
+	CHECK_INT(fsops_remove(&fx_root, "tree/mnt", 0, &e), SBXD_FAILED_PRECONDITION);
+	CHECK_INT(fsops_remove(&fx_root, "tree", 1, &e), SBXD_PERMISSION_DENIED);
 	CHECK_CONTAINS(e.msg, "leaves the workspace");
-	CHECK(content_is(T("outside/x"), "X"));
-	CHECK_INT(fsops_move(&g_r, "tree/mnt/x", "stolen", 0, &e),
+	CHECK(fx_content_is(fx_T("outside/x"), "X"));
+	CHECK_INT(fsops_move(&fx_root, "tree/mnt/x", "stolen", 0, &e),
 	    SBXD_PERMISSION_DENIED);
-	CHECK(fsops_upload_open(&g_r, "tree/mnt/y", (char[256]){ 0 }, &e) != SBXD_OK);
+	CHECK(fsops_upload_open(&fx_root, "tree/mnt/y", (char[256]){ 0 }, &e) != SBXD_OK);
 	CHECK(outside_unchanged(before));
 	free(before);
-	umount2(W("tree/mnt"), MNT_DETACH);
+	umount2(fx_W("tree/mnt"), MNT_DETACH);
 }
 
 TEST(mounts_never_crossed)
 {
-	pid_t pid;
-	int status;
-
-	REQUIRE(fx_up() == 0);
-	REQUIRE((pid = fork()) != -1);
-	if (pid == 0) {
-		if (unshare(CLONE_NEWNS) == -1 ||
-		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
-			_exit(77);
-		t_failures = 0;
-		in_mount_ns();
-		_exit(t_failures ? 1 : 0);
-	}
-	REQUIRE(waitpid(pid, &status, 0) == pid);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
-		fprintf(stderr, "  (skipped: no private mount namespace here)\n");
-	else
-		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	REQUIRE(setup() == 0);
+	CHECK_INT(fx_in_private_ns(in_mount_ns, &t_failures), 0);
 	fx_down();
 }
 

@@ -14,67 +14,21 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdint.h>
 #include <sys/inotify.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "t.h"
 #include "fsops.h"
+#include "fsops_fixture.h"
 
 #define CANARY "CANARY-7f3a9c1e-outside"
 
-static char g_top[64];            /* T */
-static struct fsops_root g_r = { .fd = -1 };
-
 /* ---- fixture ------------------------------------------------------------- */
-
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st; (void)flag; (void)f;
-	return remove(p);
-}
-
-static void
-fx_down(void)
-{
-	fsops_root_close(&g_r);
-	if (g_top[0] != '\0')
-		nftw(g_top, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	g_top[0] = '\0';
-}
-
-/* T/name (rotating static buffers: a few may be live at once) */
-static const char *
-T(const char *name)
-{
-	static char bufs[8][512];
-	static int i;
-	char *b = bufs[i++ % 8];
-
-	snprintf(b, sizeof(bufs[0]), "%s/%s", g_top, name);
-	return b;
-}
-
-/* T/ws/rel */
-static const char *
-W(const char *rel)
-{
-	static char b[8][512];
-	static int i;
-	char *p = b[i++ % 8];
-
-	snprintf(p, sizeof(b[0]), "%s/ws/%s", g_top, rel);
-	return p;
-}
 
 /* mkdir -p of every directory above path */
 static int
@@ -83,7 +37,7 @@ mkparents(const char *path)
 	char tmp[512];
 
 	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (char *p = tmp + strlen(g_top) + 1; (p = strchr(p, '/')) != NULL; p++) {
+	for (char *p = tmp + strlen(fx_top) + 1; (p = strchr(p, '/')) != NULL; p++) {
 		*p = '\0';
 		if (mkdir(tmp, 0755) == -1 && errno != EEXIST)
 			return -1;
@@ -92,41 +46,30 @@ mkparents(const char *path)
 	return 0;
 }
 
+/* fx_put, creating the parent directories first */
 static int
 put(const char *path, const void *p, size_t n)
 {
-	int fd, ok;
-
 	if (mkparents(path) == -1)
 		return -1;
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644)) == -1)
-		return -1;
-	ok = write(fd, p, n) == (ssize_t)n;
-	return close(fd) == 0 && ok ? 0 : -1;
+	return fx_put(path, p, n);
 }
 
 /* T/ws/rel with content s */
 static int
 mk(const char *rel, const char *s)
 {
-	return put(W(rel), s, strlen(s));
+	return put(fx_W(rel), s, strlen(s));
 }
 
+/* T/ws, and T/outside/canary.txt beside it. */
 static int
-fx_up(void)
+setup(void)
 {
-	struct err e;
-
-	fx_down();
-	strcpy(g_top, "/tmp/test_fsops_search.XXXXXX");
-	if (mkdtemp(g_top) == NULL || mkdir(T("ws"), 0755) == -1 ||
-	    mkdir(T("outside"), 0755) == -1 ||
-	    put(T("outside/canary.txt"), CANARY "\n", strlen(CANARY) + 1) == -1)
+	if (fx_up("test_fsops_search") == -1 ||
+	    mkdir(fx_T("outside"), 0755) == -1 ||
+	    put(fx_T("outside/canary.txt"), CANARY "\n", strlen(CANARY) + 1) == -1)
 		return -1;
-	if (fsops_root_open(T("ws"), 1000, 1000, &g_r, &e) != SBXD_OK) {
-		fprintf(stderr, "  fsops_root_open: %s\n", e.msg);
-		return -1;
-	}
 	return 0;
 }
 
@@ -159,7 +102,7 @@ gl(const char *base, const char *pat, size_t max, int newest, int *trunc,
 	buf_init(&b, 64u << 20);
 	buf_addstr(&b, "");
 	err_clear(e);
-	rv = fsops_glob(&g_r, base, pat, max, newest, glob_cb, &b, &tr, e);
+	rv = fsops_glob(&fx_root, base, pat, max, newest, glob_cb, &b, &tr, e);
 	if (code != NULL)
 		*code = rv;
 	if (trunc != NULL)
@@ -242,7 +185,7 @@ gr(const char *base, const struct fsops_grep_opts *o, int *trunc,
 	buf_init(&g.b, 64u << 20);
 	buf_addstr(&g.b, "");
 	err_clear(e);
-	rv = fsops_grep(&g_r, base, o, grep_cb, &g, &tr, e);
+	rv = fsops_grep(&fx_root, base, o, grep_cb, &g, &tr, e);
 	if (code != NULL)
 		*code = rv;
 	if (trunc != NULL)
@@ -311,7 +254,7 @@ TEST(glob_table)
 		{ "/", "", NULL },
 	};
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	REQUIRE(mk("a.py", "") == 0 && mk("b.txt", "") == 0 &&
 	    mk(".hidden.py", "") == 0 && mk("c1.txt", "") == 0 &&
 	    mk("c[1].txt", "") == 0 && mk("lit.{a,b}", "") == 0 &&
@@ -330,7 +273,7 @@ TEST(glob_errors)
 	sbxd_code code;
 	char big[5000];
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	REQUIRE(mk("f.txt", "x") == 0);
 	for (int i = 0; bad[i] != NULL; i++) {
 		CHECK(gl(".", bad[i], 10, 0, NULL, &code, &e) == NULL);
@@ -358,7 +301,7 @@ TEST(glob_no_backtracking_blowup)
 	char *got;
 	struct err e;
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	memset(name, 'a', 250);
 	name[250] = '\0';
 	REQUIRE(mk(name, "") == 0);
@@ -374,7 +317,7 @@ set_mtime(const char *rel, time_t sec)
 {
 	struct timespec ts[2] = { { sec, 0 }, { sec, 0 } };
 
-	return utimensat(AT_FDCWD, W(rel), ts, AT_SYMLINK_NOFOLLOW);
+	return utimensat(AT_FDCWD, fx_W(rel), ts, AT_SYMLINK_NOFOLLOW);
 }
 
 static int
@@ -394,7 +337,7 @@ TEST(glob_order_and_fields)
 	int tr;
 	char *got;
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	REQUIRE(mk("a.txt", "1") == 0 && mk("b.txt", "22") == 0 &&
 	    mk("c.txt", "333") == 0 && mk("d.txt", "4444") == 0 &&
 	    mk("a/b.txt", "x") == 0 && mk("a.b/c.txt", "x") == 0);
@@ -409,7 +352,7 @@ TEST(glob_order_and_fields)
 	free(got);
 
 	memset(&ent, 0, sizeof(ent));
-	REQUIRE_INT(fsops_glob(&g_r, ".", "*.txt", 10, 1, first_entry_cb, &ent,
+	REQUIRE_INT(fsops_glob(&fx_root, ".", "*.txt", 10, 1, first_entry_cb, &ent,
 	    &tr, &e), SBXD_OK);
 	CHECK_STR(ent.rel, "b.txt");
 	CHECK_STR(ent.name, "b.txt");
@@ -434,7 +377,7 @@ TEST(glob_cap)
 	int tr, n = 0;
 	char *got, name[32];
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	for (int i = 0; i < 10; i++) {
 		snprintf(name, sizeof(name), "f%d.txt", i);
 		REQUIRE(mk(name, "") == 0);
@@ -451,7 +394,7 @@ TEST(glob_cap)
 	CHECK_INT(tr, 1);
 	free(got);
 	/* the callback stopping early is not truncation */
-	CHECK_INT(fsops_glob(&g_r, ".", "*.txt", 10, 0, stop_cb, &n, &tr, &e), SBXD_OK);
+	CHECK_INT(fsops_glob(&fx_root, ".", "*.txt", 10, 0, stop_cb, &n, &tr, &e), SBXD_OK);
 	CHECK_INT(n, 2);
 	CHECK_INT(tr, 0);
 	fx_down();
@@ -465,7 +408,7 @@ TEST(walk_depth_bound)
 	int tr;
 	char *got;
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	for (int i = 0; i < FSOPS_WALK_DEPTH + 6; i++) {
 		strcat(rel, "d/");
 		if (i == 9 || i == FSOPS_WALK_DEPTH + 5) {
@@ -501,14 +444,14 @@ TEST(symlinks_never_followed)
 	sbxd_code code;
 	char *got;
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	REQUIRE(mk("real.txt", "REAL\n") == 0 && mk("sub/s.txt", "REAL sub\n") == 0);
-	REQUIRE(symlink(".", W("loop")) == 0 && symlink("self", W("self")) == 0 &&
-	    symlink("..", W("sub/up")) == 0 && symlink("real.txt", W("flink")) == 0 &&
-	    symlink(T("outside"), W("out")) == 0 &&
-	    symlink("../outside", W("rel_out")) == 0 &&
-	    symlink(T("outside/canary.txt"), W("can.txt")) == 0 &&
-	    symlink("../../outside", W("sub/out2")) == 0);
+	REQUIRE(symlink(".", fx_W("loop")) == 0 && symlink("self", fx_W("self")) == 0 &&
+	    symlink("..", fx_W("sub/up")) == 0 && symlink("real.txt", fx_W("flink")) == 0 &&
+	    symlink(fx_T("outside"), fx_W("out")) == 0 &&
+	    symlink("../outside", fx_W("rel_out")) == 0 &&
+	    symlink(fx_T("outside/canary.txt"), fx_W("can.txt")) == 0 &&
+	    symlink("../../outside", fx_W("sub/out2")) == 0);
 	CHECK(glob_is(".", "**", "real.txt|sub/s.txt"));
 	CHECK(glob_is(".", "**/*", "real.txt|sub/s.txt"));
 	CHECK(glob_is(".", "*", "real.txt"));
@@ -531,21 +474,11 @@ TEST(symlinks_never_followed)
 	CHECK(gr("self", &o, NULL, &code, &e) == NULL);
 	CHECK_INT(code, SBXD_FAILED_PRECONDITION);
 	/* the canary directory planted inside, by the host, is found: sanity */
-	REQUIRE(rename(T("outside"), W("inside")) == 0);
+	REQUIRE(rename(fx_T("outside"), fx_W("inside")) == 0);
 	got = gr(".", &o, NULL, NULL, &e);
 	CHECK_CONTAINS(got, "inside/canary.txt:1:" CANARY);
 	free(got);
 	fx_down();
-}
-
-static void
-on_alarm(int sig)
-{
-	static const char msg[] = "FAIL: a search blocked (watchdog)\n";
-
-	(void)sig;
-	(void)!write(2, msg, sizeof(msg) - 1);
-	_exit(1);
 }
 
 /* FIFOs and device nodes are never opened for reading: no hang, no
@@ -557,11 +490,11 @@ TEST(fifo_and_devices)
 	sbxd_code code;
 	char *got;
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	REQUIRE(mk("ok.txt", "fine\n") == 0);
-	REQUIRE(mkfifo(W("fifo"), 0644) == 0 && mkfifo(W("fifo.txt"), 0644) == 0);
-	REQUIRE(mknod(W("zero.txt"), S_IFCHR | 0644, makedev(1, 5)) == 0);
-	REQUIRE(mknod(W("null"), S_IFCHR | 0644, makedev(1, 3)) == 0);
+	REQUIRE(mkfifo(fx_W("fifo"), 0644) == 0 && mkfifo(fx_W("fifo.txt"), 0644) == 0);
+	REQUIRE(mknod(fx_W("zero.txt"), S_IFCHR | 0644, makedev(1, 5)) == 0);
+	REQUIRE(mknod(fx_W("null"), S_IFCHR | 0644, makedev(1, 3)) == 0);
 	CHECK(glob_is(".", "**", "ok.txt"));
 	CHECK(glob_is(".", "*.txt", "ok.txt"));
 	CHECK(grep_is(".", &o, "ok.txt:1:fine|"));
@@ -593,7 +526,7 @@ TEST(odd_names)
 	struct err e;
 	char *got;
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	buf_init(&want, 1 << 20);
 	buf_addstr(&want, "");
 	for (int i = 0; names[i] != NULL; i++)
@@ -633,7 +566,7 @@ TEST(thousand_files)
 	char rel[64], prev[64] = "", *got, *p, *save = NULL;
 	int tr, n = 0, sorted = 1;
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	for (int d = 0; d < 10; d++)
 		for (int f = 0; f < 100; f++) {
 			snprintf(rel, sizeof(rel), "dir%d/file%03d.txt", 9 - d, f);
@@ -678,14 +611,14 @@ flipper(void *arg)
 {
 	(void)arg;
 	while (g_racing) {
-		rename(W("d"), W("d.real"));
-		(void)!symlink(T("outside"), W("d"));
-		rename(W("d"), W("d.link"));
-		rename(W("d.real"), W("d"));
-		rename(W("d.link"), W("d"));   /* fails: d is a non-empty dir */
-		unlink(W("d.link"));
-		(void)!symlink("../outside", W("d.link"));
-		unlink(W("d.link"));
+		rename(fx_W("d"), fx_W("d.real"));
+		(void)!symlink(fx_T("outside"), fx_W("d"));
+		rename(fx_W("d"), fx_W("d.link"));
+		rename(fx_W("d.real"), fx_W("d"));
+		rename(fx_W("d.link"), fx_W("d"));   /* fails: d is a non-empty dir */
+		unlink(fx_W("d.link"));
+		(void)!symlink("../outside", fx_W("d.link"));
+		unlink(fx_W("d.link"));
 	}
 	return NULL;
 }
@@ -697,7 +630,7 @@ TEST(renames_racing)
 	pthread_t th;
 	int leaked = 0, runs = 0;
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	REQUIRE(mk("d/sub/inner.txt", "inner\n") == 0);
 	o.include_hidden = 1;
 	g_racing = 1;
@@ -729,10 +662,10 @@ fifo_flipper(void *arg)
 {
 	(void)arg;
 	while (g_racing) {
-		rename(W("x.txt"), W("tmp"));
-		rename(W("p"), W("x.txt"));
-		rename(W("x.txt"), W("p"));
-		rename(W("tmp"), W("x.txt"));
+		rename(fx_W("x.txt"), fx_W("tmp"));
+		rename(fx_W("p"), fx_W("x.txt"));
+		rename(fx_W("x.txt"), fx_W("p"));
+		rename(fx_W("tmp"), fx_W("x.txt"));
 	}
 	return NULL;
 }
@@ -746,10 +679,10 @@ TEST(fifo_swapped_in_never_opened)
 	ssize_t n;
 	int in, opened = 0, found = 0;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(mk("x.txt", "hit\n") == 0 && mkfifo(W("p"), 0644) == 0);
+	REQUIRE(setup() == 0);
+	REQUIRE(mk("x.txt", "hit\n") == 0 && mkfifo(fx_W("p"), 0644) == 0);
 	REQUIRE((in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) != -1);
-	REQUIRE(inotify_add_watch(in, W("p"), IN_OPEN) != -1);
+	REQUIRE(inotify_add_watch(in, fx_W("p"), IN_OPEN) != -1);
 	g_racing = 1;
 	REQUIRE(pthread_create(&th, NULL, fifo_flipper, NULL) == 0);
 	for (int i = 0; i < 500; i++) {
@@ -781,7 +714,7 @@ TEST(grep_lines_exact)
 	char *big, *got;
 	size_t bl = 200000;
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	REQUIRE(mk("l.txt", "one\r\ntwo\n\nthree") == 0);
 	CHECK(grep_is(".", &o, "l.txt:1:one\r|l.txt:2:two|l.txt:4:three|"));
 	o.pattern = "^$";
@@ -798,7 +731,7 @@ TEST(grep_lines_exact)
 	REQUIRE((big = malloc(bl + 64)) != NULL);
 	memset(big, 'x', bl);
 	strcpy(big + bl, "NEEDLE\nafter NEEDLE\n");
-	REQUIRE(put(W("big.txt"), big, strlen(big)) == 0);
+	REQUIRE(put(fx_W("big.txt"), big, strlen(big)) == 0);
 	o.pattern = "NEEDLE";
 	got = gr("big.txt", &o, NULL, NULL, &e);
 	REQUIRE(got != NULL);
@@ -814,7 +747,7 @@ TEST(grep_lines_exact)
 		buf_init(&b, 16u << 20);
 		for (int i = 0; i < 200000; i++)
 			buf_printf(&b, "L%d\n", i);
-		REQUIRE(put(W("many.txt"), b.data, b.len) == 0);
+		REQUIRE(put(fx_W("many.txt"), b.data, b.len) == 0);
 		buf_fini(&b);
 		o.pattern = "^L(0|65535|99999|199999)$";
 		CHECK(grep_is("many.txt", &o, "many.txt:1:L0|many.txt:65536:L65535|"
@@ -834,7 +767,7 @@ TEST(grep_modes_and_caps)
 	int tr;
 	char *got;
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	REQUIRE(mk("a.txt", "hit 1\nmiss\nhit 2\n") == 0 &&
 	    mk("b.txt", "hit 3\nhit 4\n") == 0 && mk("c.txt", "nothing\n") == 0 &&
 	    mk("d.txt", "hit 5\nhit 6\n") == 0);
@@ -873,7 +806,7 @@ TEST(grep_modes_and_caps)
 	o.max_results = 100;
 	buf_init(&g.b, 1 << 20);
 	buf_addstr(&g.b, "");
-	CHECK_INT(fsops_grep(&g_r, ".", &o, grep_cb, &g, &tr, &e), SBXD_OK);
+	CHECK_INT(fsops_grep(&fx_root, ".", &o, grep_cb, &g, &tr, &e), SBXD_OK);
 	CHECK_STR(g.b.data, "a.txt:1:hit 1|a.txt:3:hit 2|");
 	CHECK_INT(tr, 0);
 	buf_fini(&g.b);
@@ -890,7 +823,7 @@ TEST(grep_hidden_and_skip_dirs)
 {
 	struct fsops_grep_opts o = opts("match");
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	REQUIRE(mk("normal.txt", "match\n") == 0 && mk(".env", "match\n") == 0 &&
 	    mk(".git/config", "match\n") == 0 && mk("node_modules/m.js", "match\n") == 0 &&
 	    mk("build/out.txt", "match\n") == 0 && mk("src/build", "match\n") == 0 &&
@@ -920,7 +853,7 @@ TEST(grep_glob_filter)
 {
 	struct fsops_grep_opts o = opts("x");
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	REQUIRE(mk("a.py", "x\n") == 0 && mk("src/b.py", "x\n") == 0 &&
 	    mk("src/deep/c.py", "x\n") == 0 && mk("src/d.txt", "x\n") == 0 &&
 	    mk("e.PY", "x\n") == 0);
@@ -964,7 +897,7 @@ TEST(grep_case_and_regex)
 	struct err e;
 	sbxd_code code;
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	REQUIRE(mk("f.txt", "hello world\nHELLO\nbye\n\xc3\xa9t\xc3\xa9\n") == 0);
 	CHECK(grep_is(".", &o, ""));
 	o.case_insensitive = 1;
@@ -1001,16 +934,16 @@ TEST(grep_binary_skipped)
 	struct fsops_grep_opts o = opts("match");
 	char *buf;
 
-	REQUIRE(fx_up() == 0);
-	REQUIRE(put(W("bin1"), "abc\0 match\n", 11) == 0);
+	REQUIRE(setup() == 0);
+	REQUIRE(put(fx_W("bin1"), "abc\0 match\n", 11) == 0);
 	REQUIRE((buf = malloc(10000)) != NULL);
 	memset(buf, 'y', 10000);
 	memcpy(buf, "match\n", 6);
 	buf[9000] = '\0';         /* a NUL past the first 8 KiB: searched */
-	REQUIRE(put(W("late_nul"), buf, 10000) == 0);
+	REQUIRE(put(fx_W("late_nul"), buf, 10000) == 0);
 	buf[9000] = 'y';
 	buf[8191] = '\0';         /* the last byte of the probe: binary */
-	REQUIRE(put(W("edge_nul"), buf, 10000) == 0);
+	REQUIRE(put(fx_W("edge_nul"), buf, 10000) == 0);
 	free(buf);
 	REQUIRE(mk("text", "match\n") == 0);
 	o.mode = FSOPS_GREP_FILES;
@@ -1033,12 +966,12 @@ TEST(grep_catastrophic_pattern)
 	int tr;
 	char *got;
 
-	REQUIRE(fx_up() == 0);
+	REQUIRE(setup() == 0);
 	buf_init(&b, 16u << 20);
 	for (int i = 0; i < 3000; i++)
 		buf_addstr(&b, "a");
 	buf_addstr(&b, "b\naaa\n");
-	REQUIRE(put(W("one.txt"), b.data, b.len) == 0);
+	REQUIRE(put(fx_W("one.txt"), b.data, b.len) == 0);
 	got = gr(".", &o, &tr, NULL, &e);
 	CHECK_STR(got, "one.txt:2:aaa|");
 	CHECK_INT(tr, 1);
@@ -1051,7 +984,7 @@ TEST(grep_catastrophic_pattern)
 		buf_addstr(&b, "b\n");
 	}
 	buf_addstr(&b, "aaa\n");
-	REQUIRE(put(W("many.txt"), b.data, b.len) == 0);
+	REQUIRE(put(fx_W("many.txt"), b.data, b.len) == 0);
 	got = gr("many.txt", &o, &tr, NULL, &e);
 	CHECK_STR(got, "");      /* stopped before the last line */
 	CHECK_INT(tr, 1);
@@ -1061,7 +994,7 @@ TEST(grep_catastrophic_pattern)
 	for (int i = 0; i < 20000; i++)
 		buf_addstr(&b, "x");
 	buf_addstr(&b, "\nxz\n");
-	REQUIRE(put(W("cubic.txt"), b.data, b.len) == 0);
+	REQUIRE(put(fx_W("cubic.txt"), b.data, b.len) == 0);
 	o.pattern = "(?=x*(?=x*z))";
 	got = gr("cubic.txt", &o, &tr, NULL, &e);
 	CHECK_STR(got, "cubic.txt:2:xz|");
@@ -1081,13 +1014,13 @@ in_mount_ns(void)
 	sbxd_code code;
 
 	REQUIRE(mk("inside.txt", "inside\n") == 0 && mk("bf.txt", "inside bf\n") == 0);
-	REQUIRE(mkdir(W("mnt"), 0755) == 0 && mkdir(W("bind"), 0755) == 0);
-	REQUIRE(mount("tmpfs", W("mnt"), "tmpfs", 0, "size=64k") == 0);
-	REQUIRE(put(W("mnt/canary.txt"), CANARY "\n", strlen(CANARY) + 1) == 0);
-	REQUIRE(mount(T("outside"), W("bind"), NULL, MS_BIND, NULL) == 0);
-	REQUIRE(mount(T("outside/canary.txt"), W("bf.txt"), NULL, MS_BIND, NULL) == 0);
-	fsops_root_close(&g_r);
-	REQUIRE_INT(fsops_root_open(T("ws"), 1000, 1000, &g_r, &e), SBXD_OK);
+	REQUIRE(mkdir(fx_W("mnt"), 0755) == 0 && mkdir(fx_W("bind"), 0755) == 0);
+	REQUIRE(mount("tmpfs", fx_W("mnt"), "tmpfs", 0, "size=64k") == 0);
+	REQUIRE(put(fx_W("mnt/canary.txt"), CANARY "\n", strlen(CANARY) + 1) == 0);
+	REQUIRE(mount(fx_T("outside"), fx_W("bind"), NULL, MS_BIND, NULL) == 0);
+	REQUIRE(mount(fx_T("outside/canary.txt"), fx_W("bf.txt"), NULL, MS_BIND, NULL) == 0);
+	fsops_root_close(&fx_root);
+	REQUIRE_INT(fsops_root_open(fx_T("ws"), 1000, 1000, &fx_root, &e), SBXD_OK);
 	CHECK(glob_is(".", "**", "inside.txt"));
 	CHECK(grep_is(".", &o, "inside.txt:1:inside|"));
 	o.include_hidden = 1;
@@ -1100,35 +1033,11 @@ in_mount_ns(void)
 	CHECK_INT(code, SBXD_PERMISSION_DENIED);
 }
 
-/* Runs fn in a child with its own mount namespace (its mounts vanish with
- * it); the test is skipped where one cannot be made. */
-static void
-in_private_ns(void (*fn)(void))
-{
-	pid_t pid;
-	int status;
-
-	REQUIRE(fx_up() == 0);
-	REQUIRE((pid = fork()) != -1);
-	if (pid == 0) {
-		if (unshare(CLONE_NEWNS) == -1 ||
-		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
-			_exit(77);
-		t_failures = 0;
-		fn();
-		_exit(t_failures ? 1 : 0);
-	}
-	REQUIRE(waitpid(pid, &status, 0) == pid);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
-		fprintf(stderr, "  (skipped: no private mount namespace here)\n");
-	else
-		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	fx_down();
-}
-
 TEST(mounts_never_crossed)
 {
-	in_private_ns(in_mount_ns);
+	REQUIRE(setup() == 0);
+	CHECK_INT(fx_in_private_ns(in_mount_ns, &t_failures), 0);
+	fx_down();
 }
 
 /* More entries than FSOPS_WALK_MAX (on a tmpfs root, for speed): the walk
@@ -1144,14 +1053,14 @@ many_entries(void)
 	char name[64];
 	int tr = -1, fd;
 
-	REQUIRE(mkdir(T("big"), 0755) == 0);
-	REQUIRE(mount("tmpfs", T("big"), "tmpfs", 0, "size=64m,nr_inodes=300k") == 0);
+	REQUIRE(mkdir(fx_T("big"), 0755) == 0);
+	REQUIRE(mount("tmpfs", fx_T("big"), "tmpfs", 0, "size=64m,nr_inodes=300k") == 0);
 	for (int i = 0; i < FSOPS_WALK_MAX + 10; i++) {
-		snprintf(name, sizeof(name), "%s/f%06d", T("big"), i);
+		snprintf(name, sizeof(name), "%s/f%06d", fx_T("big"), i);
 		REQUIRE((fd = open(name, O_WRONLY | O_CREAT, 0644)) != -1);
 		close(fd);
 	}
-	REQUIRE_INT(fsops_root_open(T("big"), 1000, 1000, &big, &e), SBXD_OK);
+	REQUIRE_INT(fsops_root_open(fx_T("big"), 1000, 1000, &big, &e), SBXD_OK);
 	buf_init(&b, 1 << 20);
 	buf_addstr(&b, "");
 	CHECK_INT(fsops_glob(&big, ".", "*", 5, 0, glob_cb, &b, &tr, &e), SBXD_OK);
@@ -1170,7 +1079,9 @@ many_entries(void)
 
 TEST(walk_entry_bound)
 {
-	in_private_ns(many_entries);
+	REQUIRE(setup() == 0);
+	CHECK_INT(fx_in_private_ns(many_entries, &t_failures), 0);
+	fx_down();
 }
 
 /* Each test gets 120 s: a hang ends the binary, a failure, never a stall. */
@@ -1179,7 +1090,7 @@ TEST(walk_entry_bound)
 int
 main(void)
 {
-	signal(SIGALRM, on_alarm);
+	fx_watchdog("FAIL: a search blocked (watchdog)\n");
 	RUN_W(glob_table);
 	RUN_W(glob_errors);
 	RUN_W(glob_no_backtracking_blowup);

@@ -1032,10 +1032,17 @@ h_fs_listing(const Sbx__V1__Request *req)
 	set_info(&l, "link", "/workspace/link", 0, 7);
 	l.is_symlink = 1;
 	if (method_is(req, "Ls")) {
+		Sbx__V1__LsRequest *lr = sbx__v1__ls_request__unpack(NULL,
+		    req->payload.len, req->payload.data);
 		Sbx__V1__LsResponse r = SBX__V1__LS_RESPONSE__INIT;
+		struct reply out;
+
 		r.entries = v;
 		r.n_entries = 3;
-		return ok(req, &r.base);
+		r.truncated = lr != NULL && strcmp(lr->path, "big") == 0;
+		out = ok(req, &r.base);
+		sbx__v1__ls_request__free_unpacked(lr, NULL);
+		return out;
 	}
 	if (method_is(req, "Glob")) {
 		Sbx__V1__GlobResponse r = SBX__V1__GLOB_RESPONSE__INIT;
@@ -1121,11 +1128,12 @@ TEST(ls_and_stat_decode)
 	Sbx__V1__StatRequest *sr;
 	sbx_file_info *v = (sbx_file_info *)1, fi;
 	size_t n = 9;
-	int exists = -1;
+	int exists = -1, truncated = -1;
 
 	REQUIRE(c != NULL);
-	REQUIRE_INT(sbx_ls(c, "s-1", "/workspace", &v, &n), SBX_OK);
+	REQUIRE_INT(sbx_ls(c, "s-1", "/workspace", &v, &n, &truncated), SBX_OK);
 	REQUIRE_INT(n, 3);
+	CHECK_INT(truncated, 0);
 	CHECK_STR(v[0].name, "src");
 	CHECK(v[0].is_dir);
 	CHECK_INT(v[0].mode, 0755);
@@ -1139,11 +1147,17 @@ TEST(ls_and_stat_decode)
 	CHECK_STR(lr->session_id, "s-1");
 	CHECK_STR(lr->path, "/workspace");
 	FREE_MSG(lr);
-	REQUIRE_INT(sbx_ls(c, "s-1", NULL, &v, &n), SBX_OK);   /* NULL = /workspace */
+	REQUIRE_INT(sbx_ls(c, "s-1", NULL, &v, &n, NULL), SBX_OK);   /* NULL = /workspace */
 	sbx_file_info_list_free(v, n);
 	REQUIRE((lr = LAST(Sbx__V1__LsRequest, sbx__v1__ls_request, "Ls")) != NULL);
 	CHECK_STR(lr->path, "");
 	FREE_MSG(lr);
+	REQUIRE_INT(sbx_ls(c, "s-1", "big", &v, &n, &truncated), SBX_OK);
+	CHECK_INT(n, 3);
+	CHECK_INT(truncated, 1);
+	sbx_file_info_list_free(v, n);
+	REQUIRE_INT(sbx_ls(c, "s-1", "big", &v, &n, NULL), SBX_OK);   /* NULL is fine */
+	sbx_file_info_list_free(v, n);
 
 	REQUIRE_INT(sbx_stat(c, "s-1", "b.txt", &exists, &fi), SBX_OK);
 	CHECK_INT(exists, 1);
@@ -1160,9 +1174,10 @@ TEST(ls_and_stat_decode)
 	CHECK_INT(sbx_stat(c, "s-1", "missing", NULL, &fi), SBX_NOT_FOUND);
 	CHECK_CONTAINS(sbx_last_error(c), "does not exist");
 	CHECK_INT(sbx_stat(c, "s-1", "", &exists, &fi), SBX_INVALID_ARGUMENT);
-	CHECK_INT(sbx_ls(c, "", "x", &v, &n), SBX_INVALID_ARGUMENT);
+	CHECK_INT(sbx_ls(c, "", "x", &v, &n, &truncated), SBX_INVALID_ARGUMENT);
 	CHECK(v == NULL);
 	CHECK_INT(n, 0);
+	CHECK_INT(truncated, 0);
 	sbx_client_close(c);
 	fake_stop(f);
 }

@@ -7,7 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dispatch.h"
 #include "fake_driver.h"
+#include "server.h"
 
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 
@@ -82,4 +84,29 @@ fake_driver_new(void)
 	if (d != NULL)
 		d->ops = &fake_ops;
 	return d;
+}
+
+struct server *
+fake_server_open(struct config *cfg, const char *tag, const char *key, const char *const *extra)
+{
+	struct driver *d = fake_driver_new();
+	struct server *srv = NULL;
+	struct err e;
+	char dir[96];
+
+	snprintf(dir, sizeof(dir), "/tmp/sbx-%s-XXXXXX", tag);
+	if (mkdtemp(dir) == NULL || d == NULL)
+		abort();
+	config_defaults(cfg);
+	config_set(cfg, "state_dir", dir, &e);
+	config_set(cfg, "service_key", key, &e);
+	for (int i = 0; extra != NULL && extra[i] != NULL; i += 2)
+		if (config_set(cfg, extra[i], extra[i + 1], &e) != SBXD_OK)
+			abort();
+	if (config_finish(cfg, &e) != SBXD_OK || server_open(cfg, d, &srv, &e) != SBXD_OK) {
+		fprintf(stderr, "setup: %s\n", e.msg);
+		abort();
+	}
+	dispatch_init();
+	return srv;
 }

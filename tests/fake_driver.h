@@ -20,4 +20,13 @@ extern int fake_start_delay_us, fake_stop_delay_us;
  * is asked to create carry the default hardening and refuses them if not. */
 struct driver *fake_driver_new(void);
 
+/* Opens a server over the fake driver with a real SQLite store in a new
+ * /tmp/sbx-<tag>-XXXXXX state dir, service key key, and the extra
+ * "key", "value", ... settings (NULL-terminated) applied to cfg; aborts on
+ * failure (a test bug). */
+struct config;
+struct server;
+struct server *fake_server_open(struct config *cfg, const char *tag, const char *key,
+    const char *const *extra);
+
 #endif

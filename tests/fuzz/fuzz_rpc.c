@@ -27,22 +27,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char dir[64];
-	struct err e;
-
 	(void)argc;
 	(void)argv;
-	snprintf(dir, sizeof(dir), "/tmp/sbx-fuzz-XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		abort();
 	log_set_level(LOG_LVL_ERROR);
-	config_defaults(&cfg);
-	config_set(&cfg, "state_dir", dir, &e);
-	config_set(&cfg, "service_key", FUZZ_KEY, &e);
-	if (config_finish(&cfg, &e) != SBXD_OK || server_open(&cfg, fake_driver_new(), &srv, &e) != SBXD_OK) {
-		fprintf(stderr, "fuzz setup: %s\n", e.msg);
-		abort();
-	}
+	srv = fake_server_open(&cfg, "fuzz", FUZZ_KEY, NULL);
 	return 0;
 }
 

@@ -26,21 +26,7 @@ static struct server *srv;
 static void
 setup(void)
 {
-	struct driver *d = fake_driver_new();
-	struct err e;
-	char dir[64];
-
-	snprintf(dir, sizeof(dir), "/tmp/sbx-dispatch-XXXXXX");
-	if (mkdtemp(dir) == NULL || d == NULL)
-		abort();
-	config_defaults(&cfg);
-	config_set(&cfg, "state_dir", dir, &e);
-	config_set(&cfg, "service_key", KEY, &e);
-	if (config_finish(&cfg, &e) != SBXD_OK || server_open(&cfg, d, &srv, &e) != SBXD_OK) {
-		fprintf(stderr, "setup: %s\n", e.msg);
-		abort();
-	}
-	dispatch_init();
+	srv = fake_server_open(&cfg, "dispatch", KEY, NULL);
 }
 
 /* Sends a request; returns the reply's code and copies its message. */

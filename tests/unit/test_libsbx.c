@@ -39,6 +39,11 @@ typedef struct reply (*handler_fn)(const Sbx__V1__Request *req);
 struct fake {
 	nng_socket sock;
 	pthread_t th[FAKE_THREADS];
+	/* Opened before the threads start: nng 1.5.2 can hang in nng_close
+	 * when a context is being opened at the same moment. */
+	nng_ctx ctx[FAKE_THREADS];
+	nng_aio *aio[FAKE_THREADS];
+	atomic_int next_slot;
 	char url[64];
 	handler_fn handler;
 	atomic_int requests;
@@ -127,11 +132,10 @@ static void *
 fake_thread(void *arg)
 {
 	struct fake *f = arg;
-	nng_ctx ctx;
-	nng_aio *aio;
+	int slot = atomic_fetch_add(&f->next_slot, 1);
+	nng_ctx ctx = f->ctx[slot];
+	nng_aio *aio = f->aio[slot];
 
-	nng_ctx_open(&ctx, f->sock);
-	nng_aio_alloc(&aio, NULL, NULL);
 	for (;;) {
 		nng_ctx_recv(ctx, aio);
 		nng_aio_wait(aio);
@@ -166,6 +170,11 @@ fake_start_on(handler_fn h, const char *scheme, nng_tls_config *tls)
 		exit(1);
 	}
 	snprintf(f->url, sizeof(f->url), "%s://127.0.0.1:%d", scheme, port);
+	for (int i = 0; i < FAKE_THREADS; i++)
+		if (nng_ctx_open(&f->ctx[i], f->sock) != 0 || nng_aio_alloc(&f->aio[i], NULL, NULL) != 0) {
+			fprintf(stderr, "fake server: cannot open a context\n");
+			exit(1);
+		}
 	for (int i = 0; i < FAKE_THREADS; i++)
 		pthread_create(&f->th[i], NULL, fake_thread, f);
 	g_fake = f;

@@ -356,3 +356,73 @@ sbx_session_end(sbx_client *c, const char *session_id, int purge)
 	return CALL(c, SVC_SESSION "EndSession", 0, &req,
 	    sbx__v1__end_session_response, NULL);
 }
+
+sbx_err
+sbx_session_rotate_token(sbx_client *c, const char *session_id, int revoke_only,
+    char **token_out)
+{
+	Sbx__V1__RotateTokenRequest req = SBX__V1__ROTATE_TOKEN_REQUEST__INIT;
+	Sbx__V1__RotateTokenResponse *resp = NULL;
+	sbx_err rv;
+
+	if (token_out != NULL)
+		*token_out = NULL;
+	sbxi_clear_err(c);
+	if ((rv = sbxi_check_id(c, "session_id", session_id)) != SBX_OK)
+		return rv;
+	req.session_id = (char *)session_id;
+	req.revoke_only = revoke_only != 0;
+	rv = CALL(c, SVC_SESSION "RotateToken", 0, &req, sbx__v1__rotate_token_response, &resp);
+	if (rv == SBX_OK && token_out != NULL && !revoke_only &&
+	    (*token_out = strdup(resp->session_token)) == NULL)
+		rv = sbxi_oom(c);
+	if (resp != NULL)
+		sbx__v1__rotate_token_response__free_unpacked(resp, NULL);
+	return rv;
+}
+
+void
+sbx_string_list_free(char **v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+sbx_err
+sbx_session_cleanup_idle(sbx_client *c, uint64_t max_idle_ms, char ***ids, size_t *n)
+{
+	Sbx__V1__CleanupIdleRequest req = SBX__V1__CLEANUP_IDLE_REQUEST__INIT;
+	Sbx__V1__CleanupIdleResponse *resp = NULL;
+	char **v = NULL;
+	size_t k = 0;
+	sbx_err rv;
+
+	if (ids != NULL)
+		*ids = NULL;
+	*n = 0;
+	sbxi_clear_err(c);
+	req.max_idle_ms = max_idle_ms;
+	rv = CALL(c, SVC_SESSION "CleanupIdle", 0, &req, sbx__v1__cleanup_idle_response, &resp);
+	if (rv == SBX_OK && ids != NULL && resp->n_stopped_session_ids > 0) {
+		if ((v = calloc(resp->n_stopped_session_ids, sizeof(*v))) == NULL)
+			rv = sbxi_oom(c);
+		for (; rv == SBX_OK && k < resp->n_stopped_session_ids; k++)
+			if ((v[k] = strdup(resp->stopped_session_ids[k])) == NULL)
+				rv = sbxi_oom(c);
+		if (rv != SBX_OK) {
+			sbx_string_list_free(v, k);
+			v = NULL;
+		}
+	}
+	if (rv == SBX_OK) {
+		*n = resp->n_stopped_session_ids;
+		if (ids != NULL)
+			*ids = v;
+	}
+	if (resp != NULL)
+		sbx__v1__cleanup_idle_response__free_unpacked(resp, NULL);
+	return rv;
+}

@@ -268,11 +268,73 @@ cmd_session_end(int argc, char **argv)
 	return 0;
 }
 
+static int
+cmd_session_rotate(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "revoke", no_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int revoke = 0, ret;
+	char *token = NULL;
+	sbx_err rv;
+
+	if ((ret = parse_one_flag(argc, argv, "", lo, &revoke)) != 0)
+		return ret;
+	if (optind != argc - 1)
+		return usage_error("usage: sbx session rotate-token ID [--revoke]");
+	if ((rv = sbx_session_rotate_token(cli, argv[optind], revoke, &token)) != SBX_OK)
+		return fail_call(rv);
+	if (cli_json) {
+		struct jw w;
+
+		json_begin(&w);
+		jw_str(&w, "session_id", argv[optind]);
+		jw_str(&w, "session_token", token ? token : "");
+		jw_bool(&w, "revoked", revoke);
+		json_end(&w);
+	} else if (token != NULL)
+		printf("%s\n", token);
+	sbx_free(token);
+	return 0;
+}
+
+static int
+cmd_session_cleanup(int argc, char **argv)
+{
+	char **ids = NULL;
+	uint64_t max_idle = 0;
+	size_t n = 0;
+	sbx_err rv;
+
+	if (argc == 3 && strcmp(argv[1], "--max-idle") == 0) {
+		if (parse_u64(argv[2], &max_idle) != 0)
+			return usage_error("--max-idle wants milliseconds");
+	} else if (argc != 1)
+		return usage_error("usage: sbx session cleanup [--max-idle MS]");
+	if ((rv = sbx_session_cleanup_idle(cli, max_idle, &ids, &n)) != SBX_OK)
+		return fail_call(rv);
+	if (cli_json) {
+		struct jw w;
+
+		json_begin(&w);
+		jw_arr_begin(&w, "stopped_session_ids");
+		for (size_t i = 0; i < n; i++)
+			jw_str(&w, NULL, ids[i]);
+		jw_arr_end(&w);
+		json_end(&w);
+	} else
+		for (size_t i = 0; i < n; i++)
+			printf("%s\n", ids[i]);
+	sbx_string_list_free(ids, n);
+	return 0;
+}
+
 int
 cmd_session(int argc, char **argv)
 {
 	if (argc < 2)
-		return usage_error("usage: sbx session create|list|get|end ...");
+		return usage_error("usage: sbx session create|list|get|end|rotate-token|cleanup ...");
 	argc--;
 	argv++;
 	if (strcmp(argv[0], "create") == 0)
@@ -283,6 +345,10 @@ cmd_session(int argc, char **argv)
 		return cmd_session_get(argc, argv);
 	if (strcmp(argv[0], "end") == 0)
 		return cmd_session_end(argc, argv);
+	if (strcmp(argv[0], "rotate-token") == 0)
+		return cmd_session_rotate(argc, argv);
+	if (strcmp(argv[0], "cleanup") == 0)
+		return cmd_session_cleanup(argc, argv);
 	return usage_error("unknown session command \"%s\"", argv[0]);
 }
 

@@ -65,6 +65,8 @@ static const char usage_text[] =
 "  session list [--user U] [--all]      --all includes ended sessions\n"
 "  session get ID\n"
 "  session end ID [--purge]             --purge deletes the workspace too\n"
+"  session rotate-token ID [--revoke]   prints the new session token\n"
+"  session cleanup [--max-idle MS]      stops idle sessions, prints their ids\n"
 "  exec [--timeout MS] [--cwd DIR] [--env K=V]... [--max-output BYTES]\n"
 "       [--stdin] ID -- CMD...\n"
 "                    runs the CMD words joined with single spaces as one\n"

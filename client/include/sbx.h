@@ -258,6 +258,25 @@ SBX_API void sbx_session_list_free(sbx_session *sessions, size_t n);
 SBX_API sbx_err sbx_session_end(sbx_client *c, const char *session_id,
     int purge);
 
+/* Mints a new session token for session_id (the old one stops working at
+ * once) and, when token_out is not NULL, returns it in *token_out (sbx_free
+ * it). With revoke_only the token is revoked and none is minted (*token_out
+ * is then NULL): only service keys reach the session afterwards. A session
+ * token may rotate its own session's token. On failure *token_out is NULL. */
+SBX_API sbx_err sbx_session_rotate_token(sbx_client *c, const char *session_id,
+    int revoke_only, char **token_out);
+
+/* Stops sessions idle (no request, no command running) for longer than
+ * max_idle_ms, or than each one's own idle timeout when max_idle_ms is 0;
+ * they wake on their next request. Needs a service key. On SBX_OK, when
+ * ids is not NULL, *ids is an array of *n stopped session ids (free with
+ * sbx_string_list_free); on failure *ids is NULL and *n 0. */
+SBX_API sbx_err sbx_session_cleanup_idle(sbx_client *c, uint64_t max_idle_ms,
+    char ***ids, size_t *n);
+
+/* Frees an array of n strings and the array. NULL is ignored. */
+SBX_API void sbx_string_list_free(char **v, size_t n);
+
 /* ---------------------------------------------------------------- sandbox */
 
 typedef struct {

@@ -67,6 +67,17 @@ check "download returns the same bytes" cmp -s "$dir/blob" "$dir/blob.back"
 check "mv and rm -r" eq "$("$SBX_BIN" stat "$sid" data >/dev/null 2>&1; echo $?)" "1"
 check "outside /workspace through the container" grep -q Debian <("$SBX_BIN" cat "$sid" /etc/os-release)
 
+# tokens: a session token reaches its session until rotated
+read -r tsid tok < <("$SBX_BIN" --json session create --user cli-tok | python3 -c 'import json,sys; d=json.load(sys.stdin); s=d.get("session", d); print(s["session_id"], d["session_token"])')
+check "a session token reaches its session" eq "$(SBX_SERVICE_KEY= SBX_SESSION_TOKEN="$tok" "$SBX_BIN" exec "$tsid" -- echo hi)" "hi"
+new=$(SBX_SERVICE_KEY= SBX_SESSION_TOKEN="$tok" "$SBX_BIN" session rotate-token "$tsid")
+check "rotate-token prints a new token" eq "${new:0:5}" "sbxt_"
+SBX_SERVICE_KEY= SBX_SESSION_TOKEN="$tok" "$SBX_BIN" exec "$tsid" -- echo hi >/dev/null 2>"$dir/err"
+check "the old token is refused" grep -q "sbx: UNAUTHENTICATED" "$dir/err"
+check "the new token works" eq "$(SBX_SERVICE_KEY= SBX_SESSION_TOKEN="$new" "$SBX_BIN" exec "$tsid" -- echo hi)" "hi"
+check "cleanup with a 1 ms idle limit stops it" grep -q "$tsid" <("$SBX_BIN" session cleanup --max-idle 1)
+"$SBX_BIN" session end --purge "$tsid" >/dev/null 2>&1
+
 json=$("$SBX_BIN" --json session get "$sid")
 check "session get --json parses" eq "$(printf '%s' "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["session"]["user_id"] if "session" in d else d["user_id"])')" "cli-user"
 json=$("$SBX_BIN" --json exec "$sid" -- 'printf "a\tb"; exit 5')

@@ -87,5 +87,9 @@ sbxd_code call_session(struct call *c, const char *id, struct session_row *out);
 /* call_session for SandboxService calls: also wakes a stopped container and
  * records activity (handlers_sandbox.c). */
 sbxd_code call_sandbox(struct call *c, const char *id, struct session_row *out);
+/* Opens a session's workspace directory as an fsops root whose new files
+ * belong to the sandbox user (handlers_sandbox.c). */
+struct fsops_root;
+sbxd_code call_open_workspace(struct call *c, const char *workspace, struct fsops_root *root);
 
 #endif

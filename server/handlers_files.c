@@ -60,8 +60,7 @@ target_open(struct call *c, const char *sid, const char *path, struct target *t)
 	if (rv != SBXD_OK || (rv = call_sandbox(c, sid, &t->row)) != SBXD_OK)
 		return rv;
 	if (t->in_ws)
-		return fsops_root_open(t->row.workspace, cfg->sandbox_uid, cfg->sandbox_gid,
-		    &t->root, &c->err);
+		return call_open_workspace(c, t->row.workspace, &t->root);
 	if (c->srv->drv->ops->archive_get == NULL)
 		return err_set(&c->err, SBXD_UNIMPLEMENTED,
 		    "this container driver cannot reach paths outside /workspace");

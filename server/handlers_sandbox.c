@@ -36,6 +36,13 @@ call_sandbox(struct call *c, const char *id, struct session_row *r)
 	return SBXD_OK;
 }
 
+sbxd_code
+call_open_workspace(struct call *c, const char *workspace, struct fsops_root *root)
+{
+	return fsops_root_open(workspace, c->srv->cfg->sandbox_uid, c->srv->cfg->sandbox_gid,
+	    root, &c->err);
+}
+
 static int
 valid_env_name(const char *s)
 {

@@ -34,8 +34,7 @@ open_ws(struct call *c, const char *sid, const char *path, struct session_row *r
 	}
 	if ((rv = call_sandbox(c, sid, row)) != SBXD_OK)
 		return rv;
-	return fsops_root_open(row->workspace, c->srv->cfg->sandbox_uid,
-	    c->srv->cfg->sandbox_gid, root, &c->err);
+	return call_open_workspace(c, row->workspace, root);
 }
 
 sbxd_code
@@ -89,8 +88,7 @@ take_upload(struct call *c, const char *sid, const char *id, struct upload *up,
 	if ((rv = call_sandbox(c, sid, &row)) != SBXD_OK ||
 	    (rv = uploads_take(&c->srv->uploads, row.id, id, up, &c->err)) != SBXD_OK)
 		return rv;
-	if ((rv = fsops_root_open(up->workspace, c->srv->cfg->sandbox_uid,
-	    c->srv->cfg->sandbox_gid, root, &c->err)) != SBXD_OK)
+	if ((rv = call_open_workspace(c, up->workspace, root)) != SBXD_OK)
 		uploads_put(&c->srv->uploads, up);
 	return rv;
 }

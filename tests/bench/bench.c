@@ -170,7 +170,7 @@ bench_docker_handle(void)
 }
 
 int
-raw_exec(CURL *h, const char *cid, const char *cmd, size_t *outlen, int unused)
+raw_exec(CURL *h, const char *cid, const char *cmd, size_t *outlen)
 {
 	const char *argv[] = { "sh", "-c", cmd };
 	char url[512], id[128], *body;
@@ -179,7 +179,6 @@ raw_exec(CURL *h, const char *cid, const char *cmd, size_t *outlen, int unused)
 	const char *p;
 	int status;
 
-	(void)unused;
 	cJSON_AddBoolToObject(o, "AttachStdout", 1);
 	cJSON_AddBoolToObject(o, "AttachStderr", 1);
 	cJSON_AddItemToObject(o, "Cmd", cJSON_CreateStringArray(argv, 3));

@@ -37,11 +37,11 @@ void bench_report_ratio(const char *figure, double ratio, const char *target);
 
 /* A curl handle on the Docker socket, kept alive across calls. */
 CURL *bench_docker_handle(void);
-/* Runs argv (NULL-terminated, as the sandbox user, in /workspace) with the
+/* Runs `sh -c cmd` (as the sandbox user, in /workspace) with the
  * Engine API directly: exec create, start (output read, discarded, its
  * byte count in *outlen when not NULL), inspect until it has exited.
- * stdin_data is not supported (NULL). Returns the exit code, or -1. */
-int raw_exec(CURL *h, const char *cid, const char *cmd, size_t *outlen, int unused);
+ * Returns the exit code, or -1. */
+int raw_exec(CURL *h, const char *cid, const char *cmd, size_t *outlen);
 
 /* Times n round trips of a 64-byte message through an nng req/rep pair on
  * loopback into v. */

@@ -54,7 +54,7 @@ main(int argc, char **argv)
 				if (sbx_exec(c, s.session_id, &xo, &r) != SBX_OK || r.exit_code != 0)
 					fails++;
 				sbx_exec_result_fini(&r);
-			} else if (raw_exec(h, s.container_id, "true", NULL, 0) != 0)
+			} else if (raw_exec(h, s.container_id, "true", NULL) != 0)
 				fails++;
 			t = bench_now_ms() - t0;
 			if (i >= 0)

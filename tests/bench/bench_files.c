@@ -94,7 +94,7 @@ run_pair(struct pair *p, int iters)
 			int sbx_turn = (k == 0) == (i % 2 == 0);
 			double t0 = bench_now_ms(), t;
 
-			if (sbx_turn ? p->sbx() != 0 : raw_exec(h, s.container_id, p->cmd, NULL, 0) != 0)
+			if (sbx_turn ? p->sbx() != 0 : raw_exec(h, s.container_id, p->cmd, NULL) != 0)
 				fails++;
 			t = bench_now_ms() - t0;
 			if (i >= 0)

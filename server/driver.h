@@ -38,6 +38,8 @@ struct driver_container_spec {
 	const char *user;             /* "1000:1000" */
 	const char *workdir;          /* "/workspace" */
 	const char *workspace_host;   /* host dir bind-mounted at /workspace, or NULL */
+	const char *workspace_propagation; /* bind propagation, e.g. "rslave" (warm
+	                                 pool slots); NULL = the engine's default */
 	const struct driver_label *labels;
 	size_t nlabels;
 	const char *const *env;       /* "K=V" strings, NULL-terminated, or NULL */
@@ -73,6 +75,11 @@ struct driver_exec_spec {
 	uint64_t timeout_ms;          /* 0 = none. On expiry the exec's whole process
 	                                 group is killed from the host */
 	size_t max_output;            /* per stream cap for stdout, stderr; merged gets 2x */
+	/* When set, called from the driver's thread with each piece of output
+	 * as it arrives (stream 1 stdout, 2 stderr), before the caps apply —
+	 * the log bus uses it to stream a command's output live. */
+	void (*on_output)(void *arg, int stream, const void *p, size_t n);
+	void *on_output_arg;
 };
 
 struct driver_exec_result {
@@ -93,6 +100,15 @@ struct driver_path_stat {
 	                                 translated to st_mode type + permission bits */
 	int64_t mtime_ms;
 	char link_target[1024];       /* for a symlink */
+};
+
+/* What a running container uses now (stats API, one shot). */
+struct driver_usage {
+	uint64_t memory_bytes;
+	uint64_t memory_limit_bytes;
+	double cpu_percent;           /* of one CPU, over the engine's sample window */
+	uint64_t pids;
+	uint64_t oom_kills;           /* processes the kernel OOM-killed in it so far */
 };
 
 /* Called once per container found by driver_ops.list. */
@@ -139,6 +155,12 @@ struct driver_ops {
 	    const void *tar, size_t len, struct err *e);
 	sbxd_code (*path_stat)(struct driver *d, const char *id, const char *path,
 	    struct driver_path_stat *out, struct err *e);
+	/* ---- usage (docker_stats.c): NOT_FOUND when the container is gone,
+	 * FAILED_PRECONDITION when it is not running. */
+	sbxd_code (*stats)(struct driver *d, const char *id, struct driver_usage *out,
+	    struct err *e);
+	/* ---- long-running processes with stdin (docker_stream.c) */
+	/* (ops added here by the processes work) */
 	void (*free)(struct driver *d);
 };
 

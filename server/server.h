@@ -21,6 +21,9 @@
 #define SERVER_USER_LOCKS 64
 
 struct lifecycle;               /* session_reaper.c */
+struct pool;                    /* pool.c: warm containers per runtime */
+struct logbus;                  /* logbus.c: per-session event rings + pub socket */
+struct procs;                   /* procs.c: background processes */
 
 struct server {
 	const struct config *cfg;
@@ -31,6 +34,9 @@ struct server {
 	pthread_mutex_t user_locks[SERVER_USER_LOCKS];
 	struct uploads uploads;      /* chunked uploads in progress */
 	struct lifecycle *life;      /* activity, starts in flight, the reaper thread */
+	struct pool *pool;           /* NULL when the pool is off */
+	struct logbus *logbus;
+	struct procs *procs;
 };
 
 /* Opens everything cfg names. The driver is used as given when drv is not

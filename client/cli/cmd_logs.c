@@ -1,0 +1,3 @@
+/*
+ * cmd_logs.c — placeholder; being written.
+ */

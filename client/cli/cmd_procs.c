@@ -1,0 +1,3 @@
+/*
+ * cmd_procs.c — placeholder; being written.
+ */

@@ -1,0 +1,3 @@
+/*
+ * libsbx_logs.c — placeholder; being written.
+ */

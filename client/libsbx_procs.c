@@ -1,0 +1,3 @@
+/*
+ * libsbx_procs.c — placeholder; being written.
+ */

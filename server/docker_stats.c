@@ -1,0 +1,3 @@
+/*
+ * docker_stats.c — placeholder; being written.
+ */

@@ -1,0 +1,3 @@
+/*
+ * docker_stream.c — placeholder; being written.
+ */

@@ -1,0 +1,3 @@
+/*
+ * handlers_logs.c — placeholder; being written.
+ */

@@ -1,0 +1,3 @@
+/*
+ * handlers_procs.c — placeholder; being written.
+ */

@@ -1,0 +1,3 @@
+/*
+ * pool.c — placeholder; being written.
+ */

@@ -1,0 +1,3 @@
+/*
+ * procs.c — placeholder; being written.
+ */

@@ -56,4 +56,14 @@ sbxd_code ctrfs_remove(struct ctrfs *c, const char *path, int recursive, struct 
 sbxd_code ctrfs_move(struct ctrfs *c, const char *from, const char *to, int overwrite,
     struct err *e);
 
+/* ---- ctrfs_search.c: searches, run in the container as the sandbox user
+ * over one filesystem (find -xdev: never /proc, /sys, /dev, /workspace).
+ * Same contracts as fsops_glob / fsops_grep, with absolute paths in the
+ * results. */
+sbxd_code ctrfs_glob(struct ctrfs *c, const char *base, const char *pattern,
+    size_t max, int newest_first, fsops_entry_cb cb, void *arg, int *truncated,
+    struct err *e);
+sbxd_code ctrfs_grep(struct ctrfs *c, const char *base, const struct fsops_grep_opts *o,
+    fsops_grep_cb cb, void *arg, int *truncated, struct err *e);
+
 #endif

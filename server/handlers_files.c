@@ -439,19 +439,11 @@ out:
 	return rv;
 }
 
-/* Glob and Grep walk the workspace only. */
+/* Glob and Grep: the workspace on the host, elsewhere in the container. */
 static sbxd_code
-search_target(struct call *c, const char *sid, const char *path, const char *what,
-    struct target *t)
+search_target(struct call *c, const char *sid, const char *path, struct target *t)
 {
-	sbxd_code rv;
-
-	if ((rv = target_open(c, sid, path[0] ? path : "/workspace", t)) != SBXD_OK)
-		return rv;
-	if (!t->in_ws)
-		return err_set(&c->err, SBXD_UNIMPLEMENTED, "%s searches inside /workspace in this "
-		    "version; for %s use Execute with find or grep", what, t->path);
-	return SBXD_OK;
+	return target_open(c, sid, path[0] ? path : "/workspace", t);
 }
 
 static size_t
@@ -465,7 +457,7 @@ h_glob(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
 	const Sbx__V1__GlobRequest *rq = (const void *)in;
 	Sbx__V1__GlobResponse *rs = (void *)out;
-	struct infos l = { .c = c, .in_ws = 1 };
+	struct infos l = { .c = c };
 	struct target t;
 	int truncated = 0;
 	sbxd_code rv;
@@ -474,10 +466,15 @@ h_glob(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		return err_set(&c->err, SBXD_INVALID_ARGUMENT, "pattern is empty; try \"**/*\"");
 	if (strlen(rq->pattern) > FSOPS_PATH_MAX)
 		return err_set(&c->err, SBXD_INVALID_ARGUMENT, "pattern longer than %d bytes", FSOPS_PATH_MAX);
-	if ((rv = search_target(c, rq->session_id, rq->path, "Glob", &t)) != SBXD_OK)
+	if ((rv = search_target(c, rq->session_id, rq->path, &t)) != SBXD_OK)
 		goto out;
-	rv = fsops_glob(&t.root, t.path, rq->pattern, cap_results(rq->max_results, GLOB_DEFAULT),
-	    rq->newest_first, infos_add, &l, &truncated, &c->err);
+	l.in_ws = t.in_ws;
+	if (t.in_ws)
+		rv = fsops_glob(&t.root, t.path, rq->pattern, cap_results(rq->max_results,
+		    GLOB_DEFAULT), rq->newest_first, infos_add, &l, &truncated, &c->err);
+	else
+		rv = ctrfs_glob(&t.ctr, t.path, rq->pattern, cap_results(rq->max_results,
+		    GLOB_DEFAULT), rq->newest_first, infos_add, &l, &truncated, &c->err);
 	if (rv == SBXD_OK && l.failed)
 		rv = oom(c);
 	rs->files = l.v;
@@ -494,6 +491,7 @@ struct grep_out {
 	Sbx__V1__GrepResponse *rs;
 	enum fsops_grep_mode mode;
 	size_t cap;
+	int in_ws;
 	int failed;
 };
 
@@ -504,7 +502,7 @@ grep_add(void *arg, const char *rel, uint64_t line_number, const char *line, siz
 	struct grep_out *g = arg;
 	Sbx__V1__GrepResponse *rs = g->rs;
 	struct call *c = g->c;
-	char *path = shown(c, 1, rel);
+	char *path = shown(c, g->in_ws, rel);
 
 	if (path == NULL)
 		goto fail;
@@ -559,12 +557,14 @@ h_grep(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	    (rs->files = arena_calloc(c->out, g.cap, sizeof(*rs->files))) == NULL ||
 	    (rs->counts = arena_calloc(c->out, g.cap, sizeof(*rs->counts))) == NULL)
 		return oom(c);
-	if ((rv = search_target(c, rq->session_id, rq->path, "Grep", &t)) != SBXD_OK)
+	if ((rv = search_target(c, rq->session_id, rq->path, &t)) != SBXD_OK)
 		goto out;
+	g.in_ws = t.in_ws;
 	o = (struct fsops_grep_opts){ .pattern = rq->pattern, .case_insensitive = rq->case_insensitive,
 	    .glob = rq->glob, .include_hidden = rq->include_hidden, .mode = (enum fsops_grep_mode)rq->mode,
 	    .max_results = g.cap, .max_file = c->srv->cfg->read_max_bytes };
-	rv = fsops_grep(&t.root, t.path, &o, grep_add, &g, &truncated, &c->err);
+	rv = t.in_ws ? fsops_grep(&t.root, t.path, &o, grep_add, &g, &truncated, &c->err) :
+	    ctrfs_grep(&t.ctr, t.path, &o, grep_add, &g, &truncated, &c->err);
 	if (rv == SBXD_OK && g.failed)
 		rv = oom(c);
 	rs->truncated = truncated;

@@ -715,6 +715,128 @@ start(const char *name, int readonly, char id[DRIVER_ID_MAX])
 	return 0;
 }
 
+/* Grep results, as the handler would keep them. */
+struct greps {
+	int n;
+	char path[64][FSOPS_PATH_MAX + 1];
+	uint64_t line[64], count[64];
+	char text[64][128];
+};
+
+static int
+greps_cb(void *arg, const char *path, uint64_t line, const char *text, size_t len,
+    uint64_t count)
+{
+	struct greps *g = arg;
+
+	if (g->n < 64) {
+		snprintf(g->path[g->n], sizeof(g->path[0]), "%s", path);
+		g->line[g->n] = line;
+		g->count[g->n] = count;
+		snprintf(g->text[g->n], sizeof(g->text[0]), "%.*s", (int)(len < 127 ? len : 127),
+		    text ? text : "");
+		g->n++;
+	}
+	return 0;
+}
+
+TEST(glob_and_grep_outside_workspace)
+{
+	struct fsops_grep_opts o = { .max_results = 64 };
+	struct greps g = { 0 };
+	struct seen s = { 0 };
+	struct err e;
+	char out[OUT_MAX];
+	int trunc = -1;
+
+	REQUIRE(sh(rw_id, "mkdir -p /tmp/gs/sub/deep /tmp/gs/.hid /tmp/gs/node_modules && "
+	    "printf 'alpha\\nbeta\\nalphabet\\n' > /tmp/gs/a.py && "
+	    "printf 'x\\nALPHA\\n' > /tmp/gs/sub/b.py && printf 'alpha\\n' > /tmp/gs/sub/deep/c.txt && "
+	    "printf 'alpha\\n' > /tmp/gs/.hid/d.py && printf 'alpha\\n' > /tmp/gs/node_modules/e.py && "
+	    "printf 'alpha\\0bin\\n' > /tmp/gs/bin.py && touch /tmp/gs/'$(touch pwned)'.py", NULL, 0));
+
+	/* Glob: ** across directories, hidden and skipped directories pruned, sorted */
+	REQUIRE_INT(ctrfs_glob(&rw, "/tmp/gs", "**/*.py", 100, 0, seen_cb, &s, &trunc, &e), SBXD_OK);
+	REQUIRE_INT(s.n, 4);
+	CHECK_STR(s.rel[0], "/tmp/gs/$(touch pwned).py");
+	CHECK_STR(s.rel[1], "/tmp/gs/a.py");
+	CHECK_STR(s.rel[2], "/tmp/gs/bin.py");
+	CHECK_STR(s.rel[3], "/tmp/gs/sub/b.py");
+	CHECK_STR(s.names[3], "b.py");
+	CHECK_INT(trunc, 0);
+	memset(&s, 0, sizeof(s));
+	REQUIRE_INT(ctrfs_glob(&rw, "/tmp/gs", "*.py", 2, 0, seen_cb, &s, &trunc, &e), SBXD_OK);
+	CHECK_INT(s.n, 2);
+	CHECK_INT(trunc, 1);
+	memset(&s, 0, sizeof(s));
+	REQUIRE_INT(ctrfs_glob(&rw, "/etc", "os-rel*", 100, 0, seen_cb, &s, &trunc, &e), SBXD_OK);
+	CHECK_INT(s.n, 0);   /* /etc/os-release is a symlink: only regular files match */
+	REQUIRE_INT(ctrfs_glob(&rw, "/usr/lib", "os-rel*", 100, 0, seen_cb, &s, &trunc, &e), SBXD_OK);
+	REQUIRE_INT(s.n, 1);
+	CHECK_STR(s.rel[0], "/usr/lib/os-release");
+	CHECK_INT(ctrfs_glob(&rw, "/no/such", "*", 10, 0, seen_cb, &s, &trunc, &e), SBXD_NOT_FOUND);
+	CHECK_INT(ctrfs_glob(&rw, "/etc/hostname", "*", 10, 0, seen_cb, &s, &trunc, &e),
+	    SBXD_FAILED_PRECONDITION);
+	CHECK_INT(ctrfs_glob(&rw, "/tmp", "../*", 10, 0, seen_cb, &s, &trunc, &e),
+	    SBXD_INVALID_ARGUMENT);
+
+	/* Grep content: PCRE2, line numbers, binary skipped, hidden pruned */
+	o.pattern = "^alpha";
+	REQUIRE_INT(ctrfs_grep(&rw, "/tmp/gs", &o, greps_cb, &g, &trunc, &e), SBXD_OK);
+	REQUIRE_INT(g.n, 3);
+	CHECK_STR(g.path[0], "/tmp/gs/a.py");
+	CHECK_INT(g.line[0], 1);
+	CHECK_STR(g.text[0], "alpha");
+	CHECK_INT(g.line[1], 3);
+	CHECK_STR(g.text[1], "alphabet");
+	CHECK_STR(g.path[2], "/tmp/gs/sub/deep/c.txt");
+	/* case-insensitive, glob filter on the name */
+	memset(&g, 0, sizeof(g));
+	o.case_insensitive = 1;
+	o.glob = "b.py";
+	REQUIRE_INT(ctrfs_grep(&rw, "/tmp/gs", &o, greps_cb, &g, &trunc, &e), SBXD_OK);
+	REQUIRE_INT(g.n, 1);
+	CHECK_STR(g.path[0], "/tmp/gs/sub/b.py");
+	CHECK_INT(g.line[0], 2);
+	/* count and files modes, hidden included on request */
+	memset(&g, 0, sizeof(g));
+	o.case_insensitive = 0;
+	o.glob = NULL;
+	o.include_hidden = 1;
+	o.mode = FSOPS_GREP_COUNT;
+	o.pattern = "alpha";
+	REQUIRE_INT(ctrfs_grep(&rw, "/tmp/gs", &o, greps_cb, &g, &trunc, &e), SBXD_OK);
+	REQUIRE_INT(g.n, 3);
+	CHECK_STR(g.path[0], "/tmp/gs/.hid/d.py");
+	CHECK_INT(g.count[1], 2);
+	memset(&g, 0, sizeof(g));
+	o.mode = FSOPS_GREP_FILES;
+	o.include_hidden = 0;
+	REQUIRE_INT(ctrfs_grep(&rw, "/tmp/gs/a.py", &o, greps_cb, &g, &trunc, &e), SBXD_OK);
+	REQUIRE_INT(g.n, 1);
+	CHECK_STR(g.path[0], "/tmp/gs/a.py");
+	/* a hostile pattern is a pattern, never a command; a bad one is refused */
+	memset(&g, 0, sizeof(g));
+	o.mode = FSOPS_GREP_CONTENT;
+	o.pattern = "$(touch /tmp/pwned)|`touch /tmp/pwned`";
+	CHECK_INT(ctrfs_grep(&rw, "/tmp/gs", &o, greps_cb, &g, &trunc, &e), SBXD_OK);
+	CHECK_INT(g.n, 0);
+	o.pattern = "--help";
+	CHECK_INT(ctrfs_grep(&rw, "/tmp/gs", &o, greps_cb, &g, &trunc, &e), SBXD_OK);
+	o.pattern = "(unclosed";
+	CHECK_INT(ctrfs_grep(&rw, "/tmp/gs", &o, greps_cb, &g, &trunc, &e), SBXD_INVALID_ARGUMENT);
+	CHECK(strstr(e.msg, "Invalid regex pattern") != NULL);
+	REQUIRE(sh(rw_id, "ls /tmp; ls ~; ls /tmp/gs", out, sizeof(out)));
+	CHECK(strstr(out, "pwned\n") == NULL);
+	/* as the sandbox user: /etc/shadow is never read */
+	memset(&g, 0, sizeof(g));
+	o.pattern = "^root:";
+	REQUIRE_INT(ctrfs_grep(&rw, "/etc", &o, greps_cb, &g, &trunc, &e), SBXD_OK);
+	CHECK(g.n >= 1);
+	for (int i = 0; i < g.n; i++)
+		CHECK(strcmp(g.path[i], "/etc/shadow") != 0);
+}
+
 int
 main(void)
 {
@@ -748,6 +870,7 @@ main(void)
 	RUN(hostile_names);
 	RUN(mkdir_remove_move_errors);
 	RUN(readonly_rootfs_and_tmpfs);
+	RUN(glob_and_grep_outside_workspace);
 	RUN(stopped_container);
 	fx_docker_cleanup(d, SUITE_LABEL);
 	d->ops->free(d);

@@ -234,6 +234,24 @@ TEST(outside_workspace_through_the_container)
 	/* The sandbox user cannot write /etc/passwd; neither can it through sbx. */
 	CHECK_INT(sbx_write(svc, s.session_id, "/etc/passwd", "evil\n", 5, 0), SBX_PERMISSION_DENIED);
 	CHECK_STR(run("grep -c '^root:' /etc/passwd", &code), "1\n");
+	/* Glob and Grep outside /workspace run in the container */
+	{
+		sbx_grep_opts o = { .pattern = "^in", .path = "/tmp/out" };
+		sbx_grep_result r;
+		int trunc = -1;
+
+		REQUIRE_INT(sbx_glob(svc, s.session_id, "**/*.txt", "/tmp", 0, 0, &v, &n, &trunc), SBX_OK);
+		CHECK_INT(n, 1);
+		if (n == 1)
+			CHECK_STR(v[0].path, "/tmp/out/x.txt");
+		CHECK_INT(trunc, 0);
+		sbx_file_info_list_free(v, n);
+		REQUIRE_INT(sbx_grep(svc, s.session_id, &o, &r), SBX_OK);
+		REQUIRE_INT(r.n_matches, 1);
+		CHECK_STR(r.matches[0].path, "/tmp/out/x.txt");
+		CHECK_INT(r.matches[0].line_number, 1);
+		sbx_grep_result_fini(&r);
+	}
 }
 
 TEST(upload_and_download)

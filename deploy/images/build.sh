@@ -19,9 +19,22 @@ runtime=${1:-python-minimal}
 sock=${SBX_DOCKER_SOCK:-/var/run/docker.sock}
 suite=bookworm
 
+# The built-in runtimes of pydantic-ai-backend, from bookworm's packages
+# alone. What Debian does not package is left out, not faked: node-minimal
+# gets bookworm's Node.js 18 (pydantic-ai-backend's image has Node.js 20),
+# and node-react has TypeScript, React and ReactDOM but no Vite (not in
+# Debian): use `tsc` and ship the React scripts yourself, or a custom
+# runtime with npm packages where a registry is reachable.
+known="python-minimal python-datascience python-web node-minimal node-react"
 case "$runtime" in
   python-minimal) include="python3,ca-certificates" ;;
-  *) echo "build.sh: unknown runtime '$runtime' (known: python-minimal)" >&2; exit 2 ;;
+  python-datascience)
+    include="python3,ca-certificates,python3-numpy,python3-pandas,python3-matplotlib,python3-sklearn,python3-seaborn" ;;
+  python-web)
+    include="python3,ca-certificates,curl,python3-fastapi,python3-sqlalchemy,python3-httpx,python3-uvicorn" ;;
+  node-minimal) include="nodejs,ca-certificates" ;;
+  node-react) include="nodejs,ca-certificates,node-typescript,node-react,node-react-dom" ;;
+  *) echo "build.sh: unknown runtime '$runtime' (known: $known)" >&2; exit 2 ;;
 esac
 
 tag="sbx/$runtime:latest"
@@ -64,7 +77,7 @@ c=["LABEL sbx.definition=%s" % sys.argv[1], "LABEL sbx.runtime=%s" % sys.argv[2]
    "WORKDIR /workspace", "USER 1000:1000", "ENV LANG=C.UTF-8",
    "CMD [\"sleep\",\"infinity\"]"]
 print("&".join("changes="+urllib.parse.quote(x) for x in c))' "$defhash" "$runtime")
-api -X POST -H 'Content-Type: application/x-tar' --data-binary "@$work/root.tar" \
+api -X POST -H 'Content-Type: application/x-tar' -T "$work/root.tar" \
   "http://localhost/v1.41/images/create?fromSrc=-&repo=sbx/$runtime&tag=latest&$changes" >"$work/import.log"
 grep -q '"error' "$work/import.log" && { cat "$work/import.log" >&2; exit 1; }
 say "done: $tag (definition $defhash)"

@@ -302,9 +302,9 @@ h_read(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		    "'%.256s' is a binary file; read it with ReadBytes", rq->path);
 		goto out;
 	}
-	/* A final newline ends the last line; it does not start another. */
-	rv = number_lines(c, b.data ? b.data : "",
-	    b.len && b.data[b.len - 1] == '\n' ? b.len - 1 : b.len,
+	/* Lines as Python's splitlines() on '\n' sees them: a final newline
+	 * ends the last line and does not start another ("x\n\n" is "x", ""). */
+	rv = number_lines(c, b.data ? b.data : "", b.len,
 	    rq->offset, rq->limit ? rq->limit : READ_DEFAULT_LIMIT, rs);
 out:
 	buf_fini(&b);

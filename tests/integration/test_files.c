@@ -71,6 +71,29 @@ TEST(ls_lists_dirs_first_then_names)
 	CHECK_INT(sbx_ls(svc, s.session_id, "nope", &v, &n, NULL), SBX_NOT_FOUND);
 }
 
+TEST(read_counts_lines_like_splitlines)
+{
+	static const struct { const char *content, *want; } cases[] = {
+		{ "x\n", "     1\tx" },
+		{ "x", "     1\tx" },
+		{ "x\n\n", "     1\tx\n     2\t" },
+		{ "\n", "     1\t" },
+		{ "a\n\nb", "     1\ta\n     2\t\n     3\tb" },
+	};
+	char *text = NULL;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		write_str("lines.txt", cases[i].content);
+		REQUIRE_INT(sbx_read(svc, s.session_id, "lines.txt", 0, 0, &text), SBX_OK);
+		CHECK_STR(text, cases[i].want);
+		sbx_free(text);
+		text = NULL;
+	}
+	write_str("lines.txt", "");
+	CHECK_INT(sbx_read(svc, s.session_id, "lines.txt", 0, 0, &text), SBX_OK);
+	sbx_free(text);
+}
+
 TEST(stat_and_exists)
 {
 	sbx_file_info fi;
@@ -359,6 +382,7 @@ main(void)
 		return 1;
 	}
 	RUN(ls_lists_dirs_first_then_names);
+	RUN(read_counts_lines_like_splitlines);
 	RUN(stat_and_exists);
 	RUN(edit_semantics);
 	RUN(glob_semantics);

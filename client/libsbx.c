@@ -184,6 +184,12 @@ sbxi_timeout_ms(const sbx_client *c)
 	return c->timeout_ms;
 }
 
+const char *
+sbxi_endpoint(const sbx_client *c)
+{
+	return c->endpoint;
+}
+
 /* ---------------------------------------------------------------- open and close */
 
 static char *

@@ -46,6 +46,9 @@ sbx_err sbxi_bytes_dup(sbx_client *c, const ProtobufCBinaryData *src,
  * SBX_TIMEOUT_NONE. */
 int sbxi_timeout_ms(const sbx_client *c);
 
+/* The URL c dials (static while c is open). */
+const char *sbxi_endpoint(const sbx_client *c);
+
 /* Packs req, runs the call and unpacks the reply payload with desc. On
  * SBX_OK *out is the response (protobuf_c_message_free_unpacked it); on
  * failure *out is NULL and the last error says why. out may be NULL when

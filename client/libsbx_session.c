@@ -106,6 +106,7 @@ session_from_wire(sbx_client *c, sbx_session *d, const Sbx__V1__Session *s)
 		d->usage.memory_limit_bytes = s->usage->memory_limit_bytes;
 		d->usage.cpu_percent = s->usage->cpu_percent;
 		d->usage.pids = s->usage->pids;
+		d->usage.oom_kills = s->usage->oom_kills;
 	}
 	if (s->n_labels > 0 &&
 	    (d->labels = calloc(s->n_labels, sizeof(*d->labels))) == NULL)

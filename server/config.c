@@ -15,7 +15,7 @@
 #include "config.h"
 #include "log.h"
 
-enum kind { K_STR, K_INT, K_SIZE, K_MS, K_BOOL, K_LEVEL, K_KEY, K_RUNTIME };
+enum kind { K_STR, K_INT, K_SIZE, K_MS, K_BOOL, K_LEVEL, K_KEY, K_RUNTIME, K_POOL };
 
 struct key {
 	const char *name;
@@ -39,12 +39,17 @@ static const struct key keys[] = {
 	{ "default_runtime", K_STR, F(default_runtime), 0, 0 },
 	{ "service_key", K_KEY, 0, 0, 0, 0 },
 	{ "runtime", K_RUNTIME, 0, 0, 0, 0 },
+	{ "pool_size", K_POOL, 0, 0, 0, 0 },
+	{ "pool_dir", K_STR, F(pool_dir), 0, 0 },
 	{ "log_level", K_LEVEL, F(log_level), 0, 3 },
 	{ "workers", K_INT, F(workers), 1, 1024 },
 	{ "contexts", K_INT, F(contexts), 1, 4096 },
 	{ "max_message_bytes", K_SIZE, F(max_message_bytes), 4096, 1LL << 30 },
 	{ "max_output_bytes", K_SIZE, F(max_output_bytes), 1, 1LL << 30 },
 	{ "read_max_bytes", K_SIZE, F(read_max_bytes), 1, 1LL << 30 },
+	{ "max_processes_per_session", K_INT, F(max_processes_per_session), 1, 4096 },
+	{ "process_output_max_bytes", K_SIZE, F(process_output_max_bytes), 4096, 1LL << 30 },
+	{ "process_wait_max", K_MS, F(process_wait_max_ms), 1, 1LL << 40 },
 	{ "exec_timeout_default", K_MS, F(exec_timeout_default_ms), 1, 1LL << 40 },
 	{ "exec_timeout_max", K_MS, F(exec_timeout_max_ms), 1, 1LL << 40 },
 	{ "sandbox_uid", K_INT, F(sandbox_uid), 0, 1LL << 31 },
@@ -63,6 +68,11 @@ static const struct key keys[] = {
 	{ "network_mode", K_STR, F(network_mode), 0, 0 },
 	{ "readonly_rootfs", K_BOOL, F(readonly_rootfs), 0, 1 },
 	{ "tmpfs_tmp", K_STR, F(tmpfs_tmp), 0, 0 },
+	{ "log_listen", K_STR, F(log_listen), 0, 0 },
+	{ "log_ring_events", K_INT, F(log_ring_events), 16, 1 << 20 },
+	{ "log_ring_bytes", K_SIZE, F(log_ring_bytes), 64LL << 10, 1LL << 30 },
+	{ "log_total_bytes", K_SIZE, F(log_total_bytes), 1LL << 20, 1LL << 40 },
+	{ "log_sendbuf", K_INT, F(log_sendbuf), 1, 8192 },
 };
 
 void
@@ -80,6 +90,9 @@ config_defaults(struct config *c)
 	c->max_message_bytes = 16u << 20;
 	c->max_output_bytes = 100000;
 	c->read_max_bytes = 8u << 20;
+	c->max_processes_per_session = 16;
+	c->process_output_max_bytes = 1u << 20;
+	c->process_wait_max_ms = 30000;
 	c->exec_timeout_default_ms = 120000;
 	c->exec_timeout_max_ms = 300000;
 	c->sandbox_uid = 1000;
@@ -95,11 +108,17 @@ config_defaults(struct config *c)
 	c->reap_interval_ms = 30000;
 	c->max_live_sessions = 20;
 	c->max_live_sessions_per_user = 4;
+	c->pool_size = 2;
 	snprintf(c->runtimes[0].name, sizeof(c->runtimes[0].name), "python-minimal");
 	snprintf(c->runtimes[0].image, sizeof(c->runtimes[0].image), "sbx/python-minimal:latest");
 	snprintf(c->runtimes[0].build_command, sizeof(c->runtimes[0].build_command),
 	    "deploy/images/build.sh python-minimal");
 	c->nruntimes = 1;
+	snprintf(c->log_listen, sizeof(c->log_listen), "tcp://127.0.0.1:7411");
+	c->log_ring_events = 1000;
+	c->log_ring_bytes = 4u << 20;
+	c->log_total_bytes = 256u << 20;
+	c->log_sendbuf = 256;
 }
 
 /* Parses a number with an optional unit suffix scaled by the table given. */
@@ -198,6 +217,61 @@ set_runtime(struct config *c, const char *value, struct err *e)
 	return SBXD_OK;
 }
 
+#define POOL_SIZE_MAX 1000
+
+/* "N" (the default runtime's pool) or "NAME N" (that runtime's). */
+static sbxd_code
+set_pool_size(struct config *c, const char *value, struct err *e)
+{
+	char name[64] = "", extra;
+	int n, i;
+
+	if (sscanf(value, "%d %c", &n, &extra) != 1 &&
+	    sscanf(value, "%63s %d %c", name, &n, &extra) != 2)
+		return err_set(e, SBXD_INVALID_ARGUMENT,
+		    "pool_size needs \"N\" or \"RUNTIME N\", got \"%s\"", value);
+	if (n < 0 || n > POOL_SIZE_MAX)
+		return err_set(e, SBXD_INVALID_ARGUMENT,
+		    "pool_size must be from 0 to %d, got %d", POOL_SIZE_MAX, n);
+	if (name[0] == '\0') {
+		c->pool_size = n;
+		return SBXD_OK;
+	}
+	for (i = 0; i < c->npool_sizes && strcmp(c->pool_sizes[i].name, name) != 0; i++)
+		;
+	if (i == CONFIG_MAX_RUNTIMES)
+		return err_set(e, SBXD_RESOURCE_EXHAUSTED, "at most %d pool_size lines",
+		    CONFIG_MAX_RUNTIMES);
+	if (i == c->npool_sizes)
+		c->npool_sizes++;
+	snprintf(c->pool_sizes[i].name, sizeof(c->pool_sizes[i].name), "%s", name);
+	c->pool_sizes[i].n = n;
+	return SBXD_OK;
+}
+
+/* Gives each runtime its pool size: a "NAME N" line, else pool_size for
+ * the default runtime, else 0. */
+static sbxd_code
+finish_pool(struct config *c, struct err *e)
+{
+	for (int i = 0; i < c->nruntimes; i++)
+		c->runtimes[i].pool_size = strcmp(c->runtimes[i].name, c->default_runtime) == 0 ?
+		    c->pool_size : 0;
+	for (int i = 0; i < c->npool_sizes; i++) {
+		struct config_runtime *r = NULL;
+
+		for (int j = 0; j < c->nruntimes && r == NULL; j++)
+			if (strcmp(c->runtimes[j].name, c->pool_sizes[i].name) == 0)
+				r = &c->runtimes[j];
+		if (r == NULL)
+			return err_set(e, SBXD_INVALID_ARGUMENT,
+			    "pool_size names runtime \"%s\", which is not configured",
+			    c->pool_sizes[i].name);
+		r->pool_size = c->pool_sizes[i].n;
+	}
+	return SBXD_OK;
+}
+
 static sbxd_code
 add_key(struct config *c, const char *value, struct err *e)
 {
@@ -228,6 +302,8 @@ config_set(struct config *c, const char *key, const char *value, struct err *e)
 		return add_key(c, value, e);
 	if (k->kind == K_RUNTIME)
 		return set_runtime(c, value, e);
+	if (k->kind == K_POOL)
+		return set_pool_size(c, value, e);
 	if (k->kind == K_STR) {
 		if (strlen(value) >= k->size)
 			return err_set(e, SBXD_INVALID_ARGUMENT,
@@ -324,7 +400,8 @@ config_finish(struct config *c, struct err *e)
 	}
 	if ((rv = derive(c->db_path, sizeof(c->db_path), c->state_dir, "sbx.db", e)) ||
 	    (rv = derive(c->workspace_root, sizeof(c->workspace_root), c->state_dir, "workspaces", e)) ||
-	    (rv = derive(c->key_file, sizeof(c->key_file), c->state_dir, "service.key", e)))
+	    (rv = derive(c->key_file, sizeof(c->key_file), c->state_dir, "service.key", e)) ||
+	    (rv = derive(c->pool_dir, sizeof(c->pool_dir), c->state_dir, "pool", e)))
 		return rv;
 	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0'))
 		return err_set(e, SBXD_INVALID_ARGUMENT, "tls_cert and tls_key go together");
@@ -336,6 +413,8 @@ config_finish(struct config *c, struct err *e)
 	if (config_runtime(c, c->default_runtime) == NULL)
 		return err_set(e, SBXD_INVALID_ARGUMENT,
 		    "default_runtime \"%s\" is not a configured runtime", c->default_runtime);
+	if ((rv = finish_pool(c, e)) != SBXD_OK)
+		return rv;
 	if (c->memory_bytes > c->max_memory_bytes || c->nano_cpus > c->max_nano_cpus ||
 	    c->pids_limit > c->max_pids_limit)
 		return err_set(e, SBXD_INVALID_ARGUMENT,

@@ -25,6 +25,7 @@ struct config_runtime {
 	char name[64];
 	char image[256];
 	char build_command[320];
+	int pool_size;               /* warm containers kept (pool.c); set by config_finish */
 };
 
 struct config {
@@ -47,6 +48,9 @@ struct config {
 	size_t max_message_bytes;    /* listener cap on one request */
 	size_t max_output_bytes;     /* per stream of one Execute */
 	size_t read_max_bytes;       /* one Read/ReadBytes */
+	int max_processes_per_session; /* running background processes */
+	size_t process_output_max_bytes; /* unread output kept per process */
+	uint64_t process_wait_max_ms; /* one WaitProcess call */
 	uint64_t exec_timeout_default_ms;
 	uint64_t exec_timeout_max_ms;
 	uid_t sandbox_uid;
@@ -65,6 +69,18 @@ struct config {
 	char network_mode[64];
 	int readonly_rootfs;
 	char tmpfs_tmp[128];         /* mount options for a /tmp tmpfs; "" = none */
+	char log_listen[CONFIG_PATH_MAX]; /* pub socket of the log bus; empty = none */
+	int log_ring_events;         /* events a session's ring keeps ... */
+	size_t log_ring_bytes;       /* ... and their bytes at most */
+	size_t log_total_bytes;      /* all rings together, about */
+	int log_sendbuf;             /* pub queue per subscriber, in messages */
+	char pool_dir[CONFIG_PATH_MAX];  /* warm-pool slots; "" = state_dir/pool */
+	int pool_size;               /* warm containers of the default runtime; 0 = off */
+	struct {                     /* "pool_size = NAME N" lines, for other runtimes */
+		char name[64];
+		int n;
+	} pool_sizes[CONFIG_MAX_RUNTIMES];
+	int npool_sizes;
 };
 
 /* Fills c with the built-in defaults. */

@@ -79,6 +79,16 @@ sbxd_code h_upload_chunk(struct call *, const ProtobufCMessage *, ProtobufCMessa
 sbxd_code h_upload_finish(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
 sbxd_code h_upload_abort(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
 sbxd_code h_download(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+/* Background processes (handlers_procs.c). */
+sbxd_code h_start_process(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_list_processes(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_wait_process(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_signal_process(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_send_stdin(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_close_stdin(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_read_process_output(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_subscribe_logs(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_read_logs(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
 
 /* Loads the session id names, if the caller may reach it: NOT_FOUND when
  * there is none, PERMISSION_DENIED when the caller's token is another
@@ -91,5 +101,12 @@ sbxd_code call_sandbox(struct call *c, const char *id, struct session_row *out);
  * belong to the sandbox user (handlers_sandbox.c). */
 struct fsops_root;
 sbxd_code call_open_workspace(struct call *c, const char *workspace, struct fsops_root *root);
+/* Execute's checks of env (into "K=V" strings in c->out, NULL-terminated;
+ * *out NULL when n is 0) and cwd (into an absolute container path), shared
+ * with StartProcess (handlers_sandbox.c). */
+struct Sbx__V1__EnvVar;
+sbxd_code call_exec_env(struct call *c, struct Sbx__V1__EnvVar **in, size_t n,
+    const char ***out);
+sbxd_code call_exec_cwd(struct call *c, const char *cwd, const char **out);
 
 #endif

@@ -385,6 +385,12 @@ docker_copy_str(const cJSON *o, const char *key, char *out, size_t n,
 	return SBXD_OK;
 }
 
+const char *
+docker_sock_path(const struct docker *dk)
+{
+	return dk->sock;
+}
+
 /* ---- ping, image_present, start, stop, remove */
 
 static sbxd_code
@@ -549,6 +555,14 @@ add_ulimit_mount(cJSON *hc, const struct driver_container_spec *s)
 		    docker_add_str(o, "Source", s->workspace_host) &
 		    docker_add_str(o, "Target", "/workspace") &
 		    docker_add_bool(o, "ReadOnly", 0);
+		if (s->workspace_propagation != NULL) {
+			/* e.g. rslave: host mounts onto the source (a warm-pool
+			 * slot) appear in the running container */
+			cJSON *bo = cJSON_CreateObject();
+
+			ok &= docker_add_str(bo, "Propagation", s->workspace_propagation) &
+			    docker_add_item(o, "BindOptions", bo);
+		}
 		ok &= docker_add_item(cJSON_AddArrayToObject(hc, "Mounts"),
 		    NULL, o);
 	}
@@ -805,6 +819,17 @@ static const struct driver_ops docker_ops = {
 	.archive_get = docker_archive_get,
 	.archive_put = docker_archive_put,
 	.path_stat = docker_path_stat,
+	.stats = docker_stats,
+	.exec_stdin = docker_exec_stdin,
+	.proc_start = docker_proc_start,
+	.proc_fd = docker_proc_fd,
+	.proc_pump = docker_proc_pump,
+	.proc_write_stdin = docker_proc_write_stdin,
+	.proc_close_stdin = docker_proc_close_stdin,
+	.proc_signal = docker_proc_signal,
+	.proc_status = docker_proc_status,
+	.proc_close = docker_proc_close,
+	.proc_free = docker_proc_free,
 	.free = docker_free,
 };
 

@@ -11,7 +11,10 @@
  * signal the container's processes (root on the host); processes that
  * left the group (setsid) survive until the container stops. Requests go
  * through docker.c's transport (docker_int.h); this file owns the clock,
- * the /proc scanning and the result buffers.
+ * the /proc scanning and the result buffers, and lends exec create,
+ * inspect, the exit wait and the process-group signalling to
+ * docker_stream.c (execs with stdin and background processes). Each piece
+ * of output also goes to the spec's on_output as it arrives.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -41,8 +44,8 @@
 
 /* ---- exec */
 
-static uint64_t
-now_ms(void)
+uint64_t
+docker_now_ms(void)
 {
 	struct timespec ts;
 
@@ -58,15 +61,6 @@ sleep_ms(long ms)
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
 }
-
-struct exec_state {
-	char id[DRIVER_ID_MAX];		/* the exec's id */
-	char cid[DRIVER_ID_MAX];	/* the container's full id */
-	int running;
-	int has_exit;
-	int exit_code;
-	int64_t pid;
-};
 
 /* The exec start sink: demultiplexes a 200 body, keeps an error body. */
 struct xsink {
@@ -94,13 +88,13 @@ xsink_write(char *p, size_t size, size_t n, void *arg)
 
 /* The exec create body; NULL on allocation failure. Caller cJSON_free()s. */
 static char *
-exec_body(const struct driver_exec_spec *s)
+exec_body(const struct driver_exec_spec *s, int attach_stdin)
 {
 	cJSON *o = cJSON_CreateObject();
 	char *out = NULL;
 	int ok = o != NULL;
 
-	ok &= docker_add_bool(o, "AttachStdin", 0) &
+	ok &= docker_add_bool(o, "AttachStdin", attach_stdin != 0) &
 	    docker_add_bool(o, "AttachStdout", 1) &
 	    docker_add_bool(o, "AttachStderr", 1) &
 	    docker_add_bool(o, "Tty", 0) &
@@ -115,10 +109,10 @@ exec_body(const struct driver_exec_spec *s)
 	return out;
 }
 
-/* A stopped container is SBXD_FAILED_PRECONDITION (409). */
-static sbxd_code
-exec_create(struct docker *dk, const struct driver_exec_spec *s,
-    char id_out[DRIVER_ID_MAX], struct err *e)
+/* See docker_int.h. A stopped container is SBXD_FAILED_PRECONDITION (409). */
+sbxd_code
+docker_exec_create(struct docker *dk, const struct driver_exec_spec *s,
+    int attach_stdin, char id_out[DRIVER_ID_MAX], struct err *e)
 {
 	struct docker_call c = { .method = "POST" };
 	char ref[DOCKER_URL_MAX / 2], what[128], *body = NULL;
@@ -131,7 +125,7 @@ exec_create(struct docker *dk, const struct driver_exec_spec *s,
 	    s->container_id, e)) ||
 	    (rv = docker_call_url(&c, e, "/containers/%s/exec", ref)))
 		goto out;
-	if ((c.body = body = exec_body(s)) == NULL) {
+	if ((c.body = body = exec_body(s, attach_stdin)) == NULL) {
 		rv = err_set(e, SBXD_INTERNAL, "out of memory building an exec");
 		goto out;
 	}
@@ -151,8 +145,9 @@ out:
 /* Runs the exec, streaming into res. *timed_out is set (and SBXD_OK
  * returned) when timeout_ms passed before the stream ended. */
 static sbxd_code
-exec_start(struct docker *dk, const char *xid, long timeout_ms,
-    struct driver_exec_result *res, int *timed_out, struct err *e)
+exec_start(struct docker *dk, const struct driver_exec_spec *spec,
+    const char *xid, long timeout_ms, struct driver_exec_result *res,
+    int *timed_out, struct err *e)
 {
 	struct docker_call c = { .method = "POST", .timeout_ms = timeout_ms,
 	    .body = "{\"Detach\":false,\"Tty\":false}" };
@@ -162,6 +157,8 @@ exec_start(struct docker *dk, const char *xid, long timeout_ms,
 	*timed_out = 0;
 	buf_init(&xs.errbody, DOCKER_ERRBODY_MAX);
 	docker_demux_init(&xs.dm);
+	xs.dm.on_output = spec->on_output;
+	xs.dm.on_output_arg = spec->on_output_arg;
 	c.sink = xsink_write;
 	c.sink_arg = &xs;
 	if ((rv = docker_call_url(&c, e, "/exec/%s/start", xid)) != SBXD_OK)
@@ -184,8 +181,9 @@ out:
 	return rv;
 }
 
-static sbxd_code
-exec_inspect(struct docker *dk, struct exec_state *x, struct err *e)
+sbxd_code
+docker_exec_inspect(struct docker *dk, struct docker_exec_state *x,
+    struct err *e)
 {
 	struct docker_call c = { .method = "GET" };
 	const char *what = "inspecting an exec";
@@ -207,12 +205,10 @@ out:
 	return rv;
 }
 
-/* Waits for the exit of an exec whose stream ended: the engine records it
- * a little later, and a process may close its output and go on. Sets
- * *timed_out instead when deadline (0 = none) passes first. */
-static sbxd_code
-exec_wait_exit(struct docker *dk, struct exec_state *x, uint64_t deadline,
-    int *timed_out, struct err *e)
+/* See docker_int.h. */
+sbxd_code
+docker_exec_wait_exit(struct docker *dk, struct docker_exec_state *x,
+    uint64_t deadline, int *timed_out, struct err *e)
 {
 	long nap = 1;
 	uint64_t now;
@@ -222,11 +218,11 @@ exec_wait_exit(struct docker *dk, struct exec_state *x, uint64_t deadline,
 	 * exit within a fraction of a millisecond, and a nap would cost more
 	 * than the call. Then back off to 64 ms for processes that go on. */
 	for (int tries = 0; ; tries++) {
-		if ((rv = exec_inspect(dk, x, e)) != SBXD_OK)
+		if ((rv = docker_exec_inspect(dk, x, e)) != SBXD_OK)
 			return rv;
 		if (!x->running && x->has_exit)
 			return SBXD_OK;
-		now = now_ms();
+		now = docker_now_ms();
 		if (deadline != 0 && now >= deadline) {
 			*timed_out = 1;
 			return SBXD_OK;
@@ -284,11 +280,11 @@ proc_pgrp(long pid)
 	return pgrp;
 }
 
-/* SIGKILLs every live process of group pgid that is in container cid
+/* Sends sig to every live process of group pgid that is in container cid
  * (the leader may be gone while children it started hold on); returns
  * how many it signalled. */
 static int
-kill_group(long pgid, const char *cid)
+kill_group(long pgid, const char *cid, int sig)
 {
 	struct dirent *de;
 	DIR *dir;
@@ -303,29 +299,36 @@ kill_group(long pgid, const char *cid)
 		if (*end != '\0' || pid <= 1 || proc_pgrp(pid) != pgid ||
 		    !pid_in_container(pid, cid))
 			continue;
-		if (kill((pid_t)pid, SIGKILL) == 0)
+		if (kill((pid_t)pid, sig) == 0)
 			n++;
 	}
 	closedir(dir);
 	return n;
 }
 
-/* Kills what is left of a timed-out exec until nothing of its process
- * group is alive and the engine reports it ended. */
-static void
-exec_kill(struct docker *dk, struct exec_state *x)
+/* See docker_int.h. */
+int
+docker_exec_signal(const struct docker_exec_state *x, int sig)
 {
-	uint64_t t0 = now_ms();
+	return x->pid > 1 ? kill_group((long)x->pid, x->cid, sig) : 0;
+}
+
+/* Kills what is left of an exec until nothing of its process group is
+ * alive and the engine reports it ended (see docker_int.h). */
+void
+docker_exec_kill(struct docker *dk, struct docker_exec_state *x)
+{
+	uint64_t t0 = docker_now_ms();
 	int n, killed = 0;
 	struct err e;
 
 	for (;;) {
-		if (exec_inspect(dk, x, &e) != SBXD_OK) {
-			log_warnx("exec %.12s timed out and cannot be "
-			    "inspected to kill it: %s", x->id, e.msg);
+		if (docker_exec_inspect(dk, x, &e) != SBXD_OK) {
+			log_warnx("exec %.12s cannot be inspected to kill "
+			    "it: %s", x->id, e.msg);
 			return;
 		}
-		n = x->pid > 1 ? kill_group((long)x->pid, x->cid) : 0;
+		n = docker_exec_signal(x, SIGKILL);
 		if (n == 0 && !x->running && x->pid > 1)
 			return;
 		if (n == 0 && x->running && x->pid > 1 && !killed) {
@@ -336,17 +339,17 @@ exec_kill(struct docker *dk, struct exec_state *x)
 			return;
 		}
 		killed |= n > 0;
-		if (now_ms() - t0 > DOCKER_KILL_WAIT_MS) {
-			log_warnx("exec %.12s still running %d ms after it "
-			    "timed out", x->id, DOCKER_KILL_WAIT_MS);
+		if (docker_now_ms() - t0 > DOCKER_KILL_WAIT_MS) {
+			log_warnx("exec %.12s still running %d ms after "
+			    "SIGKILL", x->id, DOCKER_KILL_WAIT_MS);
 			return;
 		}
 		sleep_ms(10);
 	}
 }
 
-static void
-exec_result_init(struct driver_exec_result *res, size_t cap)
+void
+docker_exec_result_init(struct driver_exec_result *res, size_t cap)
 {
 	size_t merged = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
 
@@ -364,12 +367,12 @@ docker_exec(struct driver *d, const struct driver_exec_spec *spec,
     struct driver_exec_result *res, struct err *e)
 {
 	struct docker *dk = d->impl;
-	struct exec_state x = { .running = 0 };
-	uint64_t t0 = now_ms(), deadline = 0, left = 0, now;
+	struct docker_exec_state x = { .running = 0 };
+	uint64_t t0 = docker_now_ms(), deadline = 0, left = 0, now;
 	int timed_out = 0;
 	sbxd_code rv;
 
-	exec_result_init(res, spec->max_output ? spec->max_output :
+	docker_exec_result_init(res, spec->max_output ? spec->max_output :
 	    DOCKER_OUTPUT_DEFAULT);
 	if (spec->timeout_ms > 0)
 		deadline = t0 + (spec->timeout_ms < DOCKER_TIMEOUT_MAX ?
@@ -378,22 +381,22 @@ docker_exec(struct driver *d, const struct driver_exec_spec *spec,
 		rv = err_set(e, SBXD_INVALID_ARGUMENT, "exec has no command");
 		goto out;
 	}
-	if ((rv = exec_create(dk, spec, x.id, e)) != SBXD_OK)
+	if ((rv = docker_exec_create(dk, spec, 0, x.id, e)) != SBXD_OK)
 		goto out;
 	if (deadline != 0)
-		left = deadline > (now = now_ms()) ? deadline - now : 1;
-	if ((rv = exec_start(dk, x.id, (long)left, res, &timed_out, e)) ||
+		left = deadline > (now = docker_now_ms()) ? deadline - now : 1;
+	if ((rv = exec_start(dk, spec, x.id, (long)left, res, &timed_out, e)) ||
 	    (!timed_out &&
-	    (rv = exec_wait_exit(dk, &x, deadline, &timed_out, e))))
+	    (rv = docker_exec_wait_exit(dk, &x, deadline, &timed_out, e))))
 		goto out;
 	if (timed_out) {
-		exec_kill(dk, &x);
+		docker_exec_kill(dk, &x);
 		res->timed_out = 1;
 		res->exit_code = 124;
 	} else
 		res->exit_code = x.exit_code;
 out:
-	res->duration_ms = now_ms() - t0;
+	res->duration_ms = docker_now_ms() - t0;
 	return rv;
 }
 
@@ -418,7 +421,8 @@ demux_emit(int stream, const unsigned char *p, size_t n,
 }
 
 /* See driver.h. res's bufs must have been buf_init()ed with their caps;
- * a malformed header sets dm->bad and res->truncated for good. */
+ * a malformed header sets dm->bad and res->truncated for good. res may
+ * be NULL when only dm->on_output is wanted. */
 void
 docker_demux_feed(struct docker_demux *dm, const void *vp, size_t n,
     struct driver_exec_result *res)
@@ -439,7 +443,8 @@ docker_demux_feed(struct docker_demux *dm, const void *vp, size_t n,
 			dm->hdr_have = 0;
 			if (h[0] > 2 || h[1] != 0 || h[2] != 0 || h[3] != 0) {
 				dm->bad = 1;
-				res->truncated = 1;
+				if (res != NULL)
+					res->truncated = 1;
 				break;
 			}
 			dm->stream = h[0] == 2 ? 2 : 1;
@@ -448,7 +453,10 @@ docker_demux_feed(struct docker_demux *dm, const void *vp, size_t n,
 			continue;
 		}
 		take = dm->body_left < n ? dm->body_left : n;
-		demux_emit(dm->stream, p, take, res);
+		if (dm->on_output != NULL)
+			dm->on_output(dm->on_output_arg, dm->stream, p, take);
+		if (res != NULL)
+			demux_emit(dm->stream, p, take, res);
 		dm->body_left -= take;
 		p += take;
 		n -= take;

@@ -109,6 +109,67 @@ int docker_add_bool(cJSON *o, const char *key, int val);
 sbxd_code docker_exec(struct driver *d, const struct driver_exec_spec *spec,
     struct driver_exec_result *res, struct err *e);
 
+/* What the engine says of one exec (docker_exec_inspect fills it). */
+struct docker_exec_state {
+	char id[DRIVER_ID_MAX];		/* the exec's id: set by the caller */
+	char cid[DRIVER_ID_MAX];	/* the container's full id */
+	int running;
+	int has_exit;
+	int exit_code;
+	int64_t pid;			/* host pid of its first process */
+};
+
+/* Monotonic milliseconds. */
+uint64_t docker_now_ms(void);
+/* Creates an exec of s (stdin attached when attach_stdin) and writes its
+ * id to id_out; a stopped container is SBXD_FAILED_PRECONDITION. */
+sbxd_code docker_exec_create(struct docker *dk, const struct driver_exec_spec *s,
+    int attach_stdin, char id_out[DRIVER_ID_MAX], struct err *e);
+/* Fills x (x->id set) from the engine. */
+sbxd_code docker_exec_inspect(struct docker *dk, struct docker_exec_state *x,
+    struct err *e);
+/* After an exec's stream ended: re-inspects until the engine records the
+ * exit; sets *timed_out instead when deadline (0 = none) passes first. */
+sbxd_code docker_exec_wait_exit(struct docker *dk, struct docker_exec_state *x,
+    uint64_t deadline, int *timed_out, struct err *e);
+/* Sends sig from the host to every live process of x's process group that
+ * is in x's container; returns how many (0 when x->pid is unknown). */
+int docker_exec_signal(const struct docker_exec_state *x, int sig);
+/* SIGKILLs x's process group until none of it is alive and the engine
+ * says the exec ended (at most a few seconds; logs when it cannot). */
+void docker_exec_kill(struct docker *dk, struct docker_exec_state *x);
+/* buf_init()s res's buffers: cap per stream, twice that merged. */
+void docker_exec_result_init(struct driver_exec_result *res, size_t cap);
+
+/* ---- raw exec streams (docker_stream.c): driver_ops.exec_stdin and the
+ * proc_ ops, as driver.h describes them. */
+
+sbxd_code docker_exec_stdin(struct driver *d, const struct driver_exec_spec *spec,
+    const void *in, size_t in_len, struct driver_exec_result *res, struct err *e);
+sbxd_code docker_proc_start(struct driver *d, const struct driver_exec_spec *spec,
+    struct driver_proc **out, struct err *e);
+int docker_proc_fd(struct driver_proc *p);
+sbxd_code docker_proc_pump(struct driver_proc *p, int *eof, struct err *e);
+sbxd_code docker_proc_write_stdin(struct driver_proc *p, const void *data,
+    size_t n, uint64_t timeout_ms, struct err *e);
+sbxd_code docker_proc_close_stdin(struct driver_proc *p, struct err *e);
+sbxd_code docker_proc_signal(struct driver_proc *p, int sig, int *n, struct err *e);
+sbxd_code docker_proc_status(struct driver_proc *p, struct driver_proc_status *st,
+    struct err *e);
+void docker_proc_close(struct driver_proc *p);
+void docker_proc_free(struct driver_proc *p);
+
+/* The unix socket path of dk (docker.c), for connections curl does not
+ * pool. */
+const char *docker_sock_path(const struct docker *dk);
+
+/* Parses the HTTP/1.x response head at the start of p[n]: 0 while it is
+ * incomplete, -1 when malformed, else its length (through the blank
+ * line); then *status is the status code and *content_length the
+ * Content-Length (-1 without one). Pure; exported for unit tests. */
+long docker_http_head(const char *p, size_t n, long *status,
+    long long *content_length);
+
 /* ---- archive endpoints (docker_archive.c): driver_ops.archive_get,
  * archive_put and path_stat, as driver.h describes them. */
 
@@ -118,5 +179,10 @@ sbxd_code docker_archive_put(struct driver *d, const char *id, const char *dir,
     const void *tar, size_t len, struct err *e);
 sbxd_code docker_path_stat(struct driver *d, const char *id, const char *path,
     struct driver_path_stat *out, struct err *e);
+
+/* ---- usage (docker_stats.c): driver_ops.stats, as driver.h describes it. */
+
+sbxd_code docker_stats(struct driver *d, const char *id, struct driver_usage *out,
+    struct err *e);
 
 #endif

@@ -102,13 +102,24 @@ struct driver_path_stat {
 	char link_target[1024];       /* for a symlink */
 };
 
-/* What a running container uses now (stats API, one shot). */
+/* What a running container uses now (docker_stats.c: read from its cgroup,
+ * or the stats API when the cgroup is out of reach). */
 struct driver_usage {
-	uint64_t memory_bytes;
-	uint64_t memory_limit_bytes;
-	double cpu_percent;           /* of one CPU, over the engine's sample window */
+	uint64_t memory_bytes;        /* as `docker stats`: minus inactive file pages */
+	uint64_t memory_limit_bytes;  /* 0 = unlimited */
+	double cpu_percent;           /* of one CPU, since the driver's previous look at
+	                                 this container (the first: since it started) */
 	uint64_t pids;
 	uint64_t oom_kills;           /* processes the kernel OOM-killed in it so far */
+};
+
+/* A running process with stdin (docker_stream.c); opaque. */
+struct driver_proc;
+
+struct driver_proc_status {
+	int running;
+	int exit_code;                /* when !running; -1 if the engine has none */
+	int64_t pid;                  /* host pid of its first process */
 };
 
 /* Called once per container found by driver_ops.list. */
@@ -159,8 +170,49 @@ struct driver_ops {
 	 * FAILED_PRECONDITION when it is not running. */
 	sbxd_code (*stats)(struct driver *d, const char *id, struct driver_usage *out,
 	    struct err *e);
-	/* ---- long-running processes with stdin (docker_stream.c) */
-	/* (ops added here by the processes work) */
+	/* ---- long-running processes with stdin (docker_stream.c)
+	 * A process is an exec whose stdin, stdout and stderr travel on one
+	 * raw (hijacked) connection to the engine. Its output reaches
+	 * spec->on_output only from proc_pump, which the caller runs when
+	 * proc_fd polls readable; timeout_ms and max_output are not used.
+	 * proc_pump, proc_write_stdin, proc_close_stdin, proc_signal and
+	 * proc_status may run on different threads at once; proc_free must
+	 * not overlap any of them. NULL ops: the driver has no processes. */
+	/* Runs a command to completion feeding it in_len bytes of stdin
+	 * (then EOF), with exec's timeout, caps and result contract. */
+	sbxd_code (*exec_stdin)(struct driver *d, const struct driver_exec_spec *spec,
+	    const void *in, size_t in_len, struct driver_exec_result *res, struct err *e);
+	/* Starts spec->argv with stdin open; *out is the caller's to
+	 * proc_free. FAILED_PRECONDITION when the container is not running. */
+	sbxd_code (*proc_start)(struct driver *d, const struct driver_exec_spec *spec,
+	    struct driver_proc **out, struct err *e);
+	/* The descriptor to poll for POLLIN. */
+	int (*proc_fd)(struct driver_proc *p);
+	/* Reads what is there without blocking, at most a bounded amount per
+	 * call, passing output to on_output; *eof = 1 once the output ended
+	 * (the process exited, or closed both stdout and stderr). */
+	sbxd_code (*proc_pump)(struct driver_proc *p, int *eof, struct err *e);
+	/* Writes all n bytes to stdin within timeout_ms: DEADLINE_EXCEEDED
+	 * when the process does not read them in time (some may have gone),
+	 * FAILED_PRECONDITION when stdin is closed or the process is gone. */
+	sbxd_code (*proc_write_stdin)(struct driver_proc *p, const void *data,
+	    size_t n, uint64_t timeout_ms, struct err *e);
+	/* Half-closes the connection: the process reads EOF. */
+	sbxd_code (*proc_close_stdin)(struct driver_proc *p, struct err *e);
+	/* Sends sig to every live process of the process's group from the
+	 * host (the whole tree it started, unless a child left the group);
+	 * *n is how many were signalled. */
+	sbxd_code (*proc_signal)(struct driver_proc *p, int sig, int *n, struct err *e);
+	/* Asks the engine whether it still runs; exit_code is set once not. */
+	sbxd_code (*proc_status)(struct driver_proc *p, struct driver_proc_status *st,
+	    struct err *e);
+	/* Closes the connection (output and stdin) once the process ended,
+	 * keeping what proc_signal and proc_status need: children it left
+	 * behind in its group can still be signalled. Must not overlap any
+	 * other call on p. */
+	void (*proc_close)(struct driver_proc *p);
+	/* Closes the connection and frees p; a live process goes on. */
+	void (*proc_free)(struct driver_proc *p);
 	void (*free)(struct driver *d);
 };
 
@@ -185,10 +237,14 @@ struct docker_demux {
 	size_t body_left;
 	int stream;                   /* 1 stdout, 2 stderr (0 stdin is treated as stdout) */
 	int bad;                      /* set on a malformed header; further input is ignored */
+	/* When set, gets every payload piece before the caps (stream 1 or 2). */
+	void (*on_output)(void *arg, int stream, const void *p, size_t n);
+	void *on_output_arg;
 };
 void docker_demux_init(struct docker_demux *dm);
 /* Feeds n bytes; appends payloads to res->out/err/merged with their caps,
- * setting res->truncated when anything is dropped. */
+ * setting res->truncated when anything is dropped; res may be NULL when
+ * only dm->on_output is wanted. */
 void docker_demux_feed(struct docker_demux *dm, const void *p, size_t n,
     struct driver_exec_result *res);
 

@@ -5,6 +5,7 @@
  * its container runs, and record activity. Files are in handlers_files.c
  * and handlers_transfer.c.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "fsops.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "logbus.h"
 #include "sbx/v1/sbx.pb-c.h"
 #include "session.h"
 
@@ -116,6 +118,51 @@ take_buf(struct call *c, struct buf *b, ProtobufCBinaryData *dst)
 		dst->len = 0;
 }
 
+/* An Execute's output on the log bus: process id "x<n>", its output as
+ * it arrives, and a system event for how it ended. */
+struct exec_log {
+	struct server *srv;
+	const char *session_id;
+	char pid[24];
+};
+
+static void
+exec_output(void *arg, int stream, const void *p, size_t n)
+{
+	struct exec_log *l = arg;
+
+	logbus_emit(l->srv, l->session_id, l->pid, stream == 2 ? LOGBUS_STDERR : LOGBUS_STDOUT,
+	    p, n);
+}
+
+static void
+exec_log_begin(struct call *c, const struct session_row *r, struct session_exec_args *a,
+    struct exec_log *l)
+{
+	static atomic_uint_fast64_t counter;
+
+	l->srv = c->srv;
+	l->session_id = r->id;
+	snprintf(l->pid, sizeof(l->pid), "x%llu",
+	    (unsigned long long)atomic_fetch_add(&counter, 1) + 1);
+	logbus_emitf(c->srv, r->id, l->pid, "started: %.200s", a->command);
+	a->on_output = exec_output;
+	a->on_output_arg = l;
+}
+
+static void
+exec_log_end(struct call *c, const struct exec_log *l, sbxd_code rv,
+    const struct driver_exec_result *res)
+{
+	if (rv != SBXD_OK)
+		logbus_emitf(c->srv, l->session_id, l->pid, "failed: %s", c->err.msg);
+	else if (res->timed_out)
+		logbus_emitf(c->srv, l->session_id, l->pid, "timed out after %llu ms; killed",
+		    (unsigned long long)res->duration_ms);
+	else
+		logbus_emitf(c->srv, l->session_id, l->pid, "exited with code %d", res->exit_code);
+}
+
 sbxd_code
 h_execute(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
@@ -123,6 +170,7 @@ h_execute(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	Sbx__V1__ExecuteResponse *rs = (void *)out;
 	struct driver_exec_result res;
 	struct session_exec_args a = { 0 };
+	struct exec_log xl;
 	struct session_row row;
 	sbxd_code rv;
 
@@ -131,9 +179,8 @@ h_execute(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	if (strlen(rq->command) > COMMAND_MAX)
 		return err_set(&c->err, SBXD_INVALID_ARGUMENT,
 		    "command is longer than %u bytes; write a script file and run it", COMMAND_MAX);
-	if (rq->stdin.len > 0)
-		return err_set(&c->err, SBXD_UNIMPLEMENTED,
-		    "stdin for Execute is not supported by this sbxd version yet; write the input to a file");
+	a.stdin_data = rq->stdin.data;   /* bounded by max_message_bytes */
+	a.stdin_len = rq->stdin.len;
 	if (rq->max_output_bytes > OUTPUT_MAX_CEILING)
 		return err_set(&c->err, SBXD_INVALID_ARGUMENT,
 		    "max_output_bytes is at most %u", OUTPUT_MAX_CEILING);
@@ -153,7 +200,9 @@ h_execute(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		return rv;
 	}
 	memset(&res, 0, sizeof(res));
+	exec_log_begin(c, &row, &a, &xl);
 	rv = session_exec(c->srv, &row, &a, &res, &c->err);
+	exec_log_end(c, &xl, rv, &res);
 	lifecycle_busy_leave(c->srv, row.id);
 	if (rv == SBXD_OK) {
 		rs->exit_code = res.exit_code;
@@ -167,4 +216,17 @@ h_execute(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	driver_exec_result_fini(&res);
 	store_session_touch(c->srv->store, row.id, server_now_ms(), NULL);
 	return rv;
+}
+
+/* exec_env and exec_cwd for StartProcess (handlers_procs.c). */
+sbxd_code
+call_exec_env(struct call *c, Sbx__V1__EnvVar **in, size_t n, const char ***out)
+{
+	return exec_env(c, in, n, out);
+}
+
+sbxd_code
+call_exec_cwd(struct call *c, const char *cwd, const char **out)
+{
+	return exec_cwd(c, cwd, out);
 }

@@ -214,17 +214,53 @@ h_get_or_create_session(struct call *c, const ProtobufCMessage *in, ProtobufCMes
 	return set_session(c, &rs->session, &row);
 }
 
+/* What a RUNNING session's container uses now, into *u (NULL for other
+ * sessions, or when the driver cannot say: usage never fails GetSession,
+ * its errors are logged at debug). A container found not running is
+ * recorded (session_note_exit) and r then shows it STOPPED, with why. */
+static void
+session_usage(struct call *c, struct session_row *r, Sbx__V1__Usage **u)
+{
+	struct driver *d = c->srv->drv;
+	struct driver_usage du;
+	struct err e;
+	sbxd_code rv;
+
+	*u = NULL;
+	if (r->state != SESSION_RUNNING || r->container_id[0] == '\0' || d->ops->stats == NULL)
+		return;
+	if ((rv = d->ops->stats(d, r->container_id, &du, &e)) != SBXD_OK) {
+		log_debug("session %s: usage: %s", r->id, e.msg);
+		if (rv == SBXD_FAILED_PRECONDITION)
+			session_note_exit(c->srv, r, 1);
+		return;
+	}
+	if ((*u = arena_alloc(c->out, sizeof(**u))) == NULL)
+		return;
+	sbx__v1__usage__init(*u);
+	(*u)->memory_bytes = du.memory_bytes;
+	(*u)->memory_limit_bytes = du.memory_limit_bytes;
+	(*u)->cpu_percent = du.cpu_percent;
+	(*u)->pids = du.pids;
+	(*u)->oom_kills = du.oom_kills;
+}
+
 sbxd_code
 h_get_session(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
 	const Sbx__V1__GetSessionRequest *rq = (const void *)in;
 	Sbx__V1__GetSessionResponse *rs = (void *)out;
 	struct session_row row;
+	Sbx__V1__Usage *u;
 	sbxd_code rv;
 
 	if ((rv = call_session(c, rq->session_id, &row)) != SBXD_OK)
 		return rv;
-	return set_session(c, &rs->session, &row);
+	session_usage(c, &row, &u);
+	if ((rv = set_session(c, &rs->session, &row)) != SBXD_OK)
+		return rv;
+	rs->session->usage = u;
+	return SBXD_OK;
 }
 
 sbxd_code

@@ -51,8 +51,10 @@ void lifecycle_reaper_stop(struct server *s);
 /* ---- session_recover.c */
 
 /* At start: re-adopts the containers of live sessions (found by label),
- * removes containers of this sbxd that belong to no live session, and
- * marks sessions left CREATING by a crash FAILED. Logs what it did. */
+ * removes containers of this sbxd that belong to no live session (idle
+ * warm-pool ones are left to pool_start), marks sessions left CREATING by
+ * a crash FAILED, then starts the warm pool (pool_start). Logs what it
+ * did. */
 sbxd_code lifecycle_recover(struct server *s, struct err *e);
 /* r's container is gone (removed outside sbx, or lost with Docker's
  * state): creates and starts a new one for the same session and workspace,

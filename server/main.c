@@ -18,6 +18,7 @@
 #include "config.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "procs.h"
 #include "rpc.h"
 #include "server.h"
 
@@ -154,6 +155,7 @@ main(int argc, char **argv)
 			fatal("sigwait");
 	} while (sig == SIGHUP);
 	log_info("signal %d: shutting down", sig);
+	procs_drain(srv);            /* WaitProcess calls answer now, not in 30 s */
 	rpc_server_stop(rpc, SHUTDOWN_GRACE_MS);
 	lifecycle_reaper_stop(srv);
 	server_close(srv);

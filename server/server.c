@@ -13,6 +13,9 @@
 
 #include "lifecycle.h"
 #include "log.h"
+#include "logbus.h"
+#include "pool.h"
+#include "procs.h"
 #include "server.h"
 
 int64_t
@@ -82,10 +85,16 @@ server_open(const struct config *cfg, struct driver *drv, struct server **out,
 		goto fail;
 	if ((rv = auth_new(cfg, &s->auth, e)) != SBXD_OK)
 		goto fail;
+	if ((rv = logbus_open(s, e)) != SBXD_OK)
+		goto fail;
 	if (s->drv == NULL &&
 	    (rv = docker_driver_new(cfg->docker_socket, &s->drv, e)) != SBXD_OK)
 		goto fail;
 	server_instance_id(cfg->db_path, s->instance);
+	if ((rv = pool_open(s, e)) != SBXD_OK)
+		goto fail;
+	if ((rv = procs_open(s, e)) != SBXD_OK)
+		goto fail;
 	*out = s;
 	return SBXD_OK;
 fail:
@@ -98,9 +107,13 @@ server_close(struct server *s)
 {
 	if (s == NULL)
 		return;
-	lifecycle_close(s);          /* first: its thread uses the store and driver */
+	procs_close(s);              /* first: its thread uses the driver, */
+	                             /* the log bus and the lifecycle marks */
+	pool_close(s);               /* its thread and the reaper's use */
+	lifecycle_close(s);          /* the store and driver */
 	if (s->drv != NULL)
 		s->drv->ops->free(s->drv);
+	logbus_close(s);             /* after every emitter (reaper, driver) stopped */
 	auth_free(s->auth);
 	store_close(s->store);
 	for (int i = 0; i < SERVER_USER_LOCKS; i++)

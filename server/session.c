@@ -18,6 +18,9 @@
 
 #include "lifecycle.h"
 #include "log.h"
+#include "logbus.h"
+#include "pool.h"
+#include "procs.h"
 #include "session.h"
 
 int
@@ -69,10 +72,12 @@ workspace_prepare(struct server *s, const char *user, char *path, size_t n,
 	return SBXD_OK;
 }
 
+/* labels has room for 5: the fifth, sbx.pool, only for a pool member
+ * (slot set), whose /workspace is the slot with propagation rslave. */
 static void
 fill_spec(struct server *s, const struct session_row *r, const char *image,
-    struct driver_label *labels, struct driver_container_spec *spec, char *name,
-    size_t namesz, char *user, size_t usersz)
+    const char *slot, struct driver_label *labels, struct driver_container_spec *spec,
+    char *name, size_t namesz, char *user, size_t usersz)
 {
 	const struct config *c = s->cfg;
 
@@ -91,6 +96,12 @@ fill_spec(struct server *s, const struct session_row *r, const char *image,
 		.tmpfs_tmp_opts = c->tmpfs_tmp[0] ? c->tmpfs_tmp : NULL,
 		.drop_all_caps = 1, .no_new_privileges = 1, .init = 1,
 	};
+	if (slot != NULL) {
+		labels[4] = (struct driver_label){ "sbx.pool", r->runtime };
+		spec->nlabels = 5;
+		spec->workspace_host = slot;
+		spec->workspace_propagation = "rslave";
+	}
 }
 
 static sbxd_code
@@ -136,16 +147,18 @@ row_init(struct server *s, const struct session_create_args *a, const char *runt
 		r->labels[r->nlabels++] = a->labels[i];
 }
 
-/* Creates and starts r's container; on failure removes what it made. */
+/* Creates and starts r's container (a pool member's when slot is set); on
+ * failure removes what it made. */
 static sbxd_code
-container_up(struct server *s, struct session_row *r, const char *image, struct err *e)
+container_up(struct server *s, struct session_row *r, const char *image, const char *slot,
+    struct err *e)
 {
-	struct driver_label labels[4];
+	struct driver_label labels[5];
 	struct driver_container_spec spec;
 	char name[STORE_ID_MAX + 8], user[32], id[DRIVER_ID_MAX];
 	sbxd_code rv;
 
-	fill_spec(s, r, image, labels, &spec, name, sizeof(name), user, sizeof(user));
+	fill_spec(s, r, image, slot, labels, &spec, name, sizeof(name), user, sizeof(user));
 	if ((rv = s->drv->ops->create(s->drv, &spec, id, e)) != SBXD_OK)
 		return err_wrap(e, "creating the container: ");
 	snprintf(r->container_id, sizeof(r->container_id), "%s", id);
@@ -158,6 +171,39 @@ container_up(struct server *s, struct session_row *r, const char *image, struct 
 		return rv;
 	}
 	return SBXD_OK;
+}
+
+/* Gives out a container from the pool, the user's workspace attached, when
+ * the pool has one (out->id becomes the id it was made for); else leaves
+ * out->container_id empty and a cold create follows. */
+static void
+take_pooled(struct server *s, struct session_row *out)
+{
+	struct pool_item it;
+	struct err e;
+
+	if (!pool_take(s, out->runtime, out->memory_bytes, out->nano_cpus, out->pids_limit, &it))
+		return;
+	if (pool_attach(s, &it, out->workspace, &e) != SBXD_OK) {
+		log_warnx("pool: %s; creating the session cold", e.msg);
+		s->drv->ops->remove(s->drv, it.container_id, &e);
+		pool_slot_release(s, it.id);
+		return;
+	}
+	memcpy(out->id, it.id, sizeof(out->id));
+	snprintf(out->container_id, sizeof(out->container_id), "%s", it.container_id);
+}
+
+/* Removes a container made or taken for out that no row will own. */
+static void
+drop_container(struct server *s, struct session_row *out)
+{
+	struct err ignored;
+
+	if (out->container_id[0] == '\0')
+		return;
+	s->drv->ops->remove(s->drv, out->container_id, &ignored);
+	pool_slot_release(s, out->id);
 }
 
 /* session_create once lifecycle_make_room has reserved the start. */
@@ -173,9 +219,16 @@ create_reserved(struct server *s, const struct session_create_args *a, const cha
 	auth_token_mint(token, out->token_hash);
 	if ((rv = workspace_prepare(s, a->user, out->workspace, sizeof(out->workspace), e)) != SBXD_OK)
 		return rv;
-	if ((rv = store_session_insert(s->store, out, e)) != SBXD_OK)
+	take_pooled(s, out);
+	if ((rv = store_session_insert(s->store, out, e)) != SBXD_OK) {
+		drop_container(s, out);
 		return rv;
-	if ((rv = container_up(s, out, rt->image, e)) != SBXD_OK) {
+	}
+	if (out->container_id[0] != '\0')
+		rv = SBXD_OK;        /* taken from the pool */
+	else
+		rv = container_up(s, out, rt->image, NULL, e);
+	if (rv != SBXD_OK) {
 		out->state = SESSION_FAILED;
 		snprintf(out->stop_reason, sizeof(out->stop_reason), "create failed");
 		store_session_update(s->store, out, &ignored);
@@ -183,11 +236,12 @@ create_reserved(struct server *s, const struct session_create_args *a, const cha
 	}
 	out->state = SESSION_RUNNING;
 	if ((rv = store_session_update(s->store, out, e)) != SBXD_OK) {
-		s->drv->ops->remove(s->drv, out->container_id, &ignored);
+		drop_container(s, out);
 		return rv;
 	}
 	log_info("session %s created for user %s (runtime %s, container %.12s)",
 	    out->id, out->user, out->runtime, out->container_id);
+	logbus_emitf(s, out->id, "", "session started (runtime %s)", out->runtime);
 	return SBXD_OK;
 }
 
@@ -215,7 +269,19 @@ session_container_up(struct server *s, struct session_row *r, struct err *e)
 
 	if ((rv = resolve_runtime(s, r->runtime, &rt, e)) != SBXD_OK)
 		return rv;
-	return container_up(s, r, rt->image, e);
+	return container_up(s, r, rt->image, NULL, e);
+}
+
+sbxd_code
+session_pool_container_up(struct server *s, struct session_row *r, const char *slot,
+    struct err *e)
+{
+	const struct config_runtime *rt;
+	sbxd_code rv;
+
+	if ((rv = resolve_runtime(s, r->runtime, &rt, e)) != SBXD_OK)
+		return rv;
+	return container_up(s, r, rt->image, slot, e);
 }
 
 sbxd_code
@@ -267,9 +333,11 @@ session_end(struct server *s, const char *id, int purge, struct session_row *out
 
 	if ((rv = store_session_get(s->store, id, out, e)) != SBXD_OK)
 		return rv;
+	procs_session_end(s, id, purge ? "session purged" : "session ended");
 	if (out->container_id[0] != '\0' &&
 	    (rv = s->drv->ops->remove(s->drv, out->container_id, e)) != SBXD_OK)
 		return err_wrap(e, "removing the container: ");
+	pool_slot_release(s, id);   /* a pooled container is never reused */
 	if (purge && (rv = workspace_purge(out->workspace, e)) != SBXD_OK)
 		return rv;
 	if (out->state != SESSION_ENDED) {
@@ -282,6 +350,8 @@ session_end(struct server *s, const char *id, int purge, struct session_row *out
 	if ((rv = store_session_update(s->store, out, e)) != SBXD_OK)
 		return rv;
 	log_info("session %s ended%s", id, purge ? " and its workspace purged" : "");
+	logbus_emitf(s, id, "", "session %s", out->stop_reason);
+	logbus_forget(s, id);
 	return SBXD_OK;
 }
 
@@ -293,7 +363,8 @@ wake(struct server *s, struct session_row *r, struct err *e)
 	struct err ignored;
 	sbxd_code rv;
 
-	rv = s->drv->ops->start(s->drv, r->container_id, e);
+	if ((rv = pool_slot_ensure(s, r, e)) == SBXD_OK)
+		rv = s->drv->ops->start(s->drv, r->container_id, e);
 	if (rv == SBXD_NOT_FOUND) {
 		err_clear(e);
 		rv = lifecycle_heal(s, r, e);
@@ -304,6 +375,7 @@ wake(struct server *s, struct session_row *r, struct err *e)
 	r->stop_reason[0] = '\0';
 	r->last_active_ms = server_now_ms();
 	store_session_update(s->store, r, &ignored);
+	logbus_emitf(s, r->id, "", "session woken");
 	return SBXD_OK;
 }
 
@@ -331,6 +403,80 @@ session_ensure_running(struct server *s, struct session_row *r, struct err *e)
 	}
 }
 
+/* Why r's container is not running, into reason; 0 when it runs (or
+ * cannot be inspected). */
+static int
+exit_reason(struct server *s, const char *cid, char *reason, size_t n)
+{
+	struct driver_container_info info;
+	struct err e;
+
+	if (s->drv->ops->inspect(s->drv, cid, &info, &e) != SBXD_OK) {
+		log_debug("inspecting container %.12s: %s", cid, e.msg);
+		return 0;
+	}
+	if (info.running)
+		return 0;
+	if (info.oom_killed)
+		snprintf(reason, n, "oom");
+	else
+		snprintf(reason, n, "exited (%d)", info.exit_code);
+	return 1;
+}
+
+int
+session_note_exit(struct server *s, struct session_row *r, int stop)
+{
+	struct session_row cur;
+	char reason[STORE_REASON_MAX];
+	struct err e;
+	int down = 0;
+
+	/* busy: waits out a stop by sbx (whose reason stands) and holds off new ones */
+	lifecycle_busy_enter(s, r->id);
+	if (store_session_get(s->store, r->id, &cur, &e) != SBXD_OK ||
+	    cur.state != SESSION_RUNNING || strcmp(cur.container_id, r->container_id) != 0 ||
+	    !(down = exit_reason(s, cur.container_id, reason, sizeof(reason))))
+		goto out;
+	log_info("session %s of user %s: container %.12s found stopped (%s)%s", cur.id,
+	    cur.user, cur.container_id, reason, stop ? "" : "; restarting it");
+	snprintf(cur.stop_reason, sizeof(cur.stop_reason), "%s", reason);
+	if (stop && store_session_mark_stopped(s->store, cur.id, reason, &e) == SBXD_OK)
+		cur.state = SESSION_STOPPED;
+	else if (stop)
+		log_warnx("session %s: marking it stopped: %s", cur.id, e.msg);
+	else if (store_session_update(s->store, &cur, &e) != SBXD_OK)
+		log_warnx("session %s: recording why it stopped: %s", cur.id, e.msg);
+	*r = cur;
+out:
+	lifecycle_busy_leave(s, r->id);
+	return down;
+}
+
+sbxd_code
+session_restart(struct server *s, struct session_row *r, struct err *e)
+{
+	sbxd_code rv;
+
+	session_note_exit(s, r, 0);
+	if ((rv = pool_slot_ensure(s, r, e)) != SBXD_OK ||
+	    (rv = s->drv->ops->start(s->drv, r->container_id, e)) != SBXD_OK)
+		return err_wrap(e, "the session's container had stopped and could not be restarted: ");
+	return SBXD_OK;
+}
+
+/* One run of spec: through the driver's stdin path when a has stdin. */
+static sbxd_code
+exec_once(struct server *s, const struct driver_exec_spec *spec,
+    const struct session_exec_args *a, struct driver_exec_result *res, struct err *e)
+{
+	if (a->stdin_len == 0)
+		return s->drv->ops->exec(s->drv, spec, res, e);
+	if (s->drv->ops->exec_stdin == NULL)
+		return err_set(e, SBXD_UNIMPLEMENTED, "this container driver cannot feed stdin");
+	return s->drv->ops->exec_stdin(s->drv, spec, a->stdin_data, a->stdin_len, res, e);
+}
+
 sbxd_code
 session_exec(struct server *s, struct session_row *r, const struct session_exec_args *a,
     struct driver_exec_result *res, struct err *e)
@@ -345,17 +491,18 @@ session_exec(struct server *s, struct session_row *r, const struct session_exec_
 		.container_id = r->container_id, .argv = argv, .env = a->env, .user = user,
 		.workdir = a->cwd ? a->cwd : "/workspace", .timeout_ms = a->timeout_ms,
 		.max_output = a->max_output,
+		.on_output = a->on_output, .on_output_arg = a->on_output_arg,
 	};
-	rv = s->drv->ops->exec(s->drv, &spec, res, e);
+	rv = exec_once(s, &spec, a, res, e);
 	if (rv == SBXD_FAILED_PRECONDITION) {
 		/* Stopped behind our back (a Docker restart, an OOM of init):
-		 * start it once and try again. */
+		 * say why, start it once and try again. */
 		driver_exec_result_fini(res);
 		memset(res, 0, sizeof(*res));
 		err_clear(e);
-		if ((rv = s->drv->ops->start(s->drv, r->container_id, e)) != SBXD_OK)
-			return err_wrap(e, "the session's container had stopped and could not be restarted: ");
-		rv = s->drv->ops->exec(s->drv, &spec, res, e);
+		if ((rv = session_restart(s, r, e)) != SBXD_OK)
+			return rv;
+		rv = exec_once(s, &spec, a, res, e);
 	}
 	if (rv == SBXD_NOT_FOUND) {
 		/* The container is gone (removed outside sbx, or with Docker's
@@ -366,7 +513,7 @@ session_exec(struct server *s, struct session_row *r, const struct session_exec_
 		if ((rv = lifecycle_heal(s, r, e)) != SBXD_OK)
 			return rv;
 		spec.container_id = r->container_id;
-		rv = s->drv->ops->exec(s->drv, &spec, res, e);
+		rv = exec_once(s, &spec, a, res, e);
 	}
 	return rv;
 }

@@ -36,6 +36,11 @@ struct session_exec_args {
 	const char *const *env;     /* "K=V", NULL-terminated, or NULL */
 	uint64_t timeout_ms;        /* already clamped */
 	size_t max_output;
+	/* NULL, or gets the output live (driver_exec_spec.on_output). */
+	void (*on_output)(void *arg, int stream, const void *p, size_t n);
+	void *on_output_arg;
+	const void *stdin_data;     /* stdin_len bytes fed to stdin, then EOF; */
+	size_t stdin_len;           /* 0 = no stdin (the faster path) */
 };
 
 /* 1 when user matches ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ (len bytes). */
@@ -61,6 +66,17 @@ sbxd_code session_ensure_running(struct server *s, struct session_row *r, struct
 /* Creates and starts r's container (r->container_id set on success; on
  * failure nothing is left behind). For lifecycle_heal. */
 sbxd_code session_container_up(struct server *s, struct session_row *r, struct err *e);
+/* r is RUNNING but a driver call found its container not running: looks
+ * up why and records it in r and the store — "oom" when the kernel
+ * OOM-killed the container, else "exited (N)". With stop, the row becomes
+ * STOPPED (so the next request wakes it) unless sbx is stopping it itself
+ * or it changed meanwhile; without, only the reason is recorded (the
+ * caller restarts the container at once). Returns 1 when the container
+ * was indeed not running. Failures are logged, never returned. */
+int session_note_exit(struct server *s, struct session_row *r, int stop);
+/* r's container stopped behind our back (a Docker restart, an OOM of
+ * init, a kill): records why and starts it again. */
+sbxd_code session_restart(struct server *s, struct session_row *r, struct err *e);
 /* Runs one command to completion in r's container (see driver exec). */
 sbxd_code session_exec(struct server *s, struct session_row *r,
     const struct session_exec_args *a, struct driver_exec_result *res, struct err *e);

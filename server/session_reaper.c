@@ -29,6 +29,7 @@
 
 #include "lifecycle.h"
 #include "log.h"
+#include "logbus.h"
 
 #define STOP_GRACE_S 2
 #define MAKE_ROOM_TRIES 64          /* stops one make_room may do */
@@ -220,9 +221,11 @@ stop_claimed(struct server *s, const char *id, const char *reason, int64_t idle_
 	}
 	if ((rv = store_session_mark_stopped(s->store, id, reason, e)) == SBXD_NOT_FOUND)
 		rv = SBXD_ABORTED;   /* ended meanwhile */
-	else if (rv == SBXD_OK)
+	else if (rv == SBXD_OK) {
 		log_info("session %s of user %s stopped (%s; last active %llds ago)", id, r.user,
 		    reason, (long long)((server_now_ms() - r.last_active_ms) / 1000));
+		logbus_emitf(s, id, "", "session stopped (%s)", reason);
+	}
 out:
 	unclaim(s->life, id);
 	return rv;
@@ -264,7 +267,8 @@ lifecycle_reap(struct server *s, uint64_t max_idle_ms, char (*ids)[STORE_ID_MAX]
 		goto out;
 	}
 	for (int i = 0; i < nrows && *n < max; i++) {
-		sbxd_code r1 = stop_session(s, rows[i].id, "idle", now, max_idle, &one);
+		sbxd_code r1 = logbus_leased(s, rows[i].id, now) ? SBXD_ABORTED :   /* followed */
+		    stop_session(s, rows[i].id, "idle", now, max_idle, &one);
 
 		if (r1 == SBXD_OK)
 			memcpy(ids[(*n)++], rows[i].id, STORE_ID_MAX);

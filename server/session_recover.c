@@ -20,6 +20,7 @@
 
 #include "lifecycle.h"
 #include "log.h"
+#include "pool.h"
 #include "session.h"
 
 #define RECOVER_PAGE 64            /* rows read from the store at a time */
@@ -138,6 +139,8 @@ adopt_or_remove(void *arg, const char *id, const char *state,
 		rc->errors++;
 		return;
 	}
+	if (label_value(l, n, "sbx.pool") != NULL)
+		return;    /* never taken: pool_start removes it and its slot */
 	if (s->drv->ops->remove(s->drv, id, &e) != SBXD_OK) {
 		log_warnx("recovery: removing orphan container %.12s: %s", id, e.msg);
 		rc->errors++;
@@ -163,8 +166,11 @@ lifecycle_recover(struct server *s, struct err *e)
 	    "%d marked failed%s", rc.sessions, rc.adopted, rc.orphans, rc.failed,
 	    rc.errors ? " (some left for the next start; see above)" : "");
 	if (rv != SBXD_OK)
-		return err_wrap(e, "listing containers: ");
-	return SBXD_OK;
+		err_wrap(e, "listing containers: ");
+	/* The pool starts once the store and the containers agree. */
+	else if ((rv = pool_start(s, e)) != SBXD_OK)
+		err_wrap(e, "warm pool: ");
+	return rv;
 }
 
 /* Heals of one session are serialized, so two requests that both find the
@@ -244,6 +250,7 @@ lifecycle_heal(struct server *s, struct session_row *r, struct err *e)
 		s->drv->ops->remove(s->drv, cur.container_id, &ignored);
 		goto out;
 	}
+	pool_slot_release(s, cur.id);   /* the new container binds the workspace itself */
 	log_info("session %s healed: container %.12s was gone, new container %.12s "
 	    "(user %s, workspace kept)", cur.id, old[0] ? old : "(none)", cur.container_id,
 	    cur.user);

@@ -43,6 +43,11 @@ static const char *const migrations[] = {
 	"  key TEXT NOT NULL,"
 	"  value TEXT NOT NULL,"
 	"  PRIMARY KEY (session_id, key));",
+	/* 1 -> 2: warm-pool slots (pool.c); no foreign key, so a slot can be
+	 * recorded before its session row and swept after it is gone */
+	"CREATE TABLE session_slots ("
+	"  session_id TEXT PRIMARY KEY,"
+	"  slot TEXT NOT NULL);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -67,19 +72,36 @@ store_schema_version(void)
 	return SCHEMA_VERSION;
 }
 
+/* The store's one translation of SQLite errors. A database that cannot be
+ * written (read-only file or mount, an immutable file or -wal, an I/O
+ * error, a full disk) is a condition of the host, not a bug: UNAVAILABLE
+ * (RESOURCE_EXHAUSTED when full) with what to do; reads go on working. */
 static sbxd_code
 db_err(struct store *s, struct err *e, const char *what)
 {
-	int rc = sqlite3_extended_errcode(s->db);
-	sbxd_code code = SBXD_INTERNAL;
+	int rc = sqlite3_extended_errcode(s->db), sys = sqlite3_system_errno(s->db);
+	const char *msg = sqlite3_errmsg(s->db);
 
-	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
-		code = SBXD_UNAVAILABLE;
-	else if ((rc & 0xff) == SQLITE_FULL)
-		code = SBXD_RESOURCE_EXHAUSTED;
-	else if ((rc & 0xff) == SQLITE_CONSTRAINT)
-		code = SBXD_ALREADY_EXISTS;
-	return err_set(e, code, "session store: %s: %s", what, sqlite3_errmsg(s->db));
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return err_set(e, SBXD_UNAVAILABLE, "session store: %s: %s; retry", what, msg);
+	case SQLITE_CONSTRAINT:
+		return err_set(e, SBXD_ALREADY_EXISTS, "session store: %s: %s", what, msg);
+	case SQLITE_FULL:
+		return err_set(e, SBXD_RESOURCE_EXHAUSTED, "session store: %s: the disk holding "
+		    "the database (db_path) is full; free space there (reads still work)", what);
+	case SQLITE_READONLY:
+	case SQLITE_IOERR:
+	case SQLITE_CANTOPEN:
+		return err_set(e, SBXD_UNAVAILABLE, "session store: %s: the database cannot be "
+		    "written (%s%s%s): make db_path and its -wal and -shm files writable by sbxd "
+		    "(read-only mount? chattr +i? disk errors?); reads still work, and writes "
+		    "resume once it is writable", what, msg, sys ? ": " : "",
+		    sys ? strerror(sys) : "");
+	default:
+		return err_set(e, SBXD_INTERNAL, "session store: %s: %s", what, msg);
+	}
 }
 
 /* A prepared statement for sql, from the cache (prepared on first use);
@@ -114,8 +136,9 @@ stmt_done(sqlite3_stmt *st)
 static sbxd_code
 exec_sql(struct store *s, const char *sql, struct err *e)
 {
+	/* a short statement (BEGIN, COMMIT, a PRAGMA) names itself */
 	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return db_err(s, e, "executing schema");
+		return db_err(s, e, strlen(sql) < 64 ? sql : "executing schema");
 	return SBXD_OK;
 }
 
@@ -608,6 +631,62 @@ store_session_mark_stopped(struct store *s, const char *id, const char *reason,
 		rv = db_err(s, e, "marking a session stopped");
 	else if (sqlite3_changes(s->db) == 0)
 		rv = err_set(e, SBXD_NOT_FOUND, "session %.64s is no longer running", id);
+	stmt_done(st);
+	pthread_mutex_unlock(&s->mu);
+	return rv;
+}
+
+/* ---- warm-pool slots */
+
+/* Runs sql (a literal) with text parameters a and b (b may be NULL). */
+static sbxd_code
+slot_exec(struct store *s, const char *sql, const char *a, const char *b, const char *what,
+    struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	sbxd_code rv = SBXD_OK;
+
+	pthread_mutex_lock(&s->mu);
+	if ((st = stmt(s, sql)) == NULL ||
+	    (sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC),
+	     b == NULL ? 0 : sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC),
+	     sqlite3_step(st)) != SQLITE_DONE)
+		rv = db_err(s, e, what);
+	stmt_done(st);
+	pthread_mutex_unlock(&s->mu);
+	return rv;
+}
+
+sbxd_code
+store_slot_set(struct store *s, const char *id, const char *slot, struct err *e)
+{
+	return slot_exec(s, "INSERT OR REPLACE INTO session_slots (session_id, slot)"
+	    " VALUES (?1, ?2)", id, slot, "recording a pool slot", e);
+}
+
+sbxd_code
+store_slot_delete(struct store *s, const char *id, struct err *e)
+{
+	return slot_exec(s, "DELETE FROM session_slots WHERE session_id = ?1", id, NULL,
+	    "forgetting a pool slot", e);
+}
+
+sbxd_code
+store_slot_get(struct store *s, const char *id, char *slot, size_t n, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	sbxd_code rv = SBXD_OK;
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	if ((st = stmt(s, "SELECT slot FROM session_slots WHERE session_id = ?1")) == NULL ||
+	    (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC), rc = sqlite3_step(st),
+	     rc != SQLITE_ROW && rc != SQLITE_DONE))
+		rv = db_err(s, e, "reading a pool slot");
+	else if (rc == SQLITE_DONE)
+		rv = err_set(e, SBXD_NOT_FOUND, "session %.64s has no pool slot", id);
+	else
+		copy_col(slot, n, st, 0);
 	stmt_done(st);
 	pthread_mutex_unlock(&s->mu);
 	return rv;

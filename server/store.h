@@ -123,4 +123,12 @@ sbxd_code store_session_running(struct store *s, const char *user, int64_t idle_
 sbxd_code store_session_mark_stopped(struct store *s, const char *id, const char *reason,
     struct err *e);
 
+/* Warm-pool slots (pool.c): the host directory a pooled session's container
+ * has at /workspace. set replaces; delete of a missing one is OK; get
+ * answers NOT_FOUND for a session that has none (a cold-created one). */
+sbxd_code store_slot_set(struct store *s, const char *id, const char *slot, struct err *e);
+sbxd_code store_slot_delete(struct store *s, const char *id, struct err *e);
+sbxd_code store_slot_get(struct store *s, const char *id, char *slot, size_t n,
+    struct err *e);
+
 #endif

@@ -66,14 +66,25 @@ static sbxd_code f_exec(struct driver *d, const struct driver_exec_spec *s, stru
 }
 static sbxd_code f_list(struct driver *d, const char *k, const char *v, driver_list_cb cb, void *arg, struct err *e)
 { return SBXD_OK; }
+/* Fixed usage, so a test can see it reached GetSession. */
+static sbxd_code f_stats(struct driver *d, const char *id, struct driver_usage *u, struct err *e)
+{
+	if (fake_down)
+		return f_down(e);
+	*u = (struct driver_usage){ .memory_bytes = 1u << 20, .memory_limit_bytes = 64u << 20,
+	    .cpu_percent = 12.5, .pids = 3, .oom_kills = 0 };
+	return SBXD_OK;
+}
 static void f_free(struct driver *d) { free(d); }
 
 static const struct driver_ops fake_ops = {
 	.ping = f_ping, .image_present = f_image, .create = f_create, .start = f_start,
 	.inspect = f_inspect, .stop = f_stop, .remove = f_remove, .exec = f_exec,
-	.list = f_list, .free = f_free,
+	.list = f_list, .stats = f_stats, .free = f_free,
 	/* archive_get, archive_put, path_stat: NULL (files outside /workspace
 	 * are tested against the real engine) */
+	/* exec_stdin, proc_*: NULL: Execute with stdin and StartProcess
+	 * answer UNIMPLEMENTED (processes are tested against the real engine) */
 };
 
 struct driver *
@@ -100,6 +111,7 @@ fake_server_open(struct config *cfg, const char *tag, const char *key, const cha
 	config_defaults(cfg);
 	config_set(cfg, "state_dir", dir, &e);
 	config_set(cfg, "service_key", key, &e);
+	config_set(cfg, "log_listen", "tcp://127.0.0.1:0", &e);   /* tests run in parallel */
 	for (int i = 0; extra != NULL && extra[i] != NULL; i += 2)
 		if (config_set(cfg, extra[i], extra[i + 1], &e) != SBXD_OK)
 			abort();

@@ -72,5 +72,16 @@ int cmd_glob(int argc, char **argv);
 int cmd_grep(int argc, char **argv);
 int cmd_upload(int argc, char **argv);
 int cmd_download(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_start(int argc, char **argv);     /* cmd_procs.c */
+int cmd_ps(int argc, char **argv);
+int cmd_wait(int argc, char **argv);
+int cmd_kill(int argc, char **argv);
+int cmd_stdin(int argc, char **argv);
+int cmd_output(int argc, char **argv);
+
+/* sbx_exec with the command's output printed live from the session's log
+ * events as it runs (cmd_logs.c); r as sbx_exec, its output already shown. */
+sbx_err cli_exec_stream(const char *id, const sbx_exec_opts *o, sbx_exec_result *r);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sbx.h"
 #include "cli.h"
@@ -96,6 +97,7 @@ struct exec_args {
 	sbx_exec_opts o;
 	const char *env[256];
 	int want_stdin;
+	int stream;                 /* -1 = unset: on when stdout is a tty */
 };
 
 static int
@@ -107,6 +109,8 @@ exec_flags(int argc, char **argv, struct exec_args *a)
 		{ "env", required_argument, NULL, 'e' },
 		{ "max-output", required_argument, NULL, 'm' },
 		{ "stdin", no_argument, NULL, 'i' },
+		{ "stream", no_argument, NULL, 's' },
+		{ "no-stream", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -126,6 +130,8 @@ exec_flags(int argc, char **argv, struct exec_args *a)
 			a->o.cwd = optarg;
 		else if (ch == 'i')
 			a->want_stdin = 1;
+		else if (ch == 's' || ch == 'S')
+			a->stream = ch == 's';
 		else if (ch == '?')
 			return EXIT_USAGE;
 	}
@@ -135,7 +141,7 @@ exec_flags(int argc, char **argv, struct exec_args *a)
 int
 cmd_exec(int argc, char **argv)
 {
-	struct exec_args a = { .o = { 0 } };
+	struct exec_args a = { .o = { 0 }, .stream = -1 };
 	sbx_exec_result r;
 	char *cmd = NULL, *in = NULL;
 	const char *id;
@@ -162,12 +168,18 @@ cmd_exec(int argc, char **argv)
 	a.o.env = a.env;
 	a.o.stdin_data = in;
 	a.o.stdin_len = in_len;
-	rv = sbx_exec(cli, id, &a.o, &r);
+	if (a.stream < 0)
+		a.stream = !cli_json && isatty(STDOUT_FILENO);
+	rv = a.stream && !cli_json ? cli_exec_stream(id, &a.o, &r) : sbx_exec(cli, id, &a.o, &r);
 	free(cmd);
 	free(in);
 	if (rv != SBX_OK)
 		return fail_call(rv);
-	exec_print(&r);
+	if (a.stream && !cli_json) {
+		if (r.timed_out)
+			fprintf(stderr, "sbx: note: the command timed out\n");
+	} else
+		exec_print(&r);
 	ret = exec_status(&r);
 	sbx_exec_result_fini(&r);
 	return ret;

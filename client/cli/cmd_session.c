@@ -51,6 +51,7 @@ json_session(struct jw *w, const char *key, const sbx_session *s)
 	jw_u64(w, "memory_limit_bytes", s->usage.memory_limit_bytes);
 	jw_double(w, "cpu_percent", s->usage.cpu_percent);
 	jw_u64(w, "pids", s->usage.pids);
+	jw_u64(w, "oom_kills", s->usage.oom_kills);
 	jw_obj_end(w);
 	jw_obj_begin(w, "labels");
 	for (size_t i = 0; i < s->n_labels; i++)
@@ -78,6 +79,12 @@ print_session(const sbx_session *s)
 	    "exec_timeout_ms=%llu\n", (unsigned long long)s->limits.memory_bytes,
 	    (unsigned long long)s->limits.nano_cpus, (long long)s->limits.pids,
 	    (unsigned long long)s->limits.exec_timeout_ms);
+	if (s->state == SBX_SESSION_RUNNING)
+		printf("usage           memory_bytes=%llu memory_limit_bytes=%llu "
+		    "cpu_percent=%.1f pids=%llu oom_kills=%llu\n",
+		    (unsigned long long)s->usage.memory_bytes,
+		    (unsigned long long)s->usage.memory_limit_bytes, s->usage.cpu_percent,
+		    (unsigned long long)s->usage.pids, (unsigned long long)s->usage.oom_kills);
 	printf("labels         ");
 	for (size_t i = 0; i < s->n_labels; i++)
 		printf(" %s=%s", s->labels[i].key, s->labels[i].value);

@@ -68,11 +68,13 @@ static const char usage_text[] =
 "  session rotate-token ID [--revoke]   prints the new session token\n"
 "  session cleanup [--max-idle MS]      stops idle sessions, prints their ids\n"
 "  exec [--timeout MS] [--cwd DIR] [--env K=V]... [--max-output BYTES]\n"
-"       [--stdin] ID -- CMD...\n"
+"       [--stdin] [--stream|--no-stream] ID -- CMD...\n"
 "                    runs the CMD words joined with single spaces as one\n"
 "                    `sh -c` command line (quote for the remote shell, not\n"
 "                    for yours); prints its stdout and stderr raw and exits\n"
-"                    with its status (124 on timeout); --stdin sends stdin\n"
+"                    with its status (124 on timeout); --stdin sends stdin;\n"
+"                    --stream prints the output live as it comes (the\n"
+"                    default when stdout is a terminal)\n"
 "  write [--append] ID PATH             content from stdin (at most 64 MiB)\n"
 "  read ID PATH [--offset N] [--limit N]  numbered lines (offset 0-based)\n"
 "  cat ID PATH                          raw bytes\n"
@@ -92,6 +94,18 @@ static const char usage_text[] =
 "  download ID PATH LOCAL               LOCAL - is stdout; a directory LOCAL\n"
 "                    gets the file's name; SHA-256 checked before it is saved\n"
 "                    (upload and download show progress when stderr is a tty)\n"
+"  logs [-f] [--after N] ID             the session's output and lifecycle\n"
+"                    events (its last 1000, kept by the server); -f follows\n"
+"                    them live; --after N starts after event N\n"
+"  start [--cwd DIR] [--env K=V]... ID -- CMD...\n"
+"                    starts a background process; prints its id\n"
+"  ps ID                                the session's processes\n"
+"  wait [--timeout MS] ID PROCESS       exits with its status (124: still\n"
+"                    running when the timeout passed; default: until it ends)\n"
+"  kill [--signal TERM|KILL|INT] ID PROCESS | --all ID\n"
+"                    signals the process's whole tree (default TERM)\n"
+"  stdin [--close] ID PROCESS           sends stdin to it; --close: then EOF\n"
+"  output ID PROCESS                    what it printed since the last read\n"
 "  version | help\n"
 "\n"
 "exit status: 0 ok, 1 error (\"sbx: CODE: message\" on stderr), 2 usage.\n"
@@ -337,6 +351,13 @@ static const struct {
 	{ "grep", cmd_grep, 1 },
 	{ "upload", cmd_upload, 1 },
 	{ "download", cmd_download, 1 },
+	{ "logs", cmd_logs, 1 },
+	{ "start", cmd_start, 1 },
+	{ "ps", cmd_ps, 1 },
+	{ "wait", cmd_wait, 1 },
+	{ "kill", cmd_kill, 1 },
+	{ "stdin", cmd_stdin, 1 },
+	{ "output", cmd_output, 1 },
 	{ "version", cmd_version, 0 },
 };
 

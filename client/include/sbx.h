@@ -174,8 +174,9 @@ typedef struct {
 typedef struct {
 	uint64_t memory_bytes;
 	uint64_t memory_limit_bytes;
-	double cpu_percent;
+	double cpu_percent;          /* of one CPU, since the server last looked */
 	uint64_t pids;
+	uint64_t oom_kills;          /* processes OOM-killed in the sandbox so far */
 } sbx_usage;
 
 /* A session as the server reports it. Every string is non-NULL (possibly
@@ -502,6 +503,192 @@ SBX_API sbx_err sbx_upload(sbx_client *c, const char *session_id,
  * file and rename it on SBX_OK. The caller keeps fd. */
 SBX_API sbx_err sbx_download(sbx_client *c, const char *session_id,
     const char *path, int fd, sbx_progress_fn progress, void *arg);
+
+/* ---------------------------------------------------------------- logs */
+
+/* Everything a session's commands print, and its lifecycle ("session
+ * started", "exited with code 0", "session stopped (idle)", ...), is a
+ * stream of events numbered per session from 1 without gaps. The server
+ * keeps each session's last events (its replay window, 1000 by default)
+ * for sbx_read_logs, and publishes every event live, sealed with the
+ * session's key, on a pub socket that sbx_logs_subscribe follows: it
+ * fills any gap from the window, so a subscriber sees every event once,
+ * in order, and is told how many fell out of the window when it lagged
+ * too far. Sequence numbers restart at 1 when sbxd restarts. */
+
+typedef enum {
+	SBX_STREAM_STDOUT = 1,
+	SBX_STREAM_STDERR = 2,
+	SBX_STREAM_SYSTEM = 3,       /* lifecycle and exit events, text */
+} sbx_log_stream;
+
+typedef struct {
+	uint64_t seq;
+	char *process_id;            /* "" = the session; "x<n>" = an Execute */
+	sbx_log_stream stream;
+	uint8_t *data;               /* NUL-terminated (not counted in len) */
+	size_t len;
+	uint64_t unix_ms;            /* when the server emitted it */
+	uint64_t lost;               /* subscriptions: events lost just before
+				      * this one (they left the window) */
+} sbx_log_event;
+
+/* Frees what ev holds (events from sbx_logs_next) and zeroes it. */
+SBX_API void sbx_log_event_fini(sbx_log_event *ev);
+
+typedef struct {
+	sbx_log_event *events;
+	size_t n;
+	uint64_t first_available_seq;  /* oldest event still in the window */
+	uint64_t lost;               /* events after after_seq no longer there */
+} sbx_log_batch;
+
+/* Reads buffered events of session_id with seq > after_seq, oldest
+ * first: at most max (0 = the server's default, 1000) and about 4 MiB of
+ * data. An after_seq beyond the last event is SBX_INVALID_ARGUMENT naming
+ * the next seq. On SBX_OK *out holds them (sbx_log_batch_fini it); on
+ * failure *out is zeroed. Counts as activity of the session. */
+SBX_API sbx_err sbx_read_logs(sbx_client *c, const char *session_id,
+    uint64_t after_seq, uint32_t max, sbx_log_batch *out);
+/* Frees what b holds and zeroes it. */
+SBX_API void sbx_log_batch_fini(sbx_log_batch *b);
+
+typedef struct sbx_logs_sub sbx_logs_sub;
+
+/* Gets each event of a subscription on its background thread; ev and
+ * what it points to are valid during the call only. It may call libsbx
+ * (not sbx_logs_unsubscribe of its own subscription); while it runs, new
+ * events wait, and past the queue they are fetched again from the window
+ * afterwards. */
+typedef void (*sbx_log_event_fn)(void *arg, const sbx_log_event *ev);
+
+#define SBX_LOGS_NOW UINT64_MAX      /* after_seq: only events from now on */
+
+typedef struct {
+	uint64_t after_seq;          /* deliver events after this one; 0 = all
+				      * in the window; SBX_LOGS_NOW = new ones */
+	sbx_log_event_fn callback;   /* NULL = read with sbx_logs_next */
+	void *arg;
+	int queue_events;            /* live events queued before the
+				      * subscriber drops (and later refetches)
+				      * them; 0 = 256 */
+} sbx_logs_opts;
+
+/* Follows session_id's events on a background thread until
+ * sbx_logs_unsubscribe: the credentials of c must reach the session
+ * (its token or a service key); the key and the pub endpoint come from the
+ * server (SubscribeLogs). The subscription also reads the window once a
+ * second (that catches a lost last event and renews its lease, so the
+ * idle reaper does not stop a followed session). Events go to o->callback, or queue for sbx_logs_next.
+ * c must outlive the subscription. An after_seq beyond the last event is
+ * SBX_INVALID_ARGUMENT. On SBX_OK *out is the subscription; on failure
+ * NULL. */
+SBX_API sbx_err sbx_logs_subscribe_opts(sbx_client *c, const char *session_id,
+    const sbx_logs_opts *o, sbx_logs_sub **out);
+/* sbx_logs_subscribe_opts with the other options at their defaults. */
+SBX_API sbx_err sbx_logs_subscribe(sbx_client *c, const char *session_id,
+    uint64_t after_seq, sbx_log_event_fn callback, void *arg, sbx_logs_sub **out);
+/* The iterator form (callback NULL): waits up to timeout_ms (-1 =
+ * forever, 0 = not at all) for the next event and moves it into *ev
+ * (sbx_log_event_fini it). SBX_DEADLINE_EXCEEDED when none came in time;
+ * SBX_FAILED_PRECONDITION for a callback subscription; the error that
+ * ended the subscription (e.g. SBX_PERMISSION_DENIED) once it has. */
+SBX_API sbx_err sbx_logs_next(sbx_logs_sub *s, sbx_log_event *ev, int timeout_ms);
+/* What a subscription has done so far; any pointer may be NULL. next_seq:
+ * the seq it will deliver next; lost: events it could not deliver (they
+ * had left the window); refetched: events it delivered from the window
+ * after missing them live. Returns SBX_OK, or the error that ended it. */
+SBX_API sbx_err sbx_logs_stats(sbx_logs_sub *s, uint64_t *next_seq, uint64_t *lost,
+    uint64_t *refetched);
+/* Stops the subscription, waits for its thread (and a callback running
+ * on it), and frees it. Events still queued are dropped. NULL is fine. */
+SBX_API void sbx_logs_unsubscribe(sbx_logs_sub *s);
+
+/* ---------------------------------------------------------------- processes
+ *
+ * Background processes: commands that go on running in the session after
+ * the call that started them returns (a dev server, a training loop), and
+ * after the client disconnects. A process id is only meaningful together
+ * with its session. Output also goes to the session's log stream (see
+ * logs); sbx_process_read_output returns what is new since the last read.
+ */
+
+typedef enum {
+	SBX_PROCESS_RUNNING = 1,
+	SBX_PROCESS_EXITED = 2,
+	SBX_PROCESS_KILLED = 3,      /* by a signal sbx sent, OOM, or its session's end */
+} sbx_process_state;
+
+typedef enum {
+	SBX_SIGNAL_TERM = 1,
+	SBX_SIGNAL_KILL = 2,
+	SBX_SIGNAL_INT = 3,
+} sbx_signal;
+
+#define SBX_PROCESS_ID_MAX 32
+
+typedef struct {
+	char process_id[SBX_PROCESS_ID_MAX];
+	char *command;               /* malloc'd; sbx_process_fini frees it */
+	sbx_process_state state;
+	int exit_code;               /* -1 while running or when unknown */
+	uint64_t started_unix_ms;
+	uint64_t ended_unix_ms;      /* 0 while running */
+	int64_t pid;                 /* inside the sandbox; 0 when unknown */
+} sbx_process;
+
+typedef struct {
+	const char *command;         /* run as `sh -c command` */
+	const char *cwd;             /* NULL = /workspace */
+	const char *const *env;      /* n_env strings "NAME=value" */
+	size_t n_env;
+} sbx_process_opts;
+
+/* Frees what p holds and zeroes it. A zeroed p is fine. */
+SBX_API void sbx_process_fini(sbx_process *p);
+
+/* Starts opts->command in the session; *out describes it (fini it).
+ * SBX_RESOURCE_EXHAUSTED when the session runs its maximum already. */
+SBX_API sbx_err sbx_process_start(sbx_client *c, const char *session_id,
+    const sbx_process_opts *opts, sbx_process *out);
+
+/* The session's processes, running and recently ended, oldest first:
+ * *out is an array of *n (sbx_process_list_free it). */
+SBX_API sbx_err sbx_process_list(sbx_client *c, const char *session_id,
+    sbx_process **out, size_t *n);
+SBX_API void sbx_process_list_free(sbx_process *v, size_t n);
+
+/* Waits up to timeout_ms (0 = until it ends) for the process to end;
+ * *timed_out says whether it still runs. out (may be NULL) gets its state.
+ * Long waits are made of several calls (the server bounds one). */
+SBX_API sbx_err sbx_process_wait(sbx_client *c, const char *session_id,
+    const char *process_id, uint64_t timeout_ms, sbx_process *out,
+    int *timed_out);
+
+/* Sends sig to the process's whole process tree, or with process_id NULL
+ * to every running process of the session; *signalled (may be NULL) is
+ * how many processes were reached. SBX_FAILED_PRECONDITION when the
+ * process has ended. */
+SBX_API sbx_err sbx_process_signal(sbx_client *c, const char *session_id,
+    const char *process_id, sbx_signal sig, unsigned *signalled);
+
+/* Writes len bytes to the process's stdin (all of them, or an error:
+ * SBX_DEADLINE_EXCEEDED when it does not read them within seconds,
+ * SBX_FAILED_PRECONDITION when it has ended or its stdin is closed). */
+SBX_API sbx_err sbx_process_send_stdin(sbx_client *c, const char *session_id,
+    const char *process_id, const void *data, size_t len);
+
+/* Closes the process's stdin: it reads end of file. */
+SBX_API sbx_err sbx_process_close_stdin(sbx_client *c, const char *session_id,
+    const char *process_id);
+
+/* The output (stdout and stderr merged) new since the last read: *out is
+ * the caller's (sbx_free out->data; never NULL on SBX_OK). When the process
+ * printed more between reads than the server keeps, the oldest part was
+ * dropped and a line "[sbx: N bytes of output dropped ...]" starts it.
+ * info (may be NULL) gets the process's state. */
+SBX_API sbx_err sbx_process_read_output(sbx_client *c, const char *session_id,
+    const char *process_id, sbx_bytes *out, sbx_process *info);
 
 #ifdef __cplusplus
 }

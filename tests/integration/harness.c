@@ -115,12 +115,13 @@ start(struct sbxd_proc *p, const char *extra_conf, int tls)
 		snprintf(p->tls_ca, sizeof(p->tls_ca), "%s/cert.pem", p->dir);
 		snprintf(tlsconf, sizeof(tlsconf), "tls_cert = %s/cert.pem\ntls_key = %s/key.pem\n", p->dir, p->dir);
 	}
+	snprintf(p->log_endpoint, sizeof(p->log_endpoint), "tcp://127.0.0.1:%d", free_port());
 	snprintf(p->conf, sizeof(p->conf), "%s/sbxd.conf", p->dir);
 	snprintf(p->log, sizeof(p->log), "%s/sbxd.log", p->dir);
 	if ((f = fopen(p->conf, "w")) == NULL)
 		return -1;
-	fprintf(f, "listen = %s\nstate_dir = %s\nservice_key = %s\nlog_level = info\n%s%s\n",
-	    p->endpoint, p->dir, HARNESS_KEY, tlsconf, extra_conf ? extra_conf : "");
+	fprintf(f, "listen = %s\nlog_listen = %s\nstate_dir = %s\nservice_key = %s\nlog_level = info\n%s%s\n",
+	    p->endpoint, p->log_endpoint, p->dir, HARNESS_KEY, tlsconf, extra_conf ? extra_conf : "");
 	fclose(f);
 	if (spawn(p) != 0)
 		return -1;

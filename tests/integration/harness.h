@@ -18,6 +18,7 @@ struct sbxd_proc {
 	pid_t pid;
 	char dir[128];          /* state dir */
 	char endpoint[64];
+	char log_endpoint[64];  /* its log pub socket (log_listen) */
 	char conf[192];
 	char log[192];
 	char tls_ca[192];       /* set: the endpoint is tls+tcp:// with this CA */

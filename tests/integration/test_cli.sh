@@ -18,6 +18,7 @@ export SBX_ENDPOINT="tcp://127.0.0.1:$port"
 export SBX_SERVICE_KEY="cli-test-service-key-0123456789"
 cat >"$dir/sbxd.conf" <<CONF
 listen = $SBX_ENDPOINT
+log_listen = tcp://127.0.0.1:0
 state_dir = $dir
 service_key = $SBX_SERVICE_KEY
 CONF

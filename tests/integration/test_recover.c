@@ -210,11 +210,15 @@ TEST(restart_after_crash_recovers)
 	CHECK_INT(get(d_id, cid, reason, sizeof(reason)), SBX_SESSION_FAILED);
 	CHECK_STR(reason, "interrupted by a restart");
 	CHECK_STR(cid, "");
-	/* The live session carries on, with its files. */
-	CHECK_INT(get(a.session_id, cid, NULL, 0), SBX_SESSION_RUNNING);
+	/* The live session carries on, with its files: GetSession finds its
+	 * container stopped and says so, and the next command starts it. */
+	CHECK_INT(get(a.session_id, cid, reason, sizeof(reason)), SBX_SESSION_STOPPED);
+	CHECK_CONTAINS(reason, "exited (");
 	CHECK_STR(cid, a.container_id);
 	CHECK_STR(run(a.session_id, "cat keep.txt"), "keep-a\n");
 	CHECK_INT(container_state(a.container_id), 1);
+	CHECK_INT(get(a.session_id, cid, reason, sizeof(reason)), SBX_SESSION_RUNNING);
+	CHECK_STR(cid, a.container_id);
 	/* The stopped one is left for its next request, which heals it. */
 	CHECK_INT(get(b.session_id, cid, reason, sizeof(reason)), SBX_SESSION_STOPPED);
 	CHECK_STR(run(b.session_id, "cat keep.txt"), "keep-b\n");

@@ -126,6 +126,31 @@ TEST(env_keys)
 	unsetenv("SBXD_SERVICE_KEY");
 }
 
+TEST(pool_sizes)
+{
+	struct config c;
+	struct err e;
+
+	config_defaults(&c);
+	REQUIRE_INT(config_finish(&c, &e), SBXD_OK);
+	CHECK_INT(config_runtime(&c, "python-minimal")->pool_size, 2);
+	CHECK(strstr(c.pool_dir, "/pool") != NULL);
+	config_defaults(&c);
+	CHECK_INT(config_set(&c, "runtime", "tools img:1", &e), SBXD_OK);
+	CHECK_INT(config_set(&c, "pool_size", "tools 3", &e), SBXD_OK);
+	CHECK_INT(config_set(&c, "pool_size", "0", &e), SBXD_OK);
+	REQUIRE_INT(config_finish(&c, &e), SBXD_OK);
+	CHECK_INT(config_runtime(&c, "python-minimal")->pool_size, 0);
+	CHECK_INT(config_runtime(&c, "tools")->pool_size, 3);
+	config_defaults(&c);
+	CHECK_INT(config_set(&c, "pool_size", "-1", &e), SBXD_INVALID_ARGUMENT);
+	CHECK_INT(config_set(&c, "pool_size", "3 x", &e), SBXD_INVALID_ARGUMENT);
+	CHECK_INT(config_set(&c, "pool_size", "tools 2000", &e), SBXD_INVALID_ARGUMENT);
+	CHECK_INT(config_set(&c, "pool_size", "nope 1", &e), SBXD_OK);
+	CHECK_INT(config_finish(&c, &e), SBXD_INVALID_ARGUMENT);
+	CHECK_CONTAINS(e.msg, "nope");
+}
+
 int
 main(void)
 {
@@ -134,5 +159,6 @@ main(void)
 	RUN(bad_lines_name_file_and_line);
 	RUN(finish_checks_consistency);
 	RUN(env_keys);
+	RUN(pool_sizes);
 	T_DONE();
 }

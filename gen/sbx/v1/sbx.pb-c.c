@@ -4300,7 +4300,7 @@ const ProtobufCMessageDescriptor sbx__v1__limits__descriptor =
   (ProtobufCMessageInit) sbx__v1__limits__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sbx__v1__usage__field_descriptors[4] =
+static const ProtobufCFieldDescriptor sbx__v1__usage__field_descriptors[5] =
 {
   {
     "memory_bytes",
@@ -4350,17 +4350,30 @@ static const ProtobufCFieldDescriptor sbx__v1__usage__field_descriptors[4] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "oom_kills",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__Usage, oom_kills),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sbx__v1__usage__field_indices_by_name[] = {
   2,   /* field[2] = cpu_percent */
   0,   /* field[0] = memory_bytes */
   1,   /* field[1] = memory_limit_bytes */
+  4,   /* field[4] = oom_kills */
   3,   /* field[3] = pids */
 };
 static const ProtobufCIntRange sbx__v1__usage__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor sbx__v1__usage__descriptor =
 {
@@ -4370,7 +4383,7 @@ const ProtobufCMessageDescriptor sbx__v1__usage__descriptor =
   "Sbx__V1__Usage",
   "sbx.v1",
   sizeof(Sbx__V1__Usage),
-  4,
+  5,
   sbx__v1__usage__field_descriptors,
   sbx__v1__usage__field_indices_by_name,
   1,  sbx__v1__usage__number_ranges,

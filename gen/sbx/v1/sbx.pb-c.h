@@ -274,12 +274,19 @@ struct  Sbx__V1__Usage
   ProtobufCMessage base;
   uint64_t memory_bytes;
   uint64_t memory_limit_bytes;
+  /*
+   * of one CPU, over the window since the last look
+   */
   double cpu_percent;
   uint64_t pids;
+  /*
+   * processes the kernel OOM-killed in the container so far
+   */
+  uint64_t oom_kills;
 };
 #define SBX__V1__USAGE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__usage__descriptor) \
-    , 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0 }
 
 
 struct  Sbx__V1__Label

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # tests/run.sh — the test command. Installs what the tests need, builds the
-# default runtime image, then:
+# five runtime images (cached: only what changed is rebuilt), then:
 #   1. builds everything (gcc, warnings as errors) and runs every test with
 #      ctest against the real Docker engine;
 #   2. builds again with clang, AddressSanitizer + UndefinedBehaviorSanitizer
 #      and libFuzzer instrumentation, runs every test again (sbxd itself runs
 #      sanitized, and its clean exit is checked), and runs each fuzz target
 #      for a bounded time from a seed corpus.
+#   3. installs the Python client in a virtual environment and runs its
+#      pytest suite against the gcc build's sbxd.
 # Needs root (it installs packages and drives Docker); it re-runs itself
 # with sudo when started as another user: bash tests/run.sh
 # SBX_FUZZ_SECONDS (default 60) sets each fuzz target's time.
@@ -15,13 +17,18 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 fuzz_seconds=${SBX_FUZZ_SECONDS:-60}
 bash "$top/deploy/deps.sh"
-bash "$top/deploy/images/build.sh" python-minimal
+for rt in python-minimal python-datascience python-web node-minimal node-react; do
+	bash "$top/deploy/images/build.sh" "$rt"   # cached: skipped when up to date
+done
 
 echo "== gcc build, all tests" >&2
 build=$top/build-test
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS=-Werror >/dev/null
 cmake --build "$build" -j"$(nproc)"
 (cd "$build" && ctest --output-on-failure --timeout 900)
+
+echo "== Python client against the gcc build's sbxd" >&2
+SBXD_BIN="$build/sbxd" SBX_BIN="$build/sbx" timeout 1200 bash "$top/client/python/run_tests.sh"
 
 echo "== clang ASan/UBSan build, all tests again" >&2
 san=$top/build-sanitize

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -189,6 +190,31 @@ harness_finish(struct sbxd_proc *p, int failed)
 	return status == 0;
 }
 
+/* Detaches every mount below dir (the warm pool's shared pool_dir and its
+ * slots, left behind by an sbxd that died), deepest first. */
+static void
+unmount_below(const char *dir)
+{
+	char line[4096], mnt[64][512];
+	size_t dlen = strlen(dir);
+	int n = 0;
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+
+	if (f == NULL)
+		return;
+	while (n < 64 && fgets(line, sizeof(line), f) != NULL) {
+		char point[512];
+
+		if (sscanf(line, "%*s %*s %*s %*s %511s", point) == 1 &&
+		    strncmp(point, dir, dlen) == 0 && point[dlen] == '/')
+			snprintf(mnt[n++], sizeof(mnt[0]), "%s", point);
+	}
+	fclose(f);
+	while (n-- > 0)   /* mountinfo lists parents first */
+		if (umount2(mnt[n], MNT_DETACH) != 0)
+			fprintf(stderr, "could not unmount %s: %s\n", mnt[n], strerror(errno));
+}
+
 void
 harness_remove_dir(struct sbxd_proc *p)
 {
@@ -196,7 +222,8 @@ harness_remove_dir(struct sbxd_proc *p)
 
 	if (strncmp(p->dir, "/tmp/sbx-it-", 12) != 0)
 		return;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p->dir);
+	unmount_below(p->dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf --one-file-system '%s'", p->dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", p->dir);
 }

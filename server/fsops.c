@@ -11,14 +11,15 @@
  * create or replace (the leaf, each new parent directory) are handled with
  * *at() calls on a directory fd obtained that way, with O_NOFOLLOW or
  * O_EXCL, so a symlink planted at the leaf is never followed by a write.
- * Overwrites go through a temporary file and renameat (atomic for readers;
- * a hardlink at the leaf is replaced, not written through). errno is
- * translated into sbxd codes here and nowhere else.
+ * Overwrites go through a temporary file swapped into place (atomic for
+ * readers; a hardlink at the leaf is replaced, not written through). errno
+ * is translated into sbxd codes here and nowhere else.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/fs.h>
 #include <linux/openat2.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -601,7 +602,33 @@ fsops_replace_mode(int dfd, const char *leaf, const char *rel, mode_t *mode,
 	return SBXD_OK;
 }
 
-/* Temporary file, content, owner, mode, then renameat over the leaf,
+/* Puts the finished temporary file tmp in leaf's place, atomically for
+ * readers. Replacing an existing file with renameat makes ext4
+ * (auto_da_alloc) start writing the new file's data out at once — 0.15 to
+ * 2 ms on our disks, most of a small Write's cost; exchanging the two
+ * names (renameat2 RENAME_EXCHANGE) and unlinking the old file costs about
+ * 6 us and is just as atomic. The price: after a host power loss a file
+ * replaced in the last seconds may come back empty, as with any write that
+ * is not fsync'd (sbx never promised more; a killed sbxd loses nothing).
+ * A directory that the sandbox swapped in at leaf meanwhile is put back
+ * and the call fails (EISDIR). -1 with errno on failure: tmp then still
+ * names the new file. */
+static int
+swap_into_place(int dfd, const char *tmp, const char *leaf)
+{
+	if (syscall(SYS_renameat2, dfd, tmp, dfd, leaf, RENAME_EXCHANGE) == -1) {
+		if (errno != ENOENT && errno != EINVAL)
+			return -1;
+		return renameat(dfd, tmp, dfd, leaf);   /* nothing to replace */
+	}
+	if (unlinkat(dfd, tmp, 0) == 0 || errno != EISDIR)
+		return 0;   /* a stray old file left behind is harmless */
+	if (syscall(SYS_renameat2, dfd, tmp, dfd, leaf, RENAME_EXCHANGE) == 0)
+		errno = EISDIR;
+	return -1;
+}
+
+/* Temporary file, content, owner, mode, then swapped in over the leaf,
  * whatever non-directory (file, symlink, FIFO, hardlink) is there. */
 sbxd_code
 fsops_replace_at(int dfd, const char *leaf, const char *rel,
@@ -626,7 +653,7 @@ fsops_replace_at(int dfd, const char *leaf, const char *rel,
 		goto out;
 	}
 	fd = -1;
-	if (renameat(dfd, tmp, dfd, leaf) == -1) {
+	if (swap_into_place(dfd, tmp, leaf) == -1) {
 		rv = fsops_fail_errno(errno == ENOTEMPTY ? EISDIR : errno, rel,
 		    "replacing", e);
 		goto out;

@@ -113,7 +113,8 @@ sbxd_code fsops_replace_mode(int dfd, const char *leaf, const char *rel,
 
 /* Atomically replaces whatever non-directory is at dfd/leaf with a new file
  * holding content, owned uid:gid (-1:-1 leaves sbxd's) with permission bits
- * mode: temporary file, write, then renameat. The temporary file
+ * mode: temporary file, write, then swapped into place (renameat2
+ * RENAME_EXCHANGE and unlink of the old file; see fsops.c). The temporary file
  * never survives a failure. */
 sbxd_code fsops_replace_at(int dfd, const char *leaf, const char *rel,
     const void *content, size_t len, mode_t mode, uid_t uid, gid_t gid,

@@ -8,6 +8,7 @@
  * on that path is a Response with a canonical code and a message; the
  * server goes on serving.
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,12 @@ struct rpc_server {
 	int nctx;
 	atomic_int draining;
 	atomic_int inflight;
+	/* Workers send replies under the read side; rpc_server_stop takes the
+	 * write side to close the socket. nng 1.5.2 panics when nng_ctx_send
+	 * races nng_close (a freed context's mutex), so a reply finished after
+	 * the close is dropped instead. */
+	pthread_rwlock_t close_lock;
+	int closed;
 };
 
 static uint64_t
@@ -251,8 +258,13 @@ work(void *arg)
 	reply = rpc_handle(x->r->srv, nng_msg_body(x->msg), nng_msg_len(x->msg), &rlen);
 	nng_msg_free(x->msg);
 	x->msg = NULL;
-	atomic_fetch_sub(&x->r->inflight, 1);
-	ctx_send_reply(x, reply, rlen);
+	pthread_rwlock_rdlock(&x->r->close_lock);
+	if (!x->r->closed)
+		ctx_send_reply(x, reply, rlen);
+	else
+		free(reply);
+	pthread_rwlock_unlock(&x->r->close_lock);
+	atomic_fetch_sub(&x->r->inflight, 1);   /* after the send: stop waits for it */
 }
 
 static void
@@ -397,6 +409,7 @@ rpc_server_start(struct server *srv, struct rpc_server **out, struct err *e)
 		return err_set(e, SBXD_INTERNAL, "out of memory");
 	r->srv = srv;
 	r->sock = (nng_socket)NNG_SOCKET_INITIALIZER;
+	pthread_rwlock_init(&r->close_lock, NULL);
 	if ((rv = worker_pool_new(srv->cfg->workers, &r->pool, e)) != SBXD_OK) {
 		free(r);
 		return rv;
@@ -438,12 +451,16 @@ rpc_server_stop(struct rpc_server *r, int grace_ms)
 		usleep(10000);
 	if (atomic_load(&r->inflight) > 0)
 		log_warnx("closing with %d requests still running", atomic_load(&r->inflight));
+	pthread_rwlock_wrlock(&r->close_lock);
+	r->closed = 1;
 	nng_close(r->sock);
+	pthread_rwlock_unlock(&r->close_lock);
 	worker_pool_free(r->pool);
 	for (int i = 0; i < r->nctx; i++) {
 		nng_aio_stop(r->ctxs[i].aio);
 		nng_aio_free(r->ctxs[i].aio);
 	}
+	pthread_rwlock_destroy(&r->close_lock);
 	free(r->ctxs);
 	free(r);
 }

@@ -4,33 +4,8 @@
 # stdout/stderr, write from stdin, read and cat, --json output that parses,
 # and clear errors with exit status 1 (bad key, unknown session) or 2 (usage).
 set -u
-: "${SBXD_BIN:?run through ctest}" "${SBX_BIN:?run through ctest}"
-
-fails=0 checks=0
-ok()   { checks=$((checks+1)); echo "ok   $1" >&2; }
-bad()  { checks=$((checks+1)); fails=$((fails+1)); echo "FAIL $1" >&2; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-eq()   { [ "$1" = "$2" ] || { echo "  got:  $(printf %q "$1")" >&2; echo "  want: $(printf %q "$2")" >&2; return 1; }; }
-
-dir=$(mktemp -d /tmp/sbx-cli-XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export SBX_ENDPOINT="tcp://127.0.0.1:$port"
-export SBX_SERVICE_KEY="cli-test-service-key-0123456789"
-cat >"$dir/sbxd.conf" <<CONF
-listen = $SBX_ENDPOINT
-log_listen = tcp://127.0.0.1:0
-state_dir = $dir
-service_key = $SBX_SERVICE_KEY
-CONF
-"$SBXD_BIN" --config "$dir/sbxd.conf" 2>"$dir/sbxd.log" &
-pid=$!
-cleanup() {
-	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
-	[ "$fails" -gt 0 ] && { echo "---- sbxd log" >&2; cat "$dir/sbxd.log" >&2; }
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-for _ in $(seq 100); do "$SBX_BIN" session list >/dev/null 2>&1 && break; sleep 0.1; done
+. "$(dirname "$0")/cli_lib.sh"
+cli_start cli
 
 sid=$("$SBX_BIN" session create --user cli-user --label purpose=test)
 check "session create prints an id" [ -n "$sid" ]

@@ -280,3 +280,18 @@ harness_image_ready(void)
 		    "build it with deploy/images/build.sh python-minimal\n");
 	return present;
 }
+
+int
+harness_log_has(struct sbxd_proc *p, const char *needle)
+{
+	char line[2048];
+	FILE *f = fopen(p->log, "r");
+	int found = 0;
+
+	if (f == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}

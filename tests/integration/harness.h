@@ -45,6 +45,8 @@ void harness_remove_dir(struct sbxd_proc *p);
 void harness_cleanup_containers(struct sbxd_proc *p);
 /* A client for p with the service key (token NULL) or a session token. */
 sbx_client *harness_client(struct sbxd_proc *p, const char *token);
+/* 1 when a line of p's log holds needle. */
+int harness_log_has(struct sbxd_proc *p, const char *needle);
 /* Prints p's log to stderr. */
 void harness_dump_log(struct sbxd_proc *p);
 /* Checks the default runtime image exists; prints how to build it if not. */

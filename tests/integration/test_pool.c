@@ -143,20 +143,6 @@ create(const char *user, const char *runtime, sbx_session *s)
 	return sbx_session_create(svc, &o, s, NULL);
 }
 
-static int
-log_has(const char *needle)
-{
-	char line[2048];
-	FILE *f = fopen(d.log, "r");
-	int found = 0;
-
-	if (f == NULL)
-		return 0;
-	while (!found && fgets(line, sizeof(line), f) != NULL)
-		found = strstr(line, needle) != NULL;
-	fclose(f);
-	return found;
-}
 
 static sbx_session_state
 state_of(const char *sid)
@@ -190,7 +176,7 @@ TEST(pool_fills)
 {
 	CHECK(wait_idle(2));
 	CHECK_INT(scan(NULL).ghost, 0);
-	CHECK(log_has("pool: runtime ghost"));
+	CHECK(harness_log_has(&d, "pool: runtime ghost"));
 }
 
 TEST(returning_user_gets_their_files)
@@ -262,7 +248,7 @@ TEST(stopped_session_wakes_with_its_workspace)
 	CHECK_INT(umount2(slot, MNT_DETACH), 0);
 	CHECK_INT(slot_mounts(a.session_id), 0);
 	CHECK_STR(run(a.session_id, "cat notes.txt"), "kept\n");
-	CHECK(log_has("binding it again"));
+	CHECK(harness_log_has(&d, "binding it again"));
 	CHECK_INT(slot_mounts(a.session_id), 1);
 	/* and once more without the unmount */
 	REQUIRE(stop_idle(a.session_id));
@@ -276,7 +262,7 @@ TEST(sigkill_restart_keeps_pooled_sessions)
 	REQUIRE(wait_idle(2));
 	harness_stop(&d, SIGKILL);
 	REQUIRE_INT(harness_restart(&d), 0);
-	CHECK(log_has("removed 2 idle pool containers"));
+	CHECK(harness_log_has(&d, "removed 2 idle pool containers"));
 	CHECK_INT(state_of(a.session_id), SBX_SESSION_RUNNING);
 	CHECK_STR(run(a.session_id, "cat notes.txt"), "kept\nmore\n");
 	CHECK_STR(run(b.session_id, "cat b.txt"), "b-secret\n");

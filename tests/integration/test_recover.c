@@ -87,21 +87,6 @@ container_state(const char *id)
 	return info.running;
 }
 
-/* 1 when sbxd's log holds needle. */
-static int
-log_has(const char *needle)
-{
-	char line[2048];
-	FILE *f = fopen(d.log, "r");
-	int found = 0;
-
-	if (f == NULL)
-		return 0;
-	while (!found && fgets(line, sizeof(line), f) != NULL)
-		found = strstr(line, needle) != NULL;
-	fclose(f);
-	return found;
-}
 
 /* The session's state and container id, from sbxd. */
 static sbx_session_state
@@ -197,14 +182,14 @@ TEST(restart_after_crash_recovers)
 
 	REQUIRE_INT(harness_restart(&d), 0);
 	REQUIRE((svc = harness_client(&d, NULL)) != NULL);
-	CHECK(log_has("recovery: 2 sessions, 1 containers re-adopted, 3 orphans removed, "
+	CHECK(harness_log_has(&d, "recovery: 2 sessions, 1 containers re-adopted, 3 orphans removed, "
 	    "2 marked failed"));
 	CHECK_INT(container_state(ghost), -1);
 	CHECK_INT(container_state(stray), -1);
 	CHECK_INT(container_state(c_ctr), -1);
 	CHECK_INT(container_state(d_ctr), -1);
 	CHECK_INT(container_state(a.container_id), 0);
-	CHECK(log_has("it is started on the next request"));
+	CHECK(harness_log_has(&d, "it is started on the next request"));
 	CHECK_INT(get(c_id, NULL, reason, sizeof(reason)), SBX_SESSION_FAILED);
 	CHECK_STR(reason, "interrupted by a restart");
 	CHECK_INT(get(d_id, cid, reason, sizeof(reason)), SBX_SESSION_FAILED);
@@ -226,7 +211,7 @@ TEST(restart_after_crash_recovers)
 	CHECK_STR(reason, "");
 	CHECK(cid[0] != '\0' && strcmp(cid, b.container_id) != 0);
 	CHECK_INT(container_state(cid), 1);
-	CHECK(log_has("healed"));
+	CHECK(harness_log_has(&d, "healed"));
 }
 
 /* docker rm -f from outside: the next Execute gets a new container for the
@@ -261,7 +246,7 @@ TEST(stale_name_does_not_block_healing)
 	CHECK(strcmp(after, before) != 0 && strcmp(after, stale) != 0);
 	CHECK_INT(container_state(stale), -1);
 	CHECK_INT(container_state(after), 1);
-	CHECK(log_has("stale container named"));
+	CHECK(harness_log_has(&d, "stale container named"));
 }
 
 /* Docker restarted (containers stopped, not removed): exec into the

@@ -201,8 +201,11 @@ static sbxd_code
 glob_collect(const struct buf *out, const struct pmatch *m, struct hits *h,
     struct err *e)
 {
-	const char *p = out->data, *end = out->data + out->len;
+	const char *p = out->data, *end;
 
+	if (out->len == 0)
+		return SBXD_OK;
+	end = p + out->len;
 	while (p < end) {
 		const char *z = memchr(p, '\0', (size_t)(end - p)), *rel;
 		unsigned long long size;
@@ -259,7 +262,8 @@ ctrfs_glob(struct ctrfs *c, const char *base, const char *pattern, size_t max,
 		goto out;
 	if ((rv = glob_collect(&res.out, &m, &h, e)) != SBXD_OK)
 		goto out;
-	qsort(h.v, h.n, sizeof(*h.v), newest_first ? by_mtime_desc : by_rel_line);
+	if (h.n > 1)
+		qsort(h.v, h.n, sizeof(*h.v), newest_first ? by_mtime_desc : by_rel_line);
 	*truncated = res.truncated || h.n > max;
 	for (size_t i = 0; i < h.n && i < max; i++) {
 		const char *slash = strrchr(h.v[i].rel, '/');
@@ -366,8 +370,11 @@ static sbxd_code
 grep_collect(const struct buf *out, const char *base, enum fsops_grep_mode mode,
     const struct gfilter *f, struct hits *h, struct err *e)
 {
-	const char *p = out->data, *end = out->data + out->len;
+	const char *p = out->data, *end;
 
+	if (out->len == 0)
+		return SBXD_OK;
+	end = p + out->len;
 	while (p < end) {
 		const char *z = memchr(p, '\0', (size_t)(end - p)), *rest, *nl, *rel;
 		size_t rlen;
@@ -459,7 +466,8 @@ ctrfs_grep(struct ctrfs *c, const char *base, const struct fsops_grep_opts *o,
 	    (rv = search_status(&res, 1, base, e)) != SBXD_OK ||
 	    (rv = grep_collect(&res.out, base, o->mode, &f, &h, e)) != SBXD_OK)
 		goto out;
-	qsort(h.v, h.n, sizeof(*h.v), by_rel_line);
+	if (h.n > 1)
+		qsort(h.v, h.n, sizeof(*h.v), by_rel_line);
 	*truncated = res.truncated || h.n > o->max_results;
 	for (size_t i = 0; i < h.n && i < o->max_results; i++) {
 		if (hit_path(base, &h.v[i], path, sizeof(path)) != 0)

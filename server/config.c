@@ -75,6 +75,10 @@ static const struct key keys[] = {
 	{ "log_sendbuf", K_INT, F(log_sendbuf), 1, 8192 },
 };
 
+static const char *const builtin_runtimes[] = {
+	"python-minimal", "python-datascience", "python-web", "node-minimal", "node-react",
+};
+
 void
 config_defaults(struct config *c)
 {
@@ -109,11 +113,16 @@ config_defaults(struct config *c)
 	c->max_live_sessions = 20;
 	c->max_live_sessions_per_user = 4;
 	c->pool_size = 2;
-	snprintf(c->runtimes[0].name, sizeof(c->runtimes[0].name), "python-minimal");
-	snprintf(c->runtimes[0].image, sizeof(c->runtimes[0].image), "sbx/python-minimal:latest");
-	snprintf(c->runtimes[0].build_command, sizeof(c->runtimes[0].build_command),
-	    "deploy/images/build.sh python-minimal");
-	c->nruntimes = 1;
+	/* the built-ins (runtime.c describes them); a "runtime" line may
+	 * re-point one at another image */
+	for (int i = 0; i < (int)(sizeof(builtin_runtimes) / sizeof(builtin_runtimes[0])); i++) {
+		struct config_runtime *r = &c->runtimes[c->nruntimes++];
+
+		snprintf(r->name, sizeof(r->name), "%s", builtin_runtimes[i]);
+		snprintf(r->image, sizeof(r->image), "sbx/%s:latest", builtin_runtimes[i]);
+		snprintf(r->build_command, sizeof(r->build_command),
+		    "deploy/images/build.sh %s", builtin_runtimes[i]);
+	}
 	snprintf(c->log_listen, sizeof(c->log_listen), "tcp://127.0.0.1:7411");
 	c->log_ring_events = 1000;
 	c->log_ring_bytes = 4u << 20;

@@ -33,7 +33,7 @@ static const struct row rows[] = {
 	{ "SessionService", "CleanupIdle", h_cleanup_idle, METHOD_SERVICE_ONLY },
 	{ "SessionService", "ListRuntimes", h_list_runtimes, 0 },
 	{ "SessionService", "GetRuntime", h_get_runtime, 0 },
-	{ "SessionService", "CreateRuntime", NULL, METHOD_SERVICE_ONLY },
+	{ "SessionService", "CreateRuntime", h_create_runtime, METHOD_SERVICE_ONLY },
 	{ "SandboxService", "Ls", h_ls, 0 },
 	{ "SandboxService", "Read", h_read, 0 },
 	{ "SandboxService", "ReadBytes", h_read_bytes, 0 },

@@ -62,6 +62,7 @@ sbxd_code h_cleanup_idle(struct call *, const ProtobufCMessage *, ProtobufCMessa
 sbxd_code h_rotate_token(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
 sbxd_code h_list_runtimes(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
 sbxd_code h_get_runtime(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_create_runtime(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
 sbxd_code h_execute(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
 sbxd_code h_read(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
 sbxd_code h_read_bytes(struct call *, const ProtobufCMessage *, ProtobufCMessage *);

@@ -614,6 +614,8 @@ create_body(const struct driver_container_spec *s)
 	    docker_add_str(root, "WorkingDir", s->workdir);
 	if (s->env != NULL)
 		ok &= docker_add_item(root, "Env", docker_str_array(s->env));
+	if (s->cmd != NULL)
+		ok &= docker_add_item(root, "Cmd", docker_str_array(s->cmd));
 	ok &= (labels = cJSON_AddObjectToObject(root, "Labels")) != NULL;
 	for (i = 0; ok && i < s->nlabels; i++)
 		ok &= s->labels[i].key != NULL && s->labels[i].value != NULL &&
@@ -830,6 +832,8 @@ static const struct driver_ops docker_ops = {
 	.proc_status = docker_proc_status,
 	.proc_close = docker_proc_close,
 	.proc_free = docker_proc_free,
+	.commit = docker_commit,
+	.image_remove = docker_image_remove,
 	.free = docker_free,
 };
 

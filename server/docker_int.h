@@ -185,4 +185,11 @@ sbxd_code docker_path_stat(struct driver *d, const char *id, const char *path,
 sbxd_code docker_stats(struct driver *d, const char *id, struct driver_usage *out,
     struct err *e);
 
+/* ---- images (docker_image.c): driver_ops.commit and image_remove, as
+ * driver.h describes them. */
+
+sbxd_code docker_commit(struct driver *d, const char *id,
+    const struct driver_commit_spec *spec, struct err *e);
+sbxd_code docker_image_remove(struct driver *d, const char *image, struct err *e);
+
 #endif

@@ -53,6 +53,20 @@ struct driver_container_spec {
 	int drop_all_caps;            /* CapDrop ["ALL"] */
 	int no_new_privileges;        /* SecurityOpt ["no-new-privileges"] */
 	int init;                     /* Init: true (reaps orphans) */
+	const char *const *cmd;       /* Cmd, NULL-terminated; NULL = the image's */
+};
+
+/* What an image committed from a container says of itself (Engine API
+ * commit config); pointers borrowed for the call. */
+struct driver_commit_spec {
+	const char *repo;             /* "sbx/custom-x" */
+	const char *tag;
+	const char *user;             /* "1000:1000" */
+	const char *workdir;
+	const char *const *env;       /* "K=V", NULL-terminated, or NULL */
+	const struct driver_label *labels;
+	size_t nlabels;
+	const char *const *cmd;       /* NULL = the container's */
 };
 
 struct driver_container_info {
@@ -213,6 +227,12 @@ struct driver_ops {
 	void (*proc_close)(struct driver_proc *p);
 	/* Closes the connection and frees p; a live process goes on. */
 	void (*proc_free)(struct driver_proc *p);
+	/* ---- images (docker_image.c). NULL ops: the driver cannot build.
+	 * commit: a new image repo:tag from container id's filesystem with
+	 * spec's config. image_remove: removing a missing image is OK. */
+	sbxd_code (*commit)(struct driver *d, const char *id,
+	    const struct driver_commit_spec *spec, struct err *e);
+	sbxd_code (*image_remove)(struct driver *d, const char *image, struct err *e);
 	void (*free)(struct driver *d);
 };
 

@@ -346,57 +346,6 @@ h_list_sessions(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *ou
 	return SBXD_OK;
 }
 
-static Sbx__V1__Runtime *
-runtime_msg(struct call *c, const struct config_runtime *rt)
-{
-	Sbx__V1__Runtime *m = arena_alloc(c->out, sizeof(*m));
-	struct err e;
-	int present = 0;
-
-	if (m == NULL)
-		return NULL;
-	sbx__v1__runtime__init(m);
-	m->name = arena_strdup(c->out, rt->name);
-	m->image = arena_strdup(c->out, rt->image);
-	m->work_dir = "/workspace";
-	m->network_mode = arena_strdup(c->out, c->srv->cfg->network_mode);
-	if (c->srv->drv->ops->image_present(c->srv->drv, rt->image, &present, &e) != SBXD_OK)
-		present = 0;
-	m->ready = present;
-	m->build_command = present ? "" : arena_strdup(c->out, rt->build_command);
-	return m;
-}
-
-sbxd_code
-h_list_runtimes(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
-{
-	Sbx__V1__ListRuntimesResponse *rs = (void *)out;
-	const struct config *cfg = c->srv->cfg;
-
-	(void)in;
-	if ((rs->runtimes = arena_calloc(c->out, (size_t)cfg->nruntimes, sizeof(*rs->runtimes))) == NULL)
-		return err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "out of reply memory");
-	for (int i = 0; i < cfg->nruntimes; i++)
-		if ((rs->runtimes[rs->n_runtimes++] = runtime_msg(c, &cfg->runtimes[i])) == NULL)
-			return err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "out of reply memory");
-	return SBXD_OK;
-}
-
-sbxd_code
-h_get_runtime(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
-{
-	const Sbx__V1__GetRuntimeRequest *rq = (const void *)in;
-	Sbx__V1__GetRuntimeResponse *rs = (void *)out;
-	const struct config_runtime *rt = config_runtime(c->srv->cfg, rq->name);
-
-	if (rt == NULL)
-		return err_set(&c->err, SBXD_NOT_FOUND,
-		    "unknown runtime \"%.64s\"; ListRuntimes shows the configured ones", rq->name);
-	if ((rs->runtime = runtime_msg(c, rt)) == NULL)
-		return err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "out of reply memory");
-	return SBXD_OK;
-}
-
 /* The reaper's work on demand: stops sessions idle longer than max_idle_ms,
  * or than their own idle timeout when it is 0; none busy. At most
  * CLEANUP_MAX a call (the least recently active first); call again for

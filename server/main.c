@@ -20,6 +20,7 @@
 #include "log.h"
 #include "procs.h"
 #include "rpc.h"
+#include "runtime.h"
 #include "server.h"
 
 #define DEFAULT_CONFIG "/etc/sbx/sbxd.conf"
@@ -142,6 +143,8 @@ main(int argc, char **argv)
 		fatalx("%s", e.msg);
 	if (srv->drv->ops->ping(srv->drv, &e) != SBXD_OK)
 		log_warnx("%s (sessions will fail with UNAVAILABLE until it answers)", e.msg);
+	else
+		runtime_log_readiness(srv);
 	if (lifecycle_recover(srv, &e) != SBXD_OK)
 		log_warnx("recovery: %s (sessions heal on their next request)", e.msg);
 	if (lifecycle_reaper_start(srv, &e) != SBXD_OK)

@@ -41,6 +41,7 @@
 #include "auth.h"
 #include "log.h"
 #include "pool.h"
+#include "runtime.h"
 
 #define POOL_RETRY_MS 2000
 #define POOL_RETRY_MISSING_MS 10000
@@ -232,12 +233,30 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The limits a session of runtime rt gets by default (runtime.c), so a
+ * pool member matches what session_create asks pool_take for. */
+static sbxd_code
+pool_runtime_limits(struct server *s, const char *rt, struct session_row *r, struct err *e)
+{
+	struct runtime *d = malloc(sizeof(*d));
+	sbxd_code rv;
+
+	if (d == NULL)
+		return err_set(e, SBXD_RESOURCE_EXHAUSTED, "out of memory");
+	if ((rv = runtime_get(s, rt, d, e)) == SBXD_OK) {
+		r->memory_bytes = d->memory_bytes;
+		r->nano_cpus = d->nano_cpus;
+		r->pids_limit = d->pids_limit;
+	}
+	free(d);
+	return rv;
+}
+
 /* Makes one pool member of runtime rt: a minted id, its slot, its
  * container started. Nothing is left behind on failure. */
 static sbxd_code
 make_one(struct server *s, const char *rt, struct pool_item *it, struct err *e)
 {
-	const struct config *c = s->cfg;
 	struct session_row *r;
 	sbxd_code rv;
 
@@ -254,9 +273,8 @@ make_one(struct server *s, const char *rt, struct pool_item *it, struct err *e)
 	}
 	memcpy(r->id, it->id, sizeof(it->id));
 	snprintf(r->runtime, sizeof(r->runtime), "%s", rt);
-	r->memory_bytes = c->memory_bytes;
-	r->nano_cpus = c->nano_cpus;
-	r->pids_limit = c->pids_limit;
+	if ((rv = pool_runtime_limits(s, rt, r, e)) != SBXD_OK)
+		goto out;
 	if ((rv = session_pool_container_up(s, r, it->slot, e)) == SBXD_OK)
 		memcpy(it->container_id, r->container_id, sizeof(it->container_id));
 out:

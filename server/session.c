@@ -21,6 +21,7 @@
 #include "logbus.h"
 #include "pool.h"
 #include "procs.h"
+#include "runtime.h"
 #include "session.h"
 
 int
@@ -73,11 +74,12 @@ workspace_prepare(struct server *s, const char *user, char *path, size_t n,
 }
 
 /* labels has room for 5: the fifth, sbx.pool, only for a pool member
- * (slot set), whose /workspace is the slot with propagation rslave. */
+ * (slot set), whose /workspace is the slot with propagation rslave. env
+ * has room for RUNTIME_ENV_MAX + 1: the runtime's, NULL-terminated. */
 static void
-fill_spec(struct server *s, const struct session_row *r, const char *image,
-    const char *slot, struct driver_label *labels, struct driver_container_spec *spec,
-    char *name, size_t namesz, char *user, size_t usersz)
+fill_spec(struct server *s, const struct session_row *r, const struct runtime *rt,
+    const char *slot, struct driver_label *labels, const char **env,
+    struct driver_container_spec *spec, char *name, size_t namesz, char *user, size_t usersz)
 {
 	const struct config *c = s->cfg;
 
@@ -88,14 +90,18 @@ fill_spec(struct server *s, const struct session_row *r, const char *image,
 	labels[2] = (struct driver_label){ "sbx.session", r->id };
 	labels[3] = (struct driver_label){ "sbx.user", r->user };
 	*spec = (struct driver_container_spec){
-		.name = name, .image = image, .user = user, .workdir = "/workspace",
+		.name = name, .image = rt->image, .user = user, .workdir = rt->work_dir,
+		.env = env,
 		.workspace_host = r->workspace, .labels = labels, .nlabels = 4,
 		.memory_bytes = r->memory_bytes, .nano_cpus = r->nano_cpus,
 		.pids_limit = r->pids_limit, .nofile = c->nofile,
-		.network_mode = c->network_mode, .readonly_rootfs = c->readonly_rootfs,
+		.network_mode = rt->network_mode, .readonly_rootfs = c->readonly_rootfs,
 		.tmpfs_tmp_opts = c->tmpfs_tmp[0] ? c->tmpfs_tmp : NULL,
 		.drop_all_caps = 1, .no_new_privileges = 1, .init = 1,
 	};
+	for (int i = 0; i < rt->nenv; i++)
+		env[i] = rt->env[i];
+	env[rt->nenv] = NULL;
 	if (slot != NULL) {
 		labels[4] = (struct driver_label){ "sbx.pool", r->runtime };
 		spec->nlabels = 5;
@@ -105,26 +111,23 @@ fill_spec(struct server *s, const struct session_row *r, const char *image,
 }
 
 static sbxd_code
-resolve_runtime(struct server *s, const char *name, const struct config_runtime **rt,
-    struct err *e)
+resolve_runtime(struct server *s, const char *name, struct runtime *rt, struct err *e)
 {
 	int present = 0;
 	sbxd_code rv;
 
-	if ((*rt = config_runtime(s->cfg, name)) == NULL)
-		return err_set(e, SBXD_NOT_FOUND,
-		    "unknown runtime \"%s\"; ListRuntimes shows the configured ones", name);
-	if ((rv = s->drv->ops->image_present(s->drv, (*rt)->image, &present, e)) != SBXD_OK)
+	if ((rv = runtime_get(s, name, rt, e)) != SBXD_OK ||
+	    (rv = runtime_ready(s, rt, &present, e)) != SBXD_OK)
 		return rv;
 	if (!present)
 		return err_set(e, SBXD_FAILED_PRECONDITION,
 		    "runtime \"%s\" is not built: image %s is missing; build it with `%s`",
-		    name, (*rt)->image, (*rt)->build_command);
+		    name, rt->image, rt->build_command);
 	return SBXD_OK;
 }
 
 static void
-row_init(struct server *s, const struct session_create_args *a, const char *runtime,
+row_init(struct server *s, const struct session_create_args *a, const struct runtime *rt,
     struct session_row *r)
 {
 	const struct config *c = s->cfg;
@@ -134,14 +137,15 @@ row_init(struct server *s, const struct session_create_args *a, const char *runt
 	r->id[1] = '-';
 	auth_random_hex(r->id + 2, 16);
 	snprintf(r->user, sizeof(r->user), "%s", a->user);
-	snprintf(r->runtime, sizeof(r->runtime), "%s", runtime);
+	snprintf(r->runtime, sizeof(r->runtime), "%s", rt->name);
 	r->state = SESSION_CREATING;
 	r->created_ms = r->last_active_ms = server_now_ms();
 	r->idle_timeout_ms = a->idle_timeout_ms ? (int64_t)a->idle_timeout_ms :
 	    (int64_t)c->idle_timeout_ms;
-	r->memory_bytes = a->memory_bytes ? a->memory_bytes : c->memory_bytes;
-	r->nano_cpus = a->nano_cpus ? a->nano_cpus : c->nano_cpus;
-	r->pids_limit = a->pids_limit ? a->pids_limit : c->pids_limit;
+	/* the runtime's defaults are within the ceilings already (runtime.c) */
+	r->memory_bytes = a->memory_bytes ? a->memory_bytes : rt->memory_bytes;
+	r->nano_cpus = a->nano_cpus ? a->nano_cpus : rt->nano_cpus;
+	r->pids_limit = a->pids_limit ? a->pids_limit : rt->pids_limit;
 	r->exec_timeout_ms = (int64_t)c->exec_timeout_max_ms;
 	for (int i = 0; i < a->nlabels && i < STORE_LABEL_MAX; i++)
 		r->labels[r->nlabels++] = a->labels[i];
@@ -150,15 +154,16 @@ row_init(struct server *s, const struct session_create_args *a, const char *runt
 /* Creates and starts r's container (a pool member's when slot is set); on
  * failure removes what it made. */
 static sbxd_code
-container_up(struct server *s, struct session_row *r, const char *image, const char *slot,
-    struct err *e)
+container_up(struct server *s, struct session_row *r, const struct runtime *rt,
+    const char *slot, struct err *e)
 {
 	struct driver_label labels[5];
+	const char *env[RUNTIME_ENV_MAX + 1];
 	struct driver_container_spec spec;
 	char name[STORE_ID_MAX + 8], user[32], id[DRIVER_ID_MAX];
 	sbxd_code rv;
 
-	fill_spec(s, r, image, slot, labels, &spec, name, sizeof(name), user, sizeof(user));
+	fill_spec(s, r, rt, slot, labels, env, &spec, name, sizeof(name), user, sizeof(user));
 	if ((rv = s->drv->ops->create(s->drv, &spec, id, e)) != SBXD_OK)
 		return err_wrap(e, "creating the container: ");
 	snprintf(r->container_id, sizeof(r->container_id), "%s", id);
@@ -208,14 +213,14 @@ drop_container(struct server *s, struct session_row *out)
 
 /* session_create once lifecycle_make_room has reserved the start. */
 static sbxd_code
-create_reserved(struct server *s, const struct session_create_args *a, const char *runtime,
-    const struct config_runtime *rt, struct session_row *out, char token[AUTH_TOKEN_MAX],
+create_reserved(struct server *s, const struct session_create_args *a,
+    const struct runtime *rt, struct session_row *out, char token[AUTH_TOKEN_MAX],
     struct err *e)
 {
 	struct err ignored;
 	sbxd_code rv;
 
-	row_init(s, a, runtime, out);
+	row_init(s, a, rt, out);
 	auth_token_mint(token, out->token_hash);
 	if ((rv = workspace_prepare(s, a->user, out->workspace, sizeof(out->workspace), e)) != SBXD_OK)
 		return rv;
@@ -227,7 +232,7 @@ create_reserved(struct server *s, const struct session_create_args *a, const cha
 	if (out->container_id[0] != '\0')
 		rv = SBXD_OK;        /* taken from the pool */
 	else
-		rv = container_up(s, out, rt->image, NULL, e);
+		rv = container_up(s, out, rt, NULL, e);
 	if (rv != SBXD_OK) {
 		out->state = SESSION_FAILED;
 		snprintf(out->stop_reason, sizeof(out->stop_reason), "create failed");
@@ -250,13 +255,18 @@ session_create(struct server *s, const struct session_create_args *a,
     struct session_row *out, char token[AUTH_TOKEN_MAX], struct err *e)
 {
 	const char *runtime = a->runtime && *a->runtime ? a->runtime : s->cfg->default_runtime;
-	const struct config_runtime *rt;
+	struct runtime *rt;
 	sbxd_code rv;
 
-	if ((rv = resolve_runtime(s, runtime, &rt, e)) != SBXD_OK ||
-	    (rv = lifecycle_make_room(s, a->user, NULL, e)) != SBXD_OK)
+	if ((rt = malloc(sizeof(*rt))) == NULL)
+		return err_set(e, SBXD_INTERNAL, "out of memory");
+	if ((rv = resolve_runtime(s, runtime, rt, e)) != SBXD_OK ||
+	    (rv = lifecycle_make_room(s, a->user, NULL, e)) != SBXD_OK) {
+		free(rt);
 		return rv;
-	rv = create_reserved(s, a, runtime, rt, out, token, e);
+	}
+	rv = create_reserved(s, a, rt, out, token, e);
+	free(rt);
 	lifecycle_start_done(s, a->user);
 	return rv;
 }
@@ -264,24 +274,22 @@ session_create(struct server *s, const struct session_create_args *a,
 sbxd_code
 session_container_up(struct server *s, struct session_row *r, struct err *e)
 {
-	const struct config_runtime *rt;
-	sbxd_code rv;
-
-	if ((rv = resolve_runtime(s, r->runtime, &rt, e)) != SBXD_OK)
-		return rv;
-	return container_up(s, r, rt->image, NULL, e);
+	return session_pool_container_up(s, r, NULL, e);
 }
 
 sbxd_code
 session_pool_container_up(struct server *s, struct session_row *r, const char *slot,
     struct err *e)
 {
-	const struct config_runtime *rt;
+	struct runtime *rt;
 	sbxd_code rv;
 
-	if ((rv = resolve_runtime(s, r->runtime, &rt, e)) != SBXD_OK)
-		return rv;
-	return container_up(s, r, rt->image, slot, e);
+	if ((rt = malloc(sizeof(*rt))) == NULL)
+		return err_set(e, SBXD_INTERNAL, "out of memory");
+	if ((rv = resolve_runtime(s, r->runtime, rt, e)) == SBXD_OK)
+		rv = container_up(s, r, rt, slot, e);
+	free(rt);
+	return rv;
 }
 
 sbxd_code

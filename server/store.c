@@ -48,6 +48,13 @@ static const char *const migrations[] = {
 	"CREATE TABLE session_slots ("
 	"  session_id TEXT PRIMARY KEY,"
 	"  slot TEXT NOT NULL);",
+	/* 2 -> 3: custom runtimes (runtime_build.c); definition is the
+	 * canonical JSON the image tag's hash was taken of */
+	"CREATE TABLE runtimes ("
+	"  name TEXT PRIMARY KEY,"
+	"  image TEXT NOT NULL,"
+	"  definition TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -687,6 +694,87 @@ store_slot_get(struct store *s, const char *id, char *slot, size_t n, struct err
 		rv = err_set(e, SBXD_NOT_FOUND, "session %.64s has no pool slot", id);
 	else
 		copy_col(slot, n, st, 0);
+	stmt_done(st);
+	pthread_mutex_unlock(&s->mu);
+	return rv;
+}
+
+/* ---- custom runtimes */
+
+sbxd_code
+store_runtime_insert(struct store *s, const char *name, const char *image,
+    const char *definition, int64_t now_ms, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	sbxd_code rv = SBXD_OK;
+
+	pthread_mutex_lock(&s->mu);
+	if ((st = stmt(s, "INSERT INTO runtimes (name, image, definition, created_ms)"
+	    " VALUES (?1, ?2, ?3, ?4)")) == NULL ||
+	    (sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC),
+	     sqlite3_bind_text(st, 2, image, -1, SQLITE_STATIC),
+	     sqlite3_bind_text(st, 3, definition, -1, SQLITE_STATIC),
+	     sqlite3_bind_int64(st, 4, now_ms), sqlite3_step(st) != SQLITE_DONE))
+		rv = db_err(s, e, "recording a runtime");
+	stmt_done(st);
+	pthread_mutex_unlock(&s->mu);
+	return rv;
+}
+
+/* Copies row st's columns out; 0 when a definition does not fit. */
+static int
+runtime_cols(sqlite3_stmt *st, struct store_runtime *out)
+{
+	const unsigned char *d = sqlite3_column_text(st, 2);
+	size_t n = d ? strlen((const char *)d) : 0;
+
+	copy_col(out->name, sizeof(out->name), st, 0);
+	copy_col(out->image, sizeof(out->image), st, 1);
+	if (n >= sizeof(out->definition))
+		return 0;
+	memcpy(out->definition, d ? (const char *)d : "", n + 1);
+	return 1;
+}
+
+sbxd_code
+store_runtime_get(struct store *s, const char *name, struct store_runtime *out,
+    struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	sbxd_code rv = SBXD_OK;
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	if ((st = stmt(s, "SELECT name, image, definition FROM runtimes WHERE name = ?1")) == NULL ||
+	    (sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC), rc = sqlite3_step(st),
+	     rc != SQLITE_ROW && rc != SQLITE_DONE))
+		rv = db_err(s, e, "reading a runtime");
+	else if (rc == SQLITE_DONE)
+		rv = err_set(e, SBXD_NOT_FOUND, "no custom runtime \"%.64s\"", name);
+	else if (!runtime_cols(st, out))
+		rv = err_set(e, SBXD_INTERNAL, "runtime %.64s: stored definition too long", name);
+	stmt_done(st);
+	pthread_mutex_unlock(&s->mu);
+	return rv;
+}
+
+sbxd_code
+store_runtime_list(struct store *s, struct store_runtime *out, int max, int *n,
+    struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	sbxd_code rv = SBXD_OK;
+	int rc = SQLITE_DONE;
+
+	*n = 0;
+	pthread_mutex_lock(&s->mu);
+	if ((st = stmt(s, "SELECT name, image, definition FROM runtimes ORDER BY name")) == NULL)
+		rv = db_err(s, e, "listing runtimes");
+	while (rv == SBXD_OK && *n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (runtime_cols(st, &out[*n]))
+			(*n)++;
+	if (rv == SBXD_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		rv = db_err(s, e, "listing runtimes");
 	stmt_done(st);
 	pthread_mutex_unlock(&s->mu);
 	return rv;

@@ -131,4 +131,24 @@ sbxd_code store_slot_delete(struct store *s, const char *id, struct err *e);
 sbxd_code store_slot_get(struct store *s, const char *id, char *slot, size_t n,
     struct err *e);
 
+/* ---- custom runtimes (runtime_build.c makes them) */
+
+#define STORE_RUNTIME_DEF_MAX 16384
+
+struct store_runtime {
+	char name[STORE_NAME_MAX];
+	char image[256];
+	char definition[STORE_RUNTIME_DEF_MAX];   /* canonical JSON */
+};
+
+/* Records a runtime; SBXD_ALREADY_EXISTS when the name is taken. */
+sbxd_code store_runtime_insert(struct store *s, const char *name, const char *image,
+    const char *definition, int64_t now_ms, struct err *e);
+/* SBXD_NOT_FOUND when there is no runtime called name. */
+sbxd_code store_runtime_get(struct store *s, const char *name, struct store_runtime *out,
+    struct err *e);
+/* Up to max runtimes, by name, into out[]; *n how many. */
+sbxd_code store_runtime_list(struct store *s, struct store_runtime *out, int max, int *n,
+    struct err *e);
+
 #endif

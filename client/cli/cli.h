@@ -58,6 +58,7 @@ int read_all(FILE *f, size_t max, char **out, size_t *len);
 
 /* The subcommands. */
 int cmd_session(int argc, char **argv);
+int cmd_runtime(int argc, char **argv);   /* cmd_runtime.c */
 int cmd_exec(int argc, char **argv);
 int cmd_write(int argc, char **argv);
 int cmd_read(int argc, char **argv);

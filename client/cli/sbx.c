@@ -67,6 +67,12 @@ static const char usage_text[] =
 "  session end ID [--purge]             --purge deletes the workspace too\n"
 "  session rotate-token ID [--revoke]   prints the new session token\n"
 "  session cleanup [--max-idle MS]      stops idle sessions, prints their ids\n"
+"  runtime list | show NAME           the server's runtimes and whether built\n"
+"  runtime create NAME [--base RUNTIME|IMAGE] [--apt PKG]... [--pip PKG]...\n"
+"       [--npm PKG]... [--setup CMD]... [--env K=V]... [--workdir DIR]\n"
+"                    builds a custom runtime on the server (waits up to 30\n"
+"                    minutes); prints its image, the build log on stderr\n"
+"  runtime build NAME                 how to build a runtime's image\n"
 "  exec [--timeout MS] [--cwd DIR] [--env K=V]... [--max-output BYTES]\n"
 "       [--stdin] [--stream|--no-stream] ID -- CMD...\n"
 "                    runs the CMD words joined with single spaces as one\n"
@@ -337,6 +343,7 @@ static const struct {
 	int needs_client;
 } commands[] = {
 	{ "session", cmd_session, 1 },
+	{ "runtime", cmd_runtime, 1 },
 	{ "exec", cmd_exec, 1 },
 	{ "write", cmd_write, 1 },
 	{ "read", cmd_read, 1 },

@@ -259,6 +259,69 @@ SBX_API void sbx_session_list_free(sbx_session *sessions, size_t n);
 SBX_API sbx_err sbx_session_end(sbx_client *c, const char *session_id,
     int purge);
 
+/* ---- runtimes (libsbx_runtime.c) */
+
+/* A runtime from the server's catalog. Every string is non-NULL once
+ * filled; release with sbx_runtime_fini. */
+typedef struct {
+	char *name;
+	char *image;
+	char *description;
+	char **packages;             /* OS packages; "pip:X", "npm:X" for custom ones */
+	size_t n_packages;
+	char *work_dir;
+	sbx_label *env;
+	size_t n_env;
+	sbx_limits default_limits;
+	char *network_mode;
+	int ready;                   /* the image is present on the server */
+	char *build_command;         /* how to build it when not ready */
+} sbx_runtime;
+
+/* Frees what r holds and zeroes it. A zeroed r is fine. */
+SBX_API void sbx_runtime_fini(sbx_runtime *r);
+/* Finis every element and frees the array. NULL is ignored. */
+SBX_API void sbx_runtime_list_free(sbx_runtime *runtimes, size_t n);
+/* Lists every runtime. On SBX_OK *runtimes is an array of *n (free with
+ * sbx_runtime_list_free); on failure NULL and 0. */
+SBX_API sbx_err sbx_runtime_list(sbx_client *c, sbx_runtime **runtimes, size_t *n);
+/* Fetches one runtime: SBX_NOT_FOUND for an unknown name. On failure *out
+ * is zeroed. */
+SBX_API sbx_err sbx_runtime_get(sbx_client *c, const char *name, sbx_runtime *out);
+
+/* A build takes tens of seconds to minutes: sbx_runtime_create waits up
+ * to this long unless opts->call_timeout_ms says otherwise. */
+#define SBX_RUNTIME_BUILD_TIMEOUT_MS (30 * 60 * 1000)
+
+/* A custom runtime: base plus packages and setup, built into an image on
+ * the server. Strings are only read. */
+typedef struct {
+	const char *name;            /* ^[a-z0-9]+([._-][a-z0-9]+)*$, at most 40 */
+	const char *base_runtime;    /* a runtime name or a local image; NULL = default */
+	const char *const *os_packages;   /* Debian package names */
+	size_t n_os_packages;
+	const char *const *pip_packages;  /* need PyPI reachable from the build */
+	size_t n_pip_packages;
+	const char *const *npm_packages;  /* need the npm registry reachable */
+	size_t n_npm_packages;
+	const char *const *setup_commands; /* each run as `sh -c CMD`, as root, in
+					    * the build container only */
+	size_t n_setup_commands;
+	const sbx_label *env;
+	size_t n_env;
+	const char *work_dir;        /* NULL = the base's (/workspace) */
+	int call_timeout_ms;         /* 0 = SBX_RUNTIME_BUILD_TIMEOUT_MS */
+} sbx_runtime_create_opts;
+
+/* Builds (or finds cached: the same name and definition) a custom runtime.
+ * Service key only. On SBX_OK *out holds it and, if build_log is not NULL,
+ * *build_log the build's output, NUL-terminated (sbx_free it; NULL when
+ * empty). SBX_ALREADY_EXISTS for a taken name with another definition,
+ * SBX_FAILED_PRECONDITION when the base image is missing or a build step
+ * failed (the message quotes it). On failure *out is zeroed. */
+SBX_API sbx_err sbx_runtime_create(sbx_client *c, const sbx_runtime_create_opts *opts,
+    sbx_runtime *out, char **build_log);
+
 /* Mints a new session token for session_id (the old one stops working at
  * once) and, when token_out is not NULL, returns it in *token_out (sbx_free
  * it). With revoke_only the token is revoked and none is minted (*token_out

@@ -9,12 +9,16 @@
 # skipped, so running this again is cheap (idempotent).
 #
 # usage: deploy/images/build.sh [--force] [RUNTIME]    (default python-minimal)
+#        deploy/images/build.sh --packages RUNTIME     (print its packages)
+# The package lists live in runtimes.list beside this script (sbxd reports
+# the same lists: CMake compiles them in).
 # env:   SBX_DOCKER_SOCK (default /var/run/docker.sock)
 #        SBX_DEBIAN_MIRROR (default: mmdebstrap's own default mirror)
 set -euo pipefail
 
-force=0
+force=0 packages_only=0
 if [ "${1:-}" = "--force" ]; then force=1; shift; fi
+if [ "${1:-}" = "--packages" ]; then packages_only=1; shift; fi
 runtime=${1:-python-minimal}
 sock=${SBX_DOCKER_SOCK:-/var/run/docker.sock}
 suite=bookworm
@@ -25,17 +29,11 @@ suite=bookworm
 # and node-react has TypeScript, React and ReactDOM but no Vite (not in
 # Debian): use `tsc` and ship the React scripts yourself, or a custom
 # runtime with npm packages where a registry is reachable.
-known="python-minimal python-datascience python-web node-minimal node-react"
-case "$runtime" in
-  python-minimal) include="python3,ca-certificates" ;;
-  python-datascience)
-    include="python3,ca-certificates,python3-numpy,python3-pandas,python3-matplotlib,python3-sklearn,python3-seaborn" ;;
-  python-web)
-    include="python3,ca-certificates,curl,python3-fastapi,python3-sqlalchemy,python3-httpx,python3-uvicorn" ;;
-  node-minimal) include="nodejs,ca-certificates" ;;
-  node-react) include="nodejs,ca-certificates,node-typescript,node-react,node-react-dom" ;;
-  *) echo "build.sh: unknown runtime '$runtime' (known: $known)" >&2; exit 2 ;;
-esac
+list="$(dirname "$0")/runtimes.list"
+known=$(awk '/^[a-z]/ {print $1}' "$list" | tr '\n' ' ')
+include=$(awk -v n="$runtime" '$1 == n {print $2}' "$list")
+[ -n "$include" ] || { echo "build.sh: unknown runtime '$runtime' (known: $known)" >&2; exit 2; }
+if [ "$packages_only" = 1 ]; then echo "$include" | tr ',' '\n'; exit 0; fi
 
 tag="sbx/$runtime:latest"
 say() { printf '[build %s] %s\n' "$runtime" "$*" >&2; }

@@ -22,7 +22,14 @@
 /* sbxd's growth while `yes` floods: its process buffer (1 MiB) and the
  * session's log ring (log_ring_bytes, 4 MiB) are bounded; allow slack for
  * allocator caches. An ASan build keeps freed memory in quarantine. */
-#ifdef __SANITIZE_ADDRESS__
+#if defined(__SANITIZE_ADDRESS__)     /* gcc */
+#define SBX_ASAN 1
+#elif defined(__has_feature)        /* clang */
+#if __has_feature(address_sanitizer)
+#define SBX_ASAN 1
+#endif
+#endif
+#ifdef SBX_ASAN
 #define RSS_GROWTH_MAX_KB (1024 * 1024)
 #else
 #define RSS_GROWTH_MAX_KB (64 * 1024)

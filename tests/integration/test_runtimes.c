@@ -25,6 +25,7 @@
 static struct sbxd_proc d;
 static sbx_client *svc;
 static char jq_image[256];
+static char pip_image[256];          /* only when PyPI was reachable */
 static char jq_run_tag[32];          /* makes each run's definition (and image) new */
 
 static const char *const builtins[] = {
@@ -100,6 +101,9 @@ TEST(list_shows_the_builtins_ready)
 		}
 	CHECK_INT(found, 5);
 	sbx_runtime_list_free(v, n);
+	/* sbxd said so at start */
+	CHECK(harness_log_has(&d, "runtimes ready: python-minimal python-datascience "
+	    "python-web node-minimal node-react"));
 }
 
 TEST(get_runtime_reports_defaults_and_packages)
@@ -268,14 +272,80 @@ TEST(bad_definitions_are_refused)
 	CHECK_INT(sbx_runtime_get(svc, "sbxtest-bad", &r), SBX_NOT_FOUND);
 }
 
+static void
+count_cb(void *arg, const char *id, const char *state, const struct driver_label *labels,
+    size_t nlabels)
+{
+	(*(int *)arg)++;
+}
+
+/* How many build containers of runtime name exist (-1 if unknown). */
+static int
+build_containers(const char *name)
+{
+	struct driver *drv;
+	struct err e;
+	int n = 0;
+
+	if (docker_driver_new("/var/run/docker.sock", &drv, &e) != SBXD_OK)
+		return -1;
+	if (drv->ops->list(drv, "sbx.build", name, count_cb, &n, &e) != SBXD_OK)
+		n = -1;
+	drv->ops->free(drv);
+	return n;
+}
+
 TEST(missing_package_fails_with_apts_message)
 {
 	sbx_runtime r;
 
 	expect_create("sbxtest-nopkg", "python-minimal", "sbx-no-such-package",
 	    SBX_FAILED_PRECONDITION, "Unable to locate package sbx-no-such-package");
-	/* nothing half-built is recorded */
+	/* nothing half-built is recorded, and the build container is gone */
 	CHECK_INT(sbx_runtime_get(svc, "sbxtest-nopkg", &r), SBX_NOT_FOUND);
+	CHECK_INT(build_containers("sbxtest-nopkg"), 0);
+}
+
+TEST(failing_setup_command_leaves_nothing)
+{
+	const char *setup[] = { "echo half way; exit 3" };
+	sbx_runtime_create_opts o = { .name = "sbxtest-setup", .base_runtime = "python-minimal",
+	    .setup_commands = setup, .n_setup_commands = 1 };
+	sbx_runtime r;
+
+	CHECK_INT(sbx_runtime_create(svc, &o, &r, NULL), SBX_FAILED_PRECONDITION);
+	CHECK_CONTAINS(sbx_last_error(svc), "setup_commands[0] failed (exit 3): half way");
+	CHECK_INT(sbx_runtime_get(svc, "sbxtest-setup", &r), SBX_NOT_FOUND);
+	CHECK_INT(build_containers("sbxtest-setup"), 0);
+}
+
+/* pip with pip installed: FAILED_PRECONDITION naming the registry when
+ * PyPI cannot be reached from the build network (as on the CI host); if
+ * it can, the package must then import in a session. */
+TEST(pip_needs_a_reachable_registry)
+{
+	const char *os[] = { "python3-pip" }, *pip[] = { "six" };
+	sbx_runtime_create_opts o = { .name = "sbxtest-pip2", .base_runtime = "python-minimal",
+	    .os_packages = os, .n_os_packages = 1, .pip_packages = pip, .n_pip_packages = 1 };
+	sbx_runtime r;
+	sbx_session s;
+	sbx_err rv = sbx_runtime_create(svc, &o, &r, NULL);
+	int code;
+
+	if (rv != SBX_OK) {
+		CHECK_INT(rv, SBX_FAILED_PRECONDITION);
+		CHECK_CONTAINS(sbx_last_error(svc), "pip install failed: pip_packages need PyPI");
+		CHECK_INT(build_containers("sbxtest-pip2"), 0);
+		return;
+	}
+	fprintf(stderr, "  PyPI is reachable here: checking the installed package instead\n");
+	snprintf(pip_image, sizeof(pip_image), "%s", r.image);
+	sbx_runtime_fini(&r);
+	REQUIRE(session_in("sbxtest-pip2", "pip-user", &s));
+	run(s.session_id, "python3 -c 'import six'", &code);
+	CHECK_INT(code, 0);
+	sbx_session_end(svc, s.session_id, 1);
+	sbx_session_fini(&s);
 }
 
 TEST(pip_and_npm_need_their_tools)
@@ -402,7 +472,9 @@ main(void)
 	RUN(python_web_serves_fastapi_in_the_background);
 	RUN(bad_definitions_are_refused);
 	RUN(missing_package_fails_with_apts_message);
+	RUN(failing_setup_command_leaves_nothing);
 	RUN(pip_and_npm_need_their_tools);
+	RUN(pip_needs_a_reachable_registry);
 	RUN(custom_runtime_builds_and_runs);
 	if (jq_image[0] != '\0') {
 		RUN(identical_definition_is_cached);
@@ -412,5 +484,6 @@ main(void)
 	sbx_client_close(svc);
 	CHECK(harness_finish(&d, t_failures));
 	remove_image(jq_image);
+	remove_image(pip_image);
 	T_DONE();
 }

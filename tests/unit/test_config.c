@@ -40,6 +40,12 @@ TEST(defaults_are_safe)
 	CHECK_INT(c.max_live_sessions, 20);
 	CHECK_INT(c.max_live_sessions_per_user, 4);
 	CHECK(config_runtime(&c, "python-minimal") != NULL);
+	/* the five built-ins, each with its image and build command */
+	REQUIRE(config_runtime(&c, "node-react") != NULL);
+	CHECK_STR(config_runtime(&c, "node-react")->image, "sbx/node-react:latest");
+	CHECK_STR(config_runtime(&c, "python-datascience")->build_command,
+	    "deploy/images/build.sh python-datascience");
+	CHECK_INT(c.nruntimes, 5);
 }
 
 TEST(file_values)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import subprocess
 
 import pytest
 
@@ -51,11 +52,18 @@ def test_runtimes(client):
         client.get_runtime("no-such-runtime")
 
 
-@pytest.mark.xfail(strict=True, raises=Unimplemented,
-                   reason="sbxd does not implement CreateRuntime yet (dispatch.c has no handler)")
 def test_create_runtime(client):
-    r = client.create_runtime("py-test-rt", base_runtime="python-minimal")
-    assert r.runtime.name == "py-test-rt"
+    r = client.create_runtime("py-test-rt", base_runtime="python-minimal",
+                              env={"PY_TEST_RT": "1"})
+    try:
+        assert r.runtime.name == "py-test-rt" and r.runtime.ready is True
+        assert r.runtime.image.startswith("sbx/custom-py-test-rt:")
+        assert [(e.key, e.value) for e in r.runtime.env] == [("PY_TEST_RT", "1")]
+        assert client.get_runtime("py-test-rt").runtime.image == r.runtime.image
+        with pytest.raises(InvalidArgument):
+            client.create_runtime("py-test-rt2", os_packages=["jq; id"])
+    finally:
+        subprocess.run(["docker", "rmi", "-f", r.runtime.image], capture_output=True)
 
 
 def test_file_rpcs(client, sid):

@@ -36,6 +36,8 @@ def _bytes(data: str | bytes) -> bytes:
     return data.encode() if isinstance(data, str) else bytes(data)
 
 
+RUNTIME_BUILD_TIMEOUT = 30 * 60.0   # seconds CreateRuntime waits by default
+
 class Api:
     """The RPC methods; subclasses supply `_invoke` and `default_timeout`."""
 
@@ -118,6 +120,10 @@ class Api:
                                      npm_packages=list(npm_packages),
                                      setup_commands=list(setup_commands),
                                      env=_labels(env), work_dir=work_dir)
+        # a build takes tens of seconds to minutes: unless told otherwise wait
+        # as long as libsbx does (SBX_RUNTIME_BUILD_TIMEOUT_MS, 30 minutes)
+        if timeout is None and self.default_timeout is not None:
+            timeout = max(self.default_timeout, RUNTIME_BUILD_TIMEOUT)
         return self._invoke(SESSION + "CreateRuntime", rq, pb.CreateRuntimeResponse, self._t(timeout))
 
     # ------------------------------------------------------------ files

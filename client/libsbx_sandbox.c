@@ -11,7 +11,8 @@
 #include "libsbx_int.h"
 
 #define EXEC_GRACE_MS 30000           /* call deadline beyond a command's timeout */
-#define EXEC_DEFAULT_TIMEOUT_MS 120000 /* the server's default, for the above */
+#define EXEC_DEFAULT_TIMEOUT_MS 300000 /* no timeout given: the server picks the runtime's
+                                         default, at most exec_timeout_max (300 s by default) */
 
 void
 sbx_exec_result_fini(sbx_exec_result *r)

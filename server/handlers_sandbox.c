@@ -15,6 +15,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "logbus.h"
+#include "runtime.h"
 #include "sbx/v1/sbx.pb-c.h"
 #include "session.h"
 
@@ -93,13 +94,29 @@ exec_cwd(struct call *c, const char *cwd, const char **out)
 	return *out ? SBXD_OK : err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "out of memory");
 }
 
-/* The timeout a command gets: asked for (or the default), within the
- * configured ceiling and the request's own deadline. */
+/* The default timeout of r's runtime (within the configured ceiling
+ * already, runtime.c); the config's default when the runtime is gone (a
+ * config line removed since the session was made). */
 static uint64_t
-exec_timeout(struct call *c, uint64_t asked)
+runtime_timeout(struct call *c, const struct session_row *r)
+{
+	struct runtime *rt = malloc(sizeof(*rt));
+	uint64_t t = c->srv->cfg->exec_timeout_default_ms;
+	struct err e;
+
+	if (rt != NULL && runtime_get(c->srv, r->runtime, rt, &e) == SBXD_OK)
+		t = rt->exec_timeout_ms;
+	free(rt);
+	return t;
+}
+
+/* The timeout a command in r gets: asked for (or its runtime's default),
+ * within the configured ceiling and the request's own deadline. */
+static uint64_t
+exec_timeout(struct call *c, uint64_t asked, const struct session_row *r)
 {
 	const struct config *cfg = c->srv->cfg;
-	uint64_t t = asked ? asked : cfg->exec_timeout_default_ms;
+	uint64_t t = asked ? asked : runtime_timeout(c, r);
 	int64_t now = server_now_ms();
 
 	if (t > cfg->exec_timeout_max_ms)
@@ -186,7 +203,6 @@ h_execute(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		    "max_output_bytes is at most %u", OUTPUT_MAX_CEILING);
 	a.command = rq->command;
 	a.max_output = rq->max_output_bytes ? rq->max_output_bytes : c->srv->cfg->max_output_bytes;
-	a.timeout_ms = exec_timeout(c, rq->timeout_ms);
 	if ((rv = exec_env(c, rq->env, rq->n_env, (const char ***)&a.env)) != SBXD_OK ||
 	    (rv = exec_cwd(c, rq->cwd, &a.cwd)) != SBXD_OK)
 		return rv;
@@ -199,6 +215,7 @@ h_execute(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		lifecycle_busy_leave(c->srv, rq->session_id);
 		return rv;
 	}
+	a.timeout_ms = exec_timeout(c, rq->timeout_ms, &row);
 	memset(&res, 0, sizeof(res));
 	exec_log_begin(c, &row, &a, &xl);
 	rv = session_exec(c->srv, &row, &a, &res, &c->err);

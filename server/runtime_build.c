@@ -499,15 +499,18 @@ step_setup(struct build *b, struct err *e)
 	return SBXD_OK;
 }
 
-/* Creates and starts the build container from image. */
+/* Creates and starts the build container from image. Its sbx.instance
+ * label lets this sbxd's recovery remove it if sbxd dies mid-build. */
 static sbxd_code
 build_container(struct build *b, const char *image, struct err *e)
 {
 	static const char *const cmd[] = { "sleep", "infinity", NULL };
-	struct driver_label label = { "sbx.build", b->d->name };
+	struct driver_label labels[] = {
+		{ "sbx.build", b->d->name }, { "sbx.instance", b->s->instance },
+	};
 	struct driver_container_spec spec = {
-		.image = image, .user = "0:0", .workdir = b->work_dir, .labels = &label,
-		.nlabels = 1, .network_mode = "bridge", .init = 1, .cmd = cmd,
+		.image = image, .user = "0:0", .workdir = b->work_dir, .labels = labels,
+		.nlabels = 2, .network_mode = "bridge", .init = 1, .cmd = cmd,
 		.no_new_privileges = 1,
 	};
 	struct driver *drv = b->s->drv;

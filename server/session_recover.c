@@ -7,7 +7,8 @@
  * The store is the truth about sessions; the sbx.instance label is the
  * truth about which containers this sbxd made. At start, before any
  * request, rows a crash left CREATING are marked FAILED, and every
- * container of this instance that no live row names is removed. Rows whose
+ * container of this instance that no live row names is removed (build
+ * containers of runtime_build.c among them, counted apart). Rows whose
  * container is stopped or missing are left as they are: the next request
  * starts the container (session_exec, session_ensure_running) or heals it,
  * so recovery needs no Docker for anything but the orphans, and a Docker
@@ -30,7 +31,8 @@ struct recovery {
 	struct server *s;
 	int sessions;               /* RUNNING or STOPPED rows */
 	int adopted;                /* containers named by one of them */
-	int orphans;                /* containers removed */
+	int orphans;                /* other containers removed */
+	int builds;                 /* build containers removed (runtime_build.c) */
 	int failed;                 /* CREATING rows marked FAILED */
 	int errors;                 /* containers or rows left for next time */
 };
@@ -121,7 +123,7 @@ adopt_or_remove(void *arg, const char *id, const char *state,
 {
 	struct recovery *rc = arg;
 	struct server *s = rc->s;
-	const char *sid = label_value(l, n, "sbx.session");
+	const char *sid = label_value(l, n, "sbx.session"), *build;
 	struct session_row r;
 	struct err e;
 	sbxd_code rv = SBXD_NOT_FOUND;
@@ -146,6 +148,14 @@ adopt_or_remove(void *arg, const char *id, const char *state,
 		rc->errors++;
 		return;
 	}
+	/* A session container of a custom runtime inherits sbx.build from its
+	 * image, but it also has sbx.session: only one without is a build. */
+	if (sid == NULL && (build = label_value(l, n, "sbx.build")) != NULL) {
+		rc->builds++;
+		log_info("recovery: removed build container %.12s of runtime %s, left by "
+		    "an interrupted build", id, build);
+		return;
+	}
 	rc->orphans++;
 	log_info("recovery: removed orphan container %.12s (session %s)", id,
 	    sid ? sid : "none");
@@ -162,6 +172,9 @@ lifecycle_recover(struct server *s, struct err *e)
 	    (rv = each_row(&rc, SESSION_STOPPED, count_row, e)) != SBXD_OK)
 		return rv;
 	rv = s->drv->ops->list(s->drv, "sbx.instance", s->instance, adopt_or_remove, &rc, e);
+	if (rc.builds > 0)
+		log_info("recovery: %d build containers of interrupted runtime builds removed",
+		    rc.builds);
 	log_info("recovery: %d sessions, %d containers re-adopted, %d orphans removed, "
 	    "%d marked failed%s", rc.sessions, rc.adopted, rc.orphans, rc.failed,
 	    rc.errors ? " (some left for the next start; see above)" : "");

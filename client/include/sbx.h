@@ -345,7 +345,8 @@ SBX_API void sbx_string_list_free(char **v, size_t n);
 
 typedef struct {
 	const char *command;         /* run as `sh -c command` */
-	uint64_t timeout_ms;         /* of the command; 0 = server default (120 s) */
+	uint64_t timeout_ms;         /* of the command; 0 = the runtime's default (120 s
+				      * unless the runtime sets one) */
 	const char *cwd;             /* NULL = /workspace */
 	const char *const *env;      /* n_env strings "NAME=value" */
 	size_t n_env;

@@ -2,9 +2,10 @@
  * test_recover.c — sessions outliving crashes, for real: a real sbxd on the
  * real Docker engine, killed with SIGKILL while the test leaves behind what
  * a crash would (orphan containers carrying its labels, rows left
- * CREATING, a stopped session whose container is gone); containers removed
- * or stopped behind sbxd's back and healed or restarted on the next
- * request; and session tokens rotated, revoked and ended.
+ * CREATING, a stopped session whose container is gone, a runtime build's
+ * container); containers removed or stopped behind sbxd's back and healed
+ * or restarted on the next request; and session tokens rotated, revoked
+ * and ended.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -70,6 +71,25 @@ make_container(const char *sid, const char *user, const char *name, char id[DRIV
 	if (drv->ops->create(drv, &spec, id, &e) != SBXD_OK ||
 	    drv->ops->start(drv, id, &e) != SBXD_OK) {
 		fprintf(stderr, "  making a container: %s\n", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Creates and starts a container labelled as runtime_build.c labels a
+ * build container of sbxd instance instance. */
+static int
+make_build_container(const char *instance, char id[DRIVER_ID_MAX])
+{
+	struct driver_label l[] = { { "sbx.build", "sbxtest-crashed" },
+	    { "sbx.instance", instance } };
+	struct driver_container_spec spec = { .image = IMAGE, .labels = l, .nlabels = 2,
+	    .network_mode = "none", .init = 1 };
+	struct err e;
+
+	if (drv->ops->create(drv, &spec, id, &e) != SBXD_OK ||
+	    drv->ops->start(drv, id, &e) != SBXD_OK) {
+		fprintf(stderr, "  making a build container: %s\n", e.msg);
 		return -1;
 	}
 	return 0;
@@ -362,6 +382,31 @@ TEST(rotate_token)
 	free(none);
 }
 
+/* sbxd died in the middle of a runtime build: at the next start its
+ * build container goes, and another sbxd's stays. */
+TEST(interrupted_build_container_is_removed)
+{
+	char ours[DRIVER_ID_MAX], theirs[DRIVER_ID_MAX], line[160];
+	struct err e;
+
+	sbx_client_close(svc);
+	svc = NULL;
+	CHECK_INT(harness_stop(&d, SIGKILL), SIGKILL);
+	REQUIRE_INT(make_build_container(inst, ours), 0);
+	CHECK_INT(make_build_container("0000000000000000", theirs), 0);
+	CHECK_INT(harness_restart(&d), 0);
+	CHECK((svc = harness_client(&d, NULL)) != NULL);
+	CHECK_INT(container_state(ours), -1);
+	CHECK_INT(container_state(theirs), 1);
+	snprintf(line, sizeof(line), "recovery: removed build container %.12s of runtime "
+	    "sbxtest-crashed", ours);
+	CHECK(harness_log_has(&d, line));
+	CHECK(harness_log_has(&d, "recovery: 1 build containers of interrupted runtime "
+	    "builds removed"));
+	drv->ops->remove(drv, ours, &e);      /* when the check above failed */
+	drv->ops->remove(drv, theirs, &e);
+}
+
 int
 main(void)
 {
@@ -385,6 +430,7 @@ main(void)
 		RUN(stale_name_does_not_block_healing);
 		RUN(stopped_container_is_started);
 		RUN(rotate_token);
+		RUN(interrupted_build_container_is_removed);
 	}
 	if (svc != NULL) {
 		sbx_session_end(svc, a.session_id, 1);

@@ -4,9 +4,10 @@
  * In python-datascience a session fits a model on scikit-learn's iris data
  * and draws a matplotlib PNG that the client downloads; in node-minimal a
  * Node script runs; in python-web a FastAPI app runs as a background
- * process and is curl'ed from inside the container. CreateRuntime builds
- * python-minimal + jq from Debian's mirror (the build network must reach
- * it), serves it from cache the second time and keeps it across a
+ * process and is curl'ed from inside the container; a runtime's default
+ * exec timeout applies (a second sbxd, config default 1 s). CreateRuntime
+ * builds python-minimal + jq from Debian's mirror (the build network must
+ * reach it), serves it from cache the second time and keeps it across a
  * restart; bad definitions get their statuses. Needs all five built-in
  * images (deploy/images/build.sh NAME); custom images made here are
  * removed at the end.
@@ -224,6 +225,55 @@ TEST(python_web_serves_fastapi_in_the_background)
 	sbx_process_fini(&p);
 	sbx_session_end(svc, s.session_id, 1);
 	sbx_session_fini(&s);
+}
+
+/* Runs `sleep 2`, with no timeout of its own, in a new session of
+ * runtime on c; *timed_out says whether the default timeout cut it short.
+ * 0 when the session and the command ran. */
+static int
+sleep2_in(sbx_client *c, const char *runtime, int *timed_out)
+{
+	sbx_session_create_opts so = { .user_id = "timeout-user", .runtime = runtime };
+	sbx_exec_opts o = { .command = "sleep 2" };
+	sbx_exec_result r;
+	sbx_session s;
+	sbx_err rv;
+
+	if ((rv = sbx_session_create(c, &so, &s, NULL)) != SBX_OK) {
+		fprintf(stderr, "  create in %s: %s: %s\n", runtime, sbx_err_name(rv),
+		    sbx_last_error(c));
+		return -1;
+	}
+	if ((rv = sbx_exec(c, s.session_id, &o, &r)) == SBX_OK) {
+		*timed_out = r.timed_out;
+		sbx_exec_result_fini(&r);
+	} else
+		fprintf(stderr, "  sleep 2 in %s: %s: %s\n", runtime, sbx_err_name(rv),
+		    sbx_last_error(c));
+	sbx_session_end(c, s.session_id, 1);
+	sbx_session_fini(&s);
+	return rv == SBX_OK ? 0 : -1;
+}
+
+/* A request without a timeout gets its runtime's default: with the
+ * config's default at 1 s, `sleep 2` is cut short in python-minimal (no
+ * default of its own) but finishes in python-datascience (300 s). */
+TEST(runtime_default_exec_timeout_applies)
+{
+	struct sbxd_proc o;
+	sbx_client *c;
+	int minimal = -1, datascience = -1;
+
+	REQUIRE_INT(harness_start(&o, "exec_timeout_default = 1s\npool_size = 0\n"), 0);
+	if ((c = harness_client(&o, NULL)) != NULL) {
+		CHECK_INT(sleep2_in(c, "python-minimal", &minimal), 0);
+		CHECK_INT(sleep2_in(c, "python-datascience", &datascience), 0);
+		sbx_client_close(c);
+	}
+	CHECK(c != NULL);
+	CHECK_INT(minimal, 1);
+	CHECK_INT(datascience, 0);
+	CHECK(harness_finish(&o, t_failures));
 }
 
 /* CreateRuntime with os package pkg, expecting want. */
@@ -470,6 +520,7 @@ main(void)
 	RUN(node_minimal_runs_a_script);
 	RUN(node_react_has_tsc_and_react);
 	RUN(python_web_serves_fastapi_in_the_background);
+	RUN(runtime_default_exec_timeout_applies);
 	RUN(bad_definitions_are_refused);
 	RUN(missing_package_fails_with_apts_message);
 	RUN(failing_setup_command_leaves_nothing);

@@ -1096,7 +1096,7 @@ struct  Sbx__V1__ExecuteRequest
    */
   char *command;
   /*
-   * 0 = 120 s; clamped to the configured ceiling
+   * 0 = the runtime's default (else 120 s); clamped to the ceiling
    */
   uint64_t timeout_ms;
   size_t n_env;

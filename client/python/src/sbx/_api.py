@@ -21,7 +21,7 @@ from .v1 import sbx_pb2 as pb
 SESSION = "sbx.v1.SessionService/"
 SANDBOX = "sbx.v1.SandboxService/"
 COMMAND_GRACE = 30.0
-EXECUTE_DEFAULT_S = 120.0
+EXECUTE_DEFAULT_S = 300.0  # no timeout given: the runtime's default, at most exec_timeout_max (300 s)
 
 
 def _labels(labels: Mapping[str, str] | None) -> list[pb.Label]:

@@ -664,3 +664,14 @@ sbxi_call(sbx_client *c, const char *method, int timeout_ms,
 	sbx__v1__response__free_unpacked(r, NULL);
 	return rv;
 }
+
+/* See libsbx_int.h. */
+char *
+sbxi_strdup(const char *s, int *bad)
+{
+	char *d;
+
+	if ((d = strdup(s != NULL ? s : "")) == NULL)
+		*bad = 1;
+	return d;
+}

@@ -30,16 +30,6 @@ _Static_assert((int)SBX_GREP_COUNT == (int)SBX__V1__GREP_MODE__GREP_MODE_COUNT &
 
 /* ---------------------------------------------------------------- helpers */
 
-static char *
-dup_str(const char *s, int *bad)
-{
-	char *d;
-
-	if ((d = strdup(s != NULL ? s : "")) == NULL)
-		*bad = 1;
-	return d;
-}
-
 /* Translates the errno of a local read or write on the caller's fd. */
 static sbx_err
 fd_fail(sbx_client *c, const char *what, int e)
@@ -100,8 +90,8 @@ info_from_wire(sbx_client *c, sbx_file_info *d, const Sbx__V1__FileInfo *s)
 
 	if (s == NULL)
 		s = &empty;
-	d->name = dup_str(s->name, &bad);
-	d->path = dup_str(s->path, &bad);
+	d->name = sbxi_strdup(s->name, &bad);
+	d->path = sbxi_strdup(s->path, &bad);
 	d->is_dir = s->is_dir != 0;
 	d->is_symlink = s->is_symlink != 0;
 	d->size = s->size;
@@ -351,16 +341,16 @@ grep_from_wire(sbx_client *c, const Sbx__V1__GrepResponse *r,
 	    (r->n_counts && (out->counts = calloc(r->n_counts, sizeof(*out->counts))) == NULL))
 		bad = 1;
 	for (size_t i = 0; !bad && i < r->n_matches; i++, out->n_matches++) {
-		out->matches[i].path = dup_str(r->matches[i]->path, &bad);
+		out->matches[i].path = sbxi_strdup(r->matches[i]->path, &bad);
 		out->matches[i].line_number = r->matches[i]->line_number;
 		if ((rv = sbxi_bytes_dup(c, &r->matches[i]->line,
 		    &out->matches[i].line)) != SBX_OK)
 			bad = 1;
 	}
 	for (size_t i = 0; !bad && i < r->n_files; i++, out->n_files++)
-		out->files[i] = dup_str(r->files[i], &bad);
+		out->files[i] = sbxi_strdup(r->files[i], &bad);
 	for (size_t i = 0; !bad && i < r->n_counts; i++, out->n_counts++) {
-		out->counts[i].path = dup_str(r->counts[i]->path, &bad);
+		out->counts[i].path = sbxi_strdup(r->counts[i]->path, &bad);
 		out->counts[i].count = r->counts[i]->count;
 	}
 	if (!bad)

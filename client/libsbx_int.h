@@ -27,6 +27,11 @@ sbxi_fail(const sbx_client *c, sbx_err err, const char *fmt, ...);
 
 /* sbxi_fail with SBX_RESOURCE_EXHAUSTED and an out-of-memory message. */
 sbx_err sbxi_oom(const sbx_client *c);
+/* A malloc'd copy of s (NULL copies as ""); sets *bad when out of memory
+ * (the caller checks once after several copies). */
+char *sbxi_strdup(const char *s, int *bad);
+/* Copies the wire limits s (NULL leaves *d as it is) into *d. */
+void sbxi_limits_from_wire(sbx_limits *d, const Sbx__V1__Limits *s);
 
 /* SBX_INVALID_ARGUMENT ("<what> is required") when s is NULL or "". */
 sbx_err sbxi_check_id(sbx_client *c, const char *what, const char *s);

@@ -10,16 +10,6 @@
 
 #include "libsbx_int.h"
 
-static char *
-dup_str(const char *s, int *bad)
-{
-	char *d;
-
-	if ((d = strdup(s != NULL ? s : "")) == NULL)
-		*bad = 1;
-	return d;
-}
-
 void
 sbx_runtime_fini(sbx_runtime *r)
 {
@@ -56,12 +46,12 @@ arrays_from_wire(sbx_runtime *d, const Sbx__V1__Runtime *s, int *bad)
 	if (s->n_packages > 0 && (d->packages = calloc(s->n_packages, sizeof(char *))) == NULL)
 		*bad = 1;
 	for (size_t i = 0; d->packages != NULL && i < s->n_packages; i++, d->n_packages++)
-		d->packages[i] = dup_str(s->packages[i], bad);
+		d->packages[i] = sbxi_strdup(s->packages[i], bad);
 	if (s->n_env > 0 && (d->env = calloc(s->n_env, sizeof(*d->env))) == NULL)
 		*bad = 1;
 	for (size_t i = 0; d->env != NULL && i < s->n_env; i++, d->n_env++) {
-		d->env[i].key = dup_str(s->env[i]->key, bad);
-		d->env[i].value = dup_str(s->env[i]->value, bad);
+		d->env[i].key = sbxi_strdup(s->env[i]->key, bad);
+		d->env[i].value = sbxi_strdup(s->env[i]->value, bad);
 	}
 }
 
@@ -74,19 +64,14 @@ runtime_from_wire(sbx_client *c, sbx_runtime *d, const Sbx__V1__Runtime *s)
 	if (s == NULL)
 		s = &empty;
 	memset(d, 0, sizeof(*d));
-	d->name = dup_str(s->name, &bad);
-	d->image = dup_str(s->image, &bad);
-	d->description = dup_str(s->description, &bad);
-	d->work_dir = dup_str(s->work_dir, &bad);
-	d->network_mode = dup_str(s->network_mode, &bad);
-	d->build_command = dup_str(s->build_command, &bad);
+	d->name = sbxi_strdup(s->name, &bad);
+	d->image = sbxi_strdup(s->image, &bad);
+	d->description = sbxi_strdup(s->description, &bad);
+	d->work_dir = sbxi_strdup(s->work_dir, &bad);
+	d->network_mode = sbxi_strdup(s->network_mode, &bad);
+	d->build_command = sbxi_strdup(s->build_command, &bad);
 	d->ready = s->ready != 0;
-	if (s->default_limits != NULL) {
-		d->default_limits.memory_bytes = s->default_limits->memory_bytes;
-		d->default_limits.nano_cpus = s->default_limits->nano_cpus;
-		d->default_limits.pids = s->default_limits->pids;
-		d->default_limits.exec_timeout_ms = s->default_limits->exec_timeout_ms;
-	}
+	sbxi_limits_from_wire(&d->default_limits, s->default_limits);
 	arrays_from_wire(d, s, &bad);
 	if (!bad)
 		return SBX_OK;

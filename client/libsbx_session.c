@@ -26,16 +26,6 @@ sbx_session_state_name(sbx_session_state s)
 	return state_names[s];
 }
 
-static char *
-dup_str(const char *s, int *bad)
-{
-	char *d;
-
-	if ((d = strdup(s != NULL ? s : "")) == NULL)
-		*bad = 1;
-	return d;
-}
-
 static void
 labels_free(sbx_label *l, size_t n)
 {
@@ -69,8 +59,9 @@ sbx_session_list_free(sbx_session *sessions, size_t n)
 	free(sessions);
 }
 
-static void
-copy_limits(sbx_limits *d, const Sbx__V1__Limits *s)
+/* See libsbx_int.h. */
+void
+sbxi_limits_from_wire(sbx_limits *d, const Sbx__V1__Limits *s)
 {
 	if (s == NULL)
 		return;
@@ -90,17 +81,17 @@ session_from_wire(sbx_client *c, sbx_session *d, const Sbx__V1__Session *s)
 	if (s == NULL)
 		s = &empty;
 	memset(d, 0, sizeof(*d));
-	d->session_id = dup_str(s->session_id, &bad);
-	d->user_id = dup_str(s->user_id, &bad);
-	d->runtime = dup_str(s->runtime, &bad);
-	d->container_id = dup_str(s->container_id, &bad);
-	d->workspace_path = dup_str(s->workspace_path, &bad);
-	d->stop_reason = dup_str(s->stop_reason, &bad);
+	d->session_id = sbxi_strdup(s->session_id, &bad);
+	d->user_id = sbxi_strdup(s->user_id, &bad);
+	d->runtime = sbxi_strdup(s->runtime, &bad);
+	d->container_id = sbxi_strdup(s->container_id, &bad);
+	d->workspace_path = sbxi_strdup(s->workspace_path, &bad);
+	d->stop_reason = sbxi_strdup(s->stop_reason, &bad);
 	d->state = (sbx_session_state)s->state;
 	d->created_unix_ms = s->created_unix_ms;
 	d->last_active_unix_ms = s->last_active_unix_ms;
 	d->idle_timeout_ms = s->idle_timeout_ms;
-	copy_limits(&d->limits, s->limits);
+	sbxi_limits_from_wire(&d->limits, s->limits);
 	if (s->usage != NULL) {
 		d->usage.memory_bytes = s->usage->memory_bytes;
 		d->usage.memory_limit_bytes = s->usage->memory_limit_bytes;
@@ -112,8 +103,8 @@ session_from_wire(sbx_client *c, sbx_session *d, const Sbx__V1__Session *s)
 	    (d->labels = calloc(s->n_labels, sizeof(*d->labels))) == NULL)
 		bad = 1;
 	for (size_t i = 0; d->labels != NULL && i < s->n_labels; i++, d->n_labels++) {
-		d->labels[i].key = dup_str(s->labels[i]->key, &bad);
-		d->labels[i].value = dup_str(s->labels[i]->value, &bad);
+		d->labels[i].key = sbxi_strdup(s->labels[i]->key, &bad);
+		d->labels[i].value = sbxi_strdup(s->labels[i]->value, &bad);
 	}
 	if (!bad)
 		return SBX_OK;

@@ -17,9 +17,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 fuzz_seconds=${SBX_FUZZ_SECONDS:-60}
 bash "$top/deploy/deps.sh"
-for rt in python-minimal python-datascience python-web node-minimal node-react; do
-	bash "$top/deploy/images/build.sh" "$rt"   # cached: skipped when up to date
-done
+bash "$top/deploy/images/build-all.sh"   # each skipped when up to date
 
 echo "== gcc build, all tests" >&2
 build=$top/build-test

@@ -295,3 +295,19 @@ harness_log_has(struct sbxd_proc *p, const char *needle)
 	fclose(f);
 	return found;
 }
+
+int
+harness_exec_status(sbx_client *c, const char *sid, const char *cmd, uint64_t timeout_ms)
+{
+	sbx_exec_opts o = { .command = cmd, .timeout_ms = timeout_ms };
+	sbx_exec_result r;
+	int code;
+
+	if (sbx_exec(c, sid, &o, &r) != SBX_OK) {
+		fprintf(stderr, "  exec %s: %s\n", cmd, sbx_last_error(c));
+		return -1;
+	}
+	code = r.exit_code;
+	sbx_exec_result_fini(&r);
+	return code;
+}

@@ -8,6 +8,7 @@
 #ifndef SBX_HARNESS_H
 #define SBX_HARNESS_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "sbx.h"
@@ -45,6 +46,9 @@ void harness_remove_dir(struct sbxd_proc *p);
 void harness_cleanup_containers(struct sbxd_proc *p);
 /* A client for p with the service key (token NULL) or a session token. */
 sbx_client *harness_client(struct sbxd_proc *p, const char *token);
+/* Runs cmd in session sid with a timeout; its exit code, or -1 (the error
+ * printed) when the call fails. */
+int harness_exec_status(sbx_client *c, const char *sid, const char *cmd, uint64_t timeout_ms);
 /* 1 when a line of p's log holds needle. */
 int harness_log_has(struct sbxd_proc *p, const char *needle);
 /* Prints p's log to stderr. */

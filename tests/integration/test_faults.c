@@ -48,22 +48,6 @@ user_id(const char *base)
 	return u;
 }
 
-/* Runs cmd; returns its exit code, or -1 when the call failed. */
-static int
-run(sbx_client *c, const char *sid, const char *cmd)
-{
-	sbx_exec_opts o = { .command = cmd, .timeout_ms = 60000 };
-	sbx_exec_result r;
-	int code;
-
-	if (sbx_exec(c, sid, &o, &r) != SBX_OK) {
-		fprintf(stderr, "  exec %s: %s\n", cmd, sbx_last_error(c));
-		return -1;
-	}
-	code = r.exit_code;
-	sbx_exec_result_fini(&r);
-	return code;
-}
 
 struct count {
 	const char *user;
@@ -140,8 +124,8 @@ TEST(usage_of_a_running_session)
 	CHECK(g.usage.cpu_percent < 10);      /* idle since the first look */
 	sbx_session_fini(&g);
 	/* A busy loop for a few seconds, left running after Execute returns. */
-	CHECK_INT(run(svc, s.session_id,
-	    "timeout 4 sh -c 'while :; do :; done' >/dev/null 2>&1 & echo started"), 0);
+	CHECK_INT(harness_exec_status(svc, s.session_id,
+	    "timeout 4 sh -c 'while :; do :; done' >/dev/null 2>&1 & echo started", 60000), 0);
 	usleep(500 * 1000);
 	REQUIRE_INT(sbx_session_get(svc, s.session_id, &g), SBX_OK);
 	sbx_session_fini(&g);
@@ -174,13 +158,13 @@ TEST(oom_kill_is_reported)
 	sbx_session s, g;
 
 	REQUIRE_INT(sbx_session_create(svc, &o, &s, NULL), SBX_OK);
-	CHECK_INT(run(svc, s.session_id, "python3 -c 'x=bytearray(200<<20)'"), 137);
+	CHECK_INT(harness_exec_status(svc, s.session_id, "python3 -c 'x=bytearray(200<<20)'", 60000), 137);
 	REQUIRE_INT(sbx_session_get(svc, s.session_id, &g), SBX_OK);
 	CHECK_INT(g.state, SBX_SESSION_RUNNING);
 	CHECK(g.usage.oom_kills >= 1);
 	CHECK_INT(g.usage.memory_limit_bytes, 32u << 20);
 	sbx_session_fini(&g);
-	CHECK_INT(run(svc, s.session_id, "true"), 0);     /* still usable */
+	CHECK_INT(harness_exec_status(svc, s.session_id, "true", 60000), 0);     /* still usable */
 	/* When such a container stops, the engine reports it OOM-killed
 	 * (State.OOMKilled: an OOM kill happened in it during the run), and
 	 * the session says so; its next command wakes it. */
@@ -189,7 +173,7 @@ TEST(oom_kill_is_reported)
 	CHECK_INT(g.state, SBX_SESSION_STOPPED);
 	CHECK_STR(g.stop_reason, "oom");
 	sbx_session_fini(&g);
-	CHECK_INT(run(svc, s.session_id, "true"), 0);
+	CHECK_INT(harness_exec_status(svc, s.session_id, "true", 60000), 0);
 	REQUIRE_INT(sbx_session_get(svc, s.session_id, &g), SBX_OK);
 	CHECK_INT(g.state, SBX_SESSION_RUNNING);
 	CHECK_INT(g.usage.oom_kills, 0);                  /* a new run, a new count */
@@ -328,14 +312,14 @@ TEST(replayed_and_crossed_tokens)
 	REQUIRE((cb = harness_client(&d, tb)) != NULL);
 	/* A's token on B */
 	CHECK_INT(get_with(ta, b.session_id, NULL), SBX_PERMISSION_DENIED);
-	CHECK_INT(run(ca, b.session_id, "true"), -1);
+	CHECK_INT(harness_exec_status(ca, b.session_id, "true", 60000), -1);
 	CHECK_INT(sbx_write(ca, b.session_id, "x.txt", "x", 1, 0), SBX_PERMISSION_DENIED);
 	CHECK_INT(sbx_session_end(ca, b.session_id, 1), SBX_PERMISSION_DENIED);
-	CHECK_INT(run(cb, b.session_id, "true"), 0);      /* B untouched */
+	CHECK_INT(harness_exec_status(cb, b.session_id, "true", 60000), 0);      /* B untouched */
 	/* A's token replayed after A ended */
-	CHECK_INT(run(ca, a.session_id, "true"), 0);
+	CHECK_INT(harness_exec_status(ca, a.session_id, "true", 60000), 0);
 	CHECK_INT(sbx_session_end(svc, a.session_id, 0), SBX_OK);
-	CHECK_INT(run(ca, a.session_id, "true"), -1);
+	CHECK_INT(harness_exec_status(ca, a.session_id, "true", 60000), -1);
 	CHECK_INT(sbx_read_bytes(ca, a.session_id, "x.txt", 0, 0, &data, &len), SBX_UNAUTHENTICATED);
 	CHECK_INT(sbx_write(ca, a.session_id, "x.txt", "x", 1, 0), SBX_UNAUTHENTICATED);
 	CHECK_INT(get_with(ta, a.session_id, NULL), SBX_UNAUTHENTICATED);
@@ -369,7 +353,7 @@ TEST(container_killed_from_outside)
 	CHECK_STR(g.stop_reason, "exited (137)");
 	CHECK_INT(g.usage.memory_bytes, 0);
 	sbx_session_fini(&g);
-	CHECK_INT(run(svc, s.session_id, "grep -q kept kept.txt"), 0);
+	CHECK_INT(harness_exec_status(svc, s.session_id, "grep -q kept kept.txt", 60000), 0);
 	REQUIRE_INT(sbx_session_get(svc, s.session_id, &g), SBX_OK);
 	CHECK_INT(g.state, SBX_SESSION_RUNNING);
 	CHECK_STR(g.container_id, s.container_id);
@@ -377,7 +361,7 @@ TEST(container_killed_from_outside)
 	sbx_session_fini(&g);
 	/* Killed again, the command is first to notice. */
 	REQUIRE_INT(kill_from_outside(s.container_id), 0);
-	CHECK_INT(run(svc, s.session_id, "grep -q kept kept.txt"), 0);
+	CHECK_INT(harness_exec_status(svc, s.session_id, "grep -q kept kept.txt", 60000), 0);
 	REQUIRE_INT(sbx_session_get(svc, s.session_id, &g), SBX_OK);
 	CHECK_INT(g.state, SBX_SESSION_RUNNING);
 	CHECK_STR(g.stop_reason, "exited (137)");
@@ -419,14 +403,14 @@ TEST(database_made_unwritable)
 	REQUIRE_INT(sbx_session_get(svc, live.session_id, &g), SBX_OK);
 	CHECK_INT(g.state, SBX_SESSION_RUNNING);
 	sbx_session_fini(&g);
-	CHECK_INT(run(svc, live.session_id, "true"), 0);
+	CHECK_INT(harness_exec_status(svc, live.session_id, "true", 60000), 0);
 	CHECK_INT(sbx_write(svc, live.session_id, "f.txt", "f", 1, 0), SBX_OK);
 	/* EndSession removes the container first, then fails to record it:
 	 * the session stays live, and its next request heals it. */
 	CHECK_INT(sbx_session_end(svc, live.session_id, 0), SBX_UNAVAILABLE);
 	CHECK_CONTAINS(sbx_last_error(svc), "database cannot be written");
 	REQUIRE_INT(chattr("-i"), 0);
-	CHECK_INT(run(svc, live.session_id, "test -f f.txt"), 0);
+	CHECK_INT(harness_exec_status(svc, live.session_id, "test -f f.txt", 60000), 0);
 	CHECK_INT(containers_of(user_id("db-live")), 1);
 	o.user_id = user_id("db-new");
 	REQUIRE_INT(sbx_session_create(svc, &o, &s, NULL), SBX_OK);

@@ -133,21 +133,6 @@ wait_exited(struct coll *k)
 	return 0;
 }
 
-static int
-run(sbx_client *c, const char *sid, const char *cmd)
-{
-	sbx_exec_opts o = { .command = cmd, .timeout_ms = 120000 };
-	sbx_exec_result r;
-	int code;
-
-	if (sbx_exec(c, sid, &o, &r) != SBX_OK) {
-		fprintf(stderr, "  exec %s: %s\n", cmd, sbx_last_error(c));
-		return -1;
-	}
-	code = r.exit_code;
-	sbx_exec_result_fini(&r);
-	return code;
-}
 
 /* "L0\nL1\n...L<n-1>\n" */
 static char *
@@ -190,7 +175,7 @@ TEST(execute_output_arrives_in_order)
 
 	coll_init(&k, cmd);
 	REQUIRE_INT(sbx_logs_subscribe(svc, sa.session_id, SBX_LOGS_NOW, on_event, &k, &sub), SBX_OK);
-	CHECK_INT(run(svc, sa.session_id, cmd), 0);
+	CHECK_INT(harness_exec_status(svc, sa.session_id, cmd, 120000), 0);
 	CHECK(wait_exited(&k));
 	sbx_logs_unsubscribe(sub);
 	CHECK_INT(k.bad_order, 0);
@@ -208,7 +193,7 @@ TEST(iterator_form_gets_system_events)
 	int saw_exit = 0;
 
 	REQUIRE_INT(sbx_logs_subscribe(svc, sa.session_id, SBX_LOGS_NOW, NULL, NULL, &sub), SBX_OK);
-	CHECK_INT(run(svc, sa.session_id, "exit 7"), 7);
+	CHECK_INT(harness_exec_status(svc, sa.session_id, "exit 7", 120000), 7);
 	for (int i = 0; i < 100 && !saw_exit; i++) {
 		if (sbx_logs_next(sub, &ev, 5000) != SBX_OK)
 			break;
@@ -313,8 +298,8 @@ TEST(raw_sub_receives_everything_but_reads_nothing)
 	usleep(200000);
 	/* Keep both sessions printing until the raw SUB has seen both. */
 	while ((!got_a || !got_b) && rounds++ < 20) {
-		CHECK_INT(run(svc, sa.session_id, "echo SECRET-A-4242"), 0);
-		CHECK_INT(run(svc, sb.session_id, "echo SECRET-B-4242"), 0);
+		CHECK_INT(harness_exec_status(svc, sa.session_id, "echo SECRET-A-4242", 120000), 0);
+		CHECK_INT(harness_exec_status(svc, sb.session_id, "echo SECRET-B-4242", 120000), 0);
 		while (nng_recvmsg(sub, &m, NNG_FLAG_NONBLOCK) == 0) {
 			const char *topic = nng_msg_body(m);
 			int is_a = strcmp(topic, ta) == 0, is_b = strcmp(topic, tb) == 0;
@@ -388,7 +373,7 @@ TEST(slow_subscriber_sees_every_event_once_in_order)
 	k.pause_n = 30;             /* a slow start: the live queue overflows */
 	o.arg = &k;
 	REQUIRE_INT(sbx_logs_subscribe_opts(svc, sa.session_id, &o, &sub), SBX_OK);
-	CHECK_INT(run(svc, sa.session_id, cmd), 0);
+	CHECK_INT(harness_exec_status(svc, sa.session_id, cmd, 120000), 0);
 	CHECK(wait_exited(&k));
 	CHECK_INT(sbx_logs_stats(sub, NULL, &lost, &refetched), SBX_OK);
 	sbx_logs_unsubscribe(sub);
@@ -415,7 +400,7 @@ TEST(beyond_the_window_loss_is_counted)
 	k.block = 1;                /* the application stalls */
 	REQUIRE_INT(sbx_logs_subscribe(svc, sa.session_id, SBX_LOGS_NOW, on_event, &k, &sub), SBX_OK);
 	usleep(300000);
-	CHECK_INT(run(svc, sa.session_id, cmd), 0);
+	CHECK_INT(harness_exec_status(svc, sa.session_id, cmd, 120000), 0);
 	REQUIRE_INT(sbx_read_logs(svc, sa.session_id, 0, 10, &b), SBX_OK);
 	CHECK(b.lost > 0);
 	CHECK(b.first_available_seq > 1);
@@ -498,7 +483,7 @@ TEST(ten_mb_burst_leaves_everyone_responsive)
 	REQUIRE(n.c != NULL);
 	REQUIRE_INT(sbx_write(n.c, sb.session_id, "/workspace/probe.txt", "hi\n", 3, 0), SBX_OK);
 	REQUIRE(pthread_create(&th, NULL, neighbour_main, &n) == 0);
-	CHECK_INT(run(svc, sa.session_id, "head -c 10000000 /dev/zero | tr '\\0' x"), 0);
+	CHECK_INT(harness_exec_status(svc, sa.session_id, "head -c 10000000 /dev/zero | tr '\\0' x", 120000), 0);
 	__atomic_store_n(&n.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(th, NULL);
 	CHECK(n.calls > 0);

@@ -119,7 +119,7 @@ def test_execute_rpc(client, sid):
 
 
 def test_process_rpcs(client, sid):
-    p = client.start_process(sid, "read x; echo got $x; exit 7").process
+    p = client.start_process(sid, "read x; cat >/dev/null; echo got $x; exit 7").process
     assert p.state == pb.PROCESS_STATE_RUNNING and p.process_id
     client.send_stdin(sid, p.process_id, b"hello\n")
     client.close_stdin(sid, p.process_id)

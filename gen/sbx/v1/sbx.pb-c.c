@@ -5338,7 +5338,7 @@ const ProtobufCMessageDescriptor sbx__v1__rotate_token_response__descriptor =
   (ProtobufCMessageInit) sbx__v1__rotate_token_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sbx__v1__cleanup_idle_request__field_descriptors[1] =
+static const ProtobufCFieldDescriptor sbx__v1__cleanup_idle_request__field_descriptors[3] =
 {
   {
     "max_idle_ms",
@@ -5352,14 +5352,40 @@ static const ProtobufCFieldDescriptor sbx__v1__cleanup_idle_request__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "labels",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sbx__V1__CleanupIdleRequest, n_labels),
+    offsetof(Sbx__V1__CleanupIdleRequest, labels),
+    &sbx__v1__label__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "user_ids",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Sbx__V1__CleanupIdleRequest, n_user_ids),
+    offsetof(Sbx__V1__CleanupIdleRequest, user_ids),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sbx__v1__cleanup_idle_request__field_indices_by_name[] = {
+  1,   /* field[1] = labels */
   0,   /* field[0] = max_idle_ms */
+  2,   /* field[2] = user_ids */
 };
 static const ProtobufCIntRange sbx__v1__cleanup_idle_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor sbx__v1__cleanup_idle_request__descriptor =
 {
@@ -5369,7 +5395,7 @@ const ProtobufCMessageDescriptor sbx__v1__cleanup_idle_request__descriptor =
   "Sbx__V1__CleanupIdleRequest",
   "sbx.v1",
   sizeof(Sbx__V1__CleanupIdleRequest),
-  1,
+  3,
   sbx__v1__cleanup_idle_request__field_descriptors,
   sbx__v1__cleanup_idle_request__field_indices_by_name,
   1,  sbx__v1__cleanup_idle_request__number_ranges,
@@ -5881,7 +5907,7 @@ const ProtobufCMessageDescriptor sbx__v1__create_runtime_response__descriptor =
   (ProtobufCMessageInit) sbx__v1__create_runtime_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sbx__v1__file_info__field_descriptors[7] =
+static const ProtobufCFieldDescriptor sbx__v1__file_info__field_descriptors[9] =
 {
   {
     "name",
@@ -5967,6 +5993,30 @@ static const ProtobufCFieldDescriptor sbx__v1__file_info__field_descriptors[7] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "raw_name",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__FileInfo, raw_name),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "raw_path",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__FileInfo, raw_path),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sbx__v1__file_info__field_indices_by_name[] = {
   2,   /* field[2] = is_dir */
@@ -5975,12 +6025,14 @@ static const unsigned sbx__v1__file_info__field_indices_by_name[] = {
   5,   /* field[5] = mtime_unix_ms */
   0,   /* field[0] = name */
   1,   /* field[1] = path */
+  7,   /* field[7] = raw_name */
+  8,   /* field[8] = raw_path */
   3,   /* field[3] = size */
 };
 static const ProtobufCIntRange sbx__v1__file_info__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor sbx__v1__file_info__descriptor =
 {
@@ -5990,7 +6042,7 @@ const ProtobufCMessageDescriptor sbx__v1__file_info__descriptor =
   "Sbx__V1__FileInfo",
   "sbx.v1",
   sizeof(Sbx__V1__FileInfo),
-  7,
+  9,
   sbx__v1__file_info__field_descriptors,
   sbx__v1__file_info__field_indices_by_name,
   1,  sbx__v1__file_info__number_ranges,
@@ -6907,7 +6959,7 @@ const ProtobufCMessageDescriptor sbx__v1__grep_request__descriptor =
   (ProtobufCMessageInit) sbx__v1__grep_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sbx__v1__grep_match__field_descriptors[3] =
+static const ProtobufCFieldDescriptor sbx__v1__grep_match__field_descriptors[4] =
 {
   {
     "path",
@@ -6945,16 +6997,29 @@ static const ProtobufCFieldDescriptor sbx__v1__grep_match__field_descriptors[3] 
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "raw_path",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__GrepMatch, raw_path),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sbx__v1__grep_match__field_indices_by_name[] = {
   2,   /* field[2] = line */
   1,   /* field[1] = line_number */
   0,   /* field[0] = path */
+  3,   /* field[3] = raw_path */
 };
 static const ProtobufCIntRange sbx__v1__grep_match__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor sbx__v1__grep_match__descriptor =
 {
@@ -6964,14 +7029,14 @@ const ProtobufCMessageDescriptor sbx__v1__grep_match__descriptor =
   "Sbx__V1__GrepMatch",
   "sbx.v1",
   sizeof(Sbx__V1__GrepMatch),
-  3,
+  4,
   sbx__v1__grep_match__field_descriptors,
   sbx__v1__grep_match__field_indices_by_name,
   1,  sbx__v1__grep_match__number_ranges,
   (ProtobufCMessageInit) sbx__v1__grep_match__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sbx__v1__grep_count__field_descriptors[2] =
+static const ProtobufCFieldDescriptor sbx__v1__grep_count__field_descriptors[3] =
 {
   {
     "path",
@@ -6997,15 +7062,28 @@ static const ProtobufCFieldDescriptor sbx__v1__grep_count__field_descriptors[2] 
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "raw_path",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__GrepCount, raw_path),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sbx__v1__grep_count__field_indices_by_name[] = {
   1,   /* field[1] = count */
   0,   /* field[0] = path */
+  2,   /* field[2] = raw_path */
 };
 static const ProtobufCIntRange sbx__v1__grep_count__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor sbx__v1__grep_count__descriptor =
 {
@@ -7015,7 +7093,7 @@ const ProtobufCMessageDescriptor sbx__v1__grep_count__descriptor =
   "Sbx__V1__GrepCount",
   "sbx.v1",
   sizeof(Sbx__V1__GrepCount),
-  2,
+  3,
   sbx__v1__grep_count__field_descriptors,
   sbx__v1__grep_count__field_indices_by_name,
   1,  sbx__v1__grep_count__number_ranges,
@@ -8066,7 +8144,7 @@ const ProtobufCMessageDescriptor sbx__v1__env_var__descriptor =
   (ProtobufCMessageInit) sbx__v1__env_var__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sbx__v1__execute_request__field_descriptors[7] =
+static const ProtobufCFieldDescriptor sbx__v1__execute_request__field_descriptors[8] =
 {
   {
     "session_id",
@@ -8152,8 +8230,21 @@ static const ProtobufCFieldDescriptor sbx__v1__execute_request__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "argv",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Sbx__V1__ExecuteRequest, n_argv),
+    offsetof(Sbx__V1__ExecuteRequest, argv),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sbx__v1__execute_request__field_indices_by_name[] = {
+  7,   /* field[7] = argv */
   1,   /* field[1] = command */
   4,   /* field[4] = cwd */
   3,   /* field[3] = env */
@@ -8165,7 +8256,7 @@ static const unsigned sbx__v1__execute_request__field_indices_by_name[] = {
 static const ProtobufCIntRange sbx__v1__execute_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor sbx__v1__execute_request__descriptor =
 {
@@ -8175,7 +8266,7 @@ const ProtobufCMessageDescriptor sbx__v1__execute_request__descriptor =
   "Sbx__V1__ExecuteRequest",
   "sbx.v1",
   sizeof(Sbx__V1__ExecuteRequest),
-  7,
+  8,
   sbx__v1__execute_request__field_descriptors,
   sbx__v1__execute_request__field_indices_by_name,
   1,  sbx__v1__execute_request__number_ranges,
@@ -8414,7 +8505,7 @@ const ProtobufCMessageDescriptor sbx__v1__process_info__descriptor =
   (ProtobufCMessageInit) sbx__v1__process_info__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sbx__v1__start_process_request__field_descriptors[4] =
+static const ProtobufCFieldDescriptor sbx__v1__start_process_request__field_descriptors[5] =
 {
   {
     "session_id",
@@ -8464,8 +8555,21 @@ static const ProtobufCFieldDescriptor sbx__v1__start_process_request__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "argv",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Sbx__V1__StartProcessRequest, n_argv),
+    offsetof(Sbx__V1__StartProcessRequest, argv),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sbx__v1__start_process_request__field_indices_by_name[] = {
+  4,   /* field[4] = argv */
   1,   /* field[1] = command */
   3,   /* field[3] = cwd */
   2,   /* field[2] = env */
@@ -8474,7 +8578,7 @@ static const unsigned sbx__v1__start_process_request__field_indices_by_name[] = 
 static const ProtobufCIntRange sbx__v1__start_process_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor sbx__v1__start_process_request__descriptor =
 {
@@ -8484,7 +8588,7 @@ const ProtobufCMessageDescriptor sbx__v1__start_process_request__descriptor =
   "Sbx__V1__StartProcessRequest",
   "sbx.v1",
   sizeof(Sbx__V1__StartProcessRequest),
-  4,
+  5,
   sbx__v1__start_process_request__field_descriptors,
   sbx__v1__start_process_request__field_indices_by_name,
   1,  sbx__v1__start_process_request__number_ranges,

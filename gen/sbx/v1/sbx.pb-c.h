@@ -509,10 +509,20 @@ struct  Sbx__V1__CleanupIdleRequest
 {
   ProtobufCMessage base;
   uint64_t max_idle_ms;
+  /*
+   * only sessions carrying every one of these labels
+   */
+  size_t n_labels;
+  Sbx__V1__Label **labels;
+  /*
+   * only sessions of these users (empty: any user)
+   */
+  size_t n_user_ids;
+  char **user_ids;
 };
 #define SBX__V1__CLEANUP_IDLE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__cleanup_idle_request__descriptor) \
-    , 0 }
+    , 0, 0,NULL, 0,NULL }
 
 
 struct  Sbx__V1__CleanupIdleResponse
@@ -639,10 +649,17 @@ struct  Sbx__V1__FileInfo
   uint32_t mode;
   int64_t mtime_unix_ms;
   protobuf_c_boolean is_symlink;
+  /*
+   * Names are bytes on disk. When name or path is not valid UTF-8, the
+   * string field carries it with each invalid byte as U+FFFD and the raw
+   * field carries the exact bytes; otherwise the raw field is empty.
+   */
+  ProtobufCBinaryData raw_name;
+  ProtobufCBinaryData raw_path;
 };
 #define SBX__V1__FILE_INFO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__file_info__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, {0,NULL}, {0,NULL} }
 
 
 struct  Sbx__V1__LsRequest
@@ -836,10 +853,14 @@ struct  Sbx__V1__GrepMatch
   char *path;
   uint64_t line_number;
   ProtobufCBinaryData line;
+  /*
+   * as FileInfo.raw_path
+   */
+  ProtobufCBinaryData raw_path;
 };
 #define SBX__V1__GREP_MATCH__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__grep_match__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, {0,NULL} }
+    , (char *)protobuf_c_empty_string, 0, {0,NULL}, {0,NULL} }
 
 
 struct  Sbx__V1__GrepCount
@@ -847,10 +868,14 @@ struct  Sbx__V1__GrepCount
   ProtobufCMessage base;
   char *path;
   uint64_t count;
+  /*
+   * as FileInfo.raw_path
+   */
+  ProtobufCBinaryData raw_path;
 };
 #define SBX__V1__GREP_COUNT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__grep_count__descriptor) \
-    , (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, 0, {0,NULL} }
 
 
 struct  Sbx__V1__GrepResponse
@@ -1110,10 +1135,15 @@ struct  Sbx__V1__ExecuteRequest
    * per stream; 0 = server default (100,000)
    */
   uint64_t max_output_bytes;
+  /*
+   * when set: run exactly these words, no shell (command must be "")
+   */
+  size_t n_argv;
+  char **argv;
 };
 #define SBX__V1__EXECUTE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__execute_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL, (char *)protobuf_c_empty_string, {0,NULL}, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL, (char *)protobuf_c_empty_string, {0,NULL}, 0, 0,NULL }
 
 
 struct  Sbx__V1__ExecuteResponse
@@ -1158,14 +1188,22 @@ struct  Sbx__V1__StartProcessRequest
 {
   ProtobufCMessage base;
   char *session_id;
+  /*
+   * run as `sh -c command`
+   */
   char *command;
   size_t n_env;
   Sbx__V1__EnvVar **env;
   char *cwd;
+  /*
+   * when set: run exactly these words, no shell (command must be "")
+   */
+  size_t n_argv;
+  char **argv;
 };
 #define SBX__V1__START_PROCESS_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__start_process_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0,NULL }
 
 
 struct  Sbx__V1__StartProcessResponse

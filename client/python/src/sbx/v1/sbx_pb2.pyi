@@ -45,10 +45,14 @@ UNIMPLEMENTED: Code
 UNKNOWN: Code
 
 class CleanupIdleRequest(_message.Message):
-    __slots__ = ["max_idle_ms"]
+    __slots__ = ["labels", "max_idle_ms", "user_ids"]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
     MAX_IDLE_MS_FIELD_NUMBER: _ClassVar[int]
+    USER_IDS_FIELD_NUMBER: _ClassVar[int]
+    labels: _containers.RepeatedCompositeFieldContainer[Label]
     max_idle_ms: int
-    def __init__(self, max_idle_ms: _Optional[int] = ...) -> None: ...
+    user_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, max_idle_ms: _Optional[int] = ..., labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ..., user_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CleanupIdleResponse(_message.Message):
     __slots__ = ["stopped_session_ids"]
@@ -193,7 +197,8 @@ class EnvVar(_message.Message):
     def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
 
 class ExecuteRequest(_message.Message):
-    __slots__ = ["command", "cwd", "env", "max_output_bytes", "session_id", "stdin", "timeout_ms"]
+    __slots__ = ["argv", "command", "cwd", "env", "max_output_bytes", "session_id", "stdin", "timeout_ms"]
+    ARGV_FIELD_NUMBER: _ClassVar[int]
     COMMAND_FIELD_NUMBER: _ClassVar[int]
     CWD_FIELD_NUMBER: _ClassVar[int]
     ENV_FIELD_NUMBER: _ClassVar[int]
@@ -201,6 +206,7 @@ class ExecuteRequest(_message.Message):
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     STDIN_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    argv: _containers.RepeatedScalarFieldContainer[str]
     command: str
     cwd: str
     env: _containers.RepeatedCompositeFieldContainer[EnvVar]
@@ -208,7 +214,7 @@ class ExecuteRequest(_message.Message):
     session_id: str
     stdin: bytes
     timeout_ms: int
-    def __init__(self, session_id: _Optional[str] = ..., command: _Optional[str] = ..., timeout_ms: _Optional[int] = ..., env: _Optional[_Iterable[_Union[EnvVar, _Mapping]]] = ..., cwd: _Optional[str] = ..., stdin: _Optional[bytes] = ..., max_output_bytes: _Optional[int] = ...) -> None: ...
+    def __init__(self, session_id: _Optional[str] = ..., command: _Optional[str] = ..., timeout_ms: _Optional[int] = ..., env: _Optional[_Iterable[_Union[EnvVar, _Mapping]]] = ..., cwd: _Optional[str] = ..., stdin: _Optional[bytes] = ..., max_output_bytes: _Optional[int] = ..., argv: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExecuteResponse(_message.Message):
     __slots__ = ["duration_ms", "exit_code", "output", "stderr", "stdout", "timed_out", "truncated"]
@@ -229,13 +235,15 @@ class ExecuteResponse(_message.Message):
     def __init__(self, exit_code: _Optional[int] = ..., stdout: _Optional[bytes] = ..., stderr: _Optional[bytes] = ..., output: _Optional[bytes] = ..., truncated: bool = ..., timed_out: bool = ..., duration_ms: _Optional[int] = ...) -> None: ...
 
 class FileInfo(_message.Message):
-    __slots__ = ["is_dir", "is_symlink", "mode", "mtime_unix_ms", "name", "path", "size"]
+    __slots__ = ["is_dir", "is_symlink", "mode", "mtime_unix_ms", "name", "path", "raw_name", "raw_path", "size"]
     IS_DIR_FIELD_NUMBER: _ClassVar[int]
     IS_SYMLINK_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     MTIME_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
+    RAW_NAME_FIELD_NUMBER: _ClassVar[int]
+    RAW_PATH_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     is_dir: bool
     is_symlink: bool
@@ -243,8 +251,10 @@ class FileInfo(_message.Message):
     mtime_unix_ms: int
     name: str
     path: str
+    raw_name: bytes
+    raw_path: bytes
     size: int
-    def __init__(self, name: _Optional[str] = ..., path: _Optional[str] = ..., is_dir: bool = ..., size: _Optional[int] = ..., mode: _Optional[int] = ..., mtime_unix_ms: _Optional[int] = ..., is_symlink: bool = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., path: _Optional[str] = ..., is_dir: bool = ..., size: _Optional[int] = ..., mode: _Optional[int] = ..., mtime_unix_ms: _Optional[int] = ..., is_symlink: bool = ..., raw_name: _Optional[bytes] = ..., raw_path: _Optional[bytes] = ...) -> None: ...
 
 class GetOrCreateSessionRequest(_message.Message):
     __slots__ = ["idle_timeout_ms", "labels", "limits", "runtime", "user_id"]
@@ -317,22 +327,26 @@ class GlobResponse(_message.Message):
     def __init__(self, files: _Optional[_Iterable[_Union[FileInfo, _Mapping]]] = ..., truncated: bool = ...) -> None: ...
 
 class GrepCount(_message.Message):
-    __slots__ = ["count", "path"]
+    __slots__ = ["count", "path", "raw_path"]
     COUNT_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
+    RAW_PATH_FIELD_NUMBER: _ClassVar[int]
     count: int
     path: str
-    def __init__(self, path: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
+    raw_path: bytes
+    def __init__(self, path: _Optional[str] = ..., count: _Optional[int] = ..., raw_path: _Optional[bytes] = ...) -> None: ...
 
 class GrepMatch(_message.Message):
-    __slots__ = ["line", "line_number", "path"]
+    __slots__ = ["line", "line_number", "path", "raw_path"]
     LINE_FIELD_NUMBER: _ClassVar[int]
     LINE_NUMBER_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
+    RAW_PATH_FIELD_NUMBER: _ClassVar[int]
     line: bytes
     line_number: int
     path: str
-    def __init__(self, path: _Optional[str] = ..., line_number: _Optional[int] = ..., line: _Optional[bytes] = ...) -> None: ...
+    raw_path: bytes
+    def __init__(self, path: _Optional[str] = ..., line_number: _Optional[int] = ..., line: _Optional[bytes] = ..., raw_path: _Optional[bytes] = ...) -> None: ...
 
 class GrepRequest(_message.Message):
     __slots__ = ["case_insensitive", "glob", "include_hidden", "max_results", "mode", "path", "pattern", "session_id"]
@@ -738,16 +752,18 @@ class SignalProcessResponse(_message.Message):
     def __init__(self, signalled: _Optional[int] = ...) -> None: ...
 
 class StartProcessRequest(_message.Message):
-    __slots__ = ["command", "cwd", "env", "session_id"]
+    __slots__ = ["argv", "command", "cwd", "env", "session_id"]
+    ARGV_FIELD_NUMBER: _ClassVar[int]
     COMMAND_FIELD_NUMBER: _ClassVar[int]
     CWD_FIELD_NUMBER: _ClassVar[int]
     ENV_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    argv: _containers.RepeatedScalarFieldContainer[str]
     command: str
     cwd: str
     env: _containers.RepeatedCompositeFieldContainer[EnvVar]
     session_id: str
-    def __init__(self, session_id: _Optional[str] = ..., command: _Optional[str] = ..., env: _Optional[_Iterable[_Union[EnvVar, _Mapping]]] = ..., cwd: _Optional[str] = ...) -> None: ...
+    def __init__(self, session_id: _Optional[str] = ..., command: _Optional[str] = ..., env: _Optional[_Iterable[_Union[EnvVar, _Mapping]]] = ..., cwd: _Optional[str] = ..., argv: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class StartProcessResponse(_message.Message):
     __slots__ = ["process"]

@@ -36,5 +36,10 @@ CONF
 	"$SBXD_BIN" --config "$dir/sbxd.conf" 2>"$dir/sbxd.log" &
 	pid=$!
 	trap cli_cleanup EXIT
-	for _ in $(seq 100); do "$SBX_BIN" session list >/dev/null 2>&1 && break; sleep 0.1; done
+	# until it answers (or exits); the bound is a safety net, not a budget
+	for _ in $(seq 1200); do
+		"$SBX_BIN" session list >/dev/null 2>&1 && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
 }

@@ -71,7 +71,16 @@ spawn(struct sbxd_proc *p)
 	return p->pid > 0 ? 0 : -1;
 }
 
-/* Waits until sbxd answers an authenticated ListSessions. */
+uint64_t
+harness_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Waits until sbxd answers an authenticated ListSessions (or exits). */
 static int
 wait_ready(struct sbxd_proc *p)
 {
@@ -80,7 +89,7 @@ wait_ready(struct sbxd_proc *p)
 	size_t n = 0;
 	int status;
 
-	for (int i = 0; i < 300 && c != NULL; i++) {
+	for (uint64_t end = harness_now_ms() + HARNESS_WAIT_MS; c != NULL && harness_now_ms() < end;) {
 		if (sbx_session_list(c, NULL, &s, &n, NULL) == SBX_OK) {
 			sbx_session_list_free(s, n);
 			sbx_client_close(c);

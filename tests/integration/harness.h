@@ -14,6 +14,10 @@
 #include "sbx.h"
 
 #define HARNESS_KEY "integration-test-service-key-0123456789"
+/* The bound of every wait for an event (sbxd answering, a state change, a
+ * file appearing): a safety net against a hang, never a time budget, so a
+ * loaded machine only makes a test slower, not red. */
+#define HARNESS_WAIT_MS 120000
 
 struct sbxd_proc {
 	pid_t pid;
@@ -49,6 +53,8 @@ sbx_client *harness_client(struct sbxd_proc *p, const char *token);
 /* Runs cmd in session sid with a timeout; its exit code, or -1 (the error
  * printed) when the call fails. */
 int harness_exec_status(sbx_client *c, const char *sid, const char *cmd, uint64_t timeout_ms);
+/* Milliseconds on the monotonic clock, for the deadline of a wait. */
+uint64_t harness_now_ms(void);
 /* 1 when a line of p's log holds needle. */
 int harness_log_has(struct sbxd_proc *p, const char *needle);
 /* Prints p's log to stderr. */

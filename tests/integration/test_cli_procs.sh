@@ -30,7 +30,8 @@ check "stdin to an ended process exits 1" eq "$?" "1"
 check "... with FAILED_PRECONDITION" grep -q "sbx: FAILED_PRECONDITION" "$dir/err"
 
 q=$("$SBX_BIN" start "$sid" -- "trap '' TERM; echo ready; sleep 1020")
-for _ in $(seq 100); do [ -n "$("$SBX_BIN" output "$sid" "$q")" ] && break; sleep 0.1; done
+# TERM only once the trap is set: wait for "ready" (the bound is a safety net)
+for _ in $(seq 1200); do [ -n "$("$SBX_BIN" output "$sid" "$q")" ] && break; sleep 0.1; done
 "$SBX_BIN" kill "$sid" "$q"
 "$SBX_BIN" wait --timeout 500 "$sid" "$q" 2>/dev/null
 check "TERM is ignored by a trap" eq "$?" "124"

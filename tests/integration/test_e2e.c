@@ -181,7 +181,9 @@ TEST(containers_are_hardened)
 
 TEST(timeout_kills_the_tree)
 {
-	sbx_exec_opts o = { .command = "echo started; sleep 1000 & sleep 1000 & (sleep 1000 &) ; sleep 1000", .timeout_ms = 1500 };
+	/* The timeout counts from before the exec is created: long enough for
+	 * the first line on a loaded machine, far shorter than the sleeps. */
+	sbx_exec_opts o = { .command = "echo started; sleep 1000 & sleep 1000 & (sleep 1000 &) ; sleep 1000", .timeout_ms = 10000 };
 	sbx_exec_result r;
 	int code;
 
@@ -190,7 +192,7 @@ TEST(timeout_kills_the_tree)
 	CHECK_INT(r.exit_code, 124);
 	CHECK_STR((char *)r.out.data, "started\n");  /* partial output kept */
 	sbx_exec_result_fini(&r);
-	sleep(1);
+	/* gone when the timeout is reported, not some time after */
 	CHECK_STR(run(svc, bob.session_id, "cat /proc/[0-9]*/cmdline | tr '\\0' ' ' | grep -c '[s]leep 1000'", &code), "0\n");
 }
 
@@ -248,22 +250,32 @@ slow_exec(void *arg)
 	int code;
 
 	(void)arg;
-	run(c, bob.session_id, "sleep 3", &code);
+	run(c, bob.session_id, "touch slow-started; while [ ! -e slow-release ]; do sleep 0.05; done", &code);
 	slow_done = 1;
 	sbx_client_close(c);
 	return NULL;
 }
 
-/* A slow command holds one worker; other clients' calls go on meanwhile. */
+/* A slow command holds one worker; other clients' calls go on meanwhile.
+ * The command runs until the test releases it, so "meanwhile" holds
+ * however slow the machine is. */
 TEST(slow_call_does_not_block_others)
 {
 	pthread_t t;
 	sbx_session got;
-	int served = 0;
+	void *data = NULL;
+	size_t len;
+	int served = 0, started = 0;
 
 	slow_done = 0;
 	pthread_create(&t, NULL, slow_exec, NULL);
-	usleep(300000);
+	for (uint64_t end = harness_now_ms() + HARNESS_WAIT_MS; !started && harness_now_ms() < end;) {
+		if ((started = sbx_read_bytes(svc, bob.session_id, "slow-started", 0, 0, &data, &len) == SBX_OK))
+			sbx_free(data);
+		else
+			usleep(50000);
+	}
+	CHECK(started);
 	for (int i = 0; i < 20; i++) {
 		if (sbx_session_get(svc, alice.session_id, &got) == SBX_OK)
 			served++;
@@ -271,6 +283,7 @@ TEST(slow_call_does_not_block_others)
 	}
 	CHECK_INT(served, 20);
 	CHECK(!slow_done);   /* all 20 answered while the command still ran */
+	CHECK_INT(sbx_write(svc, bob.session_id, "slow-release", "", 0, 0), SBX_OK);
 	pthread_join(t, NULL);
 	CHECK(slow_done);
 }

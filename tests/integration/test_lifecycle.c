@@ -20,7 +20,7 @@
 #include "t.h"
 
 #define POLL_MS 200
-#define POLL_BOUND_MS 15000
+#define POLL_BOUND_MS HARNESS_WAIT_MS
 #define LONG_IDLE_MS 600000
 
 static struct sbxd_proc d;
@@ -251,8 +251,9 @@ TEST(all_busy_is_resource_exhausted)
 	sbx_session s;
 	int code;
 
-	bg_start(&bp, p.session_id, "touch busy-marker; sleep 8; echo p-done");
-	bg_start(&br, r.session_id, "touch busy-marker; sleep 8; echo r-done");
+	/* Busy until released, however long the checks take. */
+	bg_start(&bp, p.session_id, "touch busy-marker; until [ -e release ]; do sleep 0.05; done; echo p-done");
+	bg_start(&br, r.session_id, "touch busy-marker; until [ -e release ]; do sleep 0.05; done; echo r-done");
 	CHECK(wait_file(p.session_id, "busy-marker"));
 	CHECK(wait_file(r.session_id, "busy-marker"));
 	CHECK_INT(create("cap-s", LONG_IDLE_MS, &s, NULL), SBX_RESOURCE_EXHAUSTED);
@@ -263,6 +264,8 @@ TEST(all_busy_is_resource_exhausted)
 	CHECK_INT(code, -1);
 	CHECK_CONTAINS(sbx_last_error(svc), "all are busy");
 	CHECK_INT(state_of(q.session_id, NULL, 0), SBX_SESSION_STOPPED);
+	CHECK_INT(sbx_write(svc, p.session_id, "release", "", 0, 0), SBX_OK);
+	CHECK_INT(sbx_write(svc, r.session_id, "release", "", 0, 0), SBX_OK);
 	pthread_join(bp.t, NULL);
 	pthread_join(br.t, NULL);
 	CHECK_STR(bp.out, "p-done\n");
@@ -281,7 +284,7 @@ TEST(cleanup_idle_stops_idle_sessions_now)
 	REQUIRE(as_p != NULL);
 	CHECK_INT(cleanup_idle(as_p, 1, &resp), SBX_PERMISSION_DENIED);
 	sbx_client_close(as_p);
-	bg_start(&br, r.session_id, "touch busy-marker-2; sleep 5; echo r-done");
+	bg_start(&br, r.session_id, "rm -f release; touch busy-marker-2; until [ -e release ]; do sleep 0.05; done; echo r-done");
 	CHECK(wait_file(r.session_id, "busy-marker-2"));
 	REQUIRE_INT(cleanup_idle(svc, 1, &resp), SBX_OK);
 	CHECK(has_id(resp, p.session_id));
@@ -292,6 +295,7 @@ TEST(cleanup_idle_stops_idle_sessions_now)
 	CHECK_STR(reason, "idle");
 	CHECK_INT(container_running(p.container_id), 0);
 	CHECK_INT(state_of(r.session_id, NULL, 0), SBX_SESSION_RUNNING);
+	CHECK_INT(sbx_write(svc, r.session_id, "release", "", 0, 0), SBX_OK);
 	pthread_join(br.t, NULL);
 	CHECK_STR(br.out, "r-done\n");
 	CHECK_INT(br.exit_code, 0);

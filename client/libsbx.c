@@ -157,6 +157,31 @@ sbxi_check_id(sbx_client *c, const char *what, const char *s)
 }
 
 sbx_err
+sbxi_check_command(sbx_client *c, const char *command, const char *const *argv,
+    size_t argc)
+{
+	int has_cmd = command != NULL && *command != '\0';
+
+	if (has_cmd && argc > 0)
+		return sbxi_fail(c, SBX_INVALID_ARGUMENT, "give either command (a "
+		    "shell line) or argv (words run without a shell), not both");
+	if (argc == 0)
+		return has_cmd ? SBX_OK : sbxi_fail(c, SBX_INVALID_ARGUMENT,
+		    "a command (or argv) is required");
+	if (argv == NULL)
+		return sbxi_fail(c, SBX_INVALID_ARGUMENT, "argc is %zu but argv is "
+		    "NULL", argc);
+	for (size_t i = 0; i < argc; i++)
+		if (argv[i] == NULL)
+			return sbxi_fail(c, SBX_INVALID_ARGUMENT, "argv[%zu] is NULL",
+			    i);
+	if (*argv[0] == '\0')
+		return sbxi_fail(c, SBX_INVALID_ARGUMENT, "argv[0], the program to "
+		    "run, is empty");
+	return SBX_OK;
+}
+
+sbx_err
 sbxi_check_path(sbx_client *c, const char *session_id, const char *path)
 {
 	sbx_err rv;

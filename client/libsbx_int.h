@@ -36,6 +36,12 @@ void sbxi_limits_from_wire(sbx_limits *d, const Sbx__V1__Limits *s);
 /* SBX_INVALID_ARGUMENT ("<what> is required") when s is NULL or "". */
 sbx_err sbxi_check_id(sbx_client *c, const char *what, const char *s);
 
+/* What a command or process runs: exactly one of command (a shell line)
+ * and argv (argc words, no shell) with a non-empty first word and no NULL
+ * word; SBX_INVALID_ARGUMENT saying which otherwise. */
+sbx_err sbxi_check_command(sbx_client *c, const char *command,
+    const char *const *argv, size_t argc);
+
 /* sbxi_check_id for "session_id" and then "path": the arguments every
  * call on one file starts with. */
 sbx_err sbxi_check_path(sbx_client *c, const char *session_id,

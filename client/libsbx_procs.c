@@ -115,10 +115,15 @@ sbx_process_start(sbx_client *c, const char *session_id,
 	sbxi_clear_err(c);
 	if ((rv = sbxi_check_id(c, "session_id", session_id)) != SBX_OK)
 		return rv;
-	if (opts == NULL || opts->command == NULL || *opts->command == '\0')
+	if (opts == NULL)
 		return sbxi_fail(c, SBX_INVALID_ARGUMENT, "a command is required");
+	if ((rv = sbxi_check_command(c, opts->command, opts->argv, opts->argc))
+	    != SBX_OK)
+		return rv;
 	req.session_id = (char *)session_id;
-	req.command = (char *)opts->command;
+	req.command = (char *)(opts->argc > 0 ? "" : opts->command);
+	req.n_argv = opts->argc;
+	req.argv = (char **)opts->argv;
 	req.cwd = (char *)(opts->cwd ? opts->cwd : "");
 	req.n_env = opts->n_env;
 	if ((rv = env_to_wire(c, opts->env, opts->n_env, &req.env)) == SBX_OK)

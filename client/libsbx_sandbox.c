@@ -112,12 +112,17 @@ sbx_exec(sbx_client *c, const char *session_id, const sbx_exec_opts *opts,
 	sbxi_clear_err(c);
 	if ((rv = sbxi_check_id(c, "session_id", session_id)) != SBX_OK)
 		return rv;
-	if (opts == NULL || opts->command == NULL || *opts->command == '\0')
+	if (opts == NULL)
 		return sbxi_fail(c, SBX_INVALID_ARGUMENT, "a command is required");
+	if ((rv = sbxi_check_command(c, opts->command, opts->argv, opts->argc))
+	    != SBX_OK)
+		return rv;
 	if (opts->stdin_data == NULL && opts->stdin_len > 0)
 		return sbxi_fail(c, SBX_INVALID_ARGUMENT, "stdin_len without stdin_data");
 	req.session_id = (char *)session_id;
-	req.command = (char *)opts->command;
+	req.command = (char *)(opts->argc > 0 ? "" : opts->command);
+	req.n_argv = opts->argc;
+	req.argv = (char **)opts->argv;
 	req.timeout_ms = opts->timeout_ms;
 	req.cwd = (char *)(opts->cwd ? opts->cwd : "");
 	req.max_output_bytes = opts->max_output_bytes;

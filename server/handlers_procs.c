@@ -16,7 +16,10 @@
 #include "sbx/v1/sbx.pb-c.h"
 #include "session.h"
 
-#define COMMAND_MAX (1u << 20)
+/* In handlers_sandbox.c: command or argv checked, as Execute takes them
+ * (*line the shell line or argv's quoted form; both in c->out). */
+sbxd_code call_exec_words(struct call *c, const char *command, char **argv,
+    size_t n, const char **line, const char *const **words);
 
 /* 1 when id looks like one procs.c hands out ("p" and digits). */
 static int
@@ -88,12 +91,9 @@ h_start_process(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *ou
 	struct session_row row;
 	sbxd_code rv;
 
-	if (rq->command[0] == '\0')
-		return err_set(&c->err, SBXD_INVALID_ARGUMENT, "command is empty");
-	if (strlen(rq->command) > COMMAND_MAX)
-		return err_set(&c->err, SBXD_INVALID_ARGUMENT, "command is longer "
-		    "than %u bytes; write a script file and run it", COMMAND_MAX);
-	if ((rv = call_exec_env(c, rq->env, rq->n_env, (const char ***)&a.env)) ||
+	if ((rv = call_exec_words(c, rq->command, rq->argv, rq->n_argv,
+	    &a.command, &a.argv)) ||
+	    (rv = call_exec_env(c, rq->env, rq->n_env, (const char ***)&a.env)) ||
 	    (rv = call_exec_cwd(c, rq->cwd, &a.cwd)) ||
 	    (rv = call_session(c, rq->session_id, &row)))
 		return rv;

@@ -94,6 +94,46 @@ exec_cwd(struct call *c, const char *cwd, const char **out)
 	return *out ? SBXD_OK : err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "out of memory");
 }
 
+/* What to run: argv (n words, run as they are, *line their shell-quoted
+ * form for events) or command (run by sh -c, *line the command); one of
+ * them, checked. *line and *words are in c->out. */
+static sbxd_code
+exec_words(struct call *c, const char *command, char **argv, size_t n,
+    const char **line, const char *const **words)
+{
+	const char **v;
+	char *l;
+	sbxd_code rv;
+
+	*line = command;
+	*words = NULL;
+	if (n > 0 && command[0] != '\0')
+		return err_set(&c->err, SBXD_INVALID_ARGUMENT, "give either command "
+		    "(a shell line) or argv (words run without a shell), not both");
+	if (n == 0) {
+		if (command[0] == '\0')
+			return err_set(&c->err, SBXD_INVALID_ARGUMENT, "command is "
+			    "empty; give command (a shell line) or argv");
+		if (strlen(command) > COMMAND_MAX)
+			return err_set(&c->err, SBXD_INVALID_ARGUMENT, "command is "
+			    "longer than %u bytes; write a script file and run it",
+			    COMMAND_MAX);
+		return SBXD_OK;
+	}
+	if ((rv = session_check_argv(argv, n, &c->err)) != SBXD_OK)
+		return rv;
+	if ((v = arena_calloc(c->out, n + 1, sizeof(*v))) == NULL ||
+	    (l = session_argv_line(argv, n)) == NULL)
+		return err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "out of memory");
+	memcpy(v, argv, n * sizeof(*v));
+	*line = arena_strdup(c->out, l);
+	free(l);
+	if (*line == NULL)
+		return err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "out of memory");
+	*words = v;
+	return SBXD_OK;
+}
+
 /* The default timeout of r's runtime (within the configured ceiling
  * already, runtime.c); the config's default when the runtime is gone (a
  * config line removed since the session was made). */
@@ -191,17 +231,14 @@ h_execute(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	struct session_row row;
 	sbxd_code rv;
 
-	if (rq->command[0] == '\0')
-		return err_set(&c->err, SBXD_INVALID_ARGUMENT, "command is empty");
-	if (strlen(rq->command) > COMMAND_MAX)
-		return err_set(&c->err, SBXD_INVALID_ARGUMENT,
-		    "command is longer than %u bytes; write a script file and run it", COMMAND_MAX);
+	if ((rv = exec_words(c, rq->command, rq->argv, rq->n_argv, &a.command,
+	    &a.argv)) != SBXD_OK)
+		return rv;
 	a.stdin_data = rq->stdin.data;   /* bounded by max_message_bytes */
 	a.stdin_len = rq->stdin.len;
 	if (rq->max_output_bytes > OUTPUT_MAX_CEILING)
 		return err_set(&c->err, SBXD_INVALID_ARGUMENT,
 		    "max_output_bytes is at most %u", OUTPUT_MAX_CEILING);
-	a.command = rq->command;
 	a.max_output = rq->max_output_bytes ? rq->max_output_bytes : c->srv->cfg->max_output_bytes;
 	if ((rv = exec_env(c, rq->env, rq->n_env, (const char ***)&a.env)) != SBXD_OK ||
 	    (rv = exec_cwd(c, rq->cwd, &a.cwd)) != SBXD_OK)
@@ -233,6 +270,18 @@ h_execute(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	driver_exec_result_fini(&res);
 	store_session_touch(c->srv->store, row.id, server_now_ms(), NULL);
 	return rv;
+}
+
+/* exec_env, exec_cwd and exec_words for StartProcess (handlers_procs.c,
+ * which declares this one itself: dispatch.h lists the shared helpers). */
+sbxd_code call_exec_words(struct call *c, const char *command, char **argv,
+    size_t n, const char **line, const char *const **words);
+
+sbxd_code
+call_exec_words(struct call *c, const char *command, char **argv, size_t n,
+    const char **line, const char *const **words)
+{
+	return exec_words(c, command, argv, n, line, words);
 }
 
 /* exec_env and exec_cwd for StartProcess (handlers_procs.c). */

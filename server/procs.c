@@ -313,7 +313,8 @@ static sbxd_code
 proc_launch(struct server *s, struct proc *p, const struct procs_start_args *a,
     struct err *e)
 {
-	const char *argv[] = { "sh", "-c", a->command, NULL };
+	const char *sh[] = { "sh", "-c", a->command, NULL };
+	const char *const *argv = a->argv != NULL ? a->argv : sh;
 	struct driver_proc_status st;
 	struct driver_exec_spec spec;
 	struct driver_proc *dp = NULL;

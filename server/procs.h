@@ -40,7 +40,10 @@ struct procs_info {
 };
 
 struct procs_start_args {
-	const char *command;        /* run as sh -c command */
+	const char *command;        /* run as sh -c command; with argv, only
+	                               shown (ProcessInfo.command, events) */
+	const char *const *argv;    /* NULL-terminated: run exactly these words,
+	                               no shell; NULL = sh -c command */
 	const char *cwd;            /* container path */
 	const char *const *env;     /* "K=V", NULL-terminated, or NULL */
 };

@@ -40,6 +40,67 @@ session_valid_user(const char *user, size_t len)
 	return 1;
 }
 
+sbxd_code
+session_check_argv(char *const *argv, size_t n, struct err *e)
+{
+	size_t total = 0;
+
+	if (n == 0 || argv[0][0] == '\0')
+		return err_set(e, SBXD_INVALID_ARGUMENT, "argv's first word (the "
+		    "program to run) is empty");
+	if (n > SESSION_ARGV_MAX)
+		return err_set(e, SBXD_INVALID_ARGUMENT, "argv has %zu words; at "
+		    "most %d", n, SESSION_ARGV_MAX);
+	for (size_t i = 0; i < n; i++)
+		total += strlen(argv[i]) + 1;
+	if (total > SESSION_ARGV_BYTES)
+		return err_set(e, SBXD_INVALID_ARGUMENT, "argv is %zu bytes; at "
+		    "most %u: write a script file and run it", total,
+		    SESSION_ARGV_BYTES);
+	return SBXD_OK;
+}
+
+/* 1 when a shell reads word w as itself. */
+static int
+shell_plain(const char *w)
+{
+	return *w != '\0' && strspn(w, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=/.,:@%") == strlen(w);
+}
+
+char *
+session_argv_line(char *const *argv, size_t n)
+{
+	size_t cap = 1, len = 0;
+	char *line;
+
+	for (size_t i = 0; i < n; i++)	/* worst case: every byte is ' */
+		cap += 4 * strlen(argv[i]) + 3;
+	if ((line = malloc(cap)) == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *w = argv[i];
+
+		if (i > 0)
+			line[len++] = ' ';
+		if (shell_plain(w)) {
+			memcpy(line + len, w, strlen(w));
+			len += strlen(w);
+			continue;
+		}
+		line[len++] = '\'';
+		for (; *w; w++)
+			if (*w == '\'') {
+				memcpy(line + len, "'\\''", 4);
+				len += 4;
+			} else
+				line[len++] = *w;
+		line[len++] = '\'';
+	}
+	line[len] = '\0';
+	return line;
+}
+
 static pthread_mutex_t *
 user_lock(struct server *s, const char *user)
 {
@@ -489,7 +550,8 @@ sbxd_code
 session_exec(struct server *s, struct session_row *r, const struct session_exec_args *a,
     struct driver_exec_result *res, struct err *e)
 {
-	const char *argv[] = { "sh", "-c", a->command, NULL };
+	const char *sh[] = { "sh", "-c", a->command, NULL };
+	const char *const *argv = a->argv != NULL ? a->argv : sh;
 	char user[32];
 	struct driver_exec_spec spec;
 	sbxd_code rv;

@@ -31,7 +31,11 @@ struct session_create_args {
 };
 
 struct session_exec_args {
-	const char *command;        /* run as sh -c command */
+	const char *command;        /* run as sh -c command; with argv, only shown
+	                               (log events) */
+	const char *const *argv;    /* NULL-terminated, checked with
+	                               session_check_argv: run exactly these
+	                               words, no shell; NULL = sh -c command */
 	const char *cwd;            /* container path; NULL = /workspace */
 	const char *const *env;     /* "K=V", NULL-terminated, or NULL */
 	uint64_t timeout_ms;        /* already clamped */
@@ -42,6 +46,18 @@ struct session_exec_args {
 	const void *stdin_data;     /* stdin_len bytes fed to stdin, then EOF; */
 	size_t stdin_len;           /* 0 = no stdin (the faster path) */
 };
+
+#define SESSION_ARGV_MAX 4096          /* words in one argv */
+#define SESSION_ARGV_BYTES (1u << 20)  /* their bytes, NULs counted */
+
+/* SBXD_INVALID_ARGUMENT (saying what to change) unless argv's n words fit
+ * SESSION_ARGV_MAX and SESSION_ARGV_BYTES and the first is non-empty.
+ * (A NUL inside a word is refused before unpacking, pbcheck.c.) */
+sbxd_code session_check_argv(char *const *argv, size_t n, struct err *e);
+/* argv's n words as one line a shell would split back into them (words
+ * that need it in single quotes), for ProcessInfo.command and log
+ * events: malloc'd, free it; NULL when out of memory. */
+char *session_argv_line(char *const *argv, size_t n);
 
 /* 1 when user matches ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ (len bytes). */
 int session_valid_user(const char *user, size_t len);

@@ -56,6 +56,22 @@ int parse_u64(const char *s, uint64_t *out);
  * errno = EFBIG as soon as more than max bytes arrive. */
 int read_all(FILE *f, size_t max, char **out, size_t *len);
 
+/* What exec and start run, from the words after the session id:
+ * "--sh LINE" (line: one `sh -c` line) or "[--] CMD ARG..." (argv, argc:
+ * words run without a shell; they point into the command's argv). */
+struct cli_command {
+	const char *line;
+	const char *const *argv;
+	size_t argc;
+};
+
+/* Parses argv[optind...] into *cmd; 0, or EXIT_USAGE (said why). */
+int cli_command(int argc, char **argv, struct cli_command *cmd);
+/* cmd as the server shows it in ProcessInfo.command and "started:"
+ * events: the line, or the words quoted as a shell would split them back
+ * (the server's quoting rules). malloc'd; NULL when out of memory. */
+char *cli_command_line(const struct cli_command *cmd);
+
 /* The subcommands. */
 int cmd_session(int argc, char **argv);
 int cmd_runtime(int argc, char **argv);   /* cmd_runtime.c */

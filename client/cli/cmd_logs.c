@@ -234,9 +234,17 @@ show_rest(const struct stream *st, const sbx_exec_result *r)
 sbx_err
 cli_exec_stream(const char *id, const sbx_exec_opts *o, sbx_exec_result *r)
 {
-	struct stream st = { .command = o->command };
+	struct cli_command cmd = { .line = o->command, .argv = o->argv,
+	    .argc = o->argc };
+	struct stream st = { .command = NULL };
 	sbx_logs_sub *sub = NULL;
+	char *line;
 	sbx_err rv;
+
+	/* Ours is the exec whose "started" event shows our command. */
+	if ((line = cli_command_line(&cmd)) == NULL)
+		return SBX_RESOURCE_EXHAUSTED;
+	st.command = line;
 
 	pthread_mutex_init(&st.mu, NULL);
 	pthread_cond_init(&st.cv, NULL);
@@ -251,5 +259,6 @@ cli_exec_stream(const char *id, const sbx_exec_opts *o, sbx_exec_result *r)
 		show_rest(&st, r);
 	pthread_mutex_destroy(&st.mu);
 	pthread_cond_destroy(&st.cv);
+	free(line);
 	return rv;
 }

@@ -42,26 +42,6 @@ jw_process(struct jw *w, const sbx_process *p)
 	jw_i64(w, "pid", p->pid);
 }
 
-/* Joins words with single spaces into a new string (as `sbx exec`). */
-static char *
-join_words(int n, char **words)
-{
-	size_t len = 1;
-	char *s, *p;
-
-	for (int i = 0; i < n; i++)
-		len += strlen(words[i]) + 1;
-	if ((p = s = malloc(len)) == NULL)
-		return NULL;
-	for (int i = 0; i < n; i++) {
-		p = stpcpy(p, words[i]);
-		if (i + 1 < n)
-			*p++ = ' ';
-	}
-	*p = '\0';
-	return s;
-}
-
 int
 cmd_start(int argc, char **argv)
 {
@@ -72,9 +52,9 @@ cmd_start(int argc, char **argv)
 	};
 	const char *env[ENV_MAX];
 	sbx_process_opts o = { .env = env };
+	struct cli_command cmd;
 	sbx_process p;
 	const char *id;
-	char *cmd;
 	sbx_err rv;
 	int ch;
 
@@ -91,17 +71,15 @@ cmd_start(int argc, char **argv)
 			return EXIT_USAGE;
 	}
 	if (optind >= argc)
-		return usage_error("usage: sbx start [--cwd DIR] [--env K=V]... ID -- CMD...");
+		return usage_error("usage: sbx start [--cwd DIR] [--env K=V]... "
+		    "ID -- CMD [ARG]... | ID --sh 'LINE'");
 	id = argv[optind++];
-	if (optind < argc && strcmp(argv[optind], "--") == 0)
-		optind++;
-	if (optind >= argc)
-		return usage_error("start: no command after the session id");
-	if ((cmd = join_words(argc - optind, argv + optind)) == NULL)
-		return out_of_memory();
-	o.command = cmd;
+	if ((ch = cli_command(argc, argv, &cmd)) != 0)
+		return ch;
+	o.command = cmd.line;
+	o.argv = cmd.argv;
+	o.argc = cmd.argc;
 	rv = sbx_process_start(cli, id, &o, &p);
-	free(cmd);
 	if (rv != SBX_OK)
 		return fail_call(rv);
 	if (cli_json) {

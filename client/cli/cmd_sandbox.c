@@ -35,26 +35,6 @@ read_stdin(char **data, size_t *len)
 	return -1;
 }
 
-/* Joins words with single spaces into a new string. */
-static char *
-join_words(int n, char **words)
-{
-	size_t len = 1;
-	char *s, *p;
-
-	for (int i = 0; i < n; i++)
-		len += strlen(words[i]) + 1;
-	if ((p = s = malloc(len)) == NULL)
-		return NULL;
-	for (int i = 0; i < n; i++) {
-		p = stpcpy(p, words[i]);
-		if (i + 1 < n)
-			*p++ = ' ';
-	}
-	*p = '\0';
-	return s;
-}
-
 static int
 exec_status(const sbx_exec_result *r)
 {
@@ -142,8 +122,9 @@ int
 cmd_exec(int argc, char **argv)
 {
 	struct exec_args a = { .o = { 0 }, .stream = -1 };
+	struct cli_command cmd;
 	sbx_exec_result r;
-	char *cmd = NULL, *in = NULL;
+	char *in = NULL;
 	const char *id;
 	size_t in_len = 0;
 	sbx_err rv;
@@ -152,29 +133,29 @@ cmd_exec(int argc, char **argv)
 	if ((ret = exec_flags(argc, argv, &a)) != 0)
 		return ret;
 	if (optind >= argc)
-		return usage_error("usage: sbx exec [flags] ID -- CMD...");
+		return usage_error("usage: sbx exec [flags] ID -- CMD [ARG]... "
+		    "| ID --sh 'LINE'");
 	id = argv[optind++];
-	if (optind < argc && strcmp(argv[optind], "--") == 0)
-		optind++;
-	if (optind >= argc)
-		return usage_error("exec: no command after the session id");
+	if ((ret = cli_command(argc, argv, &cmd)) != 0)
+		return ret;
 	if (a.want_stdin && read_stdin(&in, &in_len) != 0)
 		return EXIT_FAIL;
-	if ((cmd = join_words(argc - optind, argv + optind)) == NULL) {
-		free(in);
-		return out_of_memory();
-	}
-	a.o.command = cmd;
+	a.o.command = cmd.line;
+	a.o.argv = cmd.argv;
+	a.o.argc = cmd.argc;
 	a.o.env = a.env;
 	a.o.stdin_data = in;
 	a.o.stdin_len = in_len;
 	if (a.stream < 0)
 		a.stream = !cli_json && isatty(STDOUT_FILENO);
 	rv = a.stream && !cli_json ? cli_exec_stream(id, &a.o, &r) : sbx_exec(cli, id, &a.o, &r);
-	free(cmd);
 	free(in);
 	if (rv != SBX_OK)
 		return fail_call(rv);
+	if (cmd.argc == 1 && r.exit_code == 127 && strchr(cmd.argv[0], ' ') != NULL)
+		fprintf(stderr, "sbx: note: the words after the session id run as "
+		    "they are, without a shell; for a shell line use --sh '%s'\n",
+		    cmd.argv[0]);
 	if (a.stream && !cli_json) {
 		if (r.timed_out)
 			fprintf(stderr, "sbx: note: the command timed out\n");

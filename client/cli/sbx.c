@@ -74,13 +74,15 @@ static const char usage_text[] =
 "                    minutes); prints its image, the build log on stderr\n"
 "  runtime build NAME                 how to build a runtime's image\n"
 "  exec [--timeout MS] [--cwd DIR] [--env K=V]... [--max-output BYTES]\n"
-"       [--stdin] [--stream|--no-stream] ID -- CMD...\n"
-"                    runs the CMD words joined with single spaces as one\n"
-"                    `sh -c` command line (quote for the remote shell, not\n"
-"                    for yours); prints its stdout and stderr raw and exits\n"
-"                    with its status (124 on timeout); --stdin sends stdin;\n"
-"                    --stream prints the output live as it comes (the\n"
-"                    default when stdout is a terminal)\n"
+"       [--stdin] [--stream|--no-stream] ID -- CMD [ARG]...\n"
+"  exec [flags] ID --sh 'LINE'\n"
+"                    runs CMD with exactly these ARGs, no shell (as docker\n"
+"                    exec: `-- python3 -c 'print(1+1)'`), or with --sh one\n"
+"                    shell line by `sh -c` (pipes, $VARS, globs, &&); prints\n"
+"                    its stdout and stderr raw and exits with its status\n"
+"                    (124 on timeout, 127 no such program); --stdin sends\n"
+"                    stdin; --stream prints the output live as it comes\n"
+"                    (the default when stdout is a terminal)\n"
 "  write [--append] ID PATH             content from stdin (at most 64 MiB)\n"
 "  read ID PATH [--offset N] [--limit N]  numbered lines (offset 0-based)\n"
 "  cat ID PATH                          raw bytes\n"
@@ -103,8 +105,9 @@ static const char usage_text[] =
 "  logs [-f] [--after N] ID             the session's output and lifecycle\n"
 "                    events (its last 1000, kept by the server); -f follows\n"
 "                    them live; --after N starts after event N\n"
-"  start [--cwd DIR] [--env K=V]... ID -- CMD...\n"
-"                    starts a background process; prints its id\n"
+"  start [--cwd DIR] [--env K=V]... ID -- CMD [ARG]... | ID --sh 'LINE'\n"
+"                    starts a background process (words or a shell line,\n"
+"                    as exec); prints its id\n"
 "  ps ID                                the session's processes\n"
 "  wait [--timeout MS] ID PROCESS       exits with its status (124: still\n"
 "                    running when the timeout passed; default: until it ends)\n"
@@ -237,6 +240,71 @@ read_all(FILE *f, size_t max, char **out, size_t *len)
 	*out = buf;
 	*len = n;
 	return 0;
+}
+
+int
+cli_command(int argc, char **argv, struct cli_command *cmd)
+{
+	memset(cmd, 0, sizeof(*cmd));
+	if (optind < argc && strcmp(argv[optind], "--sh") == 0) {
+		if (argc - optind != 2 || argv[optind + 1][0] == '\0')
+			return usage_error("--sh takes exactly one shell line (quote "
+			    "it for your own shell: --sh 'echo $HOME | wc -c')");
+		cmd->line = argv[optind + 1];
+		return 0;
+	}
+	if (optind < argc && strcmp(argv[optind], "--") == 0)
+		optind++;
+	if (optind >= argc)
+		return usage_error("no command after the session id: give "
+		    "-- CMD ARGS... or --sh 'LINE'");
+	if (argv[optind][0] == '\0')
+		return usage_error("the program to run (the first word after "
+		    "the session id) is empty");
+	cmd->argv = (const char *const *)argv + optind;
+	cmd->argc = (size_t)(argc - optind);
+	return 0;
+}
+
+/* 1 when a shell reads word w as itself (as the server's quoting). */
+static int
+shell_plain(const char *w)
+{
+	return *w != '\0' && strspn(w, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=/.,:@%") == strlen(w);
+}
+
+char *
+cli_command_line(const struct cli_command *cmd)
+{
+	size_t cap = 1, len = 0;
+	char *line;
+
+	if (cmd->line != NULL)
+		return strdup(cmd->line);
+	for (size_t i = 0; i < cmd->argc; i++)
+		cap += 4 * strlen(cmd->argv[i]) + 3;
+	if ((line = malloc(cap)) == NULL)
+		return NULL;
+	for (size_t i = 0; i < cmd->argc; i++) {
+		const char *w = cmd->argv[i];
+
+		if (i > 0)
+			line[len++] = ' ';
+		if (shell_plain(w)) {
+			len = (size_t)(stpcpy(line + len, w) - line);
+			continue;
+		}
+		line[len++] = '\'';
+		for (; *w; w++)
+			if (*w == '\'')
+				len = (size_t)(stpcpy(line + len, "'\\''") - line);
+			else
+				line[len++] = *w;
+		line[len++] = '\'';
+	}
+	line[len] = '\0';
+	return line;
 }
 
 /* ---------------------------------------------------------------- version */

@@ -344,7 +344,7 @@ SBX_API void sbx_string_list_free(char **v, size_t n);
 /* ---------------------------------------------------------------- sandbox */
 
 typedef struct {
-	const char *command;         /* run as `sh -c command` */
+	const char *command;         /* run as `sh -c command`; NULL or "" with argv */
 	uint64_t timeout_ms;         /* of the command; 0 = the runtime's default (120 s
 				      * unless the runtime sets one) */
 	const char *cwd;             /* NULL = /workspace */
@@ -356,6 +356,10 @@ typedef struct {
 	int call_timeout_ms;         /* 0 = the client's timeout, stretched to at
 				      * least timeout_ms (0 counting as 120 s)
 				      * + 30 s; SBX_TIMEOUT_NONE = none */
+	const char *const *argv;     /* instead of command: argc words run exactly
+				      * as given, no shell (argv[0] is the program,
+				      * looked up in PATH); argc 0 = use command */
+	size_t argc;
 } sbx_exec_opts;
 
 /* Bytes from the server; data is NUL-terminated (not counted in len) so
@@ -375,10 +379,12 @@ typedef struct {
 	uint64_t duration_ms;
 } sbx_exec_result;
 
-/* Runs opts->command in the session and waits for it. SBX_OK means the
- * command ran (whatever its exit code); *out then holds its result
- * (sbx_exec_result_fini it). A malformed env entry is SBX_INVALID_ARGUMENT
- * without a round trip. On failure *out is zeroed. */
+/* Runs opts->command (or opts->argv) in the session and waits for it.
+ * SBX_OK means the command ran (whatever its exit code; a program argv
+ * names that does not exist exits 127 or 126, as in a shell); *out then
+ * holds its result (sbx_exec_result_fini it). A malformed env entry, both
+ * or neither of command and argv, a NULL word or an empty argv[0] are
+ * SBX_INVALID_ARGUMENT without a round trip. On failure *out is zeroed. */
 SBX_API sbx_err sbx_exec(sbx_client *c, const char *session_id,
     const sbx_exec_opts *opts, sbx_exec_result *out);
 
@@ -702,17 +708,22 @@ typedef struct {
 } sbx_process;
 
 typedef struct {
-	const char *command;         /* run as `sh -c command` */
+	const char *command;         /* run as `sh -c command`; NULL or "" with argv */
 	const char *cwd;             /* NULL = /workspace */
 	const char *const *env;      /* n_env strings "NAME=value" */
 	size_t n_env;
+	const char *const *argv;     /* instead of command: argc words run exactly
+				      * as given, no shell; argc 0 = use command */
+	size_t argc;
 } sbx_process_opts;
 
 /* Frees what p holds and zeroes it. A zeroed p is fine. */
 SBX_API void sbx_process_fini(sbx_process *p);
 
-/* Starts opts->command in the session; *out describes it (fini it).
- * SBX_RESOURCE_EXHAUSTED when the session runs its maximum already. */
+/* Starts opts->command (or opts->argv, as sbx_exec) in the session; *out
+ * describes it (fini it; with argv, out->command is the words quoted as a
+ * shell would read them). SBX_RESOURCE_EXHAUSTED when the session runs its
+ * maximum already. */
 SBX_API sbx_err sbx_process_start(sbx_client *c, const char *session_id,
     const sbx_process_opts *opts, sbx_process *out);
 

@@ -10,9 +10,9 @@ cli_start cli
 sid=$("$SBX_BIN" session create --user cli-user --label purpose=test)
 check "session create prints an id" [ -n "$sid" ]
 
-out=$("$SBX_BIN" exec "$sid" -- python3 -c "'print(6*7)'")
+out=$("$SBX_BIN" exec "$sid" -- python3 -c 'print(6*7)')
 check "exec prints stdout" eq "$out" "42"
-"$SBX_BIN" exec "$sid" -- 'echo to-err >&2; exit 3' 2>"$dir/err" >/dev/null
+"$SBX_BIN" exec "$sid" --sh 'echo to-err >&2; exit 3' 2>"$dir/err" >/dev/null
 rc=$?
 check "exec exits with the command's status" eq "$rc" "3"
 check "exec writes stderr to stderr" eq "$(cat "$dir/err")" "to-err"
@@ -33,7 +33,7 @@ check "ls lists directories first" eq "$("$SBX_BIN" --json ls "$sid" src | pytho
 check "glob finds the file" eq "$("$SBX_BIN" glob "$sid" '**/*.py' | grep -c m.py)" "1"
 check "grep prints path:line:text" eq "$("$SBX_BIN" grep "$sid" 'return \d' src)" "/workspace/src/pkg/m.py:2:    return 1"
 check "edit prints occurrences" eq "$("$SBX_BIN" edit "$sid" src/pkg/m.py 'return 1' 'return 2')" "1"
-check "the edit landed" eq "$("$SBX_BIN" exec "$sid" -- python3 -c "'import sys; sys.path.insert(0, \"src\"); from pkg.m import f; print(f())'")" "2"
+check "the edit landed" eq "$("$SBX_BIN" exec "$sid" -- python3 -c 'import sys; sys.path.insert(0, "src"); from pkg.m import f; print(f())')" "2"
 head -c 2500000 /dev/urandom >"$dir/blob"
 "$SBX_BIN" upload "$sid" "$dir/blob" data/blob.bin 2>/dev/null
 check "upload" eq "$?" "0"
@@ -56,7 +56,7 @@ check "cleanup with a 1 ms idle limit stops it" grep -q "$tsid" <("$SBX_BIN" ses
 
 json=$("$SBX_BIN" --json session get "$sid")
 check "session get --json parses" eq "$(printf '%s' "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["session"]["user_id"] if "session" in d else d["user_id"])')" "cli-user"
-json=$("$SBX_BIN" --json exec "$sid" -- 'printf "a\tb"; exit 5')
+json=$("$SBX_BIN" --json exec "$sid" --sh 'printf "a\tb"; exit 5')
 check "exec --json carries output and exit code" eq "$(printf '%s' "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["exit_code"], repr(d["stdout"]))')" "5 'a\\tb'"
 check "session list shows it" eq "$("$SBX_BIN" session list --user cli-user | grep -c "$sid")" "1"
 

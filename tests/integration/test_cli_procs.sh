@@ -12,7 +12,7 @@ check "session create" [ -n "$sid" ]
 
 check "exec --stdin feeds the command" eq "$(printf 'a\nb\n' | "$SBX_BIN" exec --stdin "$sid" -- wc -l)" "2"
 
-p=$("$SBX_BIN" start "$sid" -- 'cat; echo closed')
+p=$("$SBX_BIN" start "$sid" --sh 'cat; echo closed')
 check "start prints a process id" eq "${p#p}" "$(echo "${p#p}" | tr -cd 0-9)"
 check "ps lists it running" eq "$("$SBX_BIN" ps "$sid" | awk -v p="$p" '$1 == p { print $2 }')" "running"
 echo one | "$SBX_BIN" stdin "$sid" "$p"
@@ -29,7 +29,7 @@ echo x | "$SBX_BIN" stdin "$sid" "$p" 2>"$dir/err"
 check "stdin to an ended process exits 1" eq "$?" "1"
 check "... with FAILED_PRECONDITION" grep -q "sbx: FAILED_PRECONDITION" "$dir/err"
 
-q=$("$SBX_BIN" start "$sid" -- "trap '' TERM; echo ready; sleep 1020")
+q=$("$SBX_BIN" start "$sid" --sh "trap '' TERM; echo ready; sleep 1020")
 # TERM only once the trap is set: wait for "ready" (the bound is a safety net)
 for _ in $(seq 1200); do [ -n "$("$SBX_BIN" output "$sid" "$q")" ] && break; sleep 0.1; done
 "$SBX_BIN" kill "$sid" "$q"

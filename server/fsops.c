@@ -147,6 +147,15 @@ fsops_open_beneath(int dirfd, const char *path, int flags)
 	return openat2_retry(dirfd, path, &how);
 }
 
+int
+fsops_open_within(int dirfd, const char *path, int flags)
+{
+	struct open_how how = { .flags = (uint64_t)flags,
+	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV };
+
+	return openat2_retry(dirfd, path, &how);
+}
+
 /* Owner, then mode (a chown clears set-id bits); uid and gid -1 leave
  * the owner. */
 sbxd_code

@@ -56,6 +56,33 @@ sbxd_code fsops_workspace_rel(const char *client_path, char *out, size_t outsz,
 sbxd_code fsops_workspace_reln(const char *client_path, size_t len, char *out,
     size_t outsz, struct err *e);
 
+/* Where a client path leads, in two steps (fsops_route.c).
+ *
+ * fsops_route_abs checks client_path (NUL bytes, FSOPS_PATH_MAX, 255-byte
+ * components: SBXD_INVALID_ARGUMENT) and writes its absolute container
+ * form to abs (abssz >= len + 12): relative paths start at /workspace,
+ * empty and "." components are dropped, ".." is kept (only a leading one
+ * at "/" goes) for the walk to climb as the kernel would. *starts_in_ws
+ * says whether abs is /workspace or under it: only then is step 2 needed;
+ * otherwise abs is a container path as it stands.
+ *
+ * fsops_route_resolve resolves such an abs against the workspace root r
+ * as the sandbox's kernel would: ".." climbs physically (from /workspace to
+ * "/"), symlinks in directory components (and in the last one when
+ * follow_last) are followed, an absolute target being a container path.
+ * On SBXD_OK *ws is 1 and out holds the workspace-relative path (as
+ * fsops_workspace_rel gives it: "." for the root), or *ws is 0 and out
+ * holds the absolute container path the walk reached outside the workspace
+ * (the rest unresolved: the container resolves it). A part that does not
+ * exist ends the symlink walk, the rest is then folded lexically (what
+ * "mkdir -p" makes of it). More than 40 symlinks: FAILED_PRECONDITION;
+ * too long once expanded: INVALID_ARGUMENT. Only routing is decided here:
+ * the file is then opened under fsops' own containment. */
+sbxd_code fsops_route_abs(const char *client_path, size_t len, char *abs, size_t abssz,
+    int *starts_in_ws, struct err *e);
+sbxd_code fsops_route_resolve(const struct fsops_root *r, const char *abs, int follow_last,
+    char *out, size_t outsz, int *ws, struct err *e);
+
 /* Opens dir (a trusted host path; a symlink at its last component is
  * refused) as a workspace root; uid/gid own files created later, (uid_t)-1
  * leaves the owner as sbxd. UNIMPLEMENTED if the kernel has no openat2.

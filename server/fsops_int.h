@@ -50,6 +50,12 @@ int fsops_resolve(int rootfd, const char *path, int flags, mode_t mode);
  * way; the fd, or -1 with errno set. */
 int fsops_open_beneath(int dirfd, const char *path, int flags);
 
+/* openat2(RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS|RESOLVE_NO_XDEV) of path
+ * below dirfd, retried as fsops_resolve is: symlinks are followed (the
+ * leaf's too, unless flags has O_NOFOLLOW) as long as they stay below
+ * dirfd; one that leaves it, or a ".." above it, fails with EXDEV. */
+int fsops_open_within(int dirfd, const char *path, int flags);
+
 /* Translates errno err, met while `doing` something ("removing") to rel,
  * into e and returns the code: ENOENT NOT_FOUND ("File '<path>' not
  * found"), EEXIST ALREADY_EXISTS, ENOTEMPTY FAILED_PRECONDITION ("directory

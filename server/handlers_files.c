@@ -42,25 +42,38 @@ oom(struct call *c)
 	return err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "out of reply memory");
 }
 
-/* Maps path, loads the session and opens the side that serves it. */
+/* How a call treats a symlink at its path's last component. */
+enum { LEAF_OWN = 0, LEAF_FOLLOW = 1 };
+
+/* Loads the session, resolves path as the container would (fsops_route)
+ * and opens the side that serves it. leaf: LEAF_FOLLOW for calls that act
+ * on what a symlink names (read, write, list, stat), LEAF_OWN for calls
+ * that act on the link itself (remove, move, mkdir). */
 static sbxd_code
-target_open(struct call *c, const char *sid, const char *path, struct target *t)
+target_open(struct call *c, const char *sid, const char *path, int leaf, struct target *t)
 {
 	const struct config *cfg = c->srv->cfg;
+	char abs[FSOPS_PATH_MAX + 16];
+	const char *ctr_path = abs;
+	int starts_in_ws = 0;
 	sbxd_code rv;
 
 	t->root.fd = -1;
-	t->in_ws = 1;
-	rv = fsops_workspace_reln(path, strlen(path), t->path, sizeof(t->path), &c->err);
-	if (rv == SBXD_UNIMPLEMENTED) {
-		err_clear(&c->err);
-		t->in_ws = 0;
-		rv = ctrfs_abs_path(path, strlen(path), t->path, sizeof(t->path), &c->err);
-	}
-	if (rv != SBXD_OK || (rv = call_sandbox(c, sid, &t->row)) != SBXD_OK)
+	t->in_ws = 0;
+	if ((rv = fsops_route_abs(path, strlen(path), abs, sizeof(abs), &starts_in_ws,
+	    &c->err)) != SBXD_OK || (rv = call_sandbox(c, sid, &t->row)) != SBXD_OK)
 		return rv;
-	if (t->in_ws)
-		return call_open_workspace(c, t->row.workspace, &t->root);
+	if (starts_in_ws) {
+		if ((rv = call_open_workspace(c, t->row.workspace, &t->root)) != SBXD_OK ||
+		    (rv = fsops_route_resolve(&t->root, abs, leaf, t->path, sizeof(t->path),
+		    &t->in_ws, &c->err)) != SBXD_OK || t->in_ws)
+			return rv;
+		fsops_root_close(&t->root);
+		ctr_path = t->path;
+	}
+	if ((rv = ctrfs_abs_path(ctr_path, strlen(ctr_path), t->path, sizeof(t->path),
+	    &c->err)) != SBXD_OK)
+		return rv;
 	if (c->srv->drv->ops->archive_get == NULL)
 		return err_set(&c->err, SBXD_UNIMPLEMENTED,
 		    "this container driver cannot reach paths outside /workspace");
@@ -73,8 +86,7 @@ target_open(struct call *c, const char *sid, const char *path, struct target *t)
 static void
 target_close(struct target *t)
 {
-	if (t->in_ws)
-		fsops_root_close(&t->root);
+	fsops_root_close(&t->root);
 }
 
 /* The container path of a workspace-relative or absolute path. */
@@ -149,7 +161,7 @@ h_ls(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	int truncated = 0;
 	sbxd_code rv;
 
-	if ((rv = target_open(c, rq->session_id, rq->path, &t)) != SBXD_OK)
+	if ((rv = target_open(c, rq->session_id, rq->path, LEAF_FOLLOW, &t)) != SBXD_OK)
 		goto out;
 	l.in_ws = t.in_ws;
 	rv = t.in_ws ? fsops_list(&t.root, t.path, LS_MAX, infos_add, &l, &truncated, &c->err) :
@@ -174,7 +186,7 @@ h_stat(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	int exists = 0;
 	sbxd_code rv;
 
-	if ((rv = target_open(c, rq->session_id, rq->path, &t)) != SBXD_OK)
+	if ((rv = target_open(c, rq->session_id, rq->path, LEAF_OWN, &t)) != SBXD_OK)
 		goto out;
 	rv = t.in_ws ? fsops_stat(&t.root, t.path, &ent, &exists, &c->err) :
 	    ctrfs_stat(&t.ctr, t.path, &ent, &exists, &c->err);
@@ -193,7 +205,7 @@ read_whole(struct call *c, const char *sid, const char *path, struct buf *b)
 	sbxd_code rv;
 
 	buf_init(b, c->srv->cfg->read_max_bytes);
-	if ((rv = target_open(c, sid, path, &t)) == SBXD_OK)
+	if ((rv = target_open(c, sid, path, LEAF_FOLLOW, &t)) == SBXD_OK)
 		rv = t.in_ws ? fsops_read_file(&t.root, t.path, b, &c->err) :
 		    ctrfs_read_file(&t.ctr, t.path, b, &c->err);
 	target_close(&t);
@@ -213,7 +225,7 @@ h_read_bytes(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 
 	want = rq->length && rq->length < ceiling ? (size_t)rq->length : ceiling;
 	buf_init(&b, want);
-	if ((rv = target_open(c, rq->session_id, rq->path, &t)) != SBXD_OK)
+	if ((rv = target_open(c, rq->session_id, rq->path, LEAF_FOLLOW, &t)) != SBXD_OK)
 		goto out;
 	if (t.in_ws)
 		rv = fsops_read_range(&t.root, t.path, rq->offset, want, &b, &size, &c->err);
@@ -319,7 +331,7 @@ h_write(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	struct target t;
 	sbxd_code rv;
 
-	if ((rv = target_open(c, rq->session_id, rq->path, &t)) != SBXD_OK)
+	if ((rv = target_open(c, rq->session_id, rq->path, LEAF_FOLLOW, &t)) != SBXD_OK)
 		goto out;
 	rv = t.in_ws ?
 	    fsops_write_file(&t.root, t.path, rq->content.data, rq->content.len, rq->append, &c->err) :
@@ -369,7 +381,7 @@ h_edit(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 
 	if (rq->old_string.len == 0)
 		return err_set(&c->err, SBXD_INVALID_ARGUMENT, "old_string is empty; give the text to replace");
-	if ((rv = target_open(c, rq->session_id, rq->path, &t)) != SBXD_OK)
+	if ((rv = target_open(c, rq->session_id, rq->path, LEAF_FOLLOW, &t)) != SBXD_OK)
 		goto out;
 	if (t.in_ws)
 		rv = fsops_edit(&t.root, t.path, rq->old_string.data, rq->old_string.len,
@@ -391,7 +403,7 @@ h_mkdir(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	sbxd_code rv;
 
 	(void)out;
-	if ((rv = target_open(c, rq->session_id, rq->path, &t)) == SBXD_OK)
+	if ((rv = target_open(c, rq->session_id, rq->path, LEAF_OWN, &t)) == SBXD_OK)
 		rv = t.in_ws ? fsops_mkdir(&t.root, t.path, rq->parents, &c->err) :
 		    ctrfs_mkdir(&t.ctr, t.path, rq->parents, &c->err);
 	target_close(&t);
@@ -406,7 +418,7 @@ h_remove(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	sbxd_code rv;
 
 	(void)out;
-	if ((rv = target_open(c, rq->session_id, rq->path, &t)) == SBXD_OK)
+	if ((rv = target_open(c, rq->session_id, rq->path, LEAF_OWN, &t)) == SBXD_OK)
 		rv = t.in_ws ? fsops_remove(&t.root, t.path, rq->recursive, &c->err) :
 		    ctrfs_remove(&t.ctr, t.path, rq->recursive, &c->err);
 	target_close(&t);
@@ -423,8 +435,8 @@ h_move(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	(void)out;
 	to.in_ws = 1;
 	to.root.fd = -1;
-	if ((rv = target_open(c, rq->session_id, rq->from, &from)) != SBXD_OK ||
-	    (rv = target_open(c, rq->session_id, rq->to, &to)) != SBXD_OK)
+	if ((rv = target_open(c, rq->session_id, rq->from, LEAF_OWN, &from)) != SBXD_OK ||
+	    (rv = target_open(c, rq->session_id, rq->to, LEAF_OWN, &to)) != SBXD_OK)
 		goto out;
 	if (from.in_ws != to.in_ws)
 		rv = err_set(&c->err, SBXD_INVALID_ARGUMENT, "Move stays inside /workspace or outside "
@@ -443,7 +455,7 @@ out:
 static sbxd_code
 search_target(struct call *c, const char *sid, const char *path, struct target *t)
 {
-	return target_open(c, sid, path[0] ? path : "/workspace", t);
+	return target_open(c, sid, path[0] ? path : "/workspace", LEAF_FOLLOW, t);
 }
 
 static size_t

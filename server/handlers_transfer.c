@@ -18,23 +18,29 @@
 #include "sbx/v1/sbx.pb-c.h"
 #include "uploads.h"
 
-/* Maps path into the workspace of a session the caller may reach. */
+/* Maps path into the workspace of a session the caller may reach,
+ * resolved as the container would (fsops_route): a path that leads out of
+ * /workspace is refused. */
 static sbxd_code
 open_ws(struct call *c, const char *sid, const char *path, struct session_row *row,
     struct fsops_root *root, char *rel, size_t relsz)
 {
+	char abs[FSOPS_PATH_MAX + 16];
+	int in_ws = 0;
 	sbxd_code rv;
 
 	root->fd = -1;
-	if ((rv = fsops_workspace_reln(path, strlen(path), rel, relsz, &c->err)) != SBXD_OK) {
-		if (rv == SBXD_UNIMPLEMENTED)
-			err_set(&c->err, rv, "Upload and Download work inside /workspace; for %.256s "
-			    "use Write and ReadBytes", path);
+	if ((rv = fsops_route_abs(path, strlen(path), abs, sizeof(abs), &in_ws, &c->err)) != SBXD_OK ||
+	    (rv = call_sandbox(c, sid, row)) != SBXD_OK ||
+	    (in_ws && ((rv = call_open_workspace(c, row->workspace, root)) != SBXD_OK ||
+	    (rv = fsops_route_resolve(root, abs, 1, rel, relsz, &in_ws, &c->err)) != SBXD_OK)))
 		return rv;
+	if (!in_ws) {
+		fsops_root_close(root);
+		return err_set(&c->err, SBXD_UNIMPLEMENTED, "Upload and Download work inside "
+		    "/workspace; for %.256s use Write and ReadBytes", path);
 	}
-	if ((rv = call_sandbox(c, sid, row)) != SBXD_OK)
-		return rv;
-	return call_open_workspace(c, row->workspace, root);
+	return SBXD_OK;
 }
 
 sbxd_code

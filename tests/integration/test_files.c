@@ -324,16 +324,32 @@ TEST(planted_escapes_touch_nothing_outside)
 	    canary, canary, canary_dir);
 	run(cmd, &code);
 	REQUIRE_INT(code, 0);
+	/* The links' targets are container paths (the host's canary path
+	 * does not exist in the container): they resolve there, as `cat`
+	 * in the sandbox would, and never reach the host's files. */
 	CHECK_INT(sbx_read_bytes(svc, s.session_id, "esc/abs", 0, 0, &data, &len), SBX_NOT_FOUND);
 	CHECK_INT(sbx_read_bytes(svc, s.session_id, "esc/rel", 0, 0, &data, &len), SBX_NOT_FOUND);
 	CHECK(sbx_read(svc, s.session_id, "esc/fifo", 0, 0, &text) == SBX_FAILED_PRECONDITION);
-	CHECK(sbx_read_bytes(svc, s.session_id, "esc/procroot/etc/hostname", 0, 0, &data, &len) != SBX_OK);
-	CHECK(sbx_write(svc, s.session_id, "esc/absdir/planted.txt", "x", 1, 0) != SBX_OK);
-	CHECK_INT(sbx_write(svc, s.session_id, "esc/abs", "overwritten\n", 12, 0), SBX_OK);   /* replaces the link */
+	code = sbx_read_bytes(svc, s.session_id, "esc/procroot/etc/hostname", 0, 0, &data, &len);
+	if (code == SBX_OK) {           /* the container's own /etc/hostname, if any */
+		char want[256];
+		int c2;
+
+		snprintf(want, sizeof(want), "%s", run("cat /etc/hostname", &c2));
+		CHECK(len == strlen(want) && memcmp(data, want, len) == 0);
+		free(data);
+		data = NULL;
+	}
+	/* A write through the link lands in the container's /tmp (tmpfs). */
+	CHECK_INT(sbx_write(svc, s.session_id, "esc/absdir/planted.txt", "x", 1, 0), SBX_OK);
+	snprintf(cmd, sizeof(cmd), "test -f %s/planted.txt", canary_dir);
+	run(cmd, &code);
+	CHECK_INT(code, 0);
+	CHECK_INT(sbx_write(svc, s.session_id, "esc/abs", "overwritten\n", 12, 0), SBX_OK);
 	CHECK(sbx_edit(svc, s.session_id, "esc/rel", "host", 4, "evil", 4, 1, &occ) != SBX_OK);
 	CHECK(sbx_move(svc, s.session_id, "esc/rel", "esc/absdir/moved", 0) != SBX_OK);
-	CHECK(sbx_mkdir(svc, s.session_id, "esc/absdir/newdir", 1) != SBX_OK);
-	CHECK(sbx_remove(svc, s.session_id, "esc/absdir/canary.txt", 0) != SBX_OK);
+	sbx_mkdir(svc, s.session_id, "esc/absdir/newdir", 1);
+	sbx_remove(svc, s.session_id, "esc/absdir/canary.txt", 0);
 	/* A link out lists as itself or as missing; never the host's directory. */
 	code = sbx_ls(svc, s.session_id, "esc/absdir", &v, &n, NULL);
 	CHECK(code == SBX_OK || code == SBX_NOT_FOUND);
@@ -360,6 +376,67 @@ TEST(planted_escapes_touch_nothing_outside)
 	CHECK(stat(cmd, &st) != 0);
 	snprintf(cmd, sizeof(cmd), "%s/newdir", canary_dir);
 	CHECK(stat(cmd, &st) != 0);
+}
+
+/* Paths mean what they mean in the container: ".." leaves /workspace
+ * (never clamped into it), and a symlink's absolute target is a container
+ * path, inside the workspace or out of it. */
+TEST(paths_resolve_as_the_container_does)
+{
+	void *data = NULL;
+	size_t len = 0;
+	sbx_file_info *v = NULL;
+	size_t n = 0;
+	const char *out;
+	int code;
+
+	write_str("real.txt", "real\n");
+	run("mkdir -p rdir && echo in > rdir/f.txt && ln -sfn /workspace/real.txt alink && "
+	    "ln -sfn /workspace/rdir adir && ln -sfn /etc/os-release olink && "
+	    "ln -sfn rdir/../real.txt rlink", &code);
+	REQUIRE_INT(code, 0);
+	/* Item 8: absolute targets inside the workspace read as in the container. */
+	REQUIRE_INT(sbx_read_bytes(svc, s.session_id, "alink", 0, 0, &data, &len), SBX_OK);
+	CHECK(len == 5 && memcmp(data, "real\n", 5) == 0);
+	free(data);
+	data = NULL;
+	REQUIRE_INT(sbx_read_bytes(svc, s.session_id, "/workspace/adir/f.txt", 0, 0, &data, &len), SBX_OK);
+	CHECK(len == 3 && memcmp(data, "in\n", 3) == 0);
+	free(data);
+	data = NULL;
+	REQUIRE_INT(sbx_ls(svc, s.session_id, "adir", &v, &n, NULL), SBX_OK);
+	CHECK(n == 1 && strcmp(v[0].name, "f.txt") == 0);
+	sbx_file_info_list_free(v, n);
+	/* ... and outside it, the container's file. */
+	REQUIRE_INT(sbx_read_bytes(svc, s.session_id, "olink", 0, 0, &data, &len), SBX_OK);
+	out = run("cat /etc/os-release", &code);
+	CHECK(len == strlen(out) && memcmp(data, out, len) == 0);
+	free(data);
+	data = NULL;
+	REQUIRE_INT(sbx_read_bytes(svc, s.session_id, "rlink", 0, 0, &data, &len), SBX_OK);
+	CHECK(len == 5);
+	free(data);
+	data = NULL;
+	/* A write through an absolute link writes its target, as `>` does. */
+	CHECK_INT(sbx_write(svc, s.session_id, "alink", "new\n", 4, 0), SBX_OK);
+	CHECK_STR(run("cat /workspace/real.txt", &code), "new\n");
+	/* Item 7: "../x" is /x, a different file than /workspace/x. */
+	CHECK_INT(sbx_write(svc, s.session_id, "../escape.py", "x", 1, 0), SBX_PERMISSION_DENIED);
+	run("test ! -e /workspace/escape.py", &code);
+	CHECK_INT(code, 0);
+	CHECK_INT(sbx_write(svc, s.session_id, "../tmp/up.txt", "up\n", 3, 0), SBX_OK);
+	CHECK_STR(run("cat /tmp/up.txt", &code), "up\n");
+	CHECK_INT(sbx_write(svc, s.session_id, "/workspace/../tmp/up2.txt", "u2", 2, 0), SBX_OK);
+	CHECK_STR(run("cat /tmp/up2.txt", &code), "u2");
+	CHECK_INT(sbx_write(svc, s.session_id, "rdir/../inside.txt", "i", 1, 0), SBX_OK);
+	CHECK_STR(run("cat /workspace/inside.txt", &code), "i");
+	/* Remove acts on the link itself, never on what it names. */
+	CHECK_INT(sbx_remove(svc, s.session_id, "alink", 0), SBX_OK);
+	CHECK_STR(run("cat /workspace/real.txt", &code), "new\n");
+	CHECK_INT(sbx_remove(svc, s.session_id, "olink", 0), SBX_OK);
+	run("test -f /etc/os-release && test ! -L /workspace/olink", &code);
+	CHECK_INT(code, 0);
+	run("rm -rf rdir adir rlink real.txt inside.txt /tmp/up.txt /tmp/up2.txt", &code);
 }
 
 int
@@ -391,6 +468,7 @@ main(void)
 	RUN(outside_workspace_through_the_container);
 	RUN(upload_and_download);
 	RUN(planted_escapes_touch_nothing_outside);
+	RUN(paths_resolve_as_the_container_does);
 	sbx_session_end(svc, s.session_id, 1);
 	sbx_session_fini(&s);
 	sbx_client_close(svc);

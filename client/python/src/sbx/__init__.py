@@ -8,14 +8,15 @@ pydantic-ai-backend's agents.
 """
 
 from .client import AsyncClient, Client
-from .errors import (Aborted, AlreadyExists, Cancelled, Code, DataLoss, DeadlineExceeded,
-                     FailedPrecondition, Internal, InvalidArgument, NotFound, OutOfRange,
-                     PermissionDenied, ResourceExhausted, SbxError, Unauthenticated,
+from .errors import (Aborted, AlreadyExists, BadReply, Cancelled, Code, DataLoss,
+                     DeadlineExceeded, FailedPrecondition, Internal, InvalidArgument, NotFound,
+                     OutOfRange, PermissionDenied, ResourceExhausted, SbxError, Unauthenticated,
                      Unavailable, Unimplemented, Unknown)
 from .v1 import sbx_pb2 as pb
 
 __all__ = [
-    "AsyncClient", "Client", "pb", "Code", "SbxError", "Aborted", "AlreadyExists", "Cancelled",
+    "AsyncClient", "Client", "pb", "Code", "SbxError", "Aborted", "AlreadyExists", "BadReply",
+    "Cancelled",
     "DataLoss", "DeadlineExceeded", "FailedPrecondition", "Internal", "InvalidArgument",
     "NotFound", "OutOfRange", "PermissionDenied", "ResourceExhausted", "Unauthenticated",
     "Unavailable", "Unimplemented", "Unknown", "SbxSandbox", "SbxSessionManager",

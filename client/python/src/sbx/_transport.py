@@ -26,7 +26,8 @@ import time
 import pynng
 from pynng._nng import ffi, lib
 
-from .errors import Cancelled, DeadlineExceeded, Internal, SbxError, Unavailable, error_for
+from .errors import (BadReply, Cancelled, DeadlineExceeded, Internal, SbxError, Unavailable,
+                     error_for)
 from .v1 import sbx_pb2 as pb
 
 _INFINITE = -1                      # NNG_DURATION_INFINITE
@@ -219,14 +220,24 @@ class Transport:
         try:
             r = pb.Response.FromString(reply)
         except Exception:
-            raise Internal(f"undecodable reply ({len(reply)} bytes) to {method} from "
+            raise BadReply(f"undecodable reply ({len(reply)} bytes) to {method} from "
                            f"{self.endpoint}: is that an sbxd of this protocol version?",
                            method=method, request_id=rid) from None
         failed = r.status.code != 0
         if r.request_id != rid and not (failed and r.request_id == ""):
-            raise Internal(f'reply to {method} carries request id "{r.request_id[:64]}", '
+            raise BadReply(f'reply to {method} carries request id "{r.request_id[:64]}", '
                            f'expected "{rid}"', method=method, request_id=rid)
         if failed:
             raise error_for(r.status.code, r.status.message or "(the server gave no message)",
                             method=method, request_id=rid)
         return r.payload
+
+
+def decode_payload(cls: type, payload: bytes, method: str, endpoint: str) -> object:
+    """The reply's payload as a `cls` message; BadReply when it is not one
+    (protobuf's DecodeError, e.g. a string field that is not UTF-8)."""
+    try:
+        return cls.FromString(payload)
+    except Exception as e:
+        raise BadReply(f"undecodable {cls.__name__} ({len(payload)} bytes) in the reply to "
+                       f"{method} from {endpoint}: {e}", method=method) from None

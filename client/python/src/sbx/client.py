@@ -18,7 +18,7 @@ import os
 from typing import Any
 
 from ._api import Api
-from ._transport import DEFAULT_ENDPOINT, CallHandle, Transport
+from ._transport import DEFAULT_ENDPOINT, CallHandle, Transport, decode_payload
 
 
 def _options(endpoint: str | None, service_key: str | None,
@@ -60,7 +60,7 @@ class Client(Api):
                 request_id: str | None = None) -> Any:
         payload = self._t_.call(method, request.SerializeToString(), timeout,
                                 request_id=request_id)
-        return response_cls.FromString(payload)
+        return decode_payload(response_cls, payload, method, self.endpoint)
 
     def close(self) -> None:
         self._t_.close()
@@ -124,7 +124,7 @@ class AsyncClient(Api):
             handle.cancel()            # the thread's call ends with Cancelled: consume it
             fut.add_done_callback(lambda f: f.cancelled() or f.exception())
             raise
-        return response_cls.FromString(reply)
+        return decode_payload(response_cls, reply, method, self.endpoint)
 
     async def close(self) -> None:
         self._t_.close()

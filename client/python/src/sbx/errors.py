@@ -6,7 +6,7 @@ Every failure of a call is one `SbxError` carrying the canonical status
 can catch one kind (`except NotFound`) or all (`except SbxError`); transport
 failures the client detects itself (no connection, the connection dropped,
 no reply in time) use the same classes: `Unavailable`, `DeadlineExceeded`,
-`Cancelled`.
+`Cancelled`; a reply that cannot be decoded is `BadReply` (an `Internal`).
 """
 
 from __future__ import annotations
@@ -71,6 +71,15 @@ Internal = _subclass("Internal", Code.INTERNAL)
 Unavailable = _subclass("Unavailable", Code.UNAVAILABLE)
 DataLoss = _subclass("DataLoss", Code.DATA_LOSS)
 Unauthenticated = _subclass("Unauthenticated", Code.UNAUTHENTICATED)
+
+
+
+class BadReply(Internal):
+    """A reply this client could not decode: a payload or envelope that is not
+    a valid message of this protocol version (e.g. a string field holding
+    bytes that are not UTF-8), or one answering another request. Raised in
+    place of protobuf's own DecodeError, so `except SbxError` covers it."""
+
 
 _BY_CODE: dict[int, type[SbxError]] = {
     cls.code: cls for cls in (

@@ -97,9 +97,13 @@ class Api:
         rq = pb.RotateTokenRequest(session_id=session_id, revoke_only=revoke_only)
         return self._invoke(SESSION + "RotateToken", rq, pb.RotateTokenResponse, self._t(timeout))
 
-    def cleanup_idle(self, *, max_idle_ms: int = 0,
+    def cleanup_idle(self, *, max_idle_ms: int = 0, labels: Mapping[str, str] | None = None,
+                     user_ids: Iterable[str] = (),
                      timeout: float | None = None) -> pb.CleanupIdleResponse:
-        rq = pb.CleanupIdleRequest(max_idle_ms=max_idle_ms)
+        """Stops idle sessions; with `labels`, only those carrying every one;
+        with `user_ids`, only those of these users (empty: any)."""
+        rq = pb.CleanupIdleRequest(max_idle_ms=max_idle_ms, labels=_labels(labels),
+                                   user_ids=list(user_ids))
         return self._invoke(SESSION + "CleanupIdle", rq, pb.CleanupIdleResponse, self._t(timeout))
 
     def list_runtimes(self, *, timeout: float | None = None) -> pb.ListRuntimesResponse:
@@ -220,11 +224,13 @@ class Api:
 
     def execute(self, session_id: str, command: str, *, timeout_ms: int = 0,
                 env: Mapping[str, str] | None = None, cwd: str = "", stdin: bytes = b"",
-                max_output_bytes: int = 0, timeout: float | None = None,
+                max_output_bytes: int = 0, argv: Iterable[str] = (),
+                timeout: float | None = None,
                 request_id: str | None = None) -> pb.ExecuteResponse:
+        """`sh -c command`, or with `argv` (and command "") exactly those words."""
         rq = pb.ExecuteRequest(session_id=session_id, command=command, timeout_ms=timeout_ms,
                                env=_env(env), cwd=cwd, stdin=stdin,
-                               max_output_bytes=max_output_bytes)
+                               max_output_bytes=max_output_bytes, argv=list(argv))
         if timeout is None:
             run_s = timeout_ms / 1000 if timeout_ms else EXECUTE_DEFAULT_S
             timeout = max(self.default_timeout or 0, run_s + COMMAND_GRACE)
@@ -232,9 +238,11 @@ class Api:
 
     def start_process(self, session_id: str, command: str, *,
                       env: Mapping[str, str] | None = None, cwd: str = "",
+                      argv: Iterable[str] = (),
                       timeout: float | None = None) -> pb.StartProcessResponse:
+        """`sh -c command`, or with `argv` (and command "") exactly those words."""
         rq = pb.StartProcessRequest(session_id=session_id, command=command, env=_env(env),
-                                    cwd=cwd)
+                                    cwd=cwd, argv=list(argv))
         return self._invoke(SANDBOX + "StartProcess", rq, pb.StartProcessResponse,
                             self._t(timeout))
 

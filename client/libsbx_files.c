@@ -81,6 +81,24 @@ sbx_file_info_list_free(sbx_file_info *arr, size_t n)
 	free(arr);
 }
 
+/* A name as C callers want it: the exact bytes on disk. sbxd sends raw
+ * bytes beside a name that is not UTF-8 (the string then holds U+FFFD). */
+static char *
+name_from_wire(const char *s, const ProtobufCBinaryData *raw, int *bad)
+{
+	char *d;
+
+	if (raw->len == 0 || memchr(raw->data, '\0', raw->len) != NULL)
+		return sbxi_strdup(s, bad);
+	if ((d = malloc(raw->len + 1)) == NULL) {
+		*bad = 1;
+		return NULL;
+	}
+	memcpy(d, raw->data, raw->len);
+	d[raw->len] = '\0';
+	return d;
+}
+
 /* Fills *d from the wire entry s (NULL = an empty entry). */
 static sbx_err
 info_from_wire(sbx_client *c, sbx_file_info *d, const Sbx__V1__FileInfo *s)
@@ -90,8 +108,8 @@ info_from_wire(sbx_client *c, sbx_file_info *d, const Sbx__V1__FileInfo *s)
 
 	if (s == NULL)
 		s = &empty;
-	d->name = sbxi_strdup(s->name, &bad);
-	d->path = sbxi_strdup(s->path, &bad);
+	d->name = name_from_wire(s->name, &s->raw_name, &bad);
+	d->path = name_from_wire(s->path, &s->raw_path, &bad);
 	d->is_dir = s->is_dir != 0;
 	d->is_symlink = s->is_symlink != 0;
 	d->size = s->size;
@@ -341,7 +359,7 @@ grep_from_wire(sbx_client *c, const Sbx__V1__GrepResponse *r,
 	    (r->n_counts && (out->counts = calloc(r->n_counts, sizeof(*out->counts))) == NULL))
 		bad = 1;
 	for (size_t i = 0; !bad && i < r->n_matches; i++, out->n_matches++) {
-		out->matches[i].path = sbxi_strdup(r->matches[i]->path, &bad);
+		out->matches[i].path = name_from_wire(r->matches[i]->path, &r->matches[i]->raw_path, &bad);
 		out->matches[i].line_number = r->matches[i]->line_number;
 		if ((rv = sbxi_bytes_dup(c, &r->matches[i]->line,
 		    &out->matches[i].line)) != SBX_OK)
@@ -350,7 +368,7 @@ grep_from_wire(sbx_client *c, const Sbx__V1__GrepResponse *r,
 	for (size_t i = 0; !bad && i < r->n_files; i++, out->n_files++)
 		out->files[i] = sbxi_strdup(r->files[i], &bad);
 	for (size_t i = 0; !bad && i < r->n_counts; i++, out->n_counts++) {
-		out->counts[i].path = sbxi_strdup(r->counts[i]->path, &bad);
+		out->counts[i].path = name_from_wire(r->counts[i]->path, &r->counts[i]->raw_path, &bad);
 		out->counts[i].count = r->counts[i]->count;
 	}
 	if (!bad)

@@ -17,6 +17,7 @@
 #include "fsops.h"
 #include "log.h"
 #include "sbx/v1/sbx.pb-c.h"
+#include "utf8.h"
 
 #define READ_DEFAULT_LIMIT 2000
 #define BINARY_SNIFF 8192
@@ -100,6 +101,20 @@ shown(struct call *c, int in_ws, const char *p)
 	return arena_printf(c->out, "/workspace/%s", p);
 }
 
+/* A name is bytes on disk: one that is not UTF-8 also travels exactly in
+ * a bytes field (the string field gets U+FFFD from rpc's reply check).
+ * 0, or -1 when out of reply memory. */
+static int
+raw_if_needed(struct call *c, const char *name, ProtobufCBinaryData *raw)
+{
+	size_t len = strlen(name);
+
+	if (utf8_valid(name, len))
+		return 0;
+	raw->len = len;
+	return (raw->data = arena_memdup(c->out, name, len)) == NULL ? -1 : 0;
+}
+
 static Sbx__V1__FileInfo *
 file_info(struct call *c, int in_ws, const struct fsops_entry *ent)
 {
@@ -115,7 +130,10 @@ file_info(struct call *c, int in_ws, const struct fsops_entry *ent)
 	f->size = ent->size;
 	f->mode = ent->mode;
 	f->mtime_unix_ms = ent->mtime_ms;
-	return f->name && f->path ? f : NULL;
+	if (f->name == NULL || f->path == NULL || raw_if_needed(c, f->name, &f->raw_name) ||
+	    raw_if_needed(c, f->path, &f->raw_path))
+		return NULL;
+	return f;
 }
 
 /* Collects FileInfo results into a growing arena array. */
@@ -525,6 +543,8 @@ grep_add(void *arg, const char *rel, uint64_t line_number, const char *line, siz
 			goto fail;
 		sbx__v1__grep_match__init(m);
 		m->path = path;
+		if (raw_if_needed(c, path, &m->raw_path))
+			goto fail;
 		m->line_number = line_number;
 		m->line.len = linelen < GREP_LINE_MAX ? linelen : GREP_LINE_MAX;
 		linelen = m->line.len;
@@ -538,6 +558,8 @@ grep_add(void *arg, const char *rel, uint64_t line_number, const char *line, siz
 			goto fail;
 		sbx__v1__grep_count__init(k);
 		k->path = path;
+		if (raw_if_needed(c, path, &k->raw_path))
+			goto fail;
 		k->count = count;
 		rs->counts[rs->n_counts++] = k;
 	} else

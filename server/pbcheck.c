@@ -1,10 +1,12 @@
 /*
- * pbcheck.c — a read-only walk over protobuf wire bytes (see pbcheck.h).
- * It decodes only tags and lengths; values are never copied.
+ * pbcheck.c — a read-only walk over protobuf wire bytes, and a walk over
+ * an unpacked reply (see pbcheck.h). The first decodes only tags and
+ * lengths; values are never copied.
  */
 #include <string.h>
 
 #include "pbcheck.h"
+#include "utf8.h"
 
 #define PBCHECK_DEPTH 8
 
@@ -58,6 +60,10 @@ walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len, int dept
 			if (f != NULL && f->type == PROTOBUF_C_TYPE_STRING && memchr(p, 0, used) != NULL)
 				return err_set(e, SBXD_INVALID_ARGUMENT,
 				    "field %s.%s contains a NUL byte", d->short_name, f->name);
+			if (f != NULL && f->type == PROTOBUF_C_TYPE_STRING && !utf8_valid(p, used))
+				return err_set(e, SBXD_INVALID_ARGUMENT,
+				    "field %s.%s is not valid UTF-8; string fields carry UTF-8 text "
+				    "(file contents and output travel as bytes)", d->short_name, f->name);
 			if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE &&
 			    (rv = walk(f->descriptor, p, used, depth + 1, e)) != SBXD_OK)
 				return rv;
@@ -78,4 +84,53 @@ pbcheck_strings(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t le
     struct err *e)
 {
 	return walk(d, p, len, 0, e);
+}
+
+/* Fixes one string field's slot; -1 when out of memory. */
+static int
+fix_slot(char **slot, struct arena *a)
+{
+	char *fixed;
+
+	if (*slot == NULL || (fixed = utf8_fixed(a, *slot)) == *slot)
+		return 0;
+	if (fixed == NULL)
+		return -1;
+	*slot = fixed;
+	return 0;
+}
+
+static int
+fix_message(ProtobufCMessage *m, struct arena *a, int depth)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+
+	if (depth > PBCHECK_DEPTH)
+		return 0;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		char *slot = (char *)m + f->offset;
+		size_t n = f->label == PROTOBUF_C_LABEL_REPEATED ?
+		    *(size_t *)((char *)m + f->quantifier_offset) : 1;
+		void **v = f->label == PROTOBUF_C_LABEL_REPEATED ? *(void ***)slot : (void **)slot;
+
+		if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+			continue;          /* the protocol has none; a oneof slot may be another type */
+		for (size_t k = 0; k < n && v != NULL; k++) {
+			if (f->type == PROTOBUF_C_TYPE_STRING) {
+				if (fix_slot((char **)&v[k], a) != 0)
+					return -1;
+			} else if (v[k] != NULL && fix_message(v[k], a, depth + 1) != 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+int
+pbcheck_fix_utf8(ProtobufCMessage *m, struct arena *a)
+{
+	return fix_message(m, a, 0);
 }

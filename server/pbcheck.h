@@ -4,8 +4,12 @@
  * byte inside one silently cuts it short ("alice\0../x" would arrive as
  * "alice"): a client would be served under a name it did not send. This
  * walks the wire bytes with the message's descriptor and refuses any
- * string field holding a NUL, naming the field. Message types here are not
- * recursive; the walk is bounded by a depth limit all the same.
+ * string field holding a NUL, or bytes that are not well-formed UTF-8
+ * (every protobuf runtime but protobuf-c refuses those), naming the field.
+ * Replies get the opposite care: pbcheck_fix_utf8 makes every string in
+ * an unpacked reply well-formed before it is packed, so no name read from
+ * disk can make a reply undecodable for a client. Message types here are
+ * not recursive; both walks are bounded by a depth limit all the same.
  */
 #ifndef SBXD_PBCHECK_H
 #define SBXD_PBCHECK_H
@@ -15,12 +19,20 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "arena.h"
 #include "err.h"
 
 /* SBXD_INVALID_ARGUMENT (message names the field) when a string field of
- * the message described by d, at any depth, contains a NUL byte; SBXD_OK
- * otherwise — including for malformed wire data, which unpack reports. */
+ * the message described by d, at any depth, contains a NUL byte or is not
+ * well-formed UTF-8; SBXD_OK otherwise — including for malformed wire
+ * data, which unpack reports. */
 sbxd_code pbcheck_strings(const ProtobufCMessageDescriptor *d, const uint8_t *p,
     size_t len, struct err *e);
+
+/* Replaces, in the unpacked message m and every message it holds, each
+ * string that is not well-formed UTF-8 by a copy in a with U+FFFD for the
+ * bad bytes (handlers put the exact bytes in a bytes field beside names
+ * that need them). 0, or -1 when a is out of budget. */
+int pbcheck_fix_utf8(ProtobufCMessage *m, struct arena *a);
 
 #endif

@@ -24,6 +24,7 @@
 #include "dispatch.h"
 #include "log.h"
 #include "pbcheck.h"
+#include "utf8.h"
 #include "rpc.h"
 #include "sbx/v1/sbx.pb-c.h"
 #include "worker.h"
@@ -155,6 +156,8 @@ run_method(struct call *c, const struct method *m, const ProtobufCBinaryData *pa
 	od->message_init(resp);
 	if ((rv = m->fn(c, req, resp)) != SBXD_OK)
 		return rv;
+	if (pbcheck_fix_utf8(resp, c->out) != 0)
+		return err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "reply too large");
 	*rlen = protobuf_c_message_get_packed_size(resp);
 	if ((*rbuf = arena_alloc(c->out, *rlen ? *rlen : 1)) == NULL)
 		return err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "reply too large");
@@ -173,6 +176,7 @@ rpc_handle(struct server *srv, const void *data, size_t len, size_t *outlen)
 	uint8_t *rbuf = NULL;
 	size_t rlen = 0;
 	uint64_t t0 = mono_us();
+	const char *msg;
 	sbxd_code rv;
 	void *reply;
 
@@ -213,7 +217,9 @@ rpc_handle(struct server *srv, const void *data, size_t len, size_t *outlen)
 out:
 	if (rv != SBXD_OK && c.err.code != rv)
 		err_set(&c.err, rv, "%s", err_code_name(rv));
-	reply = pack_response(c.request_id, rv, rv == SBXD_OK ? "" : c.err.msg, rbuf, rlen, outlen);
+	/* A message may quote a name from disk or be cut inside a character. */
+	msg = rv == SBXD_OK ? "" : utf8_fixed(&out, c.err.msg);
+	reply = pack_response(c.request_id, rv, msg ? msg : err_code_name(rv), rbuf, rlen, outlen);
 	if (rv == SBXD_OK)
 		log_debug("%s id=%s ok %lluus", m->name, c.request_id,
 		    (unsigned long long)(mono_us() - t0));
@@ -279,7 +285,8 @@ refuse(struct rpc_ctx *x, const char *why)
 	arena_init(&in, nng_msg_len(x->msg) * UNPACK_FACTOR + UNPACK_SLACK);
 	al = arena_allocator(&in);
 	req = sbx__v1__request__unpack(&al, nng_msg_len(x->msg), nng_msg_body(x->msg));
-	reply = pack_response(req ? req->request_id : "", SBXD_UNAVAILABLE, why, NULL, 0, &rlen);
+	reply = pack_response(req && utf8_valid(req->request_id, strlen(req->request_id)) ?
+	    req->request_id : "", SBXD_UNAVAILABLE, why, NULL, 0, &rlen);
 	arena_fini(&in);
 	nng_msg_free(x->msg);
 	x->msg = NULL;

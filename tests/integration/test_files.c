@@ -439,6 +439,54 @@ TEST(paths_resolve_as_the_container_does)
 	run("rm -rf rdir adir rlink real.txt inside.txt /tmp/up.txt /tmp/up2.txt", &code);
 }
 
+/* Names are bytes: one that is not UTF-8 reaches a C client exactly (the
+ * reply carries it as raw bytes beside a U+FFFD string that every protobuf
+ * runtime can decode), and strings a client sends must be UTF-8. */
+TEST(names_that_are_not_utf8)
+{
+	sbx_file_info *v = NULL;
+	size_t n = 0;
+	sbx_grep_opts go = { .pattern = "needle", .path = "nonutf" };
+	sbx_grep_result gr;
+	sbx_session_create_opts co = { .user_id = "files-utf8" };
+	sbx_label l = { .key = "team", .value = "v\xff" };
+	sbx_session s2 = { 0 };
+	int code, found = 0;
+
+	run("mkdir -p nonutf && printf 'needle\\n' > \"nonutf/bad$(printf '\\377').txt\" && "
+	    "echo ok > nonutf/good.txt", &code);
+	REQUIRE_INT(code, 0);
+	REQUIRE_INT(sbx_ls(svc, s.session_id, "nonutf", &v, &n, NULL), SBX_OK);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].name, "bad\xff.txt") == 0 &&
+		    strcmp(v[i].path, "/workspace/nonutf/bad\xff.txt") == 0)
+			found = 1;
+	CHECK(found);
+	CHECK_INT(n, 2);
+	sbx_file_info_list_free(v, n);
+	REQUIRE_INT(sbx_glob(svc, s.session_id, "*.txt", "nonutf", 0, 0, &v, &n, NULL), SBX_OK);
+	CHECK(n == 2 && strcmp(v[0].name, "bad\xff.txt") == 0);
+	sbx_file_info_list_free(v, n);
+	REQUIRE_INT(sbx_grep(svc, s.session_id, &go, &gr), SBX_OK);
+	CHECK(gr.n_matches == 1 && strcmp(gr.matches[0].path, "/workspace/nonutf/bad\xff.txt") == 0);
+	sbx_grep_result_fini(&gr);
+	/* The file can be read back by the name it was listed under. */
+	{
+		void *data = NULL;
+		size_t len = 0;
+
+		CHECK_INT(sbx_read_bytes(svc, s.session_id, "nonutf/bad\xff.txt", 0, 0, &data, &len),
+		    SBX_INVALID_ARGUMENT);        /* request strings must be UTF-8 */
+		free(data);
+	}
+	co.labels = &l;
+	co.n_labels = 1;
+	CHECK_INT(sbx_session_create(svc, &co, &s2, NULL), SBX_INVALID_ARGUMENT);
+	CHECK_CONTAINS(sbx_last_error(svc), "not valid UTF-8");
+	sbx_session_fini(&s2);
+	run("rm -rf nonutf", &code);
+}
+
 int
 main(void)
 {
@@ -469,6 +517,7 @@ main(void)
 	RUN(upload_and_download);
 	RUN(planted_escapes_touch_nothing_outside);
 	RUN(paths_resolve_as_the_container_does);
+	RUN(names_that_are_not_utf8);
 	sbx_session_end(svc, s.session_id, 1);
 	sbx_session_fini(&s);
 	sbx_client_close(svc);

@@ -253,6 +253,11 @@ TEST(env_and_workdir)
 	driver_exec_result_fini(&r);
 }
 
+/* The timeout of a command that must time out after printing its first
+ * line. It counts from before the exec is created, so it leaves room for
+ * a slow create on a loaded machine; the commands sleep 1000 s. */
+#define SHORT_TIMEOUT_MS 10000
+
 /* No "sleep 1000" left in the container (the image has no ps). */
 static int
 no_sleepers(void)
@@ -274,11 +279,11 @@ TEST(timeout_kills_tree)
 	struct err e;
 
 	REQUIRE(cid[0] != '\0');
-	REQUIRE_INT(xrun(argv, NULL, NULL, 1000, OUT_MAX, &r, &e), SBXD_OK);
+	REQUIRE_INT(xrun(argv, NULL, NULL, SHORT_TIMEOUT_MS, OUT_MAX, &r, &e), SBXD_OK);
 	CHECK_INT(r.timed_out, 1);
 	CHECK_INT(r.exit_code, 124);
 	CHECK_STR(r.out.data, "started\n");
-	CHECK(r.duration_ms >= 1000);
+	CHECK(r.duration_ms >= SHORT_TIMEOUT_MS);
 	driver_exec_result_fini(&r);
 	CHECK(no_sleepers());
 }
@@ -291,7 +296,7 @@ TEST(timeout_after_leader_exit)
 	struct err e;
 
 	REQUIRE(cid[0] != '\0');
-	REQUIRE_INT(xrun(argv, NULL, NULL, 1000, OUT_MAX, &r, &e), SBXD_OK);
+	REQUIRE_INT(xrun(argv, NULL, NULL, SHORT_TIMEOUT_MS, OUT_MAX, &r, &e), SBXD_OK);
 	CHECK_INT(r.timed_out, 1);
 	CHECK_INT(r.exit_code, 124);
 	CHECK_STR(r.out.data, "hi\n");

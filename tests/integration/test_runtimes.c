@@ -217,8 +217,9 @@ TEST(python_web_serves_fastapi_in_the_background)
 	    "def hello(name: str):\n"
 	    "    return {'hello': name}\n");
 	REQUIRE_INT(sbx_process_start(svc, s.session_id, &po, &p), SBX_OK);
-	/* uvicorn needs a moment to bind: poll from inside the container */
-	out = run(s.session_id, "for i in $(seq 100); do curl -sf http://127.0.0.1:8000/hello/sbx"
+	/* uvicorn needs a moment to bind: poll from inside the container, for
+	 * up to about 90 s (a safety net inside run's 120 s timeout) */
+	out = run(s.session_id, "for i in $(seq 450); do curl -sf http://127.0.0.1:8000/hello/sbx"
 	    " && exit 0; sleep 0.2; done; exit 1", &code);
 	CHECK_INT(code, 0);
 	CHECK_CONTAINS(out, "{\"hello\":\"sbx\"}");

@@ -40,8 +40,6 @@
 #define PATHF FSOPS_PATHF
 #define PATHA FSOPS_PATHA
 
-static const char ws_prefix[] = "workspace";
-
 /* ---- errno at the edge ------------------------------------------------- */
 
 /* Translates errno err, met while `doing` something to the path shown
@@ -178,91 +176,6 @@ fsops_adopt(const struct fsops_root *r, int fd, mode_t mode, const char *rel,
     struct err *e)
 {
 	return fsops_own(fd, r->uid, r->gid, mode, rel, e);
-}
-
-/* ---- client paths -------------------------------------------------------- */
-
-/* Folds p[0..len) into tmp (at least len + 1 bytes): drops empty and "."
- * components, lets ".." remove the previous one (never above the start). */
-static sbxd_code
-fold(const char *p, size_t len, char *tmp, size_t *tlen, struct err *e)
-{
-	size_t i = 0, n = 0;
-
-	while (i < len) {
-		size_t j = i, clen;
-
-		while (j < len && p[j] != '/')
-			j++;
-		clen = j - i;
-		if (clen > FSOPS_COMPONENT_MAX)
-			return err_set(e, SBXD_INVALID_ARGUMENT,
-			    "path has a component of %zu bytes; the limit is %d",
-			    clen, FSOPS_COMPONENT_MAX);
-		if (clen == 2 && p[i] == '.' && p[i + 1] == '.') {
-			while (n > 0 && tmp[n - 1] != '/')
-				n--;
-			if (n > 0)
-				n--;
-		} else if (clen > 0 && !(clen == 1 && p[i] == '.')) {
-			if (n > 0)
-				tmp[n++] = '/';
-			memcpy(tmp + n, p + i, clen);
-			n += clen;
-		}
-		i = j + 1;
-	}
-	tmp[n] = '\0';
-	*tlen = n;
-	return SBXD_OK;
-}
-
-sbxd_code
-fsops_workspace_reln(const char *p, size_t len, char *out, size_t outsz,
-    struct err *e)
-{
-	char tmp[FSOPS_PATH_MAX + 1];
-	const char *res;
-	size_t n = 0, wl = sizeof(ws_prefix) - 1;
-	sbxd_code rv;
-
-	if (len > FSOPS_PATH_MAX)
-		return err_set(e, SBXD_INVALID_ARGUMENT,
-		    "path is %zu bytes; the limit is %d", len, FSOPS_PATH_MAX);
-	if (len > 0 && memchr(p, '\0', len) != NULL)
-		return err_set(e, SBXD_INVALID_ARGUMENT,
-		    "path contains a NUL byte");
-	if ((rv = fold(p, len, tmp, &n, e)) != SBXD_OK)
-		return rv;
-	res = tmp;
-	if (len > 0 && p[0] == '/') {
-		if (strncmp(tmp, ws_prefix, wl) != 0 ||
-		    (tmp[wl] != '\0' && tmp[wl] != '/'))
-			return err_set(e, SBXD_UNIMPLEMENTED,
-			    "'/%.300s' is outside /workspace: only workspace "
-			    "files are reachable here (use Execute for the "
-			    "rest of the sandbox)", tmp);
-		res = tmp[wl] == '/' ? tmp + wl + 1 : tmp + wl;
-		n = strlen(res);
-	}
-	if (n == 0) {
-		res = ".";
-		n = 1;
-	}
-	if (n + 1 > outsz)
-		return err_set(e, SBXD_INVALID_ARGUMENT,
-		    "path is %zu bytes; the limit is %zu", n, outsz - 1);
-	memcpy(out, res, n + 1);
-	return SBXD_OK;
-}
-
-sbxd_code
-fsops_workspace_rel(const char *client_path, char *out, size_t outsz,
-    struct err *e)
-{
-	size_t len = strnlen(client_path, FSOPS_PATH_MAX + 1);
-
-	return fsops_workspace_reln(client_path, len, out, outsz, e);
 }
 
 /* ---- the root ------------------------------------------------------------ */

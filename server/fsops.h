@@ -14,7 +14,7 @@
  *
  * Paths given to these functions are relative to the workspace root
  * ("src/main.py"); the caller has already mapped "/workspace/..." and
- * relative client paths onto that (fsops_workspace_rel).
+ * relative client paths onto that (fsops_route_abs, fsops_route_resolve).
  */
 #ifndef SBXD_FSOPS_H
 #define SBXD_FSOPS_H
@@ -34,28 +34,6 @@ struct fsops_root {
 	gid_t gid;
 };
 
-/* Maps a client path to a workspace-relative one, written to out (outsz
- * bytes; FSOPS_PATH_MAX is enough). Relative client paths are relative to
- * /workspace. The path is folded lexically first: empty and "." components
- * are dropped, ".." removes the previous component and never climbs above
- * the start ("a/../../b" gives "b"; "/../workspace/x" gives "x"). Then an
- * absolute path must be /workspace or lie under it: "/workspace/../etc/x"
- * folds to "/etc/x" and is refused. The result has no "", "." or ".."
- * components and no leading or trailing '/', or is exactly "." (the root:
- * from "", ".", "/workspace", "/workspace/", "a/.."). An empty client path
- * means the root, like an omitted proto3 field. SBXD_INVALID_ARGUMENT for a
- * NUL byte, a path longer than FSOPS_PATH_MAX bytes, a component longer than
- * 255 bytes or a result that does not fit outsz; SBXD_UNIMPLEMENTED (the
- * message says only /workspace is reachable) for an absolute path outside
- * /workspace. out is untouched on failure. */
-sbxd_code fsops_workspace_rel(const char *client_path, char *out, size_t outsz,
-    struct err *e);
-/* The same for a length-delimited path (a protobuf string, which may hold
- * NUL bytes: they are refused, not truncated at). Handlers should use this
- * one on decoded fields. */
-sbxd_code fsops_workspace_reln(const char *client_path, size_t len, char *out,
-    size_t outsz, struct err *e);
-
 /* Where a client path leads, in two steps (fsops_route.c).
  *
  * fsops_route_abs checks client_path (NUL bytes, FSOPS_PATH_MAX, 255-byte
@@ -70,8 +48,8 @@ sbxd_code fsops_workspace_reln(const char *client_path, size_t len, char *out,
  * as the sandbox's kernel would: ".." climbs physically (from /workspace to
  * "/"), symlinks in directory components (and in the last one when
  * follow_last) are followed, an absolute target being a container path.
- * On SBXD_OK *ws is 1 and out holds the workspace-relative path (as
- * fsops_workspace_rel gives it: "." for the root), or *ws is 0 and out
+ * On SBXD_OK *ws is 1 and out holds the workspace-relative path (no
+ * "", "." or ".." component, no leading or trailing '/'; "." for the root), or *ws is 0 and out
  * holds the absolute container path the walk reached outside the workspace
  * (the rest unresolved: the container resolves it). A part that does not
  * exist ends the symlink walk, the rest is then folded lexically (what

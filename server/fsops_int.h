@@ -7,7 +7,7 @@
  * keeps fsops.h's rules: nothing is resolved outside the root fd, a leaf is
  * handled with *at() calls and O_NOFOLLOW, nothing that can block is opened
  * for reading. Paths called rel are workspace-relative as produced by
- * fsops_workspace_rel ("." is the root).
+ * fsops_route_resolve ("." is the root).
  */
 #ifndef SBXD_FSOPS_INT_H
 #define SBXD_FSOPS_INT_H

@@ -133,7 +133,7 @@ entry_stat(struct fsops_entry *ent, const struct stat *st)
 }
 
 /* The joined path must stay under FSOPS_PATH_MAX bytes so that a client
- * can pass it back (fsops_workspace_rel's limit). */
+ * can pass it back (fsops_route_abs's limit). */
 int
 fsops_entry_fill(struct fsops_entry *ent, const char *parent_rel,
     const char *name, const struct stat *st)

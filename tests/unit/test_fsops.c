@@ -53,85 +53,6 @@ wr(const char *rel, const char *s, int append, struct err *e)
 
 /* ---- client path mapping ------------------------------------------------- */
 
-TEST(rel_table)
-{
-	static const struct { const char *in; sbxd_code code; const char *out; } t[] = {
-		{ "", SBXD_OK, "." },
-		{ ".", SBXD_OK, "." },
-		{ "/workspace", SBXD_OK, "." },
-		{ "/workspace/", SBXD_OK, "." },
-		{ "/workspace/.", SBXD_OK, "." },
-		{ "/workspace/a/..", SBXD_OK, "." },
-		{ "a/b", SBXD_OK, "a/b" },
-		{ "a/", SBXD_OK, "a" },
-		{ "./a//b/.", SBXD_OK, "a/b" },
-		{ "/workspace/a/b", SBXD_OK, "a/b" },
-		{ "//workspace//a/", SBXD_OK, "a" },
-		{ "/../workspace/x", SBXD_OK, "x" },
-		{ "/workspace/../workspace/x", SBXD_OK, "x" },
-		{ "a/../../b", SBXD_OK, "b" },         /* cannot climb above the root */
-		{ "../etc/passwd", SBXD_OK, "etc/passwd" },
-		{ "workspace/x", SBXD_OK, "workspace/x" },
-		{ "sp ace/\r\n\x01\xff", SBXD_OK, "sp ace/\r\n\x01\xff" },
-		{ "/workspace/../etc/passwd", SBXD_UNIMPLEMENTED, NULL },
-		{ "/etc/passwd", SBXD_UNIMPLEMENTED, NULL },
-		{ "/", SBXD_UNIMPLEMENTED, NULL },
-		{ "/workspace/..", SBXD_UNIMPLEMENTED, NULL },
-		{ "/workspacefoo/x", SBXD_UNIMPLEMENTED, NULL },
-		{ "/tmp/workspace/x", SBXD_UNIMPLEMENTED, NULL },
-	};
-	char out[FSOPS_PATH_MAX];
-	struct err e;
-
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		strcpy(out, "untouched");
-		err_clear(&e);
-		CHECK_INT(fsops_workspace_rel(t[i].in, out, sizeof(out), &e), t[i].code);
-		if (t[i].code == SBXD_OK) {
-			CHECK_STR(out, t[i].out);
-		} else {
-			CHECK_STR(out, "untouched");
-			CHECK_CONTAINS(e.msg, "outside /workspace");
-		}
-	}
-}
-
-TEST(rel_nul_and_limits)
-{
-	static char big[FSOPS_PATH_MAX + 2];
-	char out[FSOPS_PATH_MAX], small[4], name[300];
-	struct err e;
-
-	strcpy(out, "untouched");
-	CHECK_INT(fsops_workspace_reln("a\0b", 3, out, sizeof(out), &e), SBXD_INVALID_ARGUMENT);
-	CHECK_CONTAINS(e.msg, "NUL");
-	CHECK_STR(out, "untouched");
-	CHECK_INT(fsops_workspace_reln("/workspace/x\0", 13, out, sizeof(out), &e),
-	    SBXD_INVALID_ARGUMENT);
-	CHECK_INT(fsops_workspace_reln("a/bc", 3, out, sizeof(out), &e), SBXD_OK);
-	CHECK_STR(out, "a/b");
-
-	/* 4096 bytes ("a/" x 2048) fold to 4095 and fit; one more byte does not */
-	for (int i = 0; i < FSOPS_PATH_MAX; i++)
-		big[i] = i % 2 ? '/' : 'a';
-	big[FSOPS_PATH_MAX] = '\0';
-	CHECK_INT(fsops_workspace_rel(big, out, sizeof(out), &e), SBXD_OK);
-	CHECK_INT(strlen(out), FSOPS_PATH_MAX - 1);
-	big[FSOPS_PATH_MAX] = 'a';
-	big[FSOPS_PATH_MAX + 1] = '\0';
-	CHECK_INT(fsops_workspace_rel(big, out, sizeof(out), &e), SBXD_INVALID_ARGUMENT);
-	CHECK_CONTAINS(e.msg, "limit is 4096");
-	CHECK_INT(fsops_workspace_rel("abcd", small, sizeof(small), &e), SBXD_INVALID_ARGUMENT);
-
-	memset(name, 'n', 255);
-	name[255] = '\0';
-	CHECK_INT(fsops_workspace_rel(name, out, sizeof(out), &e), SBXD_OK);
-	name[255] = 'n';
-	name[256] = '\0';
-	CHECK_INT(fsops_workspace_rel(name, out, sizeof(out), &e), SBXD_INVALID_ARGUMENT);
-	CHECK_CONTAINS(e.msg, "256 bytes");
-}
-
 /* ---- round trips and ownership ------------------------------------------- */
 
 static void
@@ -592,8 +513,6 @@ TEST(mounts_exdev_enospc)
 int
 main(void)
 {
-	RUN(rel_table);
-	RUN(rel_nul_and_limits);
 	RUN(write_read_roundtrip);
 	RUN(parents_created_and_owned);
 	RUN(parent_is_a_file);

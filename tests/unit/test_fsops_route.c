@@ -65,6 +65,83 @@ TEST(abs_forms)
 	CHECK_INT(fsops_route_abs("a\0b", 3, abs, sizeof(abs), &s, &e), SBXD_INVALID_ARGUMENT);
 }
 
+/* Every form of a path, against an empty workspace. */
+TEST(route_table)
+{
+	static const struct { const char *in; int ws; const char *out; } t[] = {
+		{ "", 1, "." },
+		{ ".", 1, "." },
+		{ "/workspace", 1, "." },
+		{ "/workspace/", 1, "." },
+		{ "/workspace/.", 1, "." },
+		{ "/workspace/a/..", 1, "." },
+		{ "a/b", 1, "a/b" },
+		{ "a/", 1, "a" },
+		{ "./a//b/.", 1, "a/b" },
+		{ "/workspace/a/b", 1, "a/b" },
+		{ "//workspace//a/", 1, "a" },
+		{ "/../workspace/x", 1, "x" },
+		{ "/workspace/../workspace/x", 1, "x" },
+		{ "workspace/x", 1, "workspace/x" },
+		{ "sp ace/\r\n\x01\xff", 1, "sp ace/\r\n\x01\xff" },
+		{ "a/../../b", 0, "/b" },              /* climbs out, as the kernel does */
+		{ "../etc/passwd", 0, "/etc/passwd" },
+		{ "/workspace/../etc/passwd", 0, "/etc/passwd" },
+		{ "/etc/passwd", 0, "/etc/passwd" },
+		{ "/", 0, "/" },
+		{ "/workspace/..", 0, "/" },
+		{ "/workspacefoo/x", 0, "/workspacefoo/x" },
+		{ "/tmp/workspace/x", 0, "/tmp/workspace/x" },
+	};
+
+	REQUIRE(fx_up("test_fsops_route") == 0);
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		ROUTES(t[i].in, 1, t[i].ws, t[i].out);
+	fx_down();
+}
+
+TEST(route_nul_and_limits)
+{
+	static char big[FSOPS_PATH_MAX + 2];
+	char abs[FSOPS_PATH_MAX + 16], name[300];
+	int s;
+	struct err e;
+
+	CHECK_INT(fsops_route_abs("a\0b", 3, abs, sizeof(abs), &s, &e), SBXD_INVALID_ARGUMENT);
+	CHECK_CONTAINS(e.msg, "NUL");
+	CHECK_INT(fsops_route_abs("/workspace/x\0", 13, abs, sizeof(abs), &s, &e),
+	    SBXD_INVALID_ARGUMENT);
+	CHECK_INT(fsops_route_abs("a/bc", 3, abs, sizeof(abs), &s, &e), SBXD_OK);
+	CHECK_STR(abs, "/workspace/a/b");
+
+	/* 4096 bytes ("a/" x 2048) route to 4095 and fit; one more byte does not */
+	REQUIRE(fx_up("test_fsops_route") == 0);
+	for (int i = 0; i < FSOPS_PATH_MAX; i++)
+		big[i] = i % 2 ? '/' : 'a';
+	big[FSOPS_PATH_MAX] = '\0';
+	{
+		char o[FSOPS_PATH_MAX + 1];
+		int w;
+
+		CHECK_INT(route(big, 1, o, sizeof(o), &w), SBXD_OK);
+		CHECK_INT(strlen(o), FSOPS_PATH_MAX - 1);
+	}
+	fx_down();
+	big[FSOPS_PATH_MAX] = 'a';
+	big[FSOPS_PATH_MAX + 1] = '\0';
+	CHECK_INT(fsops_route_abs(big, strlen(big), abs, sizeof(abs), &s, &e), SBXD_INVALID_ARGUMENT);
+	CHECK_CONTAINS(e.msg, "limit is 4096");
+	CHECK_INT(fsops_route_abs("abcd", 4, abs, 8, &s, &e), SBXD_INVALID_ARGUMENT);
+
+	memset(name, 'n', 255);
+	name[255] = '\0';
+	CHECK_INT(fsops_route_abs(name, 255, abs, sizeof(abs), &s, &e), SBXD_OK);
+	name[255] = 'n';
+	name[256] = '\0';
+	CHECK_INT(fsops_route_abs(name, 256, abs, sizeof(abs), &s, &e), SBXD_INVALID_ARGUMENT);
+	CHECK_CONTAINS(e.msg, "256 bytes");
+}
+
 /* ".." climbs as the kernel does: out of /workspace, never clamped. */
 TEST(dotdot_leaves_the_workspace)
 {
@@ -135,6 +212,8 @@ int
 main(void)
 {
 	RUN(abs_forms);
+	RUN(route_table);
+	RUN(route_nul_and_limits);
 	RUN(dotdot_leaves_the_workspace);
 	RUN(symlinks_as_the_container_sees_them);
 	RUN(missing_parts);

@@ -14,7 +14,7 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 
 int fake_down, fake_image_missing, fake_creates, fake_removes, fake_stops;
-int fake_start_delay_us, fake_stop_delay_us;
+int fake_start_delay_us, fake_stop_delay_us, fake_stops_entered;
 
 static sbxd_code
 f_down(struct err *e)
@@ -46,6 +46,7 @@ static sbxd_code f_inspect(struct driver *d, const char *id, struct driver_conta
 { return f_down(e); }
 static sbxd_code f_stop(struct driver *d, const char *id, int g, struct err *e)
 {
+	__atomic_fetch_add(&fake_stops_entered, 1, __ATOMIC_SEQ_CST);
 	if (fake_stop_delay_us)
 		usleep((useconds_t)fake_stop_delay_us);
 	__atomic_fetch_add(&fake_stops, 1, __ATOMIC_RELAXED);

@@ -12,8 +12,10 @@
 /* Knobs: when fake_down, every call answers UNAVAILABLE; when
  * fake_image_missing, images are absent; fake_start_delay_us and
  * fake_stop_delay_us slow every start and stop (to widen races). Counters
- * count calls. */
+ * count calls; fake_stops_entered counts stops begun (before the delay),
+ * so a test can wait until a stop is in progress. */
 extern int fake_down, fake_image_missing, fake_creates, fake_removes, fake_stops;
+extern int fake_stops_entered;
 extern int fake_start_delay_us, fake_stop_delay_us;
 
 /* A new fake driver (freed through its ops). It checks that containers it

@@ -315,14 +315,15 @@ out:
 	return le;
 }
 
-/* Receives one message within about 2 s (polling: no receive timeout on
- * a SUB, see DESIGN.md), emitting a nudge until the pipe is up. */
+/* Receives one message (polling: no receive timeout on a SUB, see
+ * DESIGN.md), emitting a nudge until the pipe is up; NULL after 12000
+ * polls of 5 ms, a safety net of a minute or more, not a budget. */
 static nng_msg *
 recv_one(nng_socket sub, struct bus *b)
 {
 	nng_msg *m = NULL;
 
-	for (int i = 0; i < 400; i++) {
+	for (int i = 0; i < 12000; i++) {
 		if (nng_recvmsg(sub, &m, NNG_FLAG_NONBLOCK) == 0)
 			return m;
 		if (i % 20 == 0)

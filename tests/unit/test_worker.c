@@ -43,11 +43,24 @@ static struct worker_pool *late_pool;
 static atomic_int late_rv = -1;
 
 static void
-submit_late(void *arg)
+noop(void *arg)
 {
 	(void)arg;
-	usleep(50000);   /* by now worker_pool_free has begun */
-	atomic_store(&late_rv, worker_submit(late_pool, job, NULL));
+}
+
+/* Submits until a submit is refused, which happens once worker_pool_free
+ * has begun (the main thread calls it right after queueing this job); the
+ * accepted ones were queued before the shutdown and simply run. The
+ * bound is a safety net of a minute or more. */
+static void
+submit_late(void *arg)
+{
+	int rv = SBXD_OK;
+
+	(void)arg;
+	for (int i = 0; i < 60000 && (rv = worker_submit(late_pool, noop, NULL)) == SBXD_OK; i++)
+		usleep(1000);
+	atomic_store(&late_rv, rv);
 }
 
 TEST(refuses_after_shutdown_began)

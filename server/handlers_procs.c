@@ -16,6 +16,8 @@
 #include "sbx/v1/sbx.pb-c.h"
 #include "session.h"
 
+#define KILL_REPLY_MARGIN_MS 200	/* a KILL's answer before the deadline */
+
 /* In handlers_sandbox.c: command or argv checked, as Execute takes them
  * (*line the shell line or argv's quoted form; both in c->out). */
 sbxd_code call_exec_words(struct call *c, const char *command, char **argv,
@@ -167,6 +169,34 @@ h_wait_process(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out
 	return rv;
 }
 
+/* How long a KILL waits for the exit: within the request's deadline,
+ * answering KILL_REPLY_MARGIN_MS before it so the client still reads the
+ * reply; process_wait_max without a deadline. */
+static uint64_t
+kill_wait_ms(struct call *c)
+{
+	uint64_t t = c->srv->cfg->process_wait_max_ms;
+	uint64_t now = (uint64_t)server_now_ms();
+
+	if (c->deadline_ms == 0)
+		return t;
+	if (c->deadline_ms <= now + KILL_REPLY_MARGIN_MS)
+		return 1;
+	return c->deadline_ms - now - KILL_REPLY_MARGIN_MS < t ?
+	    c->deadline_ms - now - KILL_REPLY_MARGIN_MS : t;
+}
+
+/*
+ * SignalProcess. TERM and INT answer once sent. KILL answers once the
+ * process is seen to have ended — a ListProcesses or WaitProcess after it
+ * shows KILLED (or EXITED, when it ended on its own first), never RUNNING
+ * — or DEADLINE_EXCEEDED when the request's deadline comes first (the
+ * signal was sent; the exit was not seen yet). A signal to a process that
+ * had already ended is FAILED_PRECONDITION: "has already been killed"
+ * after a KILL (a second KILL), "has already ended" when it exited by
+ * itself — unless it left live children in its process group, which are
+ * signalled (OK, signalled = 1).
+ */
 sbxd_code
 h_signal_process(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
@@ -190,12 +220,12 @@ h_signal_process(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *o
 		return err_set(&c->err, SBXD_INVALID_ARGUMENT, "give either "
 		    "process_id or all, not both");
 	if ((rv = call_process(c, rq->session_id, rq->all ? NULL : rq->process_id,
-	    &row)) != SBXD_OK ||
-	    (rv = procs_signal(c->srv, row.id, rq->all ? NULL : rq->process_id,
-	    sig, &n, &c->err)) != SBXD_OK)
+	    &row)) != SBXD_OK)
 		return rv;
+	rv = procs_signal(c->srv, row.id, rq->all ? NULL : rq->process_id, sig,
+	    kill_wait_ms(c), &n, &c->err);
 	rs->signalled = n;
-	return SBXD_OK;
+	return rv;
 }
 
 sbxd_code

@@ -47,6 +47,8 @@
 
 #define STDIN_TIMEOUT_MS	10000	/* one SendStdin */
 #define CMD_SHOWN		200	/* command bytes in the started event */
+#define KILL_AGAIN_MS		250	/* KILL what a killed group forked since */
+#define SESSION_END_WAIT_MS	30000	/* the processes' ends, at session end */
 
 uint64_t
 procs_mono_ms(void)
@@ -544,24 +546,78 @@ out:
 	return rv;
 }
 
+/* Waits until the held processes v[0..cnt) that were running when
+ * KILLed (alive[i]) have ended, re-sending KILL to what is left of each
+ * group every KILL_AGAIN_MS (a process forking while its group is
+ * killed), for at most wait_ms. The number of waits at once is bounded
+ * as WaitProcess's. DEADLINE_EXCEEDED naming the first one still running
+ * at the bound; RESOURCE_EXHAUSTED when too many waits are under way. */
+static sbxd_code
+kill_wait(struct server *s, struct proc **v, const int *alive, size_t cnt,
+    uint64_t wait_ms, struct err *e)
+{
+	struct procs *ps = s->procs;
+	int max_waiters = s->cfg->workers / 2 > 0 ? s->cfg->workers / 2 : 1;
+	uint64_t deadline = procs_mono_ms() + wait_ms, slice;
+	struct err ignored;
+	sbxd_code rv = SBXD_OK;
+	int hit;
+
+	pthread_mutex_lock(&ps->mu);
+	if (ps->waiters >= max_waiters) {
+		pthread_mutex_unlock(&ps->mu);
+		return err_set(e, SBXD_RESOURCE_EXHAUSTED, "KILL sent, but %d "
+		    "calls are waiting for processes already, so this one does "
+		    "not wait for the exit; WaitProcess shows when it ends",
+		    ps->waiters);
+	}
+	ps->waiters++;
+	for (size_t i = 0; i < cnt && rv == SBXD_OK; i++) {
+		while (alive[i] && v[i]->state == PROCS_RUNNING &&
+		    !ps->stopping && !ps->draining && procs_mono_ms() < deadline) {
+			slice = procs_mono_ms() + KILL_AGAIN_MS;
+			wait_end(ps, v[i], slice < deadline ? slice : deadline);
+			if (v[i]->state != PROCS_RUNNING)
+				break;
+			pthread_mutex_unlock(&ps->mu);
+			s->drv->ops->proc_signal(v[i]->dp, SIGKILL, &hit, &ignored);
+			pthread_mutex_lock(&ps->mu);
+		}
+		if (alive[i] && v[i]->state == PROCS_RUNNING)
+			rv = err_set(e, SBXD_DEADLINE_EXCEEDED, "KILL was sent to "
+			    "process %s but its exit was not seen within %llu ms; "
+			    "WaitProcess or ListProcesses shows when it ends",
+			    v[i]->id, (unsigned long long)wait_ms);
+	}
+	ps->waiters--;
+	pthread_mutex_unlock(&ps->mu);
+	return rv;
+}
+
 sbxd_code
 procs_signal(struct server *s, const char *session, const char *id, int sig,
-    unsigned *n, struct err *e)
+    uint64_t wait_ms, unsigned *n, struct err *e)
 {
 	struct procs *ps = s->procs;
 	struct proc **v;
 	size_t cnt;
-	int hit, ended = 0, code = -1;
+	int hit, ended = 0, killed = 0, code = -1, *alive = NULL;
 	sbxd_code rv;
 
 	*n = 0;
 	if ((rv = signal_targets(ps, session, id, &v, &cnt, e)) != SBXD_OK)
 		return rv;
+	if ((alive = calloc(cnt + 1, sizeof(*alive))) == NULL) {
+		rv = err_set(e, SBXD_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
 	for (size_t i = 0; i < cnt; i++) {
 		pthread_mutex_lock(&ps->mu);
 		if (v[i]->state == PROCS_RUNNING)
 			v[i]->sent_sig = sig;
 		ended = v[i]->state != PROCS_RUNNING;
+		killed = ended && v[i]->sent_sig == SIGKILL;
+		alive[i] = !ended && sig == SIGKILL;
 		code = v[i]->exit_code;
 		pthread_mutex_unlock(&ps->mu);
 		hit = 0;
@@ -572,14 +628,26 @@ procs_signal(struct server *s, const char *session, const char *id, int sig,
 			    "%d process%s", procs_sig_name(sig), hit, hit == 1 ? "" :
 			    "es");
 		}
-		release(ps, v[i]);
 	}
 	err_clear(e);
 	rv = SBXD_OK;
-	if (id != NULL && *n == 0 && ended)
-		rv = err_set(e, SBXD_FAILED_PRECONDITION, "process %s has ended "
-		    "(exit code %d) and left nothing of its process group to "
-		    "signal", id, code);
+	if (sig == SIGKILL)
+		rv = kill_wait(s, v, alive, cnt, wait_ms, e);
+	/* What a KILL left of a group is dying with it (the kernel may not
+	 * have finished), so a process sbx KILLed has ended, whatever the
+	 * signal still reaches; one that exited by itself may have left live
+	 * children, which are fair game. */
+	if (rv == SBXD_OK && id != NULL && killed)
+		rv = err_set(e, SBXD_FAILED_PRECONDITION, "process %s has already "
+		    "been killed (exit code %d)", id, code);
+	else if (rv == SBXD_OK && id != NULL && *n == 0 && ended)
+		rv = err_set(e, SBXD_FAILED_PRECONDITION, "process %s has already "
+		    "ended (exit code %d) and left nothing of its process group "
+		    "to signal", id, code);
+out:
+	for (size_t i = 0; i < cnt; i++)
+		release(ps, v[i]);
+	free(alive);
 	free(v);
 	return rv;
 }
@@ -669,7 +737,7 @@ procs_session_end(struct server *s, const char *session, const char *reason)
 	struct procs *ps = s->procs;
 	struct proc **v = NULL, *p, *next;
 	size_t cnt = 0;
-	int hit;
+	int hit, *alive;
 	struct err e;
 
 	if (ps == NULL)
@@ -696,7 +764,17 @@ procs_session_end(struct server *s, const char *session, const char *reason)
 	for (size_t i = 0; i < cnt; i++) {
 		logbus_emitf(s, session, v[i]->id, "killed: %s", reason);
 		s->drv->ops->proc_signal(v[i]->dp, SIGKILL, &hit, &e);
-		release(ps, v[i]);
 	}
+	/* Done when they are gone, not when the signal is sent: a session
+	 * ended is one whose processes no longer run. */
+	if (cnt > 0 && (alive = calloc(cnt, sizeof(*alive))) != NULL) {
+		for (size_t i = 0; i < cnt; i++)
+			alive[i] = 1;
+		if (kill_wait(s, v, alive, cnt, SESSION_END_WAIT_MS, &e) != SBXD_OK)
+			log_warnx("session %s ends: %s", session, e.msg);
+		free(alive);
+	}
+	for (size_t i = 0; i < cnt; i++)
+		release(ps, v[i]);
 	free(v);
 }

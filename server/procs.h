@@ -79,10 +79,17 @@ sbxd_code procs_wait(struct server *s, const char *session, const char *id,
 /* Sends sig to the process's whole process group (id), or to those of
  * every process of the session (id NULL); an ended process's group is
  * still signalled when it left children behind in it. *n is how many
- * processes had any part signalled. FAILED_PRECONDITION when id names an
- * ended process with nothing of its group left. */
+ * processes had any part signalled. A SIGKILL returns only once every
+ * process it reached running has been seen to end (KILLED in
+ * procs_list/procs_wait), waiting up to wait_ms and sending KILL again
+ * to what its group forked meanwhile; DEADLINE_EXCEEDED when one still
+ * runs then (the signal was sent). FAILED_PRECONDITION when id names a
+ * process that had ended before the call: one sbx had KILLed (so a second
+ * KILL answers that, what is left of its group still gets the signal), or
+ * one that ended by itself and left nothing of its group (what it left is
+ * signalled, OK). */
 sbxd_code procs_signal(struct server *s, const char *session, const char *id,
-    int sig, unsigned *n, struct err *e);
+    int sig, uint64_t wait_ms, unsigned *n, struct err *e);
 /* Writes n bytes to the process's stdin (all of them, or an error). */
 sbxd_code procs_send_stdin(struct server *s, const char *session, const char *id,
     const void *data, size_t n, struct err *e);
@@ -94,8 +101,9 @@ sbxd_code procs_close_stdin(struct server *s, const char *session, const char *i
 sbxd_code procs_read_output(struct server *s, const char *session, const char *id,
     void **out, size_t *n, struct procs_info *info, struct err *e);
 /* The session ends (reason, a static string, goes in the events, e.g.
- * "session ended"): kills its running processes, and forgets its records
- * once they are done. */
+ * "session ended"): kills its running processes and returns once they
+ * have ended (bounded; a process still running then is logged), and
+ * forgets their records. */
 void procs_session_end(struct server *s, const char *session, const char *reason);
 
 #endif

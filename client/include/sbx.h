@@ -742,8 +742,16 @@ SBX_API sbx_err sbx_process_wait(sbx_client *c, const char *session_id,
 
 /* Sends sig to the process's whole process tree, or with process_id NULL
  * to every running process of the session; *signalled (may be NULL) is
- * how many processes were reached. SBX_FAILED_PRECONDITION when the
- * process has ended. */
+ * how many processes were reached. SBX_SIGNAL_KILL returns once the
+ * killed processes have ended: a sbx_process_list or sbx_process_wait
+ * after it shows them KILLED (or EXITED if they ended by themselves
+ * first), never RUNNING. When the call's timeout comes first it is
+ * SBX_DEADLINE_EXCEEDED: the signal was sent, the exit not yet seen
+ * (sbx_process_wait for it). TERM and INT return once sent.
+ * SBX_FAILED_PRECONDITION when the process had already ended: after a
+ * KILL ("has already been killed": a second KILL), or when it exited by
+ * itself leaving nothing of its tree behind (children it left behind are
+ * signalled, SBX_OK). */
 SBX_API sbx_err sbx_process_signal(sbx_client *c, const char *session_id,
     const char *process_id, sbx_signal sig, unsigned *signalled);
 

@@ -11,6 +11,7 @@ dir removed. A missing $SBXD_BIN fails the run, it never skips.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 
 import pytest
@@ -43,6 +44,21 @@ def sbx_bin() -> str:
 def client(sbxd):
     with Client(sbxd.endpoint, service_key=sbxd.key, timeout=60.0) as c:
         yield c
+
+
+WAIT_S = 120.0      # safety net of every condition wait; never the thing a test waits for
+
+
+def wait_until(cond, what: str, *, poll: float = 0.05):
+    """Polls `cond()` until it returns something truthy and returns that; fails
+    only if it never does within WAIT_S (a machine too loaded to get there)."""
+    end = time.monotonic() + WAIT_S
+    while True:
+        v = cond()
+        if v:
+            return v
+        assert time.monotonic() < end, f"never happened within {WAIT_S:g} s: {what}"
+        time.sleep(poll)
 
 
 def new_user() -> str:

@@ -20,6 +20,8 @@ import time
 
 from sbx import Client, SbxError
 
+READY_WAIT_S = 120.0    # safety net for sbxd to answer after start (it is slower under load)
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -69,8 +71,9 @@ class Sbxd:
         self.wait_ready()
 
     def wait_ready(self) -> None:
-        with self.client(timeout=1.0, connect_timeout=0.5) as c:
-            for _ in range(300):
+        end = time.monotonic() + READY_WAIT_S
+        with self.client(timeout=5.0, connect_timeout=1.0) as c:
+            while time.monotonic() < end:
                 try:
                     c.list_sessions()
                     return

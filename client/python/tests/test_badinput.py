@@ -16,7 +16,7 @@ import pytest
 from sbx import (Cancelled, Client, ResourceExhausted, SbxSandbox, Unauthenticated,
                  Unavailable)
 
-from .conftest import new_user
+from .conftest import new_user, wait_until
 from .sbxd_proc import Sbxd, free_port
 
 
@@ -106,7 +106,7 @@ def test_server_killed_mid_call_then_restarted(own_sbxd):
 
         t = threading.Thread(target=call)
         t.start()
-        time.sleep(1.0)
+        wait_until(lambda: c.stat(sid, "runs.txt").exists, "the command runs")
         own_sbxd.stop(signal.SIGKILL)
         t.join(timeout=90)
         assert not t.is_alive(), "the call hung after sbxd went away"
@@ -126,10 +126,11 @@ def test_call_waits_for_a_restarting_server(own_sbxd):
                 connect_timeout=60) as c:
         c.list_sessions()
         own_sbxd.stop(signal.SIGTERM)
+        wait_until(lambda: not c._t_.connected, "the client sees the connection gone")
         outcome: list = []
         t = threading.Thread(target=lambda: outcome.append(c.list_sessions()))
         t.start()
-        time.sleep(1.0)
+        time.sleep(1.0)     # gives the call a chance to wait for a connection; not relied on
         own_sbxd.start()
         t.join(timeout=90)
         assert not t.is_alive(), "the call hung after sbxd came back"

@@ -19,7 +19,7 @@ from sbx import (AsyncClient, Client, Code, DeadlineExceeded, FailedPrecondition
                  InvalidArgument, NotFound, OutOfRange, PermissionDenied, SbxError,
                  Unauthenticated, Unimplemented, pb)
 
-from .conftest import new_user
+from .conftest import new_user, wait_until
 
 
 def test_session_rpcs(client):
@@ -112,10 +112,18 @@ def test_execute_rpc(client, sid):
                        stdin=b"in\n", cwd="/tmp")
     assert isinstance(r, pb.ExecuteResponse)
     assert r.stdout == b"bar\nin\n/tmp\n" and r.stderr == b"e\n" and r.exit_code == 0
-    t = client.execute(sid, "echo partial; sleep 30", timeout_ms=500)
+    # the timeout is what is tested: generous enough for `echo` to have run first
+    t = client.execute(sid, "echo partial; exec sleep 600", timeout_ms=10_000)
     assert t.timed_out and t.exit_code == 124 and t.stdout == b"partial\n"
     big = client.execute(sid, "head -c 5000 /dev/zero", max_output_bytes=1000)
     assert big.truncated and len(big.stdout) == 1000
+
+
+def wait_exit(client, sid: str, process_id: str) -> pb.WaitProcessResponse:
+    """WaitProcess until the process has exited (each call waits up to sbxd's
+    own ceiling; the loop's bound is only a safety net)."""
+    return wait_until(lambda: (lambda w: None if w.timed_out else w)(
+        client.wait_process(sid, process_id, timeout_ms=30_000)), f"{process_id} exits", poll=0)
 
 
 def test_process_rpcs(client, sid):
@@ -123,14 +131,14 @@ def test_process_rpcs(client, sid):
     assert p.state == pb.PROCESS_STATE_RUNNING and p.process_id
     client.send_stdin(sid, p.process_id, b"hello\n")
     client.close_stdin(sid, p.process_id)
-    w = client.wait_process(sid, p.process_id, timeout_ms=10_000)
-    assert not w.timed_out and w.process.state == pb.PROCESS_STATE_EXITED
+    w = wait_exit(client, sid, p.process_id)
+    assert w.process.state == pb.PROCESS_STATE_EXITED
     assert w.process.exit_code == 7
     assert client.read_process_output(sid, p.process_id).output == b"got hello\n"
     assert [x.process_id for x in client.list_processes(sid).processes] == [p.process_id]
     q = client.start_process(sid, "sleep 60").process
     assert client.signal_process(sid, q.process_id, signal=pb.SIGNAL_KILL).signalled == 1
-    w = client.wait_process(sid, q.process_id, timeout_ms=10_000)
+    w = wait_exit(client, sid, q.process_id)
     assert w.process.state in (pb.PROCESS_STATE_KILLED, pb.PROCESS_STATE_EXITED)
     assert client.wait_process(sid, client.start_process(sid, "sleep 60").process.process_id,
                                timeout_ms=200).timed_out
@@ -172,7 +180,7 @@ def test_session_token_reaches_only_its_session(sbxd, session, client):
 
 def test_deadline_exceeded_never_waits_past_it(client, sid):
     with pytest.raises(DeadlineExceeded, match="deadline"):
-        client.execute(sid, "sleep 20", timeout=1.0)
+        client.execute(sid, "sleep 600", timeout=1.0)
 
 
 def test_request_id_is_echoed_and_checked(client, sid):
@@ -196,8 +204,10 @@ def test_async_client(sbxd, sid):
             assert (await ac.read_bytes(sid, "x.txt")).data == b"async"
             with pytest.raises(NotFound):
                 await ac.read(sid, "missing")
-            task = asyncio.ensure_future(ac.execute(sid, "sleep 20"))
-            await asyncio.sleep(0.5)
+            task = asyncio.ensure_future(ac.execute(sid, "touch started; sleep 600"))
+            while not (await ac.stat(sid, "started")).exists:   # the call is in flight
+                assert not task.done()
+                await asyncio.sleep(0.05)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task

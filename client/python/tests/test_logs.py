@@ -38,7 +38,7 @@ def test_subscription_in_order_with_output(sbxd, sid):
         async with AsyncClient(sbxd.endpoint, service_key=sbxd.key) as ac:
             async with ac.logs(sid, after_seq=None) as events:
                 await ac.execute(sid, "echo one; echo two >&2; echo three")
-                got = await asyncio.wait_for(collect_until(events, exited), 60)
+                got = await asyncio.wait_for(collect_until(events, exited), 120)
         seqs = [e.seq for e in got]
         assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
         out = b"".join(e.data for e in got if e.stream == pb.LOG_STREAM_STDOUT)
@@ -56,7 +56,7 @@ def test_history_from_the_window(sbxd, sid, client):
     async def main():
         async with AsyncClient(sbxd.endpoint, service_key=sbxd.key) as ac:
             async with ac.logs(sid, after_seq=0) as events:
-                return await asyncio.wait_for(collect_until(events, exited), 60)
+                return await asyncio.wait_for(collect_until(events, exited), 120)
     got = asyncio.run(main())
     assert got[0].seq == 1
     assert b"early\n" in b"".join(e.data for e in got)
@@ -84,7 +84,7 @@ def test_dropped_pub_messages_are_refilled(sbxd, sid, monkeypatch):
                     await ac.execute(sid, f"echo line{i}")
                 await ac.execute(sid, "echo tail")      # later events after line4's
                 got = await asyncio.wait_for(
-                    collect_until(events, lambda e: e.data == b"line4\n"), 60)
+                    collect_until(events, lambda e: e.data == b"line4\n"), 120)
                 return got, events.refetched
     got, refetched = asyncio.run(main())
     assert dropped, "the test dropped nothing: it proves nothing"
@@ -101,7 +101,7 @@ def test_key_opens_only_its_own_session(sbxd, client, sid):
         mine = client.subscribe_logs(sid)
         theirs = client.subscribe_logs(other)
         assert len(mine.key) == 32 and mine.key != theirs.key
-        with pynng.Sub0(recv_timeout=20_000) as raw:
+        with pynng.Sub0(recv_timeout=120_000) as raw:          # a safety net
             raw.subscribe(b"")                    # a raw SUB receives everything
             raw.dial(mine.endpoint, block=True)
             client.execute(other, "echo secret")
@@ -151,7 +151,7 @@ def test_lost_events_are_counted(small_window_sbxd):
             async with AsyncClient(d.endpoint, service_key=d.key) as ac:
                 async with ac.logs(sid, after_seq=0) as events:
                     return await asyncio.wait_for(
-                        collect_until(events, lambda e: b"14\n" == e.data), 60)
+                        collect_until(events, lambda e: b"14\n" == e.data), 120)
         got = asyncio.run(main())
         assert got[0].seq == window.first_available_seq
         assert got[0].lost == window.first_available_seq - 1
@@ -182,7 +182,7 @@ def test_subscription_follows_a_restarted_sbxd(small_window_sbxd, poll, n_after)
                 after = await collect_until(events, lambda e: e.data == last)
             await ac.end_session(sid, purge=True)
             return before, after
-    before, after = asyncio.run(asyncio.wait_for(main(), 120))
+    before, after = asyncio.run(asyncio.wait_for(main(), 240))
     assert before[-1].seq > 8
     # the new sbxd's events from seq 1: delivered, or counted lost when they
     # left its 16-event window before the subscriber noticed the restart

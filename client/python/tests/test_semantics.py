@@ -9,12 +9,12 @@ SandboxProtocol and BackgroundSandboxProtocol.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from pydantic_ai_backends import BackgroundSandboxProtocol, SandboxProtocol
 from pydantic_ai_backends.types import (BackgroundHandle, BackgroundOutput, EditResult,
                                         ExecuteResponse, WriteResult)
+
+from .conftest import wait_until
 
 
 def test_protocols(sandbox, sid):
@@ -147,7 +147,8 @@ def test_glob_info(sandbox):
     assert all(not f["is_dir"] for f in sandbox.glob_info("**/*", "."))   # files only
     assert [f["name"] for f in sandbox.glob_info("x.{py,txt}", ".")] == ["x.{py,txt}"]  # no braces
     assert sandbox.glob_info("*.py", "src") == sandbox.glob_info("*.py", "/workspace/src")
-    time.sleep(0.02)
+    # every other file an hour old (no sleep for the clock to move on)
+    assert sandbox.execute("touch -d @$(($(date +%s) - 3600)) a.py src/deep/c.py").exit_code == 0
     sandbox.write("src/b.py", "newer")
     newest = sandbox.glob_info("**/*.py", ".", newest_first=True)
     assert newest[0]["path"] == "/workspace/src/b.py"
@@ -195,18 +196,25 @@ def test_execute_timeout_kills_tree_keeps_partial_output(sandbox):
 
 
 def test_background_processes(sandbox):
-    h = sandbox.execute_background("echo one; sleep 0.5; echo two; exit 4")
+    cmd = "echo one; while [ ! -e go ]; do sleep 0.01; done; echo two; exit 4"
+    h = sandbox.execute_background(cmd)
     assert isinstance(h, BackgroundHandle) and h.shell_id and h.pid > 0
-    assert h.command == "echo one; sleep 0.5; echo two; exit 4"
+    assert h.command == cmd
+    first = wait_until(lambda: sandbox.read_background(h.shell_id).stdout, "the first line")
+    assert first == "one\n"                                   # while it runs, waiting for go
+    assert sandbox.read_background(h.shell_id).running is True
+    sandbox.write("go", "")
     seen = ""
-    for _ in range(100):
+
+    def drained():
+        nonlocal seen
         out = sandbox.read_background(h.shell_id)
         assert isinstance(out, BackgroundOutput)
         seen += out.stdout
-        if not out.running:
-            break
-        time.sleep(0.1)
-    assert seen == "one\ntwo\n"                                # each byte once
+        return out if not out.running else None
+    out = wait_until(drained, "the process exits")
+    seen += sandbox.read_background(h.shell_id).stdout
+    assert first + seen == "one\ntwo\n"                        # each byte once
     assert out.running is False and out.exit_code == 4
     assert sandbox.read_background(h.shell_id).stdout == ""    # nothing new
     infos = {i.shell_id: i for i in sandbox.list_background()}
@@ -225,10 +233,7 @@ def test_background_kill(sandbox):
 
 def test_kill_all_background(sandbox):
     ids = [sandbox.execute_background("sleep 60").shell_id for _ in range(3)]
-    sandbox.kill_all_background()
-    for _ in range(50):
-        running = [i for i in sandbox.list_background() if i.shell_id in ids and i.running]
-        if not running:
-            break
-        time.sleep(0.1)
-    assert running == []
+    sandbox.kill_all_background()                              # returns once they are gone
+    procs = sandbox.client.list_processes(sandbox.id).processes
+    assert [p.process_id for p in procs if p.process_id in ids and p.state == 1] == []
+    assert sandbox.list_background() == []                     # and released

@@ -259,3 +259,41 @@ def test_cleanup_idle_only_stops_this_managers_sessions(sbxd, client):
         for r in (stray, plain):
             client.end_session(r.session.session_id, purge=True)
     asyncio.run(main())
+
+
+class _SlowDeath:
+    """A client through which a kill takes effect only after WaitProcess has
+    once timed out, as on a machine too busy to reap at once: the adapter must
+    wait for the exit itself, not for a fixed time."""
+
+    def __init__(self, client: Client) -> None:
+        self._c = client
+        self._pending: list[tuple] = []
+        self.waits = 0
+
+    def __getattr__(self, name):
+        return getattr(self._c, name)
+
+    def signal_process(self, sid, pid="", **kw):
+        self._pending.append((sid, pid, kw))
+        return pb.SignalProcessResponse(signalled=1)
+
+    def wait_process(self, sid, pid, **kw):
+        self.waits += 1
+        if self.waits == 1:     # the first slice passes with the process still there
+            return pb.WaitProcessResponse(
+                process=pb.ProcessInfo(process_id=pid, state=pb.PROCESS_STATE_RUNNING),
+                timed_out=True)
+        for s, p, k in self._pending:
+            self._c.signal_process(s, p, **k)
+        self._pending.clear()
+        return self._c.wait_process(sid, pid, **kw)
+
+
+def test_kill_waits_for_the_exit_not_for_a_while(client, sid):
+    slow = _SlowDeath(client)
+    sb = SbxSandbox(slow, sid)
+    h = sb.execute_background("sleep 600")
+    assert sb.kill_background(h.shell_id) is True
+    assert slow.waits >= 2
+    assert sb.kill_background(h.shell_id) is False

@@ -386,6 +386,16 @@ sbx_string_list_free(char **v, size_t n)
 sbx_err
 sbx_session_cleanup_idle(sbx_client *c, uint64_t max_idle_ms, char ***ids, size_t *n)
 {
+	sbx_cleanup_opts o = { .max_idle_ms = max_idle_ms };
+
+	return sbx_session_cleanup_idle_scoped(c, &o, ids, n);
+}
+
+sbx_err
+sbx_session_cleanup_idle_scoped(sbx_client *c, const sbx_cleanup_opts *opts,
+    char ***ids, size_t *n)
+{
+	static const sbx_cleanup_opts none;
 	Sbx__V1__CleanupIdleRequest req = SBX__V1__CLEANUP_IDLE_REQUEST__INIT;
 	Sbx__V1__CleanupIdleResponse *resp = NULL;
 	char **v = NULL;
@@ -396,8 +406,22 @@ sbx_session_cleanup_idle(sbx_client *c, uint64_t max_idle_ms, char ***ids, size_
 		*ids = NULL;
 	*n = 0;
 	sbxi_clear_err(c);
-	req.max_idle_ms = max_idle_ms;
+	if (opts == NULL)
+		opts = &none;
+	if (opts->n_user_ids > 0 && opts->user_ids == NULL)
+		return sbxi_fail(c, SBX_INVALID_ARGUMENT, "n_user_ids is %zu but "
+		    "user_ids is NULL", opts->n_user_ids);
+	for (size_t i = 0; i < opts->n_user_ids; i++)
+		if ((rv = sbxi_check_id(c, "user_ids[]", opts->user_ids[i])) != SBX_OK)
+			return rv;
+	req.max_idle_ms = opts->max_idle_ms;
+	req.user_ids = (char **)opts->user_ids;
+	req.n_user_ids = opts->n_user_ids;
+	if ((rv = labels_to_wire(c, opts->labels, opts->n_labels, &req.labels)) != SBX_OK)
+		return rv;
+	req.n_labels = opts->n_labels;
 	rv = CALL(c, SVC_SESSION "CleanupIdle", 0, &req, sbx__v1__cleanup_idle_response, &resp);
+	free(req.labels);
 	if (rv == SBX_OK && ids != NULL && resp->n_stopped_session_ids > 0) {
 		if ((v = calloc(resp->n_stopped_session_ids, sizeof(*v))) == NULL)
 			rv = sbxi_oom(c);

@@ -14,6 +14,7 @@
 #define LIST_DEFAULT 100
 #define LIST_MAX 1000
 #define CLEANUP_MAX 1000            /* sessions one CleanupIdle stops */
+#define CLEANUP_USERS_MAX 1000      /* user_ids in one CleanupIdle */
 
 static int
 valid_session_id(const char *id)
@@ -347,28 +348,47 @@ h_list_sessions(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *ou
 }
 
 /* The reaper's work on demand: stops sessions idle longer than max_idle_ms,
- * or than their own idle timeout when it is 0; none busy. At most
- * CLEANUP_MAX a call (the least recently active first); call again for
- * more. */
+ * or than their own idle timeout when it is 0; none busy. Only sessions
+ * carrying every one of labels and, when user_ids is not empty, of one of
+ * those users: an application's housekeeping reaches its own sessions
+ * only. At most CLEANUP_MAX a call (the least recently active first);
+ * call again for more. */
 sbxd_code
 h_cleanup_idle(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
 	const Sbx__V1__CleanupIdleRequest *rq = (const void *)in;
 	Sbx__V1__CleanupIdleResponse *rs = (void *)out;
+	struct session_label labels[STORE_LABEL_MAX];
+	struct lifecycle_scope scope = { .labels = labels,
+	    .users = (const char *const *)rq->user_ids, .nusers = rq->n_user_ids };
 	char (*ids)[STORE_ID_MAX];
 	int n = 0;
 	sbxd_code rv;
 
+	if ((rv = check_labels(c, rq->labels, rq->n_labels, labels)) != SBXD_OK)
+		return rv;
+	scope.nlabels = (int)rq->n_labels;
+	if (rq->n_user_ids > CLEANUP_USERS_MAX)
+		return err_set(&c->err, SBXD_INVALID_ARGUMENT, "at most %d user_ids; "
+		    "label the sessions and scope by label instead", CLEANUP_USERS_MAX);
+	for (size_t i = 0; i < rq->n_user_ids; i++)
+		if (!session_valid_user(rq->user_ids[i], strlen(rq->user_ids[i])))
+			return err_set(&c->err, SBXD_INVALID_ARGUMENT, "user_ids[%zu] "
+			    "\"%.64s\" must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", i,
+			    rq->user_ids[i]);
 	if ((ids = arena_calloc(c->out, CLEANUP_MAX, STORE_ID_MAX)) == NULL ||
 	    (rs->stopped_session_ids = arena_calloc(c->out, CLEANUP_MAX,
 	    sizeof(*rs->stopped_session_ids))) == NULL)
 		return err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "out of reply memory");
-	if ((rv = lifecycle_reap(c->srv, rq->max_idle_ms, ids, CLEANUP_MAX, &n, &c->err)) != SBXD_OK)
+	if ((rv = lifecycle_reap_scoped(c->srv, rq->max_idle_ms,
+	    rq->n_labels || rq->n_user_ids ? &scope : NULL, ids, CLEANUP_MAX, &n,
+	    &c->err)) != SBXD_OK)
 		return rv;
 	for (int i = 0; i < n; i++)
 		rs->stopped_session_ids[rs->n_stopped_session_ids++] = ids[i];
 	if (n > 0)
-		log_info("CleanupIdle (max_idle_ms %llu): %d sessions stopped",
-		    (unsigned long long)rq->max_idle_ms, n);
+		log_info("CleanupIdle (max_idle_ms %llu, %zu labels, %zu users): %d "
+		    "sessions stopped", (unsigned long long)rq->max_idle_ms,
+		    rq->n_labels, rq->n_user_ids, n);
 	return SBXD_OK;
 }

@@ -43,6 +43,19 @@ void lifecycle_start_done(struct server *s, const char *user);
  * error is returned only when every attempt failed. */
 sbxd_code lifecycle_reap(struct server *s, uint64_t max_idle_ms, char (*ids)[STORE_ID_MAX],
     int max, int *n, struct err *e);
+/* Which sessions a scoped reap may stop: those carrying every one of
+ * labels (nlabels 0: any) and, when nusers > 0, belonging to one of
+ * users. Validated by the caller. */
+struct lifecycle_scope {
+	const struct session_label *labels;
+	int nlabels;
+	const char *const *users;
+	size_t nusers;
+};
+/* lifecycle_reap limited to the sessions scope admits (NULL: all). */
+sbxd_code lifecycle_reap_scoped(struct server *s, uint64_t max_idle_ms,
+    const struct lifecycle_scope *scope, char (*ids)[STORE_ID_MAX], int max, int *n,
+    struct err *e);
 /* Starts / stops the background reaper thread (every reap_interval; not
  * at all when it is 0). Stop is prompt and fine to call when not started. */
 sbxd_code lifecycle_reaper_start(struct server *s, struct err *e);

@@ -244,13 +244,74 @@ stop_session(struct server *s, const char *id, const char *reason, int64_t idle_
 
 /* ---- the reaper */
 
+/* 1 when scope admits the session of row a (its labels read from the
+ * store into *r); 0 when not, or when it cannot be read (gone meanwhile). */
+static int
+in_scope(struct server *s, const struct lifecycle_scope *scope,
+    const struct session_activity *a, struct session_row *r)
+{
+	struct err e;
+	size_t u;
+	int i, j;
+
+	if (scope == NULL)
+		return 1;
+	for (u = 0; u < scope->nusers && strcmp(scope->users[u], a->user) != 0; u++)
+		;
+	if (scope->nusers > 0 && u == scope->nusers)
+		return 0;
+	if (scope->nlabels == 0)
+		return 1;
+	if (store_session_get(s->store, a->id, r, &e) != SBXD_OK)
+		return 0;
+	for (i = 0; i < scope->nlabels; i++) {
+		for (j = 0; j < r->nlabels; j++)
+			if (strcmp(r->labels[j].key, scope->labels[i].key) == 0 &&
+			    strcmp(r->labels[j].value, scope->labels[i].value) == 0)
+				break;
+		if (j == r->nlabels)
+			return 0;
+	}
+	return 1;
+}
+
+/* How many idle rows to read: enough that skipping every busy one still
+ * leaves max; with a scope, every running session (those out of scope
+ * are skipped too, and may be the least recently active). */
+static sbxd_code
+reap_rows_wanted(struct server *s, const struct lifecycle_scope *scope, int max,
+    int *want, struct err *e)
+{
+	int running = 0;
+	sbxd_code rv;
+
+	*want = max + busy_count(s->life);
+	if (scope == NULL)
+		return SBXD_OK;
+	if ((rv = store_session_count_running(s->store, NULL, &running, e)) != SBXD_OK)
+		return rv;
+	if (running + 1 > *want)
+		*want = running + 1;
+	return SBXD_OK;
+}
+
 sbxd_code
 lifecycle_reap(struct server *s, uint64_t max_idle_ms, char (*ids)[STORE_ID_MAX], int max,
     int *n, struct err *e)
 {
+	return lifecycle_reap_scoped(s, max_idle_ms, NULL, ids, max, n, e);
+}
+
+sbxd_code
+lifecycle_reap_scoped(struct server *s, uint64_t max_idle_ms,
+    const struct lifecycle_scope *scope, char (*ids)[STORE_ID_MAX], int max, int *n,
+    struct err *e)
+{
 	int64_t now = server_now_ms();
 	int64_t max_idle = max_idle_ms > INT64_MAX ? INT64_MAX : (int64_t)max_idle_ms;
-	struct session_activity *rows;
+	const char *user = scope != NULL && scope->nusers == 1 ? scope->users[0] : NULL;
+	struct session_activity *rows = NULL;
+	struct session_row *r = NULL;
 	struct err one;
 	int want, nrows = 0, failed = 0;
 	sbxd_code rv;
@@ -258,15 +319,20 @@ lifecycle_reap(struct server *s, uint64_t max_idle_ms, char (*ids)[STORE_ID_MAX]
 	*n = 0;
 	if (max <= 0)
 		return SBXD_OK;
-	/* Enough rows that skipping every busy one still leaves max. */
-	want = max + busy_count(s->life);
-	if ((rows = calloc((size_t)want, sizeof(*rows))) == NULL)
-		return err_set(e, SBXD_RESOURCE_EXHAUSTED, "out of memory");
-	if ((rv = store_session_running(s->store, NULL, now, max_idle, rows, want, &nrows, e)) != SBXD_OK) {
+	if ((rv = reap_rows_wanted(s, scope, max, &want, e)) != SBXD_OK)
+		return rv;
+	if ((rows = calloc((size_t)want, sizeof(*rows))) == NULL ||
+	    (scope != NULL && (r = malloc(sizeof(*r))) == NULL)) {
+		rv = err_set(e, SBXD_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	if ((rv = store_session_running(s->store, user, now, max_idle, rows, want, &nrows, e)) != SBXD_OK) {
 		log_warnx("reaper: %s", e->msg);
 		goto out;
 	}
 	for (int i = 0; i < nrows && *n < max; i++) {
+		if (!in_scope(s, scope, &rows[i], r))
+			continue;
 		sbxd_code r1 = logbus_leased(s, rows[i].id, now) ? SBXD_ABORTED :   /* followed */
 		    stop_session(s, rows[i].id, "idle", now, max_idle, &one);
 
@@ -282,6 +348,7 @@ lifecycle_reap(struct server *s, uint64_t max_idle_ms, char (*ids)[STORE_ID_MAX]
 	 * because every stop failed reports the failure. */
 	rv = *n == 0 && failed ? e->code : SBXD_OK;
 out:
+	free(r);
 	free(rows);
 	return rv;
 }

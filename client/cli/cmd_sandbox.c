@@ -152,7 +152,8 @@ cmd_exec(int argc, char **argv)
 	free(in);
 	if (rv != SBX_OK)
 		return fail_call(rv);
-	if (cmd.argc == 1 && r.exit_code == 127 && strchr(cmd.argv[0], ' ') != NULL)
+	if (cmd.argc == 1 && (r.exit_code == 126 || r.exit_code == 127) &&
+	    strchr(cmd.argv[0], ' ') != NULL)
 		fprintf(stderr, "sbx: note: the words after the session id run as "
 		    "they are, without a shell; for a shell line use --sh '%s'\n",
 		    cmd.argv[0]);

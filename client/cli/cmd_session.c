@@ -15,6 +15,8 @@
 #include "cli.h"
 #include "json_out.h"
 
+#define CLEANUP_SCOPE_MAX 64        /* --label and --user of one cleanup */
+
 static void
 fmt_time(uint64_t unix_ms, char *buf, size_t n)
 {
@@ -309,17 +311,38 @@ cmd_session_rotate(int argc, char **argv)
 static int
 cmd_session_cleanup(int argc, char **argv)
 {
+	static const struct option lo[] = {
+		{ "max-idle", required_argument, NULL, 'm' },
+		{ "label", required_argument, NULL, 'l' },
+		{ "user", required_argument, NULL, 'u' },
+		{ NULL, 0, NULL, 0 },
+	};
+	sbx_label labels[CLEANUP_SCOPE_MAX];
+	const char *users[CLEANUP_SCOPE_MAX];
+	sbx_cleanup_opts o = { .labels = labels, .user_ids = users };
 	char **ids = NULL;
-	uint64_t max_idle = 0;
 	size_t n = 0;
 	sbx_err rv;
+	int ch;
 
-	if (argc == 3 && strcmp(argv[1], "--max-idle") == 0) {
-		if (parse_u64(argv[2], &max_idle) != 0)
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (ch == 'm' && parse_u64(optarg, &o.max_idle_ms) != 0)
 			return usage_error("--max-idle wants milliseconds");
-	} else if (argc != 1)
-		return usage_error("usage: sbx session cleanup [--max-idle MS]");
-	if ((rv = sbx_session_cleanup_idle(cli, max_idle, &ids, &n)) != SBX_OK)
+		if ((ch == 'l' && o.n_labels == CLEANUP_SCOPE_MAX) ||
+		    (ch == 'u' && o.n_user_ids == CLEANUP_SCOPE_MAX))
+			return usage_error("at most %d --label and %d --user",
+			    CLEANUP_SCOPE_MAX, CLEANUP_SCOPE_MAX);
+		if (ch == 'l' && parse_label(optarg, &labels[o.n_labels++]) != 0)
+			return usage_error("--label wants KEY=VALUE");
+		if (ch == 'u')
+			users[o.n_user_ids++] = optarg;
+		if (ch == '?')
+			return EXIT_USAGE;
+	}
+	if (optind != argc)
+		return usage_error("usage: sbx session cleanup [--max-idle MS] "
+		    "[--label k=v]... [--user U]...");
+	if ((rv = sbx_session_cleanup_idle_scoped(cli, &o, &ids, &n)) != SBX_OK)
 		return fail_call(rv);
 	if (cli_json) {
 		struct jw w;

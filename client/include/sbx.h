@@ -338,6 +338,23 @@ SBX_API sbx_err sbx_session_rotate_token(sbx_client *c, const char *session_id,
 SBX_API sbx_err sbx_session_cleanup_idle(sbx_client *c, uint64_t max_idle_ms,
     char ***ids, size_t *n);
 
+/* Which idle sessions sbx_session_cleanup_idle_scoped may stop; a zeroed
+ * struct is every session (as sbx_session_cleanup_idle). */
+typedef struct {
+	uint64_t max_idle_ms;        /* 0 = each session's own idle timeout */
+	const sbx_label *labels;     /* only sessions carrying every one of these */
+	size_t n_labels;             /* (at most 16) */
+	const char *const *user_ids; /* only sessions of these users; */
+	size_t n_user_ids;           /* 0 = any user (at most 1000) */
+} sbx_cleanup_opts;
+
+/* sbx_session_cleanup_idle for the sessions opts admits (NULL: all), so
+ * an application's housekeeping stops only its own users' sessions: scope
+ * by the labels it gives its sessions, or by its users. Malformed labels
+ * or user ids are SBX_INVALID_ARGUMENT. ids and n as there. */
+SBX_API sbx_err sbx_session_cleanup_idle_scoped(sbx_client *c,
+    const sbx_cleanup_opts *opts, char ***ids, size_t *n);
+
 /* Frees an array of n strings and the array. NULL is ignored. */
 SBX_API void sbx_string_list_free(char **v, size_t n);
 

@@ -41,6 +41,7 @@ _log = logging.getLogger(__name__)
 
 MANAGER_LABEL = "sbx.manager"
 DEFAULT_NAMESPACE = "default"
+CLEANUP_USERS_MAX = 1000        # user_ids sbxd takes in one CleanupIdle
 
 
 class SbxSessionManager:
@@ -197,9 +198,12 @@ class SbxSessionManager:
         if not users:
             return 0
         ms = 0 if max_idle is None else max(1, int(max_idle * 1000))
-        r = await self._run(self._c.cleanup_idle, max_idle_ms=ms,
-                            labels={MANAGER_LABEL: self.namespace}, user_ids=users)
-        stopped = set(r.stopped_session_ids)
+        stopped: set[str] = set()
+        for i in range(0, len(users), CLEANUP_USERS_MAX):    # sbxd's ceiling per request
+            r = await self._run(self._c.cleanup_idle, max_idle_ms=ms,
+                                labels={MANAGER_LABEL: self.namespace},
+                                user_ids=users[i:i + CLEANUP_USERS_MAX])
+            stopped.update(r.stopped_session_ids)
         released = 0
         for key, sandbox in list(self._sessions.items()):
             if sandbox.id not in stopped:

@@ -564,7 +564,7 @@ TEST(cli_exec_stream_and_logs)
 	int st = -1;
 
 	REQUIRE(getenv("SBX_BIN") != NULL);
-	snprintf(args, sizeof(args), "exec --stream %s -- 'echo streamed-1; sleep 0.2; echo streamed-2; exit 4'",
+	snprintf(args, sizeof(args), "exec --stream %s --sh 'echo streamed-1; sleep 0.2; echo streamed-2; exit 4'",
 	    sb.session_id);
 	out = cli(args, &st);
 	CHECK_STR(out, "streamed-1\nstreamed-2\n");   /* once: not again from the result */

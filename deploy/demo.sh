@@ -12,15 +12,15 @@ bob=$($sbx session create --user bob)
 echo "alice's session: $alice"
 echo "bob's session:   $bob"
 
-show $sbx exec "$alice" -- python3 -c "'import platform, os; print(\"alice runs Python\", platform.python_version(), \"as uid\", os.getuid())'"
-show $sbx exec "$bob" -- python3 -c "'print(\"bob computes\", sum(range(101)))'"
+show $sbx exec "$alice" -- python3 -c 'import platform, os; print("alice runs Python", platform.python_version(), "as uid", os.getuid())'
+show $sbx exec "$bob" -- python3 -c 'print("bob computes", sum(range(101)))'
 
 printf 'alice-only secret\n' | $sbx write "$alice" /workspace/secret.txt
 show $sbx read "$alice" /workspace/secret.txt
 echo
 echo
 echo "bob looks for alice's file:"
-show $sbx exec "$bob" -- 'ls -la /workspace; cat /workspace/secret.txt || echo "bob cannot see it"'
+show $sbx exec "$bob" --sh 'ls -la /workspace; cat /workspace/secret.txt || echo "bob cannot see it"'
 if $sbx cat "$bob" secret.txt >/dev/null 2>&1; then
 	echo "DEMO FAILED: bob read alice's file" >&2
 	exit 1

@@ -227,6 +227,16 @@ def test_kill_reports_done_when_the_process_is_gone(sandbox):
 
 # ---------------------------------------------------------------- item 10
 
+async def reap(m: SbxSessionManager, want: int) -> int:
+    """cleanup_idle(max_idle=0) until `want` sessions were stopped in all."""
+    total, end = 0, time.monotonic() + WAIT_S
+    while total < want:
+        assert time.monotonic() < end, f"only {total} of {want} sessions ever went idle"
+        total += await m.cleanup_idle(max_idle=0)
+        await asyncio.sleep(0.05)
+    return total
+
+
 def test_cleanup_idle_only_stops_this_managers_sessions(sbxd, client):
     async def main():
         a = manager(sbxd, namespace="app-a")
@@ -242,13 +252,16 @@ def test_cleanup_idle_only_stops_this_managers_sessions(sbxd, client):
             assert s.execute("true").exit_code == 0
         released = []
         a._on_release = released.append
-        assert await a.cleanup_idle(max_idle=0) == 1
+        # sbxd does not count a session idle while a call of it is still in
+        # flight on its side (just after the reply, under load): reap until
+        # the one session of a's is stopped; the bound is only a safety net
+        assert await reap(a, 1) == 1
         assert released == [ua] and ua not in a and len(a) == 0
         assert state(client, sa.id) == pb.SESSION_STATE_STOPPED
         for other in (sb.id, stray.session.session_id, plain.session.session_id):
             assert state(client, other) != pb.SESSION_STATE_STOPPED, other
         assert ub in b and sb.execute("echo alive").output == "alive\n"
-        assert await b.cleanup_idle(max_idle=0) == 1
+        assert await reap(b, 1) == 1
         assert state(client, plain.session.session_id) != pb.SESSION_STATE_STOPPED
         assert await a.cleanup_idle(max_idle=0) == 0      # nothing of a's left
         # a's stopped session comes back, files intact, on its next get_or_create

@@ -193,7 +193,8 @@ class SbxSessionManager:
         seconds (None: each session's own idle timeout), releases those it
         stopped (dropped from `sessions`, `on_release` called) and returns
         how many. Scoped by this manager's label and users: no other
-        application's sessions, nor sessions this manager does not hold."""
+        application's sessions, nor sessions this manager does not hold.
+        sbxd never counts a session with a call in progress as idle."""
         users = sorted(self._sessions)
         if not users:
             return 0

@@ -102,6 +102,12 @@ sbxd_code call_sandbox(struct call *c, const char *id, struct session_row *out);
  * belong to the sandbox user (handlers_sandbox.c). */
 struct fsops_root;
 sbxd_code call_open_workspace(struct call *c, const char *workspace, struct fsops_root *root);
+/* Checks a command given as a shell line or as argv words (exactly one of
+ * them, as Execute and StartProcess take it): *line is the shell line or
+ * the words shell-quoted for display, *words the argv to run; both live in
+ * c->out. INVALID_ARGUMENT says what is wrong. */
+sbxd_code call_exec_words(struct call *c, const char *command, char **argv,
+    size_t n, const char **line, const char *const **words);
 /* Execute's checks of env (into "K=V" strings in c->out, NULL-terminated;
  * *out NULL when n is 0) and cwd (into an absolute container path), shared
  * with StartProcess (handlers_sandbox.c). */

@@ -18,11 +18,6 @@
 
 #define KILL_REPLY_MARGIN_MS 200	/* a KILL's answer before the deadline */
 
-/* In handlers_sandbox.c: command or argv checked, as Execute takes them
- * (*line the shell line or argv's quoted form; both in c->out). */
-sbxd_code call_exec_words(struct call *c, const char *command, char **argv,
-    size_t n, const char **line, const char *const **words);
-
 /* 1 when id looks like one procs.c hands out ("p" and digits). */
 static int
 valid_process_id(const char *id)

@@ -272,11 +272,7 @@ h_execute(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	return rv;
 }
 
-/* exec_env, exec_cwd and exec_words for StartProcess (handlers_procs.c,
- * which declares this one itself: dispatch.h lists the shared helpers). */
-sbxd_code call_exec_words(struct call *c, const char *command, char **argv,
-    size_t n, const char **line, const char *const **words);
-
+/* See dispatch.h. */
 sbxd_code
 call_exec_words(struct call *c, const char *command, char **argv, size_t n,
     const char **line, const char *const **words)

@@ -7,6 +7,12 @@
  * (budgeted) → authorize → run the handler → pack the reply. Every failure
  * on that path is a Response with a canonical code and a message; the
  * server goes on serving.
+ *
+ * Between authentication and the handler, a call carrying a request id
+ * goes through the reply cache (replycache.h): a repeat of an id this
+ * credential already used gets the first reply instead of running again,
+ * and a repeat of a call still running waits for it. Replies saying
+ * UNAVAILABLE are not kept: the call was not served, and its retry runs.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -19,11 +25,13 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/supplemental/tls/tls.h>
+#include <sodium.h>
 
 #include "arena.h"
 #include "dispatch.h"
 #include "log.h"
 #include "pbcheck.h"
+#include "replycache.h"
 #include "utf8.h"
 #include "rpc.h"
 #include "sbx/v1/sbx.pb-c.h"
@@ -128,6 +136,72 @@ past_deadline(uint64_t deadline_ms)
 	return deadline_ms != 0 && (uint64_t)server_now_ms() > deadline_ms;
 }
 
+/* The credential's digest (never the credential) and the request's, for
+ * the reply cache: the kind is hashed in so a key and a token never meet. */
+static void
+call_digests(const Sbx__V1__Request *req, unsigned char cred[REPLYCACHE_DIGEST],
+    unsigned char what[REPLYCACHE_DIGEST])
+{
+	crypto_hash_sha256_state sh;
+	crypto_generichash_state gh;
+	const Sbx__V1__Credentials *cr = req->credentials;
+	const char *key = cr ? cr->service_key : NULL, *tok = cr ? cr->session_token : NULL;
+	int is_key = key != NULL && *key != '\0';
+
+	_Static_assert(crypto_hash_sha256_BYTES == REPLYCACHE_DIGEST, "digest size");
+	crypto_hash_sha256_init(&sh);
+	crypto_hash_sha256_update(&sh, (const unsigned char *)(is_key ? "key:" : "token:"),
+	    is_key ? 4 : 6);
+	crypto_hash_sha256_update(&sh, (const unsigned char *)(is_key ? key : tok ? tok : ""),
+	    strlen(is_key ? key : tok ? tok : ""));
+	crypto_hash_sha256_final(&sh, cred);
+	crypto_generichash_init(&gh, NULL, 0, REPLYCACHE_DIGEST);
+	crypto_generichash_update(&gh, (const unsigned char *)req->method, strlen(req->method) + 1);
+	crypto_generichash_update(&gh, req->payload.data, req->payload.len);
+	crypto_generichash_final(&gh, what, REPLYCACHE_DIGEST);
+}
+
+/* Asks the reply cache about c's request. Returns 1 with *reply and *outlen
+ * set when the first reply answers it; 0 to run it (*slot set when its
+ * reply is to be kept); -1 with c->err set when it is answered with an
+ * error. */
+static int
+check_repeat(struct call *c, const Sbx__V1__Request *req, struct replycache_entry **slot,
+    void **reply, size_t *outlen)
+{
+	unsigned char cred[REPLYCACHE_DIGEST], what[REPLYCACHE_DIGEST];
+	int64_t wait = REPLYCACHE_WAIT_MAX_MS, now = replycache_now_ms();
+
+	*slot = NULL;
+	if (c->srv->replies == NULL || req->request_id[0] == '\0')
+		return 0;
+	if (c->deadline_ms != 0 && (int64_t)c->deadline_ms - server_now_ms() < wait)
+		wait = (int64_t)c->deadline_ms - server_now_ms();
+	call_digests(req, cred, what);
+	switch (replycache_begin(c->srv->replies, cred, req->request_id, what, now + wait,
+	    slot, reply, outlen)) {
+	case REPLYCACHE_RUN:
+	case REPLYCACHE_UNCACHED:
+		return 0;
+	case REPLYCACHE_HIT:
+		return 1;
+	case REPLYCACHE_RUNNING:
+		err_set(&c->err, SBXD_UNAVAILABLE, "the call with request id %.64s is still "
+		    "running; retry with the same request id for its reply", req->request_id);
+		return -1;
+	case REPLYCACHE_MISMATCH:
+		/* not a retry (those repeat method and payload): a new call */
+		log_debug("request id %.64s reused for a different call", req->request_id);
+		return 0;
+	case REPLYCACHE_TOO_BIG:
+		err_set(&c->err, SBXD_FAILED_PRECONDITION, "the call with request id %.64s already "
+		    "ran, but its reply was over %u bytes and was not kept; it is not run twice",
+		    req->request_id, REPLYCACHE_MAX_REPLY);
+		return -1;
+	}
+	return 0;
+}
+
 /* Unpacks the payload, runs the handler and packs its reply into out. */
 static sbxd_code
 run_method(struct call *c, const struct method *m, const ProtobufCBinaryData *payload,
@@ -172,13 +246,15 @@ rpc_handle(struct server *srv, const void *data, size_t len, size_t *outlen)
 	ProtobufCAllocator al;
 	Sbx__V1__Request *req;
 	const struct method *m = NULL;
+	struct replycache_entry *slot = NULL;
 	struct call c = { .srv = srv, .out = &out };
 	uint8_t *rbuf = NULL;
 	size_t rlen = 0;
 	uint64_t t0 = mono_us();
 	const char *msg;
 	sbxd_code rv;
-	void *reply;
+	void *reply = NULL;
+	int repeat;
 
 	arena_init(&in, len > (SIZE_MAX - UNPACK_SLACK) / UNPACK_FACTOR ? SIZE_MAX :
 	    len * UNPACK_FACTOR + UNPACK_SLACK);
@@ -213,6 +289,14 @@ rpc_handle(struct server *srv, const void *data, size_t len, size_t *outlen)
 	}
 	if ((rv = authenticate(&c, req->credentials)) != SBXD_OK)
 		goto out;
+	if ((repeat = check_repeat(&c, req, &slot, &reply, outlen)) == 1) {
+		log_info("%s id=%s repeated: answered with the first reply", m->name, c.request_id);
+		goto done;
+	}
+	if (repeat < 0) {
+		rv = c.err.code;
+		goto out;
+	}
 	rv = run_method(&c, m, &req->payload, &in, &rbuf, &rlen);
 out:
 	if (rv != SBXD_OK && c.err.code != rv)
@@ -220,6 +304,8 @@ out:
 	/* A message may quote a name from disk or be cut inside a character. */
 	msg = rv == SBXD_OK ? "" : utf8_fixed(&out, c.err.msg);
 	reply = pack_response(c.request_id, rv, msg ? msg : err_code_name(rv), rbuf, rlen, outlen);
+	if (slot != NULL)
+		replycache_finish(srv->replies, slot, reply, *outlen, rv != SBXD_UNAVAILABLE);
 	if (rv == SBXD_OK)
 		log_debug("%s id=%s ok %lluus", m->name, c.request_id,
 		    (unsigned long long)(mono_us() - t0));
@@ -227,6 +313,7 @@ out:
 		log_info("%s id=%s %s: %s (%lluus)", m ? m->name : "?",
 		    c.request_id ? c.request_id : "-", err_code_name(rv), c.err.msg,
 		    (unsigned long long)(mono_us() - t0));
+done:
 	arena_fini(&in);
 	arena_fini(&out);
 	return reply;

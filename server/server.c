@@ -16,6 +16,7 @@
 #include "logbus.h"
 #include "pool.h"
 #include "procs.h"
+#include "replycache.h"
 #include "server.h"
 
 int64_t
@@ -85,6 +86,8 @@ server_open(const struct config *cfg, struct driver *drv, struct server **out,
 		goto fail;
 	if ((rv = auth_new(cfg, &s->auth, e)) != SBXD_OK)
 		goto fail;
+	if ((rv = replycache_new(NULL, &s->replies, e)) != SBXD_OK)
+		goto fail;
 	if ((rv = logbus_open(s, e)) != SBXD_OK)
 		goto fail;
 	if (s->drv == NULL &&
@@ -115,6 +118,7 @@ server_close(struct server *s)
 		s->drv->ops->free(s->drv);
 	logbus_close(s);             /* after every emitter (reaper, driver) stopped */
 	auth_free(s->auth);
+	replycache_free(s->replies);
 	store_close(s->store);
 	for (int i = 0; i < SERVER_USER_LOCKS; i++)
 		pthread_mutex_destroy(&s->user_locks[i]);

@@ -24,6 +24,7 @@ struct lifecycle;               /* session_reaper.c */
 struct pool;                    /* pool.c: warm containers per runtime */
 struct logbus;                  /* logbus.c: per-session event rings + pub socket */
 struct procs;                   /* procs.c: background processes */
+struct replycache;              /* replycache.c: replies by (credential, request id) */
 
 struct server {
 	const struct config *cfg;
@@ -37,6 +38,7 @@ struct server {
 	struct pool *pool;           /* NULL when the pool is off */
 	struct logbus *logbus;
 	struct procs *procs;
+	struct replycache *replies;  /* safe retries */
 };
 
 /* Opens everything cfg names. The driver is used as given when drv is not

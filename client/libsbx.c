@@ -8,10 +8,13 @@
  * protobuf-c errors are translated into sbx_err here and nowhere else;
  * the public header never shows their types.
  *
- * Delivery is at most once: the REQ resend timer is disabled on the socket
- * and on every context (nng 1.5.2 then fails a pending receive with
- * NNG_ECONNRESET when its connection drops, instead of resending the
- * request on the next connection). A call's time is split in two phases:
+ * Delivery is exactly once while sbxd remembers the request id: the REQ
+ * resend timer is disabled on the socket and on every context (nng 1.5.2
+ * then fails a pending receive with NNG_ECONNRESET when its connection
+ * drops, instead of resending the request on the next connection), and
+ * libsbx itself retries a call whose connection was lost, or that sbxd
+ * answered UNAVAILABLE, with backoff and the same request id; sbxd runs
+ * an id once and answers repeats with the first reply (server/replycache.h). A call's time is split in two phases:
  * waiting for a connection to hand the request to (bounded by
  * connect_timeout_ms and the call's deadline) and waiting for the reply
  * (bounded by the deadline). The absolute deadline also travels in the
@@ -39,6 +42,9 @@
 #define ERRMSG_MAX 1024
 #define RECONNECT_MIN_MS 100
 #define RECONNECT_MAX_MS 2000
+#define RETRY_ATTEMPTS 4          /* tries of one call, the first included */
+#define RETRY_BASE_MS 100         /* first backoff; doubles on each retry */
+#define RETRY_MAX_BACKOFF_MS 2000
 
 _Static_assert((int)SBX_UNAUTHENTICATED == (int)SBX__V1__CODE__UNAUTHENTICATED,
     "sbx_err must number codes as the wire does");
@@ -573,20 +579,91 @@ decode_reply(sbx_client *c, const char *method, const char *request_id,
 	return SBX_OK;
 }
 
-/* One round trip: on SBX_OK *out is the server's Response envelope with
- * an OK status. timeout_ms as sbx_options.timeout_ms (0 = the client's). */
+/* One attempt of a call: msg (taken, also on failure) goes out on a new
+ * context. *retry is set when the failure means the call may be tried
+ * again with the same request id: the connection went away, or sbxd
+ * answered UNAVAILABLE (restarting, stopping, or the first attempt of this
+ * id still running). A missing connection after connect_timeout_ms is not
+ * retried: that wait already gave a restarting sbxd its time. */
+static sbx_err
+attempt(sbx_client *c, const char *method, const char *rid, nng_msg *msg,
+    int64_t end, Sbx__V1__Response **out, int *retry)
+{
+	nng_ctx ctx = NNG_CTX_INITIALIZER;
+	nng_aio *aio = NULL;
+	sbx_err rv;
+	int nrv;
+
+	*retry = 0;
+	if ((nrv = nng_ctx_open(&ctx, c->sock)) != 0 ||
+	    (nrv = nng_ctx_set_ms(ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0 ||
+	    (nrv = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
+		nng_msg_free(msg);
+		rv = sbxi_fail(c, nrv == NNG_ECLOSED ? SBX_CANCELLED : SBX_INTERNAL,
+		    "starting a call: %s", nng_strerror(nrv));
+		goto out;
+	}
+	rv = send_phase(c, ctx, aio, msg, end);
+	msg = NULL;
+	if (rv == SBX_UNAVAILABLE && atomic_load(&c->npipes) > 0)
+		*retry = 1;         /* sent into a connection that then failed */
+	if (rv != SBX_OK || (rv = recv_phase(c, ctx, aio, end, &msg)) != SBX_OK) {
+		if (rv == SBX_UNAVAILABLE && msg == NULL)
+			*retry = 1;
+		goto out;
+	}
+	rv = decode_reply(c, method, rid, msg, out);
+	*retry = rv == SBX_UNAVAILABLE;
+out:
+	if (msg != NULL)
+		nng_msg_free(msg);
+	if (aio != NULL)
+		nng_aio_free(aio);
+	if (nng_ctx_id(ctx) > 0)
+		nng_ctx_close(ctx);
+	return rv;
+}
+
+/* Sleeps before retry number n (1, 2, ...): RETRY_BASE_MS doubling up to
+ * RETRY_MAX_BACKOFF_MS, each with random jitter down to half, never past
+ * end. Returns 0 when no time is left for another attempt. */
+static int
+backoff(int n, int64_t end)
+{
+	int64_t ms = RETRY_BASE_MS, left = time_left(end);
+	uint32_t r = 0;
+	struct timespec ts;
+
+	for (int i = 1; i < n && ms < RETRY_MAX_BACKOFF_MS; i++)
+		ms *= 2;
+	if (ms > RETRY_MAX_BACKOFF_MS)
+		ms = RETRY_MAX_BACKOFF_MS;
+	if (getrandom(&r, sizeof(r), 0) == (ssize_t)sizeof(r))
+		ms = ms / 2 + (int64_t)(r % (uint32_t)(ms / 2 + 1));
+	if (left >= 0 && left <= ms)
+		return 0;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000;
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+	return 1;
+}
+
+/* One call: on SBX_OK *out is the server's Response envelope with an OK
+ * status. timeout_ms as sbx_options.timeout_ms (0 = the client's). Tried
+ * up to RETRY_ATTEMPTS times within the deadline, every time with the
+ * same request id, so sbxd runs it once and answers a retry with the
+ * first reply (its reply cache). */
 static sbx_err
 rpc(sbx_client *c, const char *method, int timeout_ms, const void *payload,
     size_t len, Sbx__V1__Response **out)
 {
 	char rid[2 * REQUEST_ID_BYTES + 1];
-	nng_ctx ctx = NNG_CTX_INITIALIZER;
-	nng_aio *aio = NULL;
-	nng_msg *msg = NULL;
+	nng_msg *msg = NULL, *copy;
 	uint64_t deadline = 0;
 	int64_t end = -1;
 	sbx_err rv;
-	int nrv;
+	int retry = 0;
 
 	*out = NULL;
 	if (timeout_ms == 0)
@@ -598,28 +675,21 @@ rpc(sbx_client *c, const char *method, int timeout_ms, const void *payload,
 	make_request_id(rid);
 	if ((rv = pack_request(c, method, rid, deadline, payload, len, &msg)) != SBX_OK)
 		return rv;
-	if ((nrv = nng_ctx_open(&ctx, c->sock)) != 0 ||
-	    (nrv = nng_ctx_set_ms(ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0 ||
-	    (nrv = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
-		nng_msg_free(msg);
-		rv = sbxi_fail(c, nrv == NNG_ECLOSED ? SBX_CANCELLED : SBX_INTERNAL,
-		    "starting a call: %s", nng_strerror(nrv));
-		goto out;
+	for (int n = 1; n <= RETRY_ATTEMPTS; n++) {
+		if (n > 1 && !backoff(n - 1, end))
+			break;
+		if (nng_msg_dup(&copy, msg) != 0) {
+			rv = sbxi_oom(c);
+			break;
+		}
+		logf_(c, SBX_LOG_DEBUG, "-> %s id=%s (%zu bytes)%s", method, rid, len,
+		    n > 1 ? " (retry)" : "");
+		rv = attempt(c, method, rid, copy, end, out, &retry);
+		logf_(c, SBX_LOG_DEBUG, "<- %s id=%s %s", method, rid, sbx_err_name(rv));
+		if (rv == SBX_OK || !retry)
+			break;
 	}
-	logf_(c, SBX_LOG_DEBUG, "-> %s id=%s (%zu bytes)", method, rid, len);
-	rv = send_phase(c, ctx, aio, msg, end);
-	msg = NULL;
-	if (rv != SBX_OK || (rv = recv_phase(c, ctx, aio, end, &msg)) != SBX_OK)
-		goto out;
-	rv = decode_reply(c, method, rid, msg, out);
-	logf_(c, SBX_LOG_DEBUG, "<- %s id=%s %s", method, rid, sbx_err_name(rv));
-out:
-	if (msg != NULL)
-		nng_msg_free(msg);
-	if (aio != NULL)
-		nng_aio_free(aio);
-	if (nng_ctx_id(ctx) > 0)
-		nng_ctx_close(ctx);
+	nng_msg_free(msg);
 	return rv;
 }
 

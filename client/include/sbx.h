@@ -94,7 +94,16 @@ typedef enum {
 typedef void (*sbx_log_fn)(void *arg, sbx_log_level level, const char *msg);
 
 /* Zero means "default" for every field; a zeroed struct is a valid
- * configuration. Strings are copied by sbx_client_open. */
+ * configuration. Strings are copied by sbx_client_open.
+ *
+ * Retries: every call carries one random request id. When its connection
+ * is lost before the reply, or sbxd answers SBX_UNAVAILABLE (restarting,
+ * stopping, or an earlier try of the same id still running), the call is
+ * tried again with the same id, up to 4 tries in all, with backoff from
+ * 100 ms doubling to 2 s, and never past the call's deadline. sbxd runs an
+ * id once and answers a repeat with the first reply (for 10 minutes), so a
+ * retried Write or Execute takes effect once. A call finding no connection
+ * for connect_timeout_ms is not retried. */
 typedef struct sbx_options {
 	const char *endpoint;        /* NULL = SBX_DEFAULT_ENDPOINT; tcp:// or tls+tcp:// */
 	const char *service_key;     /* credential reaching every session */

@@ -374,6 +374,24 @@ h_huge(const Sbx__V1__Request *req)
 	return out;
 }
 
+/* UNAVAILABLE to the first two tries of a call, then the session; records
+ * the request ids it saw. */
+static char flaky_ids[3][64];
+static atomic_int flaky_n;
+
+static struct reply
+h_flaky(const Sbx__V1__Request *req)
+{
+	int n = atomic_fetch_add(&flaky_n, 1);
+
+	if (n < 3)
+		snprintf(flaky_ids[n], sizeof(flaky_ids[n]), "%s", req->request_id);
+	if (n < 2)
+		return pack_response(req->request_id, SBX__V1__CODE__UNAVAILABLE,
+		    "sbxd is shutting down; retry against the restarted server", NULL);
+	return h_sessions(req);
+}
+
 static struct reply
 h_echo(const Sbx__V1__Request *req)
 {
@@ -735,9 +753,34 @@ TEST(reply_over_max_size)
 	CHECK_CONTAINS(sbx_last_error(c), "max_reply_bytes");
 	CHECK(data == NULL);
 	CHECK_INT(len, 0);
-	/* at most once: the dropped connection did not resend the request */
+	/* libsbx retried the lost reply a bounded number of times (4, its
+	 * RETRY_ATTEMPTS) and nng resent nothing on its own */
 	usleep(500 * 1000);
-	CHECK_INT(atomic_load(&f->requests), 1);
+	CHECK_INT(atomic_load(&f->requests), 4);
+	sbx_client_close(c);
+	fake_stop(f);
+}
+
+/* A call answered UNAVAILABLE is tried again with the same request id. */
+TEST(unavailable_is_retried_with_the_same_id)
+{
+	struct fake *f = fake_start(h_flaky);
+	sbx_client *c = open_client(f->url, 30000);
+	sbx_session s;
+
+	REQUIRE(c != NULL);
+	CHECK_INT(sbx_session_get(c, "s-1", &s), SBX_OK);
+	CHECK_INT(atomic_load(&f->requests), 3);
+	CHECK(flaky_ids[0][0] != '\0');
+	CHECK_STR(flaky_ids[1], flaky_ids[0]);
+	CHECK_STR(flaky_ids[2], flaky_ids[0]);
+	sbx_session_fini(&s);
+	/* a new call gets a new id */
+	CHECK_INT(sbx_session_get(c, "s-1", &s), SBX_OK);
+	sbx_session_fini(&s);
+	pthread_mutex_lock(&f->mu);
+	CHECK(strcmp(f->last->request_id, flaky_ids[0]) != 0);
+	pthread_mutex_unlock(&f->mu);
 	sbx_client_close(c);
 	fake_stop(f);
 }
@@ -1688,6 +1731,7 @@ main(void)
 	RUN(server_not_listening);
 	RUN(silent_server_times_out);
 	RUN(reply_over_max_size);
+	RUN(unavailable_is_retried_with_the_same_id);
 	RUN(concurrent_calls_one_handle);
 	RUN(raw_call_round_trips);
 	RUN(list_and_files);

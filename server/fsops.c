@@ -488,7 +488,7 @@ fsops_make_temp(int dfd, char *name, size_t namesz, int *fdp, const char *rel,
 	for (int i = 0; i < FSOPS_CREATE_TRIES; i++) {
 		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
 			rnd ^= (uint64_t)getpid() << 32;
-		snprintf(name, namesz, ".sbx-tmp-%u-%016" PRIx64,
+		snprintf(name, namesz, FSOPS_TEMP_PREFIX "%u-%016" PRIx64,
 		    atomic_fetch_add(&counter, 1), rnd);
 		fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, 0600);

@@ -21,12 +21,26 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "buf.h"
 #include "err.h"
 
 #define FSOPS_PATH_MAX 4096
+
+/* sbx's own temporary files in a workspace: a write's (swapped into place
+ * when done) and an upload's. Ls, Glob and Grep never show these names;
+ * those left by a crash are removed after the next start. */
+#define FSOPS_TEMP_PREFIX ".sbx-tmp-"
+#define FSOPS_UPLOAD_PREFIX ".sbx-upload-"
+
+static inline int
+fsops_is_own_temp(const char *name)
+{
+	return strncmp(name, FSOPS_TEMP_PREFIX, sizeof(FSOPS_TEMP_PREFIX) - 1) == 0 ||
+	    strncmp(name, FSOPS_UPLOAD_PREFIX, sizeof(FSOPS_UPLOAD_PREFIX) - 1) == 0;
+}
 
 struct fsops_root {
 	int fd;          /* O_PATH|O_DIRECTORY of the workspace */

@@ -33,7 +33,7 @@
 #define LINK_HOPS 40            /* symlinks edit follows, as the kernel does */
 #define READ_CHUNK 32768        /* bytes hashed per read */
 #define SHOW_OLD_MAX 200        /* bytes of an edit's old string in messages */
-#define UPLOAD_PREFIX ".sbx-upload-"
+#define UPLOAD_PREFIX FSOPS_UPLOAD_PREFIX
 #define UPLOAD_HEX 32           /* 16 random bytes */
 #define PATHF FSOPS_PATHF
 #define PATHA FSOPS_PATHA

@@ -298,7 +298,7 @@ list_scan(DIR *d, struct list_heap *h, const char *rel, struct err *e)
 		errno = 0;
 		if ((de = readdir(d)) == NULL)
 			break;
-		if (is_dots(de->d_name))
+		if (is_dots(de->d_name) || fsops_is_own_temp(de->d_name))
 			continue;
 		if (++seen > FSOPS_WALK_MAX) {
 			h->dropped = 1;

@@ -274,6 +274,8 @@ walk_entry(struct walk *w, int dfd, const struct dirent *de, size_t plen,
 	}
 	if (type != DT_DIR && type != DT_REG)
 		return SBXD_OK;   /* symlinks, FIFOs, devices, sockets */
+	if (type == DT_REG && fsops_is_own_temp(name))
+		return SBXD_OK;   /* a write or upload in flight, or a crash's leftover */
 	if (w->skip_hidden && skipped_name(name, type == DT_DIR))
 		return SBXD_OK;
 	if (w->path_pat != NULL) {

@@ -73,5 +73,11 @@ sbxd_code lifecycle_recover(struct server *s, struct err *e);
  * state): creates and starts a new one for the same session and workspace,
  * updating r and the store. */
 sbxd_code lifecycle_heal(struct server *s, struct session_row *r, struct err *e);
+/* Starts a thread removing the temporary files interrupted writes left in
+ * every workspace (those modified before this call; see session_recover.c)
+ * and logging how many; lifecycle_sweep_stop (fine when not started) stops
+ * and joins it. */
+sbxd_code lifecycle_sweep_start(struct server *s, struct err *e);
+void lifecycle_sweep_stop(struct server *s);
 
 #endif

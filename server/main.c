@@ -147,6 +147,8 @@ main(int argc, char **argv)
 		runtime_log_readiness(srv);
 	if (lifecycle_recover(srv, &e) != SBXD_OK)
 		log_warnx("recovery: %s (sessions heal on their next request)", e.msg);
+	if (lifecycle_sweep_start(srv, &e) != SBXD_OK)
+		log_warnx("recovery: %s", e.msg);
 	if (lifecycle_reaper_start(srv, &e) != SBXD_OK)
 		fatalx("%s", e.msg);
 	if (rpc_server_start(srv, &rpc, &e) != SBXD_OK)

@@ -117,6 +117,7 @@ server_close(struct server *s)
 	if (s->drv != NULL)
 		s->drv->ops->free(s->drv);
 	logbus_close(s);             /* after every emitter (reaper, driver) stopped */
+	lifecycle_sweep_stop(s);     /* uses only the config */
 	auth_free(s->auth);
 	replycache_free(s->replies);
 	store_close(s->store);

@@ -25,6 +25,7 @@ struct pool;                    /* pool.c: warm containers per runtime */
 struct logbus;                  /* logbus.c: per-session event rings + pub socket */
 struct procs;                   /* procs.c: background processes */
 struct replycache;              /* replycache.c: replies by (credential, request id) */
+struct sweep;                   /* session_recover.c: crash leftovers in workspaces */
 
 struct server {
 	const struct config *cfg;
@@ -39,6 +40,7 @@ struct server {
 	struct logbus *logbus;
 	struct procs *procs;
 	struct replycache *replies;  /* safe retries */
+	struct sweep *sweep;         /* NULL unless sweeping */
 };
 
 /* Opens everything cfg names. The driver is used as given when drv is not

@@ -13,15 +13,32 @@
  * starts the container (session_exec, session_ensure_running) or heals it,
  * so recovery needs no Docker for anything but the orphans, and a Docker
  * outage at start costs nothing later.
+ *
+ * Also here: the sweep of crash leftovers. A write interrupted by a kill
+ * of sbxd leaves its temporary file (FSOPS_TEMP_PREFIX, or an upload's
+ * FSOPS_UPLOAD_PREFIX) in the workspace; it never held acknowledged data.
+ * After start a thread walks every workspace (without following symlinks
+ * or crossing mounts) and removes such regular files last modified before
+ * this sbxd started, so the temporary files of writes now in flight are
+ * never touched. Meanwhile fsops keeps those names out of Ls, Glob and
+ * Grep.
  */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "lifecycle.h"
 #include "log.h"
 #include "pool.h"
+#include "fsops.h"
 #include "session.h"
 
 #define RECOVER_PAGE 64            /* rows read from the store at a time */
@@ -271,4 +288,127 @@ lifecycle_heal(struct server *s, struct session_row *r, struct err *e)
 out:
 	pthread_mutex_unlock(mu);
 	return rv;
+}
+
+/* ---- the sweep of crash leftovers */
+
+#define SWEEP_DEPTH_MAX FSOPS_WALK_DEPTH
+
+struct sweep {
+	struct server *s;
+	pthread_t th;
+	atomic_int stop;
+	struct timespec started;    /* files older than this are leftovers */
+	long removed, dirs;
+};
+
+static int
+before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Removes leftovers in the directory dfd (taken: closed here) and below,
+ * staying on device dev. */
+static void
+sweep_dir(struct sweep *sw, int dfd, dev_t dev, int depth)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *de;
+	struct stat st;
+	int fd;
+
+	if (d == NULL) {
+		close(dfd);
+		return;
+	}
+	sw->dirs++;
+	while (!atomic_load(&sw->stop) && (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (de->d_type != DT_DIR && de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;
+		if (S_ISREG(st.st_mode) && fsops_is_own_temp(de->d_name) &&
+		    before(&st.st_mtim, &sw->started)) {
+			if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+				sw->removed++;
+			continue;
+		}
+		if (!S_ISDIR(st.st_mode) || st.st_dev != dev || depth >= SWEEP_DEPTH_MAX)
+			continue;
+		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0)
+			sweep_dir(sw, fd, dev, depth + 1);
+	}
+	closedir(d);
+}
+
+/* Every {workspace_root}/{user}/workspace. */
+static void *
+sweep_main(void *arg)
+{
+	struct sweep *sw = arg;
+	int root = open(sw->s->cfg->workspace_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+	struct dirent *de;
+	struct stat st;
+
+	if (root < 0 || (d = fdopendir(root)) == NULL) {
+		log_warn("recovery: cannot sweep %s", sw->s->cfg->workspace_root);
+		if (root >= 0)
+			close(root);
+		return NULL;
+	}
+	while (!atomic_load(&sw->stop) && (de = readdir(d)) != NULL) {
+		int ufd, wfd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		ufd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (ufd < 0)
+			continue;
+		wfd = openat(ufd, "workspace", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(ufd);
+		if (wfd < 0)
+			continue;
+		if (fstat(wfd, &st) == 0)
+			sweep_dir(sw, wfd, st.st_dev, 0);
+		else
+			close(wfd);
+	}
+	closedir(d);
+	log_info("recovery: removed %ld temporary files left by interrupted writes "
+	    "(%ld directories looked at)%s", sw->removed, sw->dirs,
+	    atomic_load(&sw->stop) ? "; stopped early" : "");
+	return NULL;
+}
+
+sbxd_code
+lifecycle_sweep_start(struct server *s, struct err *e)
+{
+	struct sweep *sw;
+
+	if ((sw = calloc(1, sizeof(*sw))) == NULL)
+		return err_set(e, SBXD_INTERNAL, "out of memory");
+	sw->s = s;
+	clock_gettime(CLOCK_REALTIME, &sw->started);
+	if (pthread_create(&sw->th, NULL, sweep_main, sw) != 0) {
+		free(sw);
+		return err_set(e, SBXD_INTERNAL, "cannot start the workspace sweep thread");
+	}
+	s->sweep = sw;
+	return SBXD_OK;
+}
+
+void
+lifecycle_sweep_stop(struct server *s)
+{
+	if (s->sweep == NULL)
+		return;
+	atomic_store(&s->sweep->stop, 1);
+	pthread_join(s->sweep->th, NULL);
+	free(s->sweep);
+	s->sweep = NULL;
 }

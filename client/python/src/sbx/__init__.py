@@ -4,7 +4,9 @@
 the generated messages in `sbx.v1.sbx_pb2`, failures `SbxError` subclasses per
 status code). `SbxSandbox` and `SbxSessionManager` (module `sbx.sandbox`,
 `sbx.manager`; need the `pydantic-ai` extra) make sbx a drop-in backend for
-pydantic-ai-backend's agents.
+pydantic-ai-backend's agents (0.2.29); `SbxWorkspace` / `SbxWorkspaceBackend`
+(module `sbx.workspace`; the `pydantic-ai-current` extra) are sbx sessions as
+workspaces of today's pydantic-ai and pydantic-ai-backend (0.2.30+).
 """
 
 from .client import AsyncClient, Client
@@ -20,6 +22,7 @@ __all__ = [
     "DataLoss", "DeadlineExceeded", "FailedPrecondition", "Internal", "InvalidArgument",
     "NotFound", "OutOfRange", "PermissionDenied", "ResourceExhausted", "Unauthenticated",
     "Unavailable", "Unimplemented", "Unknown", "SbxSandbox", "SbxSessionManager",
+    "SbxWorkspace", "SbxWorkspaceBackend",
 ]
 
 
@@ -28,6 +31,9 @@ def __getattr__(name: str):
     if name == "SbxSandbox":
         from .sandbox import SbxSandbox
         return SbxSandbox
+    if name in ("SbxWorkspace", "SbxWorkspaceBackend"):
+        from . import workspace
+        return getattr(workspace, name)
     if name == "SbxSessionManager":
         from .manager import SbxSessionManager
         return SbxSessionManager

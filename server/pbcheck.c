@@ -25,7 +25,7 @@ varint(const uint8_t *p, size_t len, uint64_t *v)
 
 static sbxd_code
 walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len, int depth,
-    struct err *e)
+    int utf8, struct err *e)
 {
 	const ProtobufCFieldDescriptor *f;
 	uint64_t tag, n;
@@ -60,12 +60,12 @@ walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len, int dept
 			if (f != NULL && f->type == PROTOBUF_C_TYPE_STRING && memchr(p, 0, used) != NULL)
 				return err_set(e, SBXD_INVALID_ARGUMENT,
 				    "field %s.%s contains a NUL byte", d->short_name, f->name);
-			if (f != NULL && f->type == PROTOBUF_C_TYPE_STRING && !utf8_valid(p, used))
+			if (utf8 && f != NULL && f->type == PROTOBUF_C_TYPE_STRING && !utf8_valid(p, used))
 				return err_set(e, SBXD_INVALID_ARGUMENT,
 				    "field %s.%s is not valid UTF-8; string fields carry UTF-8 text "
 				    "(file contents and output travel as bytes)", d->short_name, f->name);
 			if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE &&
-			    (rv = walk(f->descriptor, p, used, depth + 1, e)) != SBXD_OK)
+			    (rv = walk(f->descriptor, p, used, depth + 1, utf8, e)) != SBXD_OK)
 				return rv;
 			break;
 		default:
@@ -83,7 +83,13 @@ sbxd_code
 pbcheck_strings(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
     struct err *e)
 {
-	return walk(d, p, len, 0, e);
+	return walk(d, p, len, 0, 1, e);
+}
+
+sbxd_code
+pbcheck_nul(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len, struct err *e)
+{
+	return walk(d, p, len, 0, 0, e);
 }
 
 /* Fixes one string field's slot; -1 when out of memory. */

@@ -29,6 +29,13 @@
 sbxd_code pbcheck_strings(const ProtobufCMessageDescriptor *d, const uint8_t *p,
     size_t len, struct err *e);
 
+/* pbcheck_strings without the UTF-8 rule, for the envelope: credentials
+ * that are not UTF-8 are bad credentials (UNAUTHENTICATED, answered by
+ * authentication before anything else), and rpc checks the request id
+ * itself. */
+sbxd_code pbcheck_nul(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
+    struct err *e);
+
 /* Replaces, in the unpacked message m and every message it holds, each
  * string that is not well-formed UTF-8 by a copy in a with U+FFFD for the
  * bad bytes (handlers put the exact bytes in a bytes field beside names

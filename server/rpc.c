@@ -254,7 +254,7 @@ rpc_handle(struct server *srv, const void *data, size_t len, size_t *outlen)
 	const char *msg;
 	sbxd_code rv;
 	void *reply = NULL;
-	int repeat;
+	int repeat, id_ok = 1;
 
 	arena_init(&in, len > (SIZE_MAX - UNPACK_SLACK) / UNPACK_FACTOR ? SIZE_MAX :
 	    len * UNPACK_FACTOR + UNPACK_SLACK);
@@ -267,7 +267,7 @@ rpc_handle(struct server *srv, const void *data, size_t len, size_t *outlen)
 		    srv->cfg->max_message_bytes);
 		goto out;
 	}
-	if ((rv = pbcheck_strings(&sbx__v1__request__descriptor, data, len, &c.err)) != SBXD_OK)
+	if ((rv = pbcheck_nul(&sbx__v1__request__descriptor, data, len, &c.err)) != SBXD_OK)
 		goto out;
 	if ((req = sbx__v1__request__unpack(&al, len, data)) == NULL) {
 		rv = err_set(&c.err, in.exhausted ? SBXD_RESOURCE_EXHAUSTED : SBXD_INVALID_ARGUMENT,
@@ -275,7 +275,9 @@ rpc_handle(struct server *srv, const void *data, size_t len, size_t *outlen)
 		    "malformed request: expected a packed sbx.v1.Request envelope");
 		goto out;
 	}
-	c.request_id = req->request_id;
+	/* Echoed in the reply, so it must be UTF-8; refused after authentication. */
+	id_ok = utf8_valid(req->request_id, strlen(req->request_id));
+	c.request_id = id_ok ? req->request_id : "";
 	c.deadline_ms = req->deadline_unix_ms;
 	if ((m = dispatch_find(req->method, strlen(req->method))) == NULL) {
 		rv = err_set(&c.err, SBXD_UNIMPLEMENTED, "unknown method \"%.100s\"; methods look like "
@@ -289,6 +291,11 @@ rpc_handle(struct server *srv, const void *data, size_t len, size_t *outlen)
 	}
 	if ((rv = authenticate(&c, req->credentials)) != SBXD_OK)
 		goto out;
+	if (!id_ok) {
+		rv = err_set(&c.err, SBXD_INVALID_ARGUMENT, "request_id is not valid UTF-8; "
+		    "use printable ASCII such as a UUID");
+		goto out;
+	}
 	if ((repeat = check_repeat(&c, req, &slot, &reply, outlen)) == 1) {
 		log_info("%s id=%s repeated: answered with the first reply", m->name, c.request_id);
 		goto done;

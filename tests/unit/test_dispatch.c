@@ -136,6 +136,41 @@ TEST(envelope_errors)
 	CHECK_CONTAINS(msg, "command is empty");
 }
 
+/* Strings must be UTF-8 in payloads (INVALID_ARGUMENT naming the field)
+ * and in the request id (echoed in the reply, which must stay decodable);
+ * credentials that are not UTF-8 are bad credentials. */
+TEST(strings_must_be_utf8)
+{
+	Sbx__V1__Request rq = SBX__V1__REQUEST__INIT;
+	Sbx__V1__Credentials cr = SBX__V1__CREDENTIALS__INIT;
+	Sbx__V1__GetSessionRequest g = SBX__V1__GET_SESSION_REQUEST__INIT;
+	Sbx__V1__Response *r = NULL;
+	uint8_t pbuf[256], rbuf[1024];
+	char msg[512];
+	size_t len;
+
+	g.session_id = "s-\xff";
+	CHECK_INT(call("sbx.v1.SessionService/GetSession", KEY, NULL, &g.base, msg, sizeof(msg), NULL),
+	    SBX__V1__CODE__INVALID_ARGUMENT);
+	CHECK_CONTAINS(msg, "GetSessionRequest.session_id is not valid UTF-8");
+	CHECK_INT(call("sbx.v1.SessionService/GetSession", "key-\xff", NULL, &g.base, msg, sizeof(msg), NULL),
+	    SBX__V1__CODE__UNAUTHENTICATED);
+	g.session_id = "s-doesnotexist";
+	cr.service_key = KEY;
+	cr.session_token = "";
+	rq.method = "sbx.v1.SessionService/GetSession";
+	rq.request_id = "id-\xfe";
+	rq.credentials = &cr;
+	rq.payload.len = protobuf_c_message_pack(&g.base, pbuf);
+	rq.payload.data = pbuf;
+	len = sbx__v1__request__pack(&rq, rbuf);
+	CHECK_INT(call_raw(rbuf, len, msg, sizeof(msg), &r), SBX__V1__CODE__INVALID_ARGUMENT);
+	CHECK_CONTAINS(msg, "request_id is not valid UTF-8");
+	REQUIRE(r != NULL);
+	CHECK_STR(r->request_id, "");
+	sbx__v1__response__free_unpacked(r, NULL);
+}
+
 TEST(authentication_comes_first)
 {
 	Sbx__V1__GetSessionRequest g = SBX__V1__GET_SESSION_REQUEST__INIT;
@@ -261,6 +296,7 @@ main(void)
 	RUN(every_method_has_a_row);
 	RUN(envelope_errors);
 	RUN(authentication_comes_first);
+	RUN(strings_must_be_utf8);
 	RUN(malformed_payload_and_budget);
 	RUN(deadline_passed);
 	RUN(hostile_user_ids);

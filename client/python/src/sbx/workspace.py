@@ -116,6 +116,13 @@ def _transport_error(e: SbxError, what: str) -> Exception | None:
     return None
 
 
+def _closed_error(e: RuntimeError, what: str) -> Exception:
+    """AsyncClient.close() shuts its thread pool: later calls raise RuntimeError."""
+    if "shutdown" in str(e):
+        return WorkspaceUnavailableError(f"sbx: {what}: the workspace's sbx client is closed")
+    return e
+
+
 def _session_error(e: SbxError, session_id: str) -> Exception | None:
     """The library's error for a failure about the session itself (not a path), else None."""
     m = e.message
@@ -257,6 +264,8 @@ class SbxWorkspaceBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem
         o = await self._connect()
         try:
             return await fn(o.client, o.session_id)
+        except RuntimeError as e:
+            raise _closed_error(e, what) from e
         except SbxError as e:
             err = (_transport_error(e, what) or _session_error(e, o.session_id)
                    or (_path_error(e, path) if path is not None else None))
@@ -306,6 +315,9 @@ class SbxWorkspaceBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem
             r = await o.client.execute(o.session_id, "", argv=argv, env=full_env,
                                        timeout_ms=timeout_ms, max_output_bytes=OUTPUT_LIMIT)
             answered = True
+        except RuntimeError as e:
+            answered = True
+            raise _closed_error(e, "run") from e
         except SbxError as e:
             # sbxd answered (or is unreachable, when nothing can be killed either)
             answered = True

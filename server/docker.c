@@ -27,6 +27,7 @@
 #include <curl/curl.h>
 
 #include "buf.h"
+#include "docker_ctable.h"
 #include "docker_int.h"
 #include "driver.h"
 #include "err.h"
@@ -45,6 +46,7 @@ struct docker {
 	pthread_mutex_t mu;		/* guards idle, nidle */
 	CURL *idle[DOCKER_POOL_MAX];
 	size_t nidle;
+	struct ctable *ctable;		/* per-container records (docker_stats.c) */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -792,6 +794,22 @@ out:
 
 /* ---- construction */
 
+struct ctable *
+docker_ctable(struct docker *dk)
+{
+	return dk->ctable;
+}
+
+/* driver_ops.reserve: per-container tables hold this many containers. */
+static void
+docker_reserve(struct driver *d, size_t containers)
+{
+	struct docker *dk = d->impl;
+
+	if (dk->ctable != NULL)
+		ctable_reserve(dk->ctable, containers);
+}
+
 static void
 docker_free(struct driver *d)
 {
@@ -804,6 +822,7 @@ docker_free(struct driver *d)
 		curl_easy_cleanup(dk->idle[--dk->nidle]);
 	curl_slist_free_all(dk->hdrs);
 	curl_slist_free_all(dk->tar_hdrs);
+	ctable_free(dk->ctable);
 	pthread_mutex_destroy(&dk->mu);
 	free(dk);
 }
@@ -834,6 +853,7 @@ static const struct driver_ops docker_ops = {
 	.proc_free = docker_proc_free,
 	.commit = docker_commit,
 	.image_remove = docker_image_remove,
+	.reserve = docker_reserve,
 	.free = docker_free,
 };
 
@@ -860,6 +880,7 @@ docker_driver_new(const char *sock_path, struct driver **out, struct err *e)
 	}
 	dk->drv.ops = &docker_ops;
 	dk->drv.impl = dk;
+	dk->ctable = ctable_new(docker_stats_record_size());
 	memcpy(dk->sock, sock_path, strlen(sock_path) + 1);
 	dk->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
 	dk->tar_hdrs = curl_slist_append(NULL, "Content-Type: application/x-tar");

@@ -180,6 +180,12 @@ sbxd_code docker_archive_put(struct driver *d, const char *id, const char *dir,
 sbxd_code docker_path_stat(struct driver *d, const char *id, const char *path,
     struct driver_path_stat *out, struct err *e);
 
+/* The driver's per-container table (docker_ctable.h) of records of
+ * docker_stats.c; NULL when it could not be made (stats then work, with
+ * a fresh look at every call). */
+struct ctable *docker_ctable(struct docker *dk);
+/* The size of docker_stats.c's per-container record. */
+size_t docker_stats_record_size(void);
 /* ---- usage (docker_stats.c): driver_ops.stats, as driver.h describes it. */
 
 sbxd_code docker_stats(struct driver *d, const char *id, struct driver_usage *out,

@@ -23,7 +23,8 @@
  * v2): processes the kernel killed in the container, which also counts a
  * command killed while the container lives on. CPU percent is of one CPU,
  * over the window between this sample and the previous one this driver
- * took of the same container (kept in a small table), or on the first
+ * took of the same container (kept in the driver's per-container table,
+ * docker_ctable.h), or on the first
  * look since the container's init process started (its start time from
  * /proc/<pid>/stat): no request ever sleeps for a window. A previous
  * sample younger than STATS_WINDOW_MIN_MS gives its percent again rather
@@ -43,12 +44,12 @@
 
 #include <cjson/cJSON.h>
 
+#include "docker_ctable.h"
 #include "docker_int.h"
 #include "driver.h"
 #include "err.h"
 
 #define STATS_JSON_MAX		(256u << 10)	/* ceiling on one stats reply */
-#define STATS_TABLE		512		/* containers remembered */
 #define STATS_FILE_MAX		16384		/* ceiling on one cgroup file */
 #define STATS_PATH_MAX		512
 #define STATS_WINDOW_MIN_MS	250
@@ -73,61 +74,10 @@ struct entry {
 					   init's start; t_ns 0 = unknown) */
 	int64_t t_ns;
 	double pct;			/* the percent it gave */
-	uint64_t used;			/* LRU stamp */
 };
 
-static pthread_mutex_t table_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct entry table[STATS_TABLE];
-static uint64_t table_clock;
-
-/* ---- the table */
-
-/* Copies id's entry into out; 0 when there is none. */
-static int
-entry_get(const char *id, struct entry *out)
-{
-	int found = 0;
-
-	pthread_mutex_lock(&table_mu);
-	for (size_t i = 0; i < STATS_TABLE && !found; i++)
-		if (strcmp(table[i].id, id) == 0) {
-			table[i].used = ++table_clock;
-			*out = table[i];
-			found = 1;
-		}
-	pthread_mutex_unlock(&table_mu);
-	return found;
-}
-
-/* Stores en, replacing id's entry or the least recently used one. */
-static void
-entry_put(const struct entry *en)
-{
-	size_t victim = 0;
-
-	pthread_mutex_lock(&table_mu);
-	for (size_t i = 0; i < STATS_TABLE; i++) {
-		if (strcmp(table[i].id, en->id) == 0) {
-			victim = i;
-			break;
-		}
-		if (table[i].used < table[victim].used)
-			victim = i;
-	}
-	table[victim] = *en;
-	table[victim].used = ++table_clock;
-	pthread_mutex_unlock(&table_mu);
-}
-
-static void
-entry_drop(const char *id)
-{
-	pthread_mutex_lock(&table_mu);
-	for (size_t i = 0; i < STATS_TABLE; i++)
-		if (strcmp(table[i].id, id) == 0)
-			memset(&table[i], 0, sizeof(table[i]));
-	pthread_mutex_unlock(&table_mu);
-}
+/* The table of what is remembered per container lives in the driver
+ * (docker_ctable.h: hashed, sized to the containers that can be live). */
 
 /* ---- cgroup files */
 
@@ -446,14 +396,17 @@ take_sample(struct driver *d, const char *id, struct entry *en, struct sample *s
 {
 	sbxd_code rv;
 
-	if (entry_get(id, en)) {
+	struct ctable *t = docker_ctable(d->impl);
+
+	if (t != NULL && ctable_get(t, id, en)) {
 		if (en->api)
 			return api_sample(d, id, s, e);
 		if (cg_sample(en, s) == 0)
 			return SBXD_OK;
 	}
 	/* new, or its cgroup went away (stopped, restarted): ask again */
-	entry_drop(id);
+	if (t != NULL)
+		ctable_drop(t, id);
 	if ((rv = entry_new(d, id, en, e)) != SBXD_OK)
 		return rv;
 	if (en->api)
@@ -464,10 +417,17 @@ take_sample(struct driver *d, const char *id, struct entry *en, struct sample *s
 	return SBXD_OK;
 }
 
+size_t
+docker_stats_record_size(void)
+{
+	return sizeof(struct entry);
+}
+
 /* driver_ops.stats (see driver.h and the top of this file). */
 sbxd_code
 docker_stats(struct driver *d, const char *id, struct driver_usage *out, struct err *e)
 {
+	struct ctable *t = docker_ctable(d->impl);
 	struct entry en;
 	struct sample s;
 	sbxd_code rv;
@@ -476,11 +436,13 @@ docker_stats(struct driver *d, const char *id, struct driver_usage *out, struct 
 	if (id == NULL || *id == '\0' || strlen(id) >= DRIVER_ID_MAX)
 		return err_set(e, SBXD_INVALID_ARGUMENT, "container id is empty or too long");
 	if ((rv = take_sample(d, id, &en, &s, e)) != SBXD_OK) {
-		entry_drop(id);
+		if (t != NULL)
+			ctable_drop(t, id);
 		return rv;
 	}
 	cpu_window(&en, &s);
-	entry_put(&en);
+	if (t != NULL)
+		ctable_put(t, id, &en);
 	out->memory_bytes = s.inactive < s.mem ? s.mem - s.inactive : s.mem;
 	out->memory_limit_bytes = s.limit >= (UINT64_C(1) << 62) ? 0 : s.limit;
 	out->cpu_percent = en.pct;

@@ -184,6 +184,10 @@ struct driver_ops {
 	 * FAILED_PRECONDITION when it is not running. */
 	sbxd_code (*stats)(struct driver *d, const char *id, struct driver_usage *out,
 	    struct err *e);
+	/* ---- sizing: at most this many containers are live at once (the
+	 * session ceiling, the warm pool, builds), so per-container state is
+	 * sized for them once. NULL: the driver keeps none. */
+	void (*reserve)(struct driver *d, size_t containers);
 	/* ---- long-running processes with stdin (docker_stream.c)
 	 * A process is an exec whose stdin, stdout and stderr travel on one
 	 * raw (hijacked) connection to the engine. Its output reaches

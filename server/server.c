@@ -60,6 +60,24 @@ server_instance_id(const char *db_path, char out[17])
 	sodium_bin2hex(out, 17, h, 8);
 }
 
+/* How many containers can be live at once: the session ceiling (or, with
+ * none, SERVER_CONTAINERS_UNCAPPED), every warm pool, and room for builds
+ * and sessions being replaced. */
+#define SERVER_CONTAINERS_UNCAPPED 65536
+#define SERVER_CONTAINERS_SLACK 64
+
+static size_t
+live_containers(const struct config *c)
+{
+	size_t n = c->max_live_sessions > 0 ? (size_t)c->max_live_sessions :
+	    SERVER_CONTAINERS_UNCAPPED;
+
+	n += c->pool_size > 0 ? (size_t)c->pool_size : 0;
+	for (int i = 0; i < c->npool_sizes; i++)
+		n += c->pool_sizes[i].n > 0 ? (size_t)c->pool_sizes[i].n : 0;
+	return n + SERVER_CONTAINERS_SLACK;
+}
+
 sbxd_code
 server_open(const struct config *cfg, struct driver *drv, struct server **out,
     struct err *e)
@@ -94,6 +112,8 @@ server_open(const struct config *cfg, struct driver *drv, struct server **out,
 	    (rv = docker_driver_new(cfg->docker_socket, &s->drv, e)) != SBXD_OK)
 		goto fail;
 	server_instance_id(cfg->db_path, s->instance);
+	if (s->drv->ops->reserve != NULL)
+		s->drv->ops->reserve(s->drv, live_containers(cfg));
 	if ((rv = pool_open(s, e)) != SBXD_OK)
 		goto fail;
 	if ((rv = procs_open(s, e)) != SBXD_OK)

@@ -7,10 +7,14 @@ so every phase has its own timeout), the envelope with method, a random
 request id, credentials and the absolute deadline, and the reply's status
 turned into an `SbxError`.
 
-Delivery is at most once: the REQ resend time is infinite on the socket and on
-every context, so nng never sends a request twice (a resent Execute would run
-twice); when the connection drops before the reply the call fails with
-`Unavailable` saying the request may or may not have run. A call's time has
+Delivery is exactly once while sbxd remembers the request id (10 minutes):
+the REQ resend time is infinite on the socket and on every context, so nng
+never resends on its own; instead a call whose connection drops before the
+reply, or that sbxd answers UNAVAILABLE (restarting, stopping, or an earlier
+try of the same id still running), is tried again with the same request id,
+up to _RETRY_ATTEMPTS tries with jittered backoff and never past its deadline,
+as libsbx does. sbxd runs an id once and answers a repeat with the first reply.
+A call finding no connection within `connect_timeout` is not retried. A call's time has
 two phases: handing the request to a connection (at most `connect_timeout`
 while there is none, so a missing server is reported quickly) and waiting for
 the reply (until the deadline). The server gets the same deadline and answers
@@ -19,6 +23,7 @@ DEADLINE_EXCEEDED itself when it passes.
 
 from __future__ import annotations
 
+import random
 import secrets
 import threading
 import time
@@ -33,6 +38,21 @@ from .v1 import sbx_pb2 as pb
 _INFINITE = -1                      # NNG_DURATION_INFINITE
 _RESEND_OPT = b"req:resend-time"    # NNG_OPT_REQ_RESENDTIME
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:7410"
+_RETRY_ATTEMPTS = 4                 # tries of one call, the first included
+_RETRY_BASE_S = 0.1                 # first backoff; doubles on each retry
+_RETRY_MAX_BACKOFF_S = 2.0
+
+
+def _retryable(e: SbxError) -> SbxError:
+    e.retryable = True              # type: ignore[attr-defined]
+    return e
+
+
+def _backoff(n: int) -> float:
+    """The pause before retry number n (1, 2, ...): doubling, capped, jittered
+    down to half."""
+    d = min(_RETRY_BASE_S * (2 ** (n - 1)), _RETRY_MAX_BACKOFF_S)
+    return d / 2 + random.random() * d / 2
 
 
 class CallHandle:
@@ -132,6 +152,28 @@ class Transport:
         deadline_ms = 0 if timeout is None else int((time.time() + timeout) * 1000)
         env = pb.Request(method=method, request_id=rid, credentials=self._cred,
                          deadline_unix_ms=deadline_ms, payload=payload).SerializeToString()
+        lost: Unavailable | None = None     # a try whose reply may have been lost
+        for n in range(1, _RETRY_ATTEMPTS + 1):
+            try:
+                return self._attempt(method, env, end, rid, handle)
+            except Unavailable as e:
+                if not getattr(e, "retryable", False) and lost is not None:
+                    raise lost from e           # it may have run: say that, not "no connection"
+                if getattr(e, "lost_reply", False):
+                    lost = e
+                if not getattr(e, "retryable", False) or n == _RETRY_ATTEMPTS:
+                    raise
+                pause = _backoff(n)
+                if end is not None and end - time.monotonic() <= pause:
+                    raise
+                if handle is not None and handle.cancelled:
+                    raise
+                time.sleep(pause)
+        raise AssertionError("unreachable")
+
+    def _attempt(self, method: str, env: bytes, end: float | None, rid: str,
+                 handle: CallHandle | None) -> bytes:
+        """One try of a call on a new context."""
         ctx_p = ffi.new("nng_ctx *")
         aio_p = ffi.new("nng_aio **")
         rv = lib.nng_ctx_open(ctx_p, self._sock.socket)
@@ -155,18 +197,24 @@ class Transport:
                 handle._detach()
             lib.nng_aio_free(aio)
             lib.nng_ctx_close(ctx_p[0])
-        return self._decode(reply, method, rid)
+        try:
+            return self._decode(reply, method, rid)
+        except Unavailable as e:
+            raise _retryable(e) from None
 
     def _fail(self, rv: int, method: str, rid: str, what: str) -> SbxError:
         if rv in (lib.NNG_ECLOSED, lib.NNG_ECANCELED):
             return Cancelled("the call was cancelled or the client closed during it",
                              method=method, request_id=rid)
         if rv in (lib.NNG_ECONNRESET, lib.NNG_ECONNSHUT):
-            return Unavailable(f"connection to sbxd at {self.endpoint} ended before the "
-                               "reply: the request may or may not have run (a reply over "
-                               "max_reply_bytes also ends it)", method=method, request_id=rid)
-        return Unavailable(f"{what} {self.endpoint}: {_strerror(rv)}",
-                           method=method, request_id=rid)
+            e = _retryable(Unavailable(
+                f"connection to sbxd at {self.endpoint} ended before the reply: the "
+                "request may or may not have run (a reply over max_reply_bytes also ends "
+                "it)", method=method, request_id=rid))
+            e.lost_reply = True             # type: ignore[attr-defined]
+            return e
+        return _retryable(Unavailable(f"{what} {self.endpoint}: {_strerror(rv)}",
+                                      method=method, request_id=rid))
 
     def _send(self, ctx, aio, env: bytes, end: float | None, method: str, rid: str) -> None:
         msg_p = ffi.new("nng_msg **")

@@ -256,3 +256,17 @@ async def test_sbxd_restart_mid_run(sbxd) -> None:
         # the session survives the restart; the same backend carries on
         assert await Workspace(b).read_text("before.txt") == "x"
         await ws.destroy(b.ref)
+
+
+async def test_concurrent_first_runs_of_one_user_share_a_session_and_token(sbxd) -> None:
+    async with SbxWorkspace(endpoint=sbxd.endpoint, service_key=sbxd.key,
+                            user_id=new_user()) as ws:
+        backends = [ws.backend() for _ in range(4)]
+        async with anyio.create_task_group() as tg:
+            for i, b in enumerate(backends):
+                tg.start_soon(Workspace(b).write_text, f"c{i}.txt", str(i))
+        refs = {b.ref for b in backends}
+        assert len(refs) == 1
+        for i, b in enumerate(backends):            # every token still works
+            assert (await b.run(["cat", f"c{i}.txt"])).stdout == str(i)
+        await ws.destroy(backends[0].ref)

@@ -649,7 +649,10 @@ class SbxWorkspace(AbstractCapability[object]):
     _tokens: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
     _clients: list[AsyncClient] = field(default_factory=list, init=False, repr=False,
                                         compare=False)
+    _by_token: dict[str, AsyncClient] = field(default_factory=dict, init=False, repr=False,
+                                              compare=False)
     _closed: bool = field(default=False, init=False, repr=False, compare=False)
+    _open_lock: anyio.Lock | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.defer_loading:
@@ -679,7 +682,15 @@ class SbxWorkspace(AbstractCapability[object]):
             self._service = self._client(service_key=self.service_key)
         return self._service
 
+    def _token_client(self, token: str) -> AsyncClient:
+        """One client per session token, shared by every backend on that session."""
+        c = self._by_token.get(token)
+        if c is None:
+            c = self._by_token[token] = self._client(session_token=token)
+        return c
+
     async def __aenter__(self) -> "SbxWorkspace":
+        self._closed = False
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -689,13 +700,23 @@ class SbxWorkspace(AbstractCapability[object]):
         """Closes every client this capability and its backends opened (not the sessions)."""
         self._closed = True
         clients, self._clients, self._service = self._clients, [], None
+        self._by_token = {}
         for c in clients:
             await c.close()
 
     # ------------------------------------------------------------ sessions
 
     async def _open(self, ref: WorkspaceRef | None) -> tuple[str, str, float]:
-        """(session id, token, exec ceiling s) for a new or per-user session, or `ref`'s."""
+        """(session id, token, exec ceiling s) for a new or per-user session, or `ref`'s.
+
+        Serialized per capability: two first runs of one user must not both mint a token
+        (the second RotateToken would revoke the first's)."""
+        if self._open_lock is None:
+            self._open_lock = anyio.Lock()
+        async with self._open_lock:
+            return await self._open_locked(ref)
+
+    async def _open_locked(self, ref: WorkspaceRef | None) -> tuple[str, str, float]:
         what = "open session" if ref is None else f"attach to session {ref.id!r}"
         try:
             if self.session_token is not None:
@@ -759,7 +780,7 @@ class SbxWorkspace(AbstractCapability[object]):
             ref = WorkspaceRef(provider=self.provider, id=self.session_id)
         return SbxWorkspaceBackend(
             opener=self._open, ref=ref, provider=self.provider, env=self.env,
-            client_factory=lambda token: self._client(session_token=token))
+            client_factory=self._token_client)
 
     def get_workspace(self, ctx: RunContext[object], *,
                       ref: WorkspaceRef | None) -> WorkspaceBackend | None:

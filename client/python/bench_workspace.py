@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""bench_workspace.py — SbxWorkspace against pydantic-ai-backend's DockerWorkspace, in one run.
+
+    SBXD_BIN=build/sbxd python bench_workspace.py [--json] [--iterations N] [--first N]
+
+Needs the `current` extra and pydantic-ai-backend's `docker` extra installed
+(the venv run_tests.sh makes for `current`), Docker, and the default runtime
+image sbx/python-minimal:latest, which DockerWorkspace runs too (`image=`; it
+pulls nothing for a local image). Starts a private sbxd (tests/sbxd_proc.py),
+opens one workspace of each kind and times the same operations alternately,
+call by call, through the workspace API (`SbxWorkspaceBackend` and
+`DockerWorkspaceBackend`, as a `Workspace` wraps them for tools):
+read_bytes 4 KiB, write_bytes 4 KiB, list_dir of 20 entries, run ["true"],
+and the first operation of a run (a new backend's open + run ["true"]:
+CreateSession + Execute against creating and starting a container + exec).
+Prints p50/p90/p99 in ms and the ratio of the p50s (sbx / docker); with
+--json one object per figure per line, as `tests/bench/run --json` does.
+Targets (issue 14): file operations ≥ 30× faster, first operation ≥ 5×. Never
+asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import anyio
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "tests"))
+
+from sbxd_proc import Sbxd  # noqa: E402
+
+IMAGE = "sbx/python-minimal:latest"
+BASELINE = "pydantic-ai-backend DockerWorkspace (same image)"
+
+
+def pct(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+
+
+async def time_pair(a, b, n: int, warmup: int = 3) -> tuple[list[float], list[float]]:
+    """Awaits a() and b() alternately, n times each; times in ms."""
+    for _ in range(warmup):
+        await a()
+        await b()
+    ta, tb = [], []
+    for _ in range(n):
+        for f, out in ((a, ta), (b, tb)):
+            t0 = time.perf_counter()
+            await f()
+            out.append((time.perf_counter() - t0) * 1000)
+    return ta, tb
+
+
+def report(name: str, ts: list[float], td: list[float], as_json: bool, target: str) -> None:
+    p50, d50 = pct(ts, .5), pct(td, .5)
+    row = {"bench": "python", "figure": name, "unit": "ms", "sbx_p50": round(p50, 3),
+           "sbx_p90": round(pct(ts, .9), 3), "sbx_p99": round(pct(ts, .99), 3),
+           "baseline": BASELINE, "baseline_p50": round(d50, 3),
+           "baseline_p90": round(pct(td, .9), 3), "baseline_p99": round(pct(td, .99), 3),
+           "ratio": round(p50 / d50, 4), "target": target}
+    if as_json:
+        print(json.dumps(row), flush=True)
+    else:
+        print(f"{name:34} sbx p50 {row['sbx_p50']:9.3f} p90 {row['sbx_p90']:9.3f} | docker p50 "
+              f"{row['baseline_p50']:9.3f} p90 {row['baseline_p90']:9.3f} | "
+              f"docker/sbx {d50 / p50:7.1f}x ({target})", flush=True)
+
+
+async def main(args) -> None:
+    from pydantic_ai.workspaces import Workspace
+    from pydantic_ai_backends.workspaces import DockerWorkspace
+
+    from sbx.workspace import SbxWorkspace
+
+    d = Sbxd(os.environ["SBXD_BIN"])
+    d.start()
+    docker = DockerWorkspace(image=IMAGE)
+    refs = []
+    try:
+        async with SbxWorkspace(endpoint=d.endpoint, service_key=d.key) as sbx:
+            s, k = Workspace(sbx.backend()), Workspace(docker.backend())
+            for cap, ws in ((sbx, s), (docker, k)):
+                await ws.make_dir("list")
+                for i in range(20):
+                    await ws.write_bytes(f"list/f{i:02}", b"x")
+                await ws.write_bytes("r4k.bin", os.urandom(4096))
+                refs.append((cap, ws.ref))
+            blob = os.urandom(4096)
+            n = args.iterations
+            q = args.json
+            report("read_bytes 4 KiB", *await time_pair(
+                lambda: s.read_bytes("r4k.bin"), lambda: k.read_bytes("r4k.bin"), n), q, "≥ 30×")
+            report("write_bytes 4 KiB", *await time_pair(
+                lambda: s.write_bytes("w.bin", blob), lambda: k.write_bytes("w.bin", blob), n),
+                q, "≥ 30×")
+            report("list_dir (20 entries)", *await time_pair(
+                lambda: s.list_dir("list"), lambda: k.list_dir("list"), n), q, "≥ 30×")
+            report("run ['true']", *await time_pair(
+                lambda: s.run(["true"]), lambda: k.run(["true"]), n), q, "")
+
+            async def first_sbx() -> None:
+                b = sbx.backend()
+                await b.run(["true"])
+                refs.append((sbx, b.ref))
+
+            async def first_docker() -> None:
+                b = docker.backend()
+                await b.run(["true"])
+                refs.append((docker, b.ref))
+
+            report("first operation (open + run true)", *await time_pair(
+                first_sbx, first_docker, args.first, warmup=1), q, "≥ 5× (≥ 20× with the agent)")
+            for cap, ref in refs:
+                if ref is not None:
+                    with anyio.move_on_after(60):
+                        try:
+                            await cap.destroy(ref)
+                        except Exception as e:   # cleanup only
+                            print(f"bench: cleanup of {ref}: {e}", file=sys.stderr)
+    finally:
+        d.finish()
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--iterations", type=int, default=100)
+    ap.add_argument("--first", type=int, default=10, help="iterations of the first operation")
+    anyio.run(main, ap.parse_args())

@@ -255,6 +255,11 @@ docker_call_perform(struct docker *dk, struct docker_call *c, struct err *e)
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, c->sink);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, c->sink_arg);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, detail);
+	if (c->progress != NULL) {
+		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, c->progress);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, c->progress_arg);
+	}
 	set_method(dk, c, h);
 	c->h = h;
 	c->cc = curl_easy_perform(h);
@@ -853,6 +858,7 @@ static const struct driver_ops docker_ops = {
 	.proc_free = docker_proc_free,
 	.commit = docker_commit,
 	.image_remove = docker_image_remove,
+	.events = docker_events,
 	.reserve = docker_reserve,
 	.free = docker_free,
 };

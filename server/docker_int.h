@@ -41,6 +41,8 @@ struct docker_call {
 	curl_write_callback sink;
 	void *sink_arg;
 	size_t max;			/* the sink's ceiling, for messages */
+	curl_xferinfo_callback progress;	/* or NULL; non-zero ends the call */
+	void *progress_arg;
 	CURL *h;			/* during perform */
 	long status;
 	CURLcode cc;
@@ -186,6 +188,10 @@ sbxd_code docker_path_stat(struct driver *d, const char *id, const char *path,
 struct ctable *docker_ctable(struct docker *dk);
 /* The size of docker_stats.c's per-container record. */
 size_t docker_stats_record_size(void);
+/* ---- engine events (docker_events.c): driver_ops.events. */
+sbxd_code docker_events(struct driver *d, const char *key, const char *value,
+    int64_t since_ns, driver_event_cb cb, void *arg, atomic_int *stop,
+    struct err *e);
 /* ---- usage (docker_stats.c): driver_ops.stats, as driver.h describes it. */
 
 sbxd_code docker_stats(struct driver *d, const char *id, struct driver_usage *out,

@@ -18,6 +18,7 @@
 #ifndef SBXD_DRIVER_H
 #define SBXD_DRIVER_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,21 @@ struct driver_label {
 	const char *key;
 	const char *value;
 };
+
+/* One engine event about a container (driver_ops.events). */
+enum driver_event_kind { DRIVER_EVENT_DIE, DRIVER_EVENT_OOM, DRIVER_EVENT_KILL };
+
+struct driver_event {
+	enum driver_event_kind kind;
+	char id[DRIVER_ID_MAX];       /* the container */
+	char session[64];             /* its sbx.session label, "" if none */
+	int pool;                     /* it carries the sbx.pool label */
+	int exit_code;                /* die: the exit code; kill: the signal */
+	int64_t time_ns;              /* when, by the engine's clock (unix ns) */
+};
+
+/* Receives each event; runs on the events caller's thread. */
+typedef void (*driver_event_cb)(void *arg, const struct driver_event *ev);
 
 /* What a sandbox container looks like. Pointers are borrowed for the call. */
 struct driver_container_spec {
@@ -183,6 +199,15 @@ struct driver_ops {
 	/* ---- usage (docker_stats.c): NOT_FOUND when the container is gone,
 	 * FAILED_PRECONDITION when it is not running. */
 	sbxd_code (*stats)(struct driver *d, const char *id, struct driver_usage *out,
+	    struct err *e);
+	/* ---- engine events (docker_events.c): streams die, oom and kill
+	 * events of containers labelled key=value from since_ns (unix ns; 0 =
+	 * from now) to cb until the stream breaks (UNAVAILABLE: the engine went
+	 * away; the caller reconnects with the last event's time) or *stop
+	 * becomes non-zero (checked at least every second; then SBXD_OK).
+	 * NULL: the driver has no events. */
+	sbxd_code (*events)(struct driver *d, const char *key, const char *value,
+	    int64_t since_ns, driver_event_cb cb, void *arg, atomic_int *stop,
 	    struct err *e);
 	/* ---- sizing: at most this many containers are live at once (the
 	 * session ceiling, the warm pool, builds), so per-container state is

@@ -80,4 +80,14 @@ sbxd_code lifecycle_heal(struct server *s, struct session_row *r, struct err *e)
 sbxd_code lifecycle_sweep_start(struct server *s, struct err *e);
 void lifecycle_sweep_stop(struct server *s);
 
+/* ---- session_events.c */
+
+/* Starts the thread acting on the engine's container events (oom: a log
+ * event; die: the session STOPPED with why, and a log event), reconnecting
+ * with `since` across engine restarts; OK and nothing when the driver has
+ * no events. lifecycle_events_stop (fine when not started) stops and joins
+ * it; server_close calls it before the driver goes. */
+sbxd_code lifecycle_events_start(struct server *s, struct err *e);
+void lifecycle_events_stop(struct server *s);
+
 #endif

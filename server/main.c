@@ -149,6 +149,9 @@ main(int argc, char **argv)
 		log_warnx("recovery: %s (sessions heal on their next request)", e.msg);
 	if (lifecycle_sweep_start(srv, &e) != SBXD_OK)
 		log_warnx("recovery: %s", e.msg);
+	if (lifecycle_events_start(srv, &e) != SBXD_OK)
+		log_warnx("engine events: %s (container exits are noticed at the next request)",
+		    e.msg);
 	if (lifecycle_reaper_start(srv, &e) != SBXD_OK)
 		fatalx("%s", e.msg);
 	if (rpc_server_start(srv, &rpc, &e) != SBXD_OK)

@@ -130,7 +130,8 @@ server_close(struct server *s)
 {
 	if (s == NULL)
 		return;
-	procs_close(s);              /* first: its thread uses the driver, */
+	lifecycle_events_stop(s);    /* its thread uses the driver, store, log bus */
+	procs_close(s);              /* early: its thread uses the driver, */
 	                             /* the log bus and the lifecycle marks */
 	pool_close(s);               /* its thread and the reaper's use */
 	lifecycle_close(s);          /* the store and driver */

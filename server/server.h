@@ -26,6 +26,7 @@ struct logbus;                  /* logbus.c: per-session event rings + pub socke
 struct procs;                   /* procs.c: background processes */
 struct replycache;              /* replycache.c: replies by (credential, request id) */
 struct sweep;                   /* session_recover.c: crash leftovers in workspaces */
+struct engine_events;           /* session_events.c: the engine's container events */
 
 struct server {
 	const struct config *cfg;
@@ -41,6 +42,7 @@ struct server {
 	struct procs *procs;
 	struct replycache *replies;  /* safe retries */
 	struct sweep *sweep;         /* NULL unless sweeping */
+	struct engine_events *events; /* NULL unless following */
 };
 
 /* Opens everything cfg names. The driver is used as given when drv is not

@@ -377,6 +377,41 @@ pool_slot_release(struct server *s, const char *id)
 		log_warnx("pool: %s", e.msg);
 }
 
+int
+pool_forget(struct server *s, const char *container_id)
+{
+	struct pool *p = s->pool;
+	struct pool_item it;
+	struct err e;
+	int found = 0;
+
+	if (p == NULL)
+		return 0;
+	pthread_mutex_lock(&p->mu);
+	for (int i = 0; i < p->nrt && !found; i++) {
+		struct pool_rt *rt = &p->rts[i];
+
+		for (int j = 0; j < rt->n && !found; j++) {
+			if (strcmp(rt->items[j].container_id, container_id) != 0)
+				continue;
+			it = rt->items[j];
+			memmove(&rt->items[j], &rt->items[j + 1],
+			    (size_t)(rt->n - j - 1) * sizeof(it));
+			rt->n--;
+			found = 1;
+		}
+	}
+	pthread_cond_signal(&p->cv);    /* the refill thread makes a new one */
+	pthread_mutex_unlock(&p->mu);
+	if (!found)
+		return 0;
+	log_info("pool: idle container %.12s stopped; replacing it", container_id);
+	if (s->drv->ops->remove(s->drv, container_id, &e) != SBXD_OK && e.code != SBXD_NOT_FOUND)
+		log_warnx("pool: removing %.12s: %s", container_id, e.msg);
+	pool_slot_release(s, it.id);
+	return 1;
+}
+
 /* ---- the refill thread */
 
 /* The runtime most short of containers and not waiting out a failure,

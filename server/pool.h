@@ -49,6 +49,10 @@ void pool_stop(struct server *s);
  * blocks on Docker; wakes the refill thread. */
 int pool_take(struct server *s, const char *runtime, int64_t memory_bytes,
     int64_t nano_cpus, int64_t pids_limit, struct pool_item *it);
+/* An idle pool container died (engine event): takes it out of the pool,
+ * removes it and its slot, and wakes the refill thread. Returns 1 when it
+ * was an idle member, 0 otherwise (nothing done). */
+int pool_forget(struct server *s, const char *container_id);
 /* Bind-mounts workspace (the validated per-user path) onto it->slot,
  * nosuid and nodev, and records the slot for session it->id. On failure
  * nothing stays mounted or recorded; the caller removes the container and

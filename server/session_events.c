@@ -7,8 +7,9 @@
  * log ("OOM-killed: memory limit 1 GiB"); a die event of a session's
  * container that sbx did not stop itself goes through session_note_exit:
  * the row becomes STOPPED with why ("oom" or "exited (N)"), and a system
- * event says so. Processes of the session see their streams end and
- * record their exits themselves (procs.c). When the stream breaks (the
+ * event says so; a die of an idle warm-pool member takes it out of the
+ * pool, which makes a new one (pool_forget). Processes of the session see
+ * their streams end and record their exits themselves (procs.c). When the stream breaks (the
  * engine restarting) the thread reconnects with `since` just after the
  * last event it saw, or the time it last connected when it saw none, so
  * nothing in between is missed; the events before sbxd started are
@@ -25,6 +26,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "logbus.h"
+#include "pool.h"
 #include "session.h"
 
 #define EVENTS_RETRY_MIN_MS 250      /* reconnect backoff, doubling */
@@ -106,9 +108,13 @@ on_event(void *arg, const struct driver_event *ev)
 		    ev->pool ? " (warm pool)" : "");
 		return;
 	}
-	if (store_session_get(s->store, ev->session, &r, &e) != SBXD_OK ||
-	    strcmp(r.container_id, ev->id) != 0 || r.state != SESSION_RUNNING)
-		return;             /* an idle pool member, or an old container */
+	if (store_session_get(s->store, ev->session, &r, &e) != SBXD_OK) {
+		if (ev->kind == DRIVER_EVENT_DIE && ev->pool)
+			pool_forget(s, ev->id);     /* an idle member: replaced */
+		return;
+	}
+	if (strcmp(r.container_id, ev->id) != 0 || r.state != SESSION_RUNNING)
+		return;             /* an old container, or sbx's own stop */
 	if (ev->kind == DRIVER_EVENT_OOM)
 		on_oom(s, &r);
 	else

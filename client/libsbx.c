@@ -658,12 +658,12 @@ static sbx_err
 rpc(sbx_client *c, const char *method, int timeout_ms, const void *payload,
     size_t len, Sbx__V1__Response **out)
 {
-	char rid[2 * REQUEST_ID_BYTES + 1];
+	char rid[2 * REQUEST_ID_BYTES + 1], last[ERRMSG_MAX];
 	nng_msg *msg = NULL, *copy;
 	uint64_t deadline = 0;
 	int64_t end = -1;
 	sbx_err rv;
-	int retry = 0;
+	int retry = 0, lost = 0;
 
 	*out = NULL;
 	if (timeout_ms == 0)
@@ -688,8 +688,15 @@ rpc(sbx_client *c, const char *method, int timeout_ms, const void *payload,
 		logf_(c, SBX_LOG_DEBUG, "<- %s id=%s %s", method, rid, sbx_err_name(rv));
 		if (rv == SBX_OK || !retry)
 			break;
+		lost |= strstr(sbx_last_error(c), "may or may not have run") != NULL;
 	}
 	nng_msg_free(msg);
+	if (rv != SBX_OK && lost && strstr(sbx_last_error(c), "may or may not") == NULL) {
+		/* a later try failed otherwise: the outcome of the first is still open */
+		snprintf(last, sizeof(last), "%s", sbx_last_error(c));
+		sbxi_fail(c, rv, "%s (an earlier try lost its connection before the reply: the "
+		    "request may or may not have run; request id %s)", last, rid);
+	}
 	return rv;
 }
 

@@ -262,7 +262,7 @@ replycache_begin(struct replycache *rc, const unsigned char cred[REPLYCACHE_DIGE
 	pthread_mutex_lock(&rc->mu);
 	trim(rc, 0, 0);
 	if ((en = find(rc, cred, id)) != NULL) {
-		if (en->state == ENTRY_RUNNING &&
+		if (en->state == ENTRY_RUNNING && en->refs - 1 < REPLYCACHE_WAITERS_MAX &&
 		    sodium_memcmp(en->req, req, REPLYCACHE_DIGEST) == 0) {
 			wait_for(rc, en, wait_until_ms);
 			waited = 1;

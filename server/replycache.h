@@ -29,6 +29,8 @@
 					      * repeat is refused, not rerun */
 #define REPLYCACHE_ID_MAX 128                /* longer request ids are not cached */
 #define REPLYCACHE_WAIT_MAX_MS 60000         /* a repeat waits this long at most */
+#define REPLYCACHE_WAITERS_MAX 2             /* repeats waiting on one call (each holds
+					      * a worker); more hear "still running" */
 #define REPLYCACHE_DIGEST 32
 
 struct replycache;

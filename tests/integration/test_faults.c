@@ -130,13 +130,20 @@ TEST(usage_of_a_running_session)
 	usleep(500 * 1000);
 	REQUIRE_INT(sbx_session_get(svc, s.session_id, &g), SBX_OK);
 	sbx_session_fini(&g);
-	usleep(500 * 1000);
-	REQUIRE_INT(sbx_session_get(svc, s.session_id, &g), SBX_OK);
-	fprintf(stderr, "  busy: cpu %.1f%%, %llu pids, %llu bytes\n", g.usage.cpu_percent,
-	    (unsigned long long)g.usage.pids, (unsigned long long)g.usage.memory_bytes);
-	/* of one CPU; the loop is one thread (and shares a busy test host) */
+	/* Looks 0.5 s apart until one shows the loop: on a host busy with
+	 * other work a window can give it less than a quarter of a CPU. */
+	for (uint64_t end = harness_now_ms() + HARNESS_WAIT_MS;;) {
+		usleep(500 * 1000);
+		REQUIRE_INT(sbx_session_get(svc, s.session_id, &g), SBX_OK);
+		fprintf(stderr, "  busy: cpu %.1f%%, %llu pids, %llu bytes\n", g.usage.cpu_percent,
+		    (unsigned long long)g.usage.pids, (unsigned long long)g.usage.memory_bytes);
+		/* of one CPU; the loop is one thread */
+		CHECK(g.usage.cpu_percent < 150);
+		if (g.usage.cpu_percent > 25 || harness_now_ms() >= end)
+			break;
+		sbx_session_fini(&g);
+	}
 	CHECK(g.usage.cpu_percent > 25);
-	CHECK(g.usage.cpu_percent < 150);
 	CHECK(g.usage.pids >= 3);             /* init, timeout, sh */
 	sbx_session_fini(&g);
 	/* Not running: no usage, and no error. */
@@ -430,6 +437,7 @@ TEST(database_made_unwritable)
 #define GROW_END (640u << 10)           /* the writer stops past this */
 
 static volatile uint64_t grow_lines;    /* complete lines written so far */
+static volatile uint64_t grow_writing;  /* lines once the write in flight lands */
 static volatile int grow_done;
 
 static void
@@ -473,6 +481,10 @@ grow_writer(void *arg)
 			memcpy(b + len, line, GROW_LINE);
 			len += GROW_LINE;
 		}
+		/* The file holds between grow_lines and grow_writing lines at any
+		 * moment, however long this thread is descheduled between the
+		 * write and the store after it. */
+		__atomic_store_n(&grow_writing, n + batch, __ATOMIC_SEQ_CST);
 		if (write(fd, b, len) != (ssize_t)len)
 			break;
 		n += batch;
@@ -543,6 +555,7 @@ TEST(file_growing_while_read)
 	snprintf(path, sizeof(path), "%s/grow.txt", s.workspace_path);
 	grow_done = 0;
 	grow_lines = 0;
+	grow_writing = 0;
 	REQUIRE(pthread_create(&w, NULL, grow_writer, path) == 0);
 	for (unsigned i = 0; !grow_done || i % 16 != 0; i++) {
 		uint64_t before = __atomic_load_n(&grow_lines, __ATOMIC_SEQ_CST), after;
@@ -554,7 +567,7 @@ TEST(file_growing_while_read)
 
 		if (i % 2 == 0) {
 			rv = sbx_read(svc, s.session_id, "grow.txt", off, 100, &text);
-			after = __atomic_load_n(&grow_lines, __ATOMIC_SEQ_CST);
+			after = __atomic_load_n(&grow_writing, __ATOMIC_SEQ_CST);
 			if (rv == SBX_OK && grow_check_read(text, off, before, after))
 				reads_ok++;
 			else if (rv == SBX_RESOURCE_EXHAUSTED && after * GROW_LINE > GROW_CEILING &&

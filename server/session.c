@@ -441,7 +441,10 @@ wake(struct server *s, struct session_row *r, struct err *e)
 	if (rv != SBXD_OK)
 		return err_wrap(e, "waking the stopped session: ");
 	r->state = SESSION_RUNNING;
-	r->stop_reason[0] = '\0';
+	/* sbx's own stop reasons go; why the container died ("oom", "exited
+	 * (N)", recorded by session_note_exit) stays for a look */
+	if (strcmp(r->stop_reason, "oom") != 0 && strncmp(r->stop_reason, "exited (", 8) != 0)
+		r->stop_reason[0] = '\0';
 	r->last_active_ms = server_now_ms();
 	store_session_update(s->store, r, &ignored);
 	logbus_emitf(s, r->id, "", "session woken");

@@ -26,7 +26,7 @@ cmake --build "$build" -j"$(nproc)"
 (cd "$build" && ctest --output-on-failure --timeout 900)
 
 echo "== Python client against the gcc build's sbxd" >&2
-SBXD_BIN="$build/sbxd" SBX_BIN="$build/sbx" timeout 1200 bash "$top/client/python/run_tests.sh"
+SBXD_BIN="$build/sbxd" SBX_BIN="$build/sbx" timeout 2400 bash "$top/client/python/run_tests.sh"
 
 echo "== clang ASan/UBSan build, all tests again" >&2
 san=$top/build-sanitize

@@ -525,6 +525,27 @@ out:
 	return down;
 }
 
+/* After session_restart started r's container: if the engine events
+ * thread marked the session STOPPED meanwhile (it saw the same death), it
+ * runs again, and the store must say so. */
+static void
+note_restarted(struct server *s, struct session_row *r)
+{
+	struct session_row cur;
+	struct err e;
+
+	lifecycle_busy_enter(s, r->id);
+	if (store_session_get(s->store, r->id, &cur, &e) == SBXD_OK &&
+	    cur.state == SESSION_STOPPED && strcmp(cur.container_id, r->container_id) == 0) {
+		cur.state = SESSION_RUNNING;
+		cur.last_active_ms = server_now_ms();
+		if (store_session_update(s->store, &cur, &e) != SBXD_OK)
+			log_warnx("session %s: recording its restart: %s", cur.id, e.msg);
+		*r = cur;
+	}
+	lifecycle_busy_leave(s, r->id);
+}
+
 sbxd_code
 session_restart(struct server *s, struct session_row *r, struct err *e)
 {
@@ -534,6 +555,7 @@ session_restart(struct server *s, struct session_row *r, struct err *e)
 	if ((rv = pool_slot_ensure(s, r, e)) != SBXD_OK ||
 	    (rv = s->drv->ops->start(s->drv, r->container_id, e)) != SBXD_OK)
 		return err_wrap(e, "the session's container had stopped and could not be restarted: ");
+	note_restarted(s, r);
 	return SBXD_OK;
 }
 

@@ -306,6 +306,24 @@ harness_log_has(struct sbxd_proc *p, const char *needle)
 }
 
 int
+harness_wait_session_state(sbx_client *c, const char *sid, int state)
+{
+	sbx_session g;
+	int seen = -1;
+
+	for (uint64_t end = harness_now_ms() + HARNESS_WAIT_MS;
+	    seen != state && harness_now_ms() < end;) {
+		if (sbx_session_get(c, sid, &g) == SBX_OK) {
+			seen = g.state;
+			sbx_session_fini(&g);
+		}
+		if (seen != state)
+			usleep(100000);
+	}
+	return seen;
+}
+
+int
 harness_exec_status(sbx_client *c, const char *sid, const char *cmd, uint64_t timeout_ms)
 {
 	sbx_exec_opts o = { .command = cmd, .timeout_ms = timeout_ms };

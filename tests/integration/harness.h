@@ -55,6 +55,9 @@ sbx_client *harness_client(struct sbxd_proc *p, const char *token);
 int harness_exec_status(sbx_client *c, const char *sid, const char *cmd, uint64_t timeout_ms);
 /* Milliseconds on the monotonic clock, for the deadline of a wait. */
 uint64_t harness_now_ms(void);
+/* Waits (looking every 100 ms, at most HARNESS_WAIT_MS) until session sid
+ * is in state; returns the last state seen (-1 when none could be read). */
+int harness_wait_session_state(sbx_client *c, const char *sid, int state);
 /* 1 when a line of p's log holds needle. */
 int harness_log_has(struct sbxd_proc *p, const char *needle);
 /* Prints p's log to stderr. */

@@ -514,21 +514,13 @@ TEST(followed_session_is_not_reaped)
 	sbx_session_create_opts co = { .user_id = "logs-idle-control", .idle_timeout_ms = 1000 };
 	sbx_session s, ctl, g;
 	sbx_logs_sub *sub = NULL;
-	int state = 0, ctl_state = 0;
+	int state = 0;
 
 	REQUIRE_INT(sbx_session_create(svc, &o, &s, NULL), SBX_OK);
 	REQUIRE_INT(sbx_logs_subscribe(svc, s.session_id, 0, NULL, NULL, &sub), SBX_OK);
 	REQUIRE_INT(sbx_session_create(svc, &co, &ctl, NULL), SBX_OK);
-	for (uint64_t end = harness_now_ms() + HARNESS_WAIT_MS;
-	    ctl_state != SBX_SESSION_STOPPED && harness_now_ms() < end;) {
-		if (sbx_session_get(svc, ctl.session_id, &g) == SBX_OK) {
-			ctl_state = g.state;
-			sbx_session_fini(&g);
-		}
-		if (ctl_state != SBX_SESSION_STOPPED)
-			usleep(100000);
-	}
-	CHECK_INT(ctl_state, SBX_SESSION_STOPPED);
+	CHECK_INT(harness_wait_session_state(svc, ctl.session_id, SBX_SESSION_STOPPED),
+	    SBX_SESSION_STOPPED);
 	sbx_session_end(svc, ctl.session_id, 1);
 	sbx_session_fini(&ctl);
 	CHECK_INT(sbx_session_get(svc, s.session_id, &g), SBX_OK);

@@ -540,7 +540,6 @@ TEST(running_process_keeps_the_session_awake)
 	sbx_session s, ctl, g;
 	sbx_session_create_opts co = { .user_id = "erin", .idle_timeout_ms = 1000 };
 	sbx_session_create_opts cc = { .user_id = "erin-control", .idle_timeout_ms = 1000 };
-	int ctl_state = 0;
 
 	REQUIRE_INT(sbx_session_create(svc, &co, &s, NULL), SBX_OK);
 	REQUIRE_INT(start(svc, s.session_id, "sleep 1009", id), SBX_OK);
@@ -548,16 +547,8 @@ TEST(running_process_keeps_the_session_awake)
 	 * made after it, with the same timeout, has been reaped (the reaper
 	 * visits the least recently active first). */
 	REQUIRE_INT(sbx_session_create(svc, &cc, &ctl, NULL), SBX_OK);
-	for (uint64_t end = harness_now_ms() + HARNESS_WAIT_MS;
-	    ctl_state != SBX_SESSION_STOPPED && harness_now_ms() < end;) {
-		if (sbx_session_get(svc, ctl.session_id, &g) == SBX_OK) {
-			ctl_state = g.state;
-			sbx_session_fini(&g);
-		}
-		if (ctl_state != SBX_SESSION_STOPPED)
-			nap_ms(100);
-	}
-	CHECK_INT(ctl_state, SBX_SESSION_STOPPED);
+	CHECK_INT(harness_wait_session_state(svc, ctl.session_id, SBX_SESSION_STOPPED),
+	    SBX_SESSION_STOPPED);
 	sbx_session_end(svc, ctl.session_id, 1);
 	sbx_session_fini(&ctl);
 	REQUIRE_INT(sbx_session_get(svc, s.session_id, &g), SBX_OK);

@@ -47,6 +47,10 @@ struct fake {
 	char url[64];
 	handler_fn handler;
 	atomic_int requests;
+	/* A reply is sent under a read lock that fake_stop takes for writing
+	 * around nng_close: nng 1.5.2 panics when nng_ctx_send races it. */
+	pthread_rwlock_t closing;
+	int closed;
 	pthread_mutex_t mu;
 	Sbx__V1__Request *last;   /* the last decoded request */
 };
@@ -122,10 +126,16 @@ serve_one(struct fake *f, nng_msg *m, nng_ctx ctx, nng_aio *aio)
 	nng_msg_append(m, r.data, r.len);
 	free(r.data);
 	nng_aio_set_msg(aio, m);
-	nng_ctx_send(ctx, aio);
-	nng_aio_wait(aio);
-	if (nng_aio_result(aio) != 0)
-		nng_msg_free(nng_aio_get_msg(aio));
+	pthread_rwlock_rdlock(&f->closing);
+	if (f->closed) {
+		nng_msg_free(m);
+	} else {
+		nng_ctx_send(ctx, aio);
+		nng_aio_wait(aio);
+		if (nng_aio_result(aio) != 0)
+			nng_msg_free(nng_aio_get_msg(aio));
+	}
+	pthread_rwlock_unlock(&f->closing);
 }
 
 static void *
@@ -159,6 +169,7 @@ fake_start_on(handler_fn h, const char *scheme, nng_tls_config *tls)
 
 	f->handler = h;
 	pthread_mutex_init(&f->mu, NULL);
+	pthread_rwlock_init(&f->closing, NULL);
 	snprintf(url, sizeof(url), "%s://127.0.0.1:0", scheme);
 	if (nng_rep0_open(&f->sock) != 0 ||
 	    nng_listener_create(&l, f->sock, url) != 0 ||
@@ -190,12 +201,16 @@ fake_start(handler_fn h)
 static void
 fake_stop(struct fake *f)
 {
+	pthread_rwlock_wrlock(&f->closing);
+	f->closed = 1;
 	nng_close(f->sock);
+	pthread_rwlock_unlock(&f->closing);
 	for (int i = 0; i < FAKE_THREADS; i++)
 		pthread_join(f->th[i], NULL);
 	if (f->last != NULL)
 		sbx__v1__request__free_unpacked(f->last, NULL);
 	pthread_mutex_destroy(&f->mu);
+	pthread_rwlock_destroy(&f->closing);
 	free(f);
 	g_fake = NULL;
 }

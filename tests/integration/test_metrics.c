@@ -2,7 +2,7 @@
  * test_metrics.c — health and metrics against a real sbxd: /healthz and
  * /readyz answer, RPC counters move by exactly the calls made (by method
  * and code), histograms are cumulative and end at _count, only GET on
- * known paths is served.
+ * known paths is served, and `sbx top --once` shows the method just called.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -185,6 +185,23 @@ TEST(only_get_on_known_paths)
 	buf_fini(&b);
 }
 
+TEST(top_once_shows_the_method)
+{
+	char cmd[512], out[8192];
+	const char *bin = getenv("SBX_BIN");
+	size_t n;
+	FILE *p;
+
+	REQUIRE(bin != NULL);
+	snprintf(cmd, sizeof(cmd), "%s top --once --metrics %s/metrics", bin, base);
+	REQUIRE((p = popen(cmd, "r")) != NULL);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	CHECK_INT(pclose(p), 0);
+	CHECK_CONTAINS(out, "ListRuntimes");
+	CHECK_CONTAINS(out, "RUNNING");
+}
+
 int
 main(void)
 {
@@ -201,6 +218,7 @@ main(void)
 	RUN(counters_move_by_exactly_the_calls);
 	RUN(histograms_are_cumulative_and_consistent);
 	RUN(only_get_on_known_paths);
+	RUN(top_once_shows_the_method);
 	sbx_client_close(svc);
 	if (!harness_finish(&d, t_failures))
 		t_failures++;

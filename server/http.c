@@ -18,6 +18,7 @@
 #include "log.h"
 #include "logbus.h"
 #include "metrics.h"
+#include "pool.h"
 #include "store.h"
 
 struct http_server {
@@ -127,6 +128,9 @@ render_server(struct server *srv, struct buf *b)
 		if (state_name[s] != NULL)
 			rv = buf_printf(b, "sbxd_sessions{state=\"%s\"} %lld\n", state_name[s],
 			    (long long)n[s]);
+	if (rv == SBXD_OK)
+		rv = metrics_render_gauge(b, "sbxd_pool_ready", "Warm containers ready to take.",
+		    pool_ready(srv));
 	if (rv == SBXD_OK)
 		rv = metrics_render_gauge(b, "sbxd_logbus_bytes",
 		    "Event bytes held in the log bus's rings.", (int64_t)logbus_bytes(srv));

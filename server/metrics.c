@@ -41,6 +41,21 @@ static struct hist rpc_hist[METRICS_RPC_SLOTS];
 static struct hist engine_hist;
 static _Atomic uint64_t engine_failed;
 static _Atomic int64_t gauges[METRICS_G_COUNT];
+static _Atomic uint64_t counters[METRICS_C_COUNT];
+
+static const struct {
+	const char *name, *help;
+} counter_doc[METRICS_C_COUNT] = {
+	[METRICS_C_LOGBUS_EVENTS] = { "sbxd_logbus_events_total", "Events put on the log bus." },
+	[METRICS_C_LOGBUS_BYTES] = { "sbxd_logbus_bytes_total", "Data bytes of those events." },
+	[METRICS_C_LOGBUS_EVICTED] = { "sbxd_logbus_evicted_total",
+	    "Events pushed out of a session's replay ring to make room." },
+	[METRICS_C_LOGBUS_PUB_FAILED] = { "sbxd_logbus_publish_failures_total",
+	    "Events the pub socket refused (slow subscribers also lose events inside nng)." },
+	[METRICS_C_POOL_HITS] = { "sbxd_pool_hits_total", "Sessions given a warm container." },
+	[METRICS_C_POOL_MISSES] = { "sbxd_pool_misses_total",
+	    "Sessions with the pool's limits that found no warm container of their runtime." },
+};
 
 #define RELAXED memory_order_relaxed
 
@@ -89,6 +104,12 @@ metrics_gauge_add(enum metrics_gauge g, int64_t delta)
 	atomic_fetch_add_explicit(&gauges[g], delta, RELAXED);
 }
 
+void
+metrics_count(enum metrics_counter c, uint64_t n)
+{
+	atomic_fetch_add_explicit(&counters[c], n, RELAXED);
+}
+
 int64_t
 metrics_gauge_get(enum metrics_gauge g)
 {
@@ -104,6 +125,8 @@ metrics_reset(void)
 	atomic_store(&engine_failed, 0);
 	for (int g = 0; g < METRICS_G_COUNT; g++)
 		atomic_store(&gauges[g], 0);
+	for (int c = 0; c < METRICS_C_COUNT; c++)
+		atomic_store(&counters[c], 0);
 }
 
 static uint64_t
@@ -211,6 +234,19 @@ metrics_render_gauge(struct buf *out, const char *name, const char *help, int64_
 	    (long long)value);
 }
 
+static sbxd_code
+render_counters(struct buf *out)
+{
+	sbxd_code rv = SBXD_OK;
+
+	for (int c = 0; c < METRICS_C_COUNT && rv == SBXD_OK; c++)
+		rv = buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n",
+		    counter_doc[c].name, counter_doc[c].help, counter_doc[c].name,
+		    counter_doc[c].name,
+		    (unsigned long long)atomic_load_explicit(&counters[c], RELAXED));
+	return rv;
+}
+
 sbxd_code
 metrics_render(struct buf *out, metrics_slot_name_fn name_of)
 {
@@ -218,7 +254,8 @@ metrics_render(struct buf *out, metrics_slot_name_fn name_of)
 
 	if ((rv = render_rpc_counts(out, name_of)) != SBXD_OK ||
 	    (rv = render_rpc_hists(out, name_of)) != SBXD_OK ||
-	    (rv = render_engine(out)) != SBXD_OK)
+	    (rv = render_engine(out)) != SBXD_OK ||
+	    (rv = render_counters(out)) != SBXD_OK)
 		return rv;
 	if ((rv = metrics_render_gauge(out, "sbxd_worker_queue_depth",
 	    "Requests waiting for a worker thread.",

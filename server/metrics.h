@@ -4,7 +4,7 @@
  *
  * The registry is process-wide: it is filled at the one place each thing
  * happens (rpc_handle for RPCs, docker_call_perform for engine calls, the
- * worker pool for its queue), where the driver has no server to hand. A
+ * worker pool for its queue, the log bus, the warm pool), where the driver has no server to hand. A
  * hot-path observation costs a few relaxed atomic adds and takes no lock.
  * Labels are method names and status codes only — never a session id, a
  * token or a user's name.
@@ -29,6 +29,16 @@ enum metrics_gauge {
 	METRICS_G_COUNT
 };
 
+enum metrics_counter {
+	METRICS_C_LOGBUS_EVENTS,     /* events put on the log bus */
+	METRICS_C_LOGBUS_BYTES,      /* their data bytes */
+	METRICS_C_LOGBUS_EVICTED,    /* events pushed out of a ring to make room */
+	METRICS_C_LOGBUS_PUB_FAILED, /* events the pub socket refused */
+	METRICS_C_POOL_HITS,         /* sessions given a warm container */
+	METRICS_C_POOL_MISSES,       /* sessions that had to create one (pool on) */
+	METRICS_C_COUNT
+};
+
 /* Names a dispatch slot for rendering; NULL for an unused slot. */
 typedef const char *(*metrics_slot_name_fn)(unsigned slot);
 
@@ -40,6 +50,8 @@ void metrics_rpc_observe(unsigned slot, int code, uint64_t us);
 void metrics_engine_observe(uint64_t us, int failed);
 /* Adds delta to a gauge. */
 void metrics_gauge_add(enum metrics_gauge g, int64_t delta);
+/* Adds n to a counter. */
+void metrics_count(enum metrics_counter c, uint64_t n);
 /* Reads a gauge (tests, readiness). */
 int64_t metrics_gauge_get(enum metrics_gauge g);
 /* Monotonic microseconds, for timing an observation. */

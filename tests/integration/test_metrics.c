@@ -1,8 +1,9 @@
 /*
  * test_metrics.c — health and metrics against a real sbxd: /healthz and
  * /readyz answer, RPC counters move by exactly the calls made (by method
- * and code), histograms are cumulative and end at _count, only GET on
- * known paths is served, and `sbx top --once` shows the method just called.
+ * and code), histograms are cumulative and end at _count, a session moves
+ * the pool, session and log-bus figures, only GET on known paths is
+ * served, and `sbx top --once` shows the method just called.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -167,8 +168,31 @@ TEST(histograms_are_cumulative_and_consistent)
 	CHECK(strstr(b.data, "sbxd_engine_call_duration_seconds_count ") != NULL);
 	CHECK(strstr(b.data, "sbxd_sessions{state=\"RUNNING\"} ") != NULL);
 	CHECK(strstr(b.data, "sbxd_worker_queue_depth ") != NULL);
+	CHECK(strstr(b.data, "sbxd_pool_ready ") != NULL);
+	CHECK(strstr(b.data, "sbxd_logbus_events_total ") != NULL);
 	CHECK(strstr(b.data, HARNESS_KEY) == NULL);
 	buf_fini(&b);
+}
+
+/* A session moves the pool's hit-or-miss count by one, is counted as
+ * RUNNING, and its command's output goes through the log bus. */
+TEST(session_pool_and_logbus)
+{
+	sbx_session_create_opts o = { .user_id = "metrics-user" };
+	double pool0 = scrape("sbxd_pool_hits_total") + scrape("sbxd_pool_misses_total");
+	double run0 = scrape("sbxd_sessions{state=\"RUNNING\"}");
+	double ev0 = scrape("sbxd_logbus_events_total");
+	sbx_session s;
+
+	REQUIRE_INT(sbx_session_create(svc, &o, &s, NULL), SBX_OK);
+	CHECK_INT(scrape("sbxd_pool_hits_total") + scrape("sbxd_pool_misses_total") - pool0, 1);
+	CHECK_INT(scrape("sbxd_sessions{state=\"RUNNING\"}") - run0, 1);
+	CHECK_INT(harness_exec_status(svc, s.session_id, "echo hello", 60000), 0);
+	CHECK(scrape("sbxd_logbus_events_total") > ev0);
+	CHECK(scrape("sbxd_engine_call_duration_seconds_count") > 0);
+	CHECK_INT(sbx_session_end(svc, s.session_id, 1), SBX_OK);
+	CHECK_INT(scrape("sbxd_sessions{state=\"RUNNING\"}") - run0, 0);
+	sbx_session_fini(&s);
 }
 
 TEST(only_get_on_known_paths)
@@ -217,6 +241,7 @@ main(void)
 	RUN(healthz_and_readyz);
 	RUN(counters_move_by_exactly_the_calls);
 	RUN(histograms_are_cumulative_and_consistent);
+	RUN(session_pool_and_logbus);
 	RUN(only_get_on_known_paths);
 	RUN(top_once_shows_the_method);
 	sbx_client_close(svc);

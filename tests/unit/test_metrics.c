@@ -100,7 +100,7 @@ TEST(histogram_is_cumulative_and_ends_at_count)
 	buf_fini(&b);
 }
 
-TEST(engine_and_gauges)
+TEST(engine_gauges_and_counters)
 {
 	struct buf b;
 
@@ -110,12 +110,19 @@ TEST(engine_and_gauges)
 	metrics_gauge_add(METRICS_G_WORKER_QUEUED, 3);
 	metrics_gauge_add(METRICS_G_WORKER_QUEUED, -1);
 	metrics_gauge_add(METRICS_G_WORKER_BUSY, 4);
+	metrics_count(METRICS_C_POOL_HITS, 1);
+	metrics_count(METRICS_C_LOGBUS_BYTES, 300);
+	metrics_count(METRICS_C_LOGBUS_BYTES, 12);
 	render(&b);
 	CHECK_INT(sample(b.data, "sbxd_engine_call_duration_seconds_count"), 2);
 	CHECK_INT(sample(b.data, "sbxd_engine_call_duration_seconds_bucket{le=\"0.0025\"}"), 2);
 	CHECK_INT(sample(b.data, "sbxd_engine_call_failures_total"), 1);
 	CHECK_INT(sample(b.data, "sbxd_worker_queue_depth"), 2);
 	CHECK_INT(sample(b.data, "sbxd_workers_busy"), 4);
+	CHECK_INT(sample(b.data, "sbxd_pool_hits_total"), 1);
+	CHECK_INT(sample(b.data, "sbxd_pool_misses_total"), 0);
+	CHECK_INT(sample(b.data, "sbxd_logbus_bytes_total"), 312);
+	CHECK(strstr(b.data, "# TYPE sbxd_logbus_events_total counter\n") != NULL);
 	CHECK(b.data[b.len - 1] == '\n');
 	buf_fini(&b);
 }
@@ -138,7 +145,7 @@ main(void)
 	RUN(counts_by_method_and_code);
 	RUN(unknown_slot_and_code);
 	RUN(histogram_is_cumulative_and_ends_at_count);
-	RUN(engine_and_gauges);
+	RUN(engine_gauges_and_counters);
 	RUN(ceiling_is_an_error);
 	T_DONE();
 }

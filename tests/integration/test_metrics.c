@@ -1,9 +1,10 @@
 /*
  * test_metrics.c — health and metrics against a real sbxd: /healthz and
- * /readyz answer, RPC counters move by exactly the calls made (by method
- * and code), histograms are cumulative and end at _count, a session moves
- * the pool, session and log-bus figures, only GET on known paths is
- * served, and `sbx top --once` shows the method just called.
+ * /readyz answer (503 naming the failed check when the engine is out of
+ * reach), RPC counters move by exactly the calls made (by method and
+ * code), histograms are cumulative and end at _count, a session moves the
+ * pool, session and log-bus figures, only GET on known paths is served,
+ * and `sbx top --once` shows the method just called.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -195,6 +196,30 @@ TEST(session_pool_and_logbus)
 	sbx_session_fini(&s);
 }
 
+/* An sbxd whose engine socket leads nowhere is alive but not ready, and
+ * says which check failed. */
+TEST(readyz_names_the_failed_check)
+{
+	struct sbxd_proc d2;
+	char extra[160], saved[64];
+	struct buf b;
+	int port = free_port();
+
+	snprintf(extra, sizeof(extra), "metrics_listen = 127.0.0.1:%d\n"
+	    "docker_socket = /nonexistent/docker.sock\npool_size = 0\n", port);
+	REQUIRE(harness_start(&d2, extra) == 0);
+	snprintf(saved, sizeof(saved), "%s", base);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
+	CHECK_INT(http("GET", "/healthz", &b), 200);
+	buf_fini(&b);
+	CHECK_INT(http("GET", "/readyz", &b), 503);
+	CHECK(strncmp(b.data, "engine: ", 8) == 0);
+	buf_fini(&b);
+	snprintf(base, sizeof(base), "%s", saved);
+	if (!harness_finish(&d2, t_failures))
+		t_failures++;
+}
+
 TEST(only_get_on_known_paths)
 {
 	struct buf b;
@@ -242,6 +267,7 @@ main(void)
 	RUN(counters_move_by_exactly_the_calls);
 	RUN(histograms_are_cumulative_and_consistent);
 	RUN(session_pool_and_logbus);
+	RUN(readyz_names_the_failed_check);
 	RUN(only_get_on_known_paths);
 	RUN(top_once_shows_the_method);
 	sbx_client_close(svc);

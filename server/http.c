@@ -19,6 +19,7 @@
 #include "logbus.h"
 #include "metrics.h"
 #include "pool.h"
+#include "procs.h"
 #include "store.h"
 
 struct http_server {
@@ -112,9 +113,8 @@ static const char *const state_name[SESSION_FAILED + 1] = {
 	[SESSION_STOPPED] = "STOPPED", [SESSION_FAILED] = "FAILED",
 };
 
-/* Gauges read from the server at scrape time. */
 static sbxd_code
-render_server(struct server *srv, struct buf *b)
+render_sessions(struct server *srv, struct buf *b)
 {
 	int64_t n[SESSION_FAILED + 1];
 	struct err e;
@@ -128,13 +128,27 @@ render_server(struct server *srv, struct buf *b)
 		if (state_name[s] != NULL)
 			rv = buf_printf(b, "sbxd_sessions{state=\"%s\"} %lld\n", state_name[s],
 			    (long long)n[s]);
-	if (rv == SBXD_OK)
-		rv = metrics_render_gauge(b, "sbxd_pool_ready", "Warm containers ready to take.",
-		    pool_ready(srv));
-	if (rv == SBXD_OK)
-		rv = metrics_render_gauge(b, "sbxd_logbus_bytes",
-		    "Event bytes held in the log bus's rings.", (int64_t)logbus_bytes(srv));
 	return rv;
+}
+
+/* Gauges read from the server at scrape time. */
+static sbxd_code
+render_server(struct server *srv, struct buf *b)
+{
+	int64_t running, kept;
+	sbxd_code rv;
+
+	procs_counts(srv, &running, &kept);
+	if ((rv = render_sessions(srv, b)) != SBXD_OK ||
+	    (rv = metrics_render_gauge(b, "sbxd_pool_ready", "Warm containers ready to take.",
+	    pool_ready(srv))) != SBXD_OK ||
+	    (rv = metrics_render_gauge(b, "sbxd_processes_running",
+	    "Background processes running in sandboxes.", running)) != SBXD_OK ||
+	    (rv = metrics_render_gauge(b, "sbxd_processes_kept",
+	    "Background process records kept, running or finished.", kept)) != SBXD_OK)
+		return rv;
+	return metrics_render_gauge(b, "sbxd_logbus_bytes",
+	    "Event bytes held in the log bus's rings.", (int64_t)logbus_bytes(srv));
 }
 
 static enum MHD_Result

@@ -170,19 +170,24 @@ TEST(histograms_are_cumulative_and_consistent)
 	CHECK(strstr(b.data, "sbxd_sessions{state=\"RUNNING\"} ") != NULL);
 	CHECK(strstr(b.data, "sbxd_worker_queue_depth ") != NULL);
 	CHECK(strstr(b.data, "sbxd_pool_ready ") != NULL);
+	CHECK(strstr(b.data, "sbxd_processes_running 0\n") != NULL);
 	CHECK(strstr(b.data, "sbxd_logbus_events_total ") != NULL);
 	CHECK(strstr(b.data, HARNESS_KEY) == NULL);
 	buf_fini(&b);
 }
 
 /* A session moves the pool's hit-or-miss count by one, is counted as
- * RUNNING, and its command's output goes through the log bus. */
+ * RUNNING, its command's output goes through the log bus, and its
+ * background process is counted as running. */
 TEST(session_pool_and_logbus)
 {
 	sbx_session_create_opts o = { .user_id = "metrics-user" };
 	double pool0 = scrape("sbxd_pool_hits_total") + scrape("sbxd_pool_misses_total");
 	double run0 = scrape("sbxd_sessions{state=\"RUNNING\"}");
 	double ev0 = scrape("sbxd_logbus_events_total");
+	double procs0 = scrape("sbxd_processes_running");
+	sbx_process_opts po = { .command = "sleep 600" };
+	sbx_process proc;
 	sbx_session s;
 
 	REQUIRE_INT(sbx_session_create(svc, &o, &s, NULL), SBX_OK);
@@ -191,6 +196,9 @@ TEST(session_pool_and_logbus)
 	CHECK_INT(harness_exec_status(svc, s.session_id, "echo hello", 60000), 0);
 	CHECK(scrape("sbxd_logbus_events_total") > ev0);
 	CHECK(scrape("sbxd_engine_call_duration_seconds_count") > 0);
+	CHECK_INT(sbx_process_start(svc, s.session_id, &po, &proc), SBX_OK);
+	CHECK_INT(scrape("sbxd_processes_running") - procs0, 1);
+	sbx_process_fini(&proc);
 	CHECK_INT(sbx_session_end(svc, s.session_id, 1), SBX_OK);
 	CHECK_INT(scrape("sbxd_sessions{state=\"RUNNING\"}") - run0, 0);
 	sbx_session_fini(&s);

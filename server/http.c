@@ -7,6 +7,7 @@
  * metrics.c.
  */
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,7 +85,20 @@ reply_text(struct MHD_Connection *conn, unsigned status, const char *text)
 	return reply(conn, status, (char *)text, strlen(text), 1, "text/plain; charset=utf-8");
 }
 
-/* The readiness checks, in order; the first that fails is named in msg. */
+/* Says why readiness failed into msg; returns 0 (not ready). */
+__attribute__((format(printf, 3, 4))) static int
+not_ready(char *msg, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, n, fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+/* The readiness checks, in order; the first that fails is named in msg.
+ * Engine calls take the driver's own timeouts. */
 static int
 ready(struct server *srv, char *msg, size_t n)
 {
@@ -93,17 +107,17 @@ ready(struct server *srv, char *msg, size_t n)
 	int present = 0;
 
 	if (store_check_writable(srv->store, &e) != SBXD_OK)
-		return snprintf(msg, n, "store: %s\n", e.msg), 0;
+		return not_ready(msg, n, "store: %s\n", e.msg);
 	if (srv->drv->ops->ping(srv->drv, &e) != SBXD_OK)
-		return snprintf(msg, n, "engine: %s\n", e.msg), 0;
+		return not_ready(msg, n, "engine: %s\n", e.msg);
 	if (rt == NULL)
-		return snprintf(msg, n, "image: default runtime %s is not configured\n",
-		    srv->cfg->default_runtime), 0;
+		return not_ready(msg, n, "image: default runtime %s is not configured\n",
+		    srv->cfg->default_runtime);
 	if (srv->drv->ops->image_present(srv->drv, rt->image, &present, &e) != SBXD_OK)
-		return snprintf(msg, n, "image: %s\n", e.msg), 0;
+		return not_ready(msg, n, "image: %s\n", e.msg);
 	if (!present)
-		return snprintf(msg, n, "image: %s (default runtime %s) is not present; build it "
-		    "with deploy/images/build.sh\n", rt->image, rt->name), 0;
+		return not_ready(msg, n, "image: %s (default runtime %s) is not present; build it "
+		    "with deploy/images/build.sh\n", rt->image, rt->name);
 	snprintf(msg, n, "ready\n");
 	return 1;
 }

@@ -69,6 +69,7 @@ static const struct key keys[] = {
 	{ "readonly_rootfs", K_BOOL, F(readonly_rootfs), 0, 1 },
 	{ "tmpfs_tmp", K_STR, F(tmpfs_tmp), 0, 0 },
 	{ "log_listen", K_STR, F(log_listen), 0, 0 },
+	{ "metrics_listen", K_STR, F(metrics_listen), 0, 0 },
 	{ "log_ring_events", K_INT, F(log_ring_events), 16, 1 << 20 },
 	{ "log_ring_bytes", K_SIZE, F(log_ring_bytes), 64LL << 10, 1LL << 30 },
 	{ "log_total_bytes", K_SIZE, F(log_total_bytes), 1LL << 20, 1LL << 40 },
@@ -124,6 +125,7 @@ config_defaults(struct config *c)
 		    "deploy/images/build.sh %s", builtin_runtimes[i]);
 	}
 	snprintf(c->log_listen, sizeof(c->log_listen), "tcp://127.0.0.1:7411");
+	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "127.0.0.1:7412");
 	c->log_ring_events = 1000;
 	c->log_ring_bytes = 4u << 20;
 	c->log_total_bytes = 256u << 20;

@@ -70,6 +70,7 @@ struct config {
 	int readonly_rootfs;
 	char tmpfs_tmp[128];         /* mount options for a /tmp tmpfs; "" = none */
 	char log_listen[CONFIG_PATH_MAX]; /* pub socket of the log bus; empty = none */
+	char metrics_listen[128];    /* HTTP health and metrics, HOST:PORT; "" or "off" = none */
 	int log_ring_events;         /* events a session's ring keeps ... */
 	size_t log_ring_bytes;       /* ... and their bytes at most */
 	size_t log_total_bytes;      /* all rings together, about */

@@ -75,6 +75,7 @@ static struct service services[] = {
 	{ "sbx.v1.SandboxService/", &sbx__v1__sandbox_service__descriptor, { { 0 } } },
 };
 #define NSERVICES (sizeof(services) / sizeof(services[0]))
+_Static_assert(NSERVICES * MAX_METHODS <= DISPATCH_SLOTS, "a slot for every method");
 
 static char names[NSERVICES][MAX_METHODS][96];
 
@@ -92,6 +93,7 @@ build_table(void)
 			    services[s].prefix, d->methods[i].name);
 			services[s].methods[i].name = names[s][i];
 			services[s].methods[i].desc = &d->methods[i];
+			services[s].methods[i].slot = (unsigned)(s * MAX_METHODS + i);
 		}
 	}
 	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
@@ -148,6 +150,17 @@ dispatch_find(const char *name, size_t len)
 		return &sv->methods[idx];
 	}
 	return NULL;
+}
+
+const char *
+dispatch_slot_name(unsigned slot)
+{
+	size_t s = slot / MAX_METHODS, i = slot % MAX_METHODS;
+
+	dispatch_init();
+	if (s >= NSERVICES || i >= services[s].desc->n_methods)
+		return NULL;
+	return services[s].methods[i].name;
 }
 
 void

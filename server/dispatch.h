@@ -42,13 +42,18 @@ struct method {
 	const ProtobufCMethodDescriptor *desc;
 	handler_fn fn;              /* NULL = unimplemented */
 	unsigned flags;
+	unsigned slot;              /* below DISPATCH_SLOTS, unique: per-method tables (metrics) */
 };
+
+#define DISPATCH_SLOTS 128
 
 /* Builds the table once (later calls return at once; lookups call it too);
  * aborts on a table row that names no method (a bug). */
 void dispatch_init(void);
 /* The method called name (len bytes, not NUL-terminated), or NULL. */
 const struct method *dispatch_find(const char *name, size_t len);
+/* The name of the method in slot, or NULL when no method has it. */
+const char *dispatch_slot_name(unsigned slot);
 /* Calls fn for every method, in descriptor order (for tests and docs). */
 void dispatch_foreach(void (*fn)(const struct method *m, void *arg), void *arg);
 

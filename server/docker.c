@@ -31,6 +31,7 @@
 #include "docker_int.h"
 #include "driver.h"
 #include "err.h"
+#include "metrics.h"
 
 #define DOCKER_API		"http://localhost/v1.41"
 #define DOCKER_LIST_MAX		(32u << 20)	/* ceiling on a container list */
@@ -238,6 +239,7 @@ docker_call_perform(struct docker *dk, struct docker_call *c, struct err *e)
 {
 	char detail[CURL_ERROR_SIZE] = "";
 	long os_errno = 0;
+	uint64_t t0;
 	CURL *h;
 
 	c->status = 0;
@@ -262,7 +264,9 @@ docker_call_perform(struct docker *dk, struct docker_call *c, struct err *e)
 	}
 	set_method(dk, c, h);
 	c->h = h;
+	t0 = metrics_now_us();
 	c->cc = curl_easy_perform(h);
+	metrics_engine_observe(metrics_now_us() - t0, c->cc != CURLE_OK);
 	c->h = NULL;
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &c->status);
 	curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);

@@ -57,6 +57,7 @@
 
 #include "log.h"
 #include "logbus.h"
+#include "metrics.h"
 #include "sbx/v1/sbx.pb-c.h"
 #include "store.h"
 
@@ -396,6 +397,7 @@ drop_oldest(struct logbus *b, struct ring *r)
 	struct ev *o = slot(r, 0);
 
 	r->bytes -= o->len;
+	metrics_count(METRICS_C_LOGBUS_EVICTED, 1);
 	atomic_fetch_sub(&b->total, o->len);
 	free(o->data);
 	o->data = NULL;
@@ -565,8 +567,10 @@ publish(struct logbus *b, const struct ring *r, const struct logbus_event *in)
 		memcpy(nng_msg_body(m), r->topic, r->topic_len);
 		sbx__v1__sealed_log_event__pack(&se, (uint8_t *)nng_msg_body(m) + r->topic_len);
 		/* pub0 never waits: a full subscriber queue drops instead. */
-		if (nng_sendmsg(b->pub, m, NNG_FLAG_NONBLOCK) != 0)
+		if (nng_sendmsg(b->pub, m, NNG_FLAG_NONBLOCK) != 0) {
 			nng_msg_free(m);
+			metrics_count(METRICS_C_LOGBUS_PUB_FAILED, 1);
+		}
 	}
 	free(ct);
 }
@@ -596,6 +600,8 @@ logbus_emit(struct server *s, const char *session_id, const char *process_id,
 		ev.seq = r->next_seq++;
 		ring_push(b, r, &ev);
 		publish(b, r, &ev);
+		metrics_count(METRICS_C_LOGBUS_EVENTS, 1);
+		metrics_count(METRICS_C_LOGBUS_BYTES, ev.len);
 		last = ev.seq;
 		p += ev.len;
 		len -= ev.len;

@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 
 #include "config.h"
+#include "http.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "procs.h"
@@ -112,6 +113,7 @@ main(int argc, char **argv)
 	static struct config cfg;
 	struct server *srv = NULL;
 	struct rpc_server *rpc = NULL;
+	struct http_server *http = NULL;
 	struct err e;
 	sigset_t set;
 	int sig, check_only = 0, rv;
@@ -156,6 +158,8 @@ main(int argc, char **argv)
 		fatalx("%s", e.msg);
 	if (rpc_server_start(srv, &rpc, &e) != SBXD_OK)
 		fatalx("%s", e.msg);
+	if (http_start(srv, &http, &e) != SBXD_OK)   /* sandboxes matter more than probes */
+		log_warnx("%s; health and metrics are off", e.msg);
 	log_info("sbxd ready: state in %s, workspaces in %s, default runtime %s",
 	    cfg.state_dir, cfg.workspace_root, cfg.default_runtime);
 	do {
@@ -165,6 +169,7 @@ main(int argc, char **argv)
 	log_info("signal %d: shutting down", sig);
 	procs_drain(srv);            /* WaitProcess calls answer now, not in 30 s */
 	rpc_server_stop(rpc, SHUTDOWN_GRACE_MS);
+	http_stop(http);             /* before the store and driver it reads close */
 	lifecycle_reaper_stop(srv);
 	server_close(srv);
 	curl_global_cleanup();

@@ -40,6 +40,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 #include "runtime.h"
 
@@ -307,7 +308,23 @@ pool_take(struct server *s, const char *runtime, int64_t memory_bytes, int64_t n
 	}
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
+	metrics_count(got ? METRICS_C_POOL_HITS : METRICS_C_POOL_MISSES, 1);
 	return got;
+}
+
+int
+pool_ready(struct server *s)
+{
+	struct pool *p = s->pool;
+	int n = 0;
+
+	if (p == NULL)
+		return 0;
+	pthread_mutex_lock(&p->mu);
+	for (int i = 0; i < p->nrt; i++)
+		n += p->rts[i].n;
+	pthread_mutex_unlock(&p->mu);
+	return n;
 }
 
 sbxd_code

@@ -49,6 +49,8 @@ void pool_stop(struct server *s);
  * blocks on Docker; wakes the refill thread. */
 int pool_take(struct server *s, const char *runtime, int64_t memory_bytes,
     int64_t nano_cpus, int64_t pids_limit, struct pool_item *it);
+/* How many warm containers are ready, over every runtime (0 when off). */
+int pool_ready(struct server *s);
 /* An idle pool container died (engine event): takes it out of the pool,
  * removes it and its slot, and wakes the refill thread. Returns 1 when it
  * was an idle member, 0 otherwise (nothing done). */

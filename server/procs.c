@@ -130,6 +130,22 @@ count_running(struct procs *ps, const char *session)
 	return n;
 }
 
+void
+procs_counts(struct server *s, int64_t *running, int64_t *kept)
+{
+	struct procs *ps = s->procs;
+
+	*running = *kept = 0;
+	if (ps == NULL)
+		return;
+	pthread_mutex_lock(&ps->mu);
+	for (struct proc *p = ps->head; p != NULL; p = p->next) {
+		*running += p->state == PROCS_RUNNING;
+		(*kept)++;
+	}
+	pthread_mutex_unlock(&ps->mu);
+}
+
 /* Forgets the oldest finished records of session past KEEP_FINISHED. */
 void
 procs_trim_finished(struct procs *ps, const char *session)

@@ -56,6 +56,9 @@ void procs_drain(struct server *s);
 /* Stops the thread and forgets every process; live ones go on in their
  * containers. NULL-safe. */
 void procs_close(struct server *s);
+/* Background processes running, and records kept (running or finished),
+ * over every session; a walk of the list under its lock (metrics). */
+void procs_counts(struct server *s, int64_t *running, int64_t *kept);
 
 /* Starts a process in r's (running) container. The caller has done
  * lifecycle_busy_enter for r; on success the process owns that and leaves

@@ -30,6 +30,7 @@
 #include "arena.h"
 #include "dispatch.h"
 #include "log.h"
+#include "metrics.h"
 #include "pbcheck.h"
 #include "replycache.h"
 #include "utf8.h"
@@ -313,6 +314,7 @@ out:
 	reply = pack_response(c.request_id, rv, msg ? msg : err_code_name(rv), rbuf, rlen, outlen);
 	if (slot != NULL)
 		replycache_finish(srv->replies, slot, reply, *outlen, rv != SBXD_UNAVAILABLE);
+	metrics_rpc_observe(m != NULL ? m->slot : METRICS_RPC_UNKNOWN, (int)rv, mono_us() - t0);
 	if (rv == SBXD_OK)
 		log_debug("%s id=%s ok %lluus", m->name, c.request_id,
 		    (unsigned long long)(mono_us() - t0));

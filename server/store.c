@@ -559,6 +559,46 @@ out:
 /* ---- for the reaper and capacity (session_reaper.c) */
 
 sbxd_code
+store_session_count_by_state(struct store *s, int64_t n[SESSION_FAILED + 1], struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	sbxd_code rv = SBXD_OK;
+	int rc;
+
+	memset(n, 0, sizeof(int64_t) * (SESSION_FAILED + 1));
+	pthread_mutex_lock(&s->mu);
+	if ((st = stmt(s, "SELECT state, COUNT(*) FROM sessions WHERE state != 4"
+	    " GROUP BY state")) == NULL) {
+		rv = db_err(s, e, "counting sessions by state");
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int state = sqlite3_column_int(st, 0);
+
+		if (state >= 0 && state <= SESSION_FAILED)
+			n[state] = sqlite3_column_int64(st, 1);
+	}
+	if (rc != SQLITE_DONE)
+		rv = db_err(s, e, "counting sessions by state");
+out:
+	stmt_done(st);
+	pthread_mutex_unlock(&s->mu);
+	return rv;
+}
+
+sbxd_code
+store_check_writable(struct store *s, struct err *e)
+{
+	sbxd_code rv;
+
+	pthread_mutex_lock(&s->mu);
+	if ((rv = exec_sql(s, "BEGIN IMMEDIATE", e)) == SBXD_OK)
+		rv = exec_sql(s, "ROLLBACK", e);
+	pthread_mutex_unlock(&s->mu);
+	return rv;
+}
+
+sbxd_code
 store_session_count_running(struct store *s, const char *user, int *n, struct err *e)
 {
 	sqlite3_stmt *st = NULL;

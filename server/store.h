@@ -109,6 +109,14 @@ struct session_activity {
 	int64_t idle_timeout_ms;
 };
 
+/* n[state] = how many sessions are in each state but ENDED (n has
+ * SESSION_FAILED + 1 slots; ENDED's stays 0). A scan of the table: for
+ * metrics scrapes, not for request paths. */
+sbxd_code store_session_count_by_state(struct store *s, int64_t n[SESSION_FAILED + 1],
+    struct err *e);
+/* Takes and releases the write lock: SBXD_OK when the store accepts writes
+ * (readiness), else why not. */
+sbxd_code store_check_writable(struct store *s, struct err *e);
 /* *n = how many sessions are RUNNING: of user, or of everyone (NULL). */
 sbxd_code store_session_count_running(struct store *s, const char *user, int *n,
     struct err *e);

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "metrics.h"
 #include "worker.h"
 
 struct job {
@@ -38,7 +39,10 @@ worker_main(void *arg)
 		if ((p->head = j->next) == NULL)
 			p->tail = NULL;
 		pthread_mutex_unlock(&p->mu);
+		metrics_gauge_add(METRICS_G_WORKER_QUEUED, -1);
+		metrics_gauge_add(METRICS_G_WORKER_BUSY, 1);
 		j->fn(j->arg);
+		metrics_gauge_add(METRICS_G_WORKER_BUSY, -1);
 		free(j);
 	}
 }
@@ -88,6 +92,7 @@ worker_submit(struct worker_pool *p, worker_fn fn, void *arg)
 	else
 		p->head = j;
 	p->tail = j;
+	metrics_gauge_add(METRICS_G_WORKER_QUEUED, 1);
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	return SBXD_OK;

@@ -96,6 +96,7 @@ int cmd_wait(int argc, char **argv);
 int cmd_kill(int argc, char **argv);
 int cmd_stdin(int argc, char **argv);
 int cmd_output(int argc, char **argv);
+int cmd_top(int argc, char **argv);      /* cmd_top.c */
 
 /* sbx_exec with the command's output printed live from the session's log
  * events as it runs (cmd_logs.c); r as sbx_exec, its output already shown. */

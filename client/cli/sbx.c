@@ -117,6 +117,10 @@ static const char usage_text[] =
 "                    signals the process's whole tree (default TERM)\n"
 "  stdin [--close] ID PROCESS           sends stdin to it; --close: then EOF\n"
 "  output ID PROCESS                    what it printed since the last read\n"
+"  top [--metrics URL] [--once]         live RPC rates, p50/p99, sessions and\n"
+"                    workers from sbxd's /metrics (default\n"
+"                    http://127.0.0.1:7412/metrics); --once: one frame of\n"
+"                    the totals since sbxd started\n"
 "  version | help\n"
 "\n"
 "exit status: 0 ok, 1 error (\"sbx: CODE: message\" on stderr), 2 usage.\n"
@@ -435,6 +439,7 @@ static const struct {
 	{ "kill", cmd_kill, 1 },
 	{ "stdin", cmd_stdin, 1 },
 	{ "output", cmd_output, 1 },
+	{ "top", cmd_top, 0 },
 	{ "version", cmd_version, 0 },
 };
 

@@ -30,6 +30,7 @@ cli_start() {
 	cat >"$dir/sbxd.conf" <<CONF
 listen = $SBX_ENDPOINT
 log_listen = tcp://127.0.0.1:0
+metrics_listen = off
 state_dir = $dir
 service_key = $SBX_SERVICE_KEY
 CONF

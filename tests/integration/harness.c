@@ -130,7 +130,8 @@ start(struct sbxd_proc *p, const char *extra_conf, int tls)
 	snprintf(p->log, sizeof(p->log), "%s/sbxd.log", p->dir);
 	if ((f = fopen(p->conf, "w")) == NULL)
 		return -1;
-	fprintf(f, "listen = %s\nlog_listen = %s\nstate_dir = %s\nservice_key = %s\nlog_level = info\n%s%s\n",
+	fprintf(f, "listen = %s\nlog_listen = %s\nstate_dir = %s\nservice_key = %s\nlog_level = info\n"
+	    "metrics_listen = off\n%s%s\n",
 	    p->endpoint, p->log_endpoint, p->dir, HARNESS_KEY, tlsconf, extra_conf ? extra_conf : "");
 	fclose(f);
 	if (spawn(p) != 0)

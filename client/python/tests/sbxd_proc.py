@@ -44,7 +44,8 @@ class Sbxd:
         self.log = os.path.join(self.dir, "sbxd.log")
         with open(self.conf, "w") as f:
             f.write(f"listen = {self.endpoint}\nlog_listen = {self.log_endpoint}\n"
-                    f"state_dir = {self.dir}\nservice_key = {self.key}\nlog_level = info\n")
+                    f"state_dir = {self.dir}\nservice_key = {self.key}\nlog_level = info\n"
+                    "metrics_listen = off\n")
             if tls:
                 f.write(self._make_cert())
         self.proc: subprocess.Popen | None = None

@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 
 #include "config.h"
+#include "connlimit.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "procs.h"
@@ -129,6 +130,8 @@ main(int argc, char **argv)
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* the rep socket and the log bus each hold up to max_connections */
+	connlimit_raise_nofile(2 * (uint64_t)cfg.max_connections + CONNLIMIT_NOFILE_RESERVE);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);

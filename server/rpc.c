@@ -28,6 +28,7 @@
 #include <sodium.h>
 
 #include "arena.h"
+#include "connlimit.h"
 #include "dispatch.h"
 #include "log.h"
 #include "pbcheck.h"
@@ -494,6 +495,9 @@ open_socket(struct rpc_server *r, struct err *e)
 		return nng_fail(e, "setting the message size cap", rv);
 	if ((code = setup_tls(r, e)) != SBXD_OK)
 		return code;
+	if ((code = connlimit_attach(r->sock, "rpc", c->max_connections,
+	    c->max_connections_per_address, &r->srv->rpc_conns, e)) != SBXD_OK)
+		return code;
 	if ((rv = nng_listener_start(r->listener, 0)) != 0)
 		return nng_fail(e, c->listen, rv);
 	return SBXD_OK;
@@ -533,8 +537,10 @@ rpc_server_start(struct server *srv, struct rpc_server **out, struct err *e)
 		x->state = CTX_RECV;
 		nng_ctx_recv(x->ctx, x->aio);
 	}
-	log_info("listening on %s (%d contexts, %d workers, messages up to %zu bytes)",
-	    srv->cfg->listen, srv->cfg->contexts, srv->cfg->workers, srv->cfg->max_message_bytes);
+	log_info("listening on %s (%d contexts, %d workers, messages up to %zu bytes, "
+	    "%d connections, %d per address)", srv->cfg->listen, srv->cfg->contexts,
+	    srv->cfg->workers, srv->cfg->max_message_bytes, srv->cfg->max_connections,
+	    srv->cfg->max_connections_per_address);
 	*out = r;
 	return SBXD_OK;
 fail:
@@ -556,6 +562,9 @@ rpc_server_stop(struct rpc_server *r, int grace_ms)
 	r->closed = 1;
 	nng_close(r->sock);
 	pthread_rwlock_unlock(&r->close_lock);
+	connlimit_log(r->srv->rpc_conns);
+	connlimit_free(r->srv->rpc_conns);   /* after the close: no callback runs now */
+	r->srv->rpc_conns = NULL;
 	worker_pool_free(r->pool);
 	for (int i = 0; i < r->nctx; i++) {
 		nng_aio_stop(r->ctxs[i].aio);

@@ -46,6 +46,7 @@ static const struct key keys[] = {
 	{ "contexts", K_INT, F(contexts), 1, 4096 },
 	{ "max_connections", K_INT, F(max_connections), 1, 16384 },
 	{ "max_connections_per_address", K_INT, F(max_connections_per_address), 1, 16384 },
+	{ "drain", K_MS, F(drain_ms), 1000, 3600000 },
 	{ "max_message_bytes", K_SIZE, F(max_message_bytes), 4096, 1LL << 30 },
 	{ "max_output_bytes", K_SIZE, F(max_output_bytes), 1, 1LL << 30 },
 	{ "read_max_bytes", K_SIZE, F(read_max_bytes), 1, 1LL << 30 },
@@ -95,6 +96,7 @@ config_defaults(struct config *c)
 	c->contexts = 128;
 	c->max_connections = 512;
 	c->max_connections_per_address = 64;
+	c->drain_ms = 10000;
 	c->max_message_bytes = 16u << 20;
 	c->max_output_bytes = 100000;
 	c->read_max_bytes = 8u << 20;

@@ -4,7 +4,8 @@
  * Settings come from built-in defaults, then the config file (--config, or
  * /etc/sbx/sbxd.conf when present), then flags. Signals are blocked in
  * every thread and taken synchronously here with sigwait, so shutdown runs
- * in plain code: stop taking requests, let the ones in flight finish, close.
+ * in plain code: stop taking requests, let the ones in flight finish within
+ * `drain` (foreground commands still running then are killed), close.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -25,7 +26,6 @@
 #include "server.h"
 
 #define DEFAULT_CONFIG "/etc/sbx/sbxd.conf"
-#define SHUTDOWN_GRACE_MS 10000
 
 static void
 usage(FILE *f)
@@ -167,7 +167,12 @@ main(int argc, char **argv)
 	} while (sig == SIGHUP);
 	log_info("signal %d: shutting down", sig);
 	procs_drain(srv);            /* WaitProcess calls answer now, not in 30 s */
-	rpc_server_stop(rpc, SHUTDOWN_GRACE_MS);
+	if (rpc_server_stop(rpc, (int)cfg.drain_ms) != 0) {
+		/* calls still running use the state: leave it to the exit;
+		 * the store is crash-safe (WAL) */
+		log_info("sbxd stopped without waiting for the calls still running");
+		_exit(0);
+	}
 	lifecycle_reaper_stop(srv);
 	server_close(srv);
 	curl_global_cleanup();

@@ -44,6 +44,9 @@ static const struct key keys[] = {
 	{ "log_level", K_LEVEL, F(log_level), 0, 3 },
 	{ "workers", K_INT, F(workers), 1, 1024 },
 	{ "contexts", K_INT, F(contexts), 1, 4096 },
+	{ "max_connections", K_INT, F(max_connections), 1, 16384 },
+	{ "max_connections_per_address", K_INT, F(max_connections_per_address), 1, 16384 },
+	{ "drain", K_MS, F(drain_ms), 1000, 3600000 },
 	{ "max_message_bytes", K_SIZE, F(max_message_bytes), 4096, 1LL << 30 },
 	{ "max_output_bytes", K_SIZE, F(max_output_bytes), 1, 1LL << 30 },
 	{ "read_max_bytes", K_SIZE, F(read_max_bytes), 1, 1LL << 30 },
@@ -92,6 +95,9 @@ config_defaults(struct config *c)
 	c->log_level = LOG_LVL_INFO;
 	c->workers = 32;
 	c->contexts = 128;
+	c->max_connections = 512;
+	c->max_connections_per_address = 64;
+	c->drain_ms = 10000;
 	c->max_message_bytes = 16u << 20;
 	c->max_output_bytes = 100000;
 	c->read_max_bytes = 8u << 20;

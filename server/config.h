@@ -45,6 +45,9 @@ struct config {
 	int log_level;
 	int workers;                 /* blocking-work threads */
 	int contexts;                /* requests in flight at once */
+	int max_connections;         /* per listening socket (connlimit.h) */
+	int max_connections_per_address;
+	uint64_t drain_ms;           /* shutdown: calls in flight get this long */
 	size_t max_message_bytes;    /* listener cap on one request */
 	size_t max_output_bytes;     /* per stream of one Execute */
 	size_t read_max_bytes;       /* one Read/ReadBytes */

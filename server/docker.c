@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,7 @@ struct docker {
 	CURL *idle[DOCKER_POOL_MAX];
 	size_t nidle;
 	struct ctable *ctable;		/* per-container records (docker_stats.c) */
+	atomic_int draining;		/* set by docker_drain: foreground execs end */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -809,6 +811,21 @@ docker_ctable(struct docker *dk)
 	return dk->ctable;
 }
 
+/* driver_ops.drain: see driver.h. */
+static void
+docker_drain(struct driver *d)
+{
+	struct docker *dk = d->impl;
+
+	atomic_store(&dk->draining, 1);
+}
+
+int
+docker_draining(struct docker *dk)
+{
+	return atomic_load(&dk->draining);
+}
+
 /* driver_ops.reserve: per-container tables hold this many containers. */
 static void
 docker_reserve(struct driver *d, size_t containers)
@@ -864,6 +881,7 @@ static const struct driver_ops docker_ops = {
 	.image_remove = docker_image_remove,
 	.events = docker_events,
 	.reserve = docker_reserve,
+	.drain = docker_drain,
 	.free = docker_free,
 };
 

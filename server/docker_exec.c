@@ -142,15 +142,27 @@ out:
 	return rv;
 }
 
+/* curl's progress callback (about once a second while the stream is
+ * idle): non-zero ends the stream once the driver drains. */
+static int
+exec_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+    curl_off_t ulnow)
+{
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return docker_draining(arg);
+}
+
 /* Runs the exec, streaming into res. *timed_out is set (and SBXD_OK
- * returned) when timeout_ms passed before the stream ended. */
+ * returned) when timeout_ms passed before the stream ended, *timed_out = 2
+ * when the driver's drain ended it. */
 static sbxd_code
 exec_start(struct docker *dk, const struct driver_exec_spec *spec,
     const char *xid, long timeout_ms, struct driver_exec_result *res,
     int *timed_out, struct err *e)
 {
 	struct docker_call c = { .method = "POST", .timeout_ms = timeout_ms,
-	    .body = "{\"Detach\":false,\"Tty\":false}" };
+	    .body = "{\"Detach\":false,\"Tty\":false}",
+	    .progress = exec_progress, .progress_arg = dk };
 	struct xsink xs = { .c = &c, .res = res };
 	sbxd_code rv;
 
@@ -164,9 +176,9 @@ exec_start(struct docker *dk, const struct driver_exec_spec *spec,
 	if ((rv = docker_call_url(&c, e, "/exec/%s/start", xid)) != SBXD_OK)
 		goto out;
 	rv = docker_call_perform(dk, &c, e);
-	if (c.cc == CURLE_OPERATION_TIMEDOUT && (c.status == 0 ||
-	    c.status == 200)) {
-		*timed_out = 1;
+	if ((c.cc == CURLE_OPERATION_TIMEDOUT || (c.cc == CURLE_ABORTED_BY_CALLBACK &&
+	    docker_draining(dk))) && (c.status == 0 || c.status == 200)) {
+		*timed_out = c.cc == CURLE_OPERATION_TIMEDOUT ? 1 : 2;
 		err_clear(e);
 		rv = SBXD_OK;
 	}
@@ -229,6 +241,10 @@ docker_exec_wait_exit(struct docker *dk, struct docker_exec_state *x,
 		}
 		if (tries < 4)
 			continue;
+		if (docker_draining(dk)) {     /* after the quick tries: a finished */
+			*timed_out = 2;        /* command keeps its exit code */
+			return SBXD_OK;
+		}
 		if (deadline != 0 && (uint64_t)nap > deadline - now)
 			nap = (long)(deadline - now);
 		sleep_ms(nap);
@@ -389,8 +405,12 @@ docker_exec(struct driver *d, const struct driver_exec_spec *spec,
 	    (!timed_out &&
 	    (rv = docker_exec_wait_exit(dk, &x, deadline, &timed_out, e))))
 		goto out;
-	if (timed_out) {
+	if (timed_out)
 		docker_exec_kill(dk, &x);
+	if (timed_out == 2) {
+		log_info("exec %.12s: killed, sbxd is stopping", x.id);
+		rv = err_set(e, SBXD_UNAVAILABLE, DOCKER_DRAIN_MSG);
+	} else if (timed_out) {
 		res->timed_out = 1;
 		res->exit_code = 124;
 	} else

@@ -121,6 +121,11 @@ struct docker_exec_state {
 	int64_t pid;			/* host pid of its first process */
 };
 
+/* 1 once driver_ops.drain ran: foreground execs are to end. */
+int docker_draining(struct docker *dk);
+/* The message of an exec ended by the drain. */
+#define DOCKER_DRAIN_MSG "sbxd is stopping; the command was killed"
+
 /* Monotonic milliseconds. */
 uint64_t docker_now_ms(void);
 /* Creates an exec of s (stdin attached when attach_stdin) and writes its
@@ -131,7 +136,8 @@ sbxd_code docker_exec_create(struct docker *dk, const struct driver_exec_spec *s
 sbxd_code docker_exec_inspect(struct docker *dk, struct docker_exec_state *x,
     struct err *e);
 /* After an exec's stream ended: re-inspects until the engine records the
- * exit; sets *timed_out instead when deadline (0 = none) passes first. */
+ * exit; sets *timed_out instead when deadline (0 = none) passes first, or
+ * to 2 when the driver drains (shutdown) first. */
 sbxd_code docker_exec_wait_exit(struct docker *dk, struct docker_exec_state *x,
     uint64_t deadline, int *timed_out, struct err *e);
 /* Sends sig from the host to every live process of x's process group that

@@ -39,6 +39,7 @@
 #define STREAM_HEAD_MAX		8192		/* response head ceiling */
 #define STREAM_ERRBODY_MAX	(64u << 10)	/* error body kept */
 #define STREAM_CONNECT_MS	5000L
+#define STREAM_DRAIN_POLL_MS	500u		/* how soon a pump sees a drain */
 #define STREAM_HANDSHAKE_MS	30000		/* request + response head */
 #define STREAM_PUMP_MAX		(256u << 10)	/* read per proc_pump call */
 #define STREAM_CHUNK		(64u << 10)
@@ -384,10 +385,10 @@ run_read(struct run *r)
 /* Pumps stdin in and output out until the stream ends or deadline (0 =
  * none) passes; *timed_out then. */
 static void
-run_pump(struct run *r, uint64_t deadline, int *timed_out)
+run_pump(struct docker *dk, struct run *r, uint64_t deadline, int *timed_out)
 {
 	struct pollfd pfd = { .fd = r->fd };
-	uint64_t now;
+	uint64_t now, wait;
 	int rc;
 
 	while (!r->eof) {
@@ -397,7 +398,14 @@ run_pump(struct run *r, uint64_t deadline, int *timed_out)
 			*timed_out = 1;
 			return;
 		}
-		rc = poll(&pfd, 1, deadline ? (int)(deadline - now) : -1);
+		if (docker_draining(dk)) {
+			*timed_out = 2;
+			return;
+		}
+		/* wakes at least every STREAM_DRAIN_POLL_MS to see a drain */
+		wait = deadline != 0 && deadline - now < STREAM_DRAIN_POLL_MS ? deadline - now :
+		    STREAM_DRAIN_POLL_MS;
+		rc = poll(&pfd, 1, (int)wait);
 		if (rc < 0 && errno != EINTR)
 			r->eof = 1;
 		if (rc <= 0)
@@ -436,15 +444,19 @@ docker_exec_stdin(struct driver *d, const struct driver_exec_spec *spec,
 	if ((rv = stream_open(dk, spec, 0, &x, &h, &r.fd, rest, &nrest, e)))
 		goto out;
 	docker_demux_feed(&r.dm, rest, nrest, res);
-	run_pump(&r, deadline, &timed_out);
+	run_pump(dk, &r, deadline, &timed_out);
 	if (!timed_out &&
 	    (rv = docker_exec_wait_exit(dk, &x, deadline, &timed_out, e)))
 		goto out;
 	if (r.dm.bad)
 		log_warnx("exec %.12s: malformed stream frame from the Docker "
 		    "engine; output after it was dropped", x.id);
-	if (timed_out) {
+	if (timed_out)
 		docker_exec_kill(dk, &x);
+	if (timed_out == 2) {
+		log_info("exec %.12s: killed, sbxd is stopping", x.id);
+		rv = err_set(e, SBXD_UNAVAILABLE, DOCKER_DRAIN_MSG);
+	} else if (timed_out) {
 		res->timed_out = 1;
 		res->exit_code = 124;
 	} else

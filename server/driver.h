@@ -213,6 +213,12 @@ struct driver_ops {
 	 * session ceiling, the warm pool, builds), so per-container state is
 	 * sized for them once. NULL: the driver keeps none. */
 	void (*reserve)(struct driver *d, size_t containers);
+	/* ---- shutdown: every foreground exec in flight, and any started
+	 * later, ends within about a second: its process group is killed
+	 * from the host and exec returns UNAVAILABLE ("sbxd is stopping; the
+	 * command was killed"). Background processes are not touched. Safe
+	 * from any thread. NULL: the driver has nothing to end. */
+	void (*drain)(struct driver *d);
 	/* ---- long-running processes with stdin (docker_stream.c)
 	 * A process is an exec whose stdin, stdout and stderr travel on one
 	 * raw (hijacked) connection to the engine. Its output reaches

@@ -55,6 +55,7 @@
 #include <nng/protocol/pubsub0/pub.h>
 #include <sodium.h>
 
+#include "connlimit.h"
 #include "log.h"
 #include "logbus.h"
 #include "metrics.h"
@@ -207,8 +208,10 @@ set_endpoint(struct logbus *b, const char *listen, nng_listener l)
 }
 
 static sbxd_code
-pub_open(struct logbus *b, const struct config *cfg, struct err *e)
+pub_open(struct logbus *b, struct server *s, struct err *e)
 {
+	const struct config *cfg = s->cfg;
+	sbxd_code code;
 	nng_listener l;
 	int rv;
 
@@ -223,6 +226,9 @@ pub_open(struct logbus *b, const struct config *cfg, struct err *e)
 	    (rv = nng_socket_set_size(b->pub, NNG_OPT_RECVMAXSZ, 1024)) != 0)
 		return err_set(e, SBXD_INTERNAL, "configuring the log pub socket: %s",
 		    nng_strerror(rv));
+	if ((code = connlimit_attach(b->pub, "log bus", cfg->max_connections,
+	    cfg->max_connections_per_address, &s->log_conns, e)) != SBXD_OK)
+		return code;
 	if ((rv = nng_listener_create(&l, b->pub, cfg->log_listen)) != 0 ||
 	    (rv = nng_listener_start(l, 0)) != 0)
 		return err_set(e, rv == NNG_EADDRINUSE ? SBXD_FAILED_PRECONDITION : SBXD_INVALID_ARGUMENT,
@@ -254,7 +260,7 @@ logbus_open(struct server *s, struct err *e)
 	atomic_init(&b->trim_at_ms, 0);
 	s->logbus = b;
 	if ((rv = master_load(s->cfg, b->master, e)) != SBXD_OK ||
-	    (rv = pub_open(b, s->cfg, e)) != SBXD_OK) {
+	    (rv = pub_open(b, s, e)) != SBXD_OK) {
 		logbus_close(s);
 		return rv;
 	}
@@ -284,6 +290,9 @@ logbus_close(struct server *s)
 		return;
 	if (b->pub_open)
 		nng_close(b->pub);
+	connlimit_log(s->log_conns);
+	connlimit_free(s->log_conns);   /* after the close: no callback runs now */
+	s->log_conns = NULL;
 	for (int i = 0; i < NBUCKETS; i++) {
 		while (b->table[i] != NULL) {
 			struct ring *r = b->table[i];

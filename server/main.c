@@ -4,7 +4,8 @@
  * Settings come from built-in defaults, then the config file (--config, or
  * /etc/sbx/sbxd.conf when present), then flags. Signals are blocked in
  * every thread and taken synchronously here with sigwait, so shutdown runs
- * in plain code: stop taking requests, let the ones in flight finish, close.
+ * in plain code: stop taking requests, let the ones in flight finish within
+ * `drain` (foreground commands still running then are killed), close.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include <curl/curl.h>
 
 #include "config.h"
+#include "connlimit.h"
 #include "http.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -25,7 +27,6 @@
 #include "server.h"
 
 #define DEFAULT_CONFIG "/etc/sbx/sbxd.conf"
-#define SHUTDOWN_GRACE_MS 10000
 
 static void
 usage(FILE *f)
@@ -131,6 +132,8 @@ main(int argc, char **argv)
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* the rep socket and the log bus each hold up to max_connections */
+	connlimit_raise_nofile(2 * (uint64_t)cfg.max_connections + CONNLIMIT_NOFILE_RESERVE);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
@@ -168,7 +171,12 @@ main(int argc, char **argv)
 	} while (sig == SIGHUP);
 	log_info("signal %d: shutting down", sig);
 	procs_drain(srv);            /* WaitProcess calls answer now, not in 30 s */
-	rpc_server_stop(rpc, SHUTDOWN_GRACE_MS);
+	if (rpc_server_stop(rpc, (int)cfg.drain_ms) != 0) {
+		/* calls still running use the state: leave it to the exit;
+		 * the store is crash-safe (WAL) */
+		log_info("sbxd stopped without waiting for the calls still running");
+		_exit(0);
+	}
 	http_stop(http);             /* before the store and driver it reads close */
 	lifecycle_reaper_stop(srv);
 	server_close(srv);

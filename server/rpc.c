@@ -28,6 +28,7 @@
 #include <sodium.h>
 
 #include "arena.h"
+#include "connlimit.h"
 #include "dispatch.h"
 #include "log.h"
 #include "metrics.h"
@@ -41,6 +42,8 @@
 #define UNPACK_FACTOR 8               /* budget = 8x the bytes + slack */
 #define UNPACK_SLACK (64u << 10)
 #define REPLY_BUDGET (512u << 20)     /* a handler's reply memory */
+#define RPC_KILL_BEFORE_MS 3000u      /* foreground commands die this long before drain ends */
+#define RPC_ANSWER_WAIT_MS 1000u      /* for the drain's own answers to go out */
 
 enum ctx_state { CTX_RECV, CTX_SEND };
 
@@ -50,6 +53,11 @@ struct rpc_ctx {
 	nng_aio *aio;
 	enum ctx_state state;
 	nng_msg *msg;
+	/* A call on the worker pool (working) may be answered by the drain
+	 * instead (answered); mu orders that against the worker's own reply
+	 * and keeps msg alive while the drain reads it. */
+	pthread_mutex_t mu;
+	int working, answered;
 };
 
 struct rpc_server {
@@ -356,12 +364,17 @@ work(void *arg)
 	struct rpc_ctx *x = arg;
 	size_t rlen = 0;
 	void *reply;
+	int answered;
 
 	reply = rpc_handle(x->r->srv, nng_msg_body(x->msg), nng_msg_len(x->msg), &rlen);
+	pthread_mutex_lock(&x->mu);
+	answered = x->answered;
+	x->working = 0;
 	nng_msg_free(x->msg);
 	x->msg = NULL;
+	pthread_mutex_unlock(&x->mu);
 	pthread_rwlock_rdlock(&x->r->close_lock);
-	if (!x->r->closed)
+	if (!x->r->closed && !answered)
 		ctx_send_reply(x, reply, rlen);
 	else
 		free(reply);
@@ -369,21 +382,34 @@ work(void *arg)
 	atomic_fetch_sub(&x->r->inflight, 1);   /* after the send: stop waits for it */
 }
 
-static void
-refuse(struct rpc_ctx *x, const char *why)
+/* An UNAVAILABLE reply to x->msg saying why (a method-specific why when
+ * the request names a method why_for matches); x->msg is left as is. */
+static void *
+refusal(struct rpc_ctx *x, const char *why, const char *why_for, const char *why_it,
+    size_t *rlen)
 {
-	size_t rlen;
-	void *reply;
 	struct arena in;
 	ProtobufCAllocator al;
 	Sbx__V1__Request *req;
+	void *reply;
 
 	arena_init(&in, nng_msg_len(x->msg) * UNPACK_FACTOR + UNPACK_SLACK);
 	al = arena_allocator(&in);
 	req = sbx__v1__request__unpack(&al, nng_msg_len(x->msg), nng_msg_body(x->msg));
+	if (req != NULL && why_for != NULL && strcmp(req->method, why_for) == 0)
+		why = why_it;
 	reply = pack_response(req && utf8_valid(req->request_id, strlen(req->request_id)) ?
-	    req->request_id : "", SBXD_UNAVAILABLE, why, NULL, 0, &rlen);
+	    req->request_id : "", SBXD_UNAVAILABLE, why, NULL, 0, rlen);
 	arena_fini(&in);
+	return reply;
+}
+
+static void
+refuse(struct rpc_ctx *x, const char *why)
+{
+	size_t rlen;
+	void *reply = refusal(x, why, NULL, NULL, &rlen);
+
 	nng_msg_free(x->msg);
 	x->msg = NULL;
 	ctx_send_reply(x, reply, rlen);
@@ -399,7 +425,8 @@ ctx_cb(void *arg)
 		if (rv != 0)
 			nng_msg_free(nng_aio_get_msg(x->aio));
 		x->state = CTX_RECV;
-		nng_ctx_recv(x->ctx, x->aio);
+		if (!x->answered)   /* else the drain answered: x->msg is its worker's */
+			nng_ctx_recv(x->ctx, x->aio);
 		return;
 	}
 	if (rv != 0) {
@@ -413,7 +440,14 @@ ctx_cb(void *arg)
 		return;
 	}
 	atomic_fetch_add(&x->r->inflight, 1);
+	pthread_mutex_lock(&x->mu);
+	x->working = 1;
+	x->answered = 0;
+	pthread_mutex_unlock(&x->mu);
 	if (worker_submit(x->r->pool, work, x) != SBXD_OK) {
+		pthread_mutex_lock(&x->mu);
+		x->working = 0;     /* no worker has it */
+		pthread_mutex_unlock(&x->mu);
 		atomic_fetch_sub(&x->r->inflight, 1);
 		refuse(x, "sbxd cannot take more work right now; retry shortly");
 	}
@@ -496,6 +530,9 @@ open_socket(struct rpc_server *r, struct err *e)
 		return nng_fail(e, "setting the message size cap", rv);
 	if ((code = setup_tls(r, e)) != SBXD_OK)
 		return code;
+	if ((code = connlimit_attach(r->sock, "rpc", c->max_connections,
+	    c->max_connections_per_address, &r->srv->rpc_conns, e)) != SBXD_OK)
+		return code;
 	if ((rv = nng_listener_start(r->listener, 0)) != 0)
 		return nng_fail(e, c->listen, rv);
 	return SBXD_OK;
@@ -527,6 +564,7 @@ rpc_server_start(struct server *srv, struct rpc_server **out, struct err *e)
 		struct rpc_ctx *x = &r->ctxs[i];
 
 		x->r = r;
+		pthread_mutex_init(&x->mu, NULL);
 		if (nng_aio_alloc(&x->aio, ctx_cb, x) != 0 || nng_ctx_open(&x->ctx, r->sock) != 0) {
 			rv = err_set(e, SBXD_INTERNAL, "cannot open nng context %d", i);
 			goto fail;
@@ -535,8 +573,10 @@ rpc_server_start(struct server *srv, struct rpc_server **out, struct err *e)
 		x->state = CTX_RECV;
 		nng_ctx_recv(x->ctx, x->aio);
 	}
-	log_info("listening on %s (%d contexts, %d workers, messages up to %zu bytes)",
-	    srv->cfg->listen, srv->cfg->contexts, srv->cfg->workers, srv->cfg->max_message_bytes);
+	log_info("listening on %s (%d contexts, %d workers, messages up to %zu bytes, "
+	    "%d connections, %d per address)", srv->cfg->listen, srv->cfg->contexts,
+	    srv->cfg->workers, srv->cfg->max_message_bytes, srv->cfg->max_connections,
+	    srv->cfg->max_connections_per_address);
 	*out = r;
 	return SBXD_OK;
 fail:
@@ -544,26 +584,84 @@ fail:
 	return rv;
 }
 
-void
-rpc_server_stop(struct rpc_server *r, int grace_ms)
+/* Waits until no call is in flight or until the monotonic time end_us;
+ * returns how many are still in flight. */
+static int
+wait_inflight(struct rpc_server *r, uint64_t end_us)
 {
-	if (r == NULL)
-		return;
-	atomic_store(&r->draining, 1);
-	for (int waited = 0; atomic_load(&r->inflight) > 0 && waited < grace_ms; waited += 10)
+	while (atomic_load(&r->inflight) > 0 && mono_us() < end_us)
 		usleep(10000);
-	if (atomic_load(&r->inflight) > 0)
-		log_warnx("closing with %d requests still running", atomic_load(&r->inflight));
+	return atomic_load(&r->inflight);
+}
+
+/* Answers every call still on a worker UNAVAILABLE in its stead (the
+ * worker's own reply is then dropped) and waits, up to RPC_ANSWER_WAIT_MS,
+ * for those answers to be handed to nng; returns how many it answered. */
+static int
+answer_stuck(struct rpc_server *r)
+{
+	uint64_t end = mono_us() + RPC_ANSWER_WAIT_MS * 1000;
+	size_t rlen;
+	void *reply;
+	int n = 0;
+
+	for (int i = 0; i < r->nctx; i++) {
+		struct rpc_ctx *x = &r->ctxs[i];
+
+		pthread_mutex_lock(&x->mu);
+		if (x->working && !x->answered && x->msg != NULL) {
+			reply = refusal(x, "sbxd is stopping; the call was still running and was "
+			    "abandoned: it may or may not have taken effect",
+			    "sbx.v1.SandboxService/Execute",
+			    "sbxd is stopping; the command kept running (it could not be killed)", &rlen);
+			x->answered = 1;
+			ctx_send_reply(x, reply, rlen);
+			n++;
+		}
+		pthread_mutex_unlock(&x->mu);
+	}
+	for (int i = 0; i < r->nctx && mono_us() < end; i++)
+		while (r->ctxs[i].answered && r->ctxs[i].state == CTX_SEND && mono_us() < end)
+			usleep(1000);
+	return n;
+}
+
+int
+rpc_server_stop(struct rpc_server *r, int drain_ms)
+{
+	uint64_t t0 = mono_us(), kill_ms = (uint64_t)drain_ms / 3 < RPC_KILL_BEFORE_MS ?
+	    (uint64_t)drain_ms / 3 : RPC_KILL_BEFORE_MS;
+	int left = 0;
+
+	if (r == NULL)
+		return 0;
+	atomic_store(&r->draining, 1);
+	if (drain_ms > 0 && wait_inflight(r, t0 + ((uint64_t)drain_ms - kill_ms) * 1000) > 0) {
+		log_warnx("%d calls still running; killing foreground commands",
+		    atomic_load(&r->inflight));
+		if (r->srv->drv != NULL && r->srv->drv->ops->drain != NULL)
+			r->srv->drv->ops->drain(r->srv->drv);
+		if ((left = wait_inflight(r, t0 + (uint64_t)drain_ms * 1000)) > 0)
+			log_warnx("%d calls still running after drain (%d ms); answered UNAVAILABLE",
+			    answer_stuck(r), drain_ms);
+	}
 	pthread_rwlock_wrlock(&r->close_lock);
 	r->closed = 1;
 	nng_close(r->sock);
 	pthread_rwlock_unlock(&r->close_lock);
+	connlimit_log(r->srv->rpc_conns);
+	connlimit_free(r->srv->rpc_conns);   /* after the close: no callback runs now */
+	r->srv->rpc_conns = NULL;
+	if ((left = atomic_load(&r->inflight)) > 0)
+		return left;    /* workers still use r: it stays for the exit */
 	worker_pool_free(r->pool);
 	for (int i = 0; i < r->nctx; i++) {
 		nng_aio_stop(r->ctxs[i].aio);
 		nng_aio_free(r->ctxs[i].aio);
+		pthread_mutex_destroy(&r->ctxs[i].mu);
 	}
 	pthread_rwlock_destroy(&r->close_lock);
 	free(r->ctxs);
 	free(r);
+	return 0;
 }

@@ -19,9 +19,14 @@ struct rpc_server;
 
 /* Listens on srv->cfg->listen (tls+tcp:// with the configured cert). */
 sbxd_code rpc_server_start(struct server *srv, struct rpc_server **out, struct err *e);
-/* Stops taking new requests (they get UNAVAILABLE), waits up to grace_ms
- * for the ones in flight, then closes everything. */
-void rpc_server_stop(struct rpc_server *r, int grace_ms);
+/* Stops taking new requests (they get UNAVAILABLE) and gives the ones in
+ * flight drain_ms: RPC_KILL_BEFORE_MS (or a third of it) before the end it
+ * drains the driver, so foreground commands are killed and answer
+ * UNAVAILABLE themselves; at the end it answers any call still running
+ * UNAVAILABLE in its stead. Then closes the socket. Returns 0 when
+ * everything is freed; otherwise the number of calls whose workers still
+ * run — r and the server they use must then stay until the process exits. */
+int rpc_server_stop(struct rpc_server *r, int drain_ms);
 
 /* Handles one packed Request and returns a packed Response in malloc'd
  * memory (*out, *outlen); never fails except on out-of-memory (NULL).

@@ -27,6 +27,7 @@ struct procs;                   /* procs.c: background processes */
 struct replycache;              /* replycache.c: replies by (credential, request id) */
 struct sweep;                   /* session_recover.c: crash leftovers in workspaces */
 struct engine_events;           /* session_events.c: the engine's container events */
+struct connlimit;               /* connlimit.c: connection caps of one socket */
 
 struct server {
 	const struct config *cfg;
@@ -43,6 +44,8 @@ struct server {
 	struct replycache *replies;  /* safe retries */
 	struct sweep *sweep;         /* NULL unless sweeping */
 	struct engine_events *events; /* NULL unless following */
+	struct connlimit *rpc_conns; /* the rep socket's connections (connlimit_stats) */
+	struct connlimit *log_conns; /* the log pub socket's; NULL without one */
 };
 
 /* Opens everything cfg names. The driver is used as given when drv is not

@@ -49,7 +49,8 @@ class ExecOpts(ctypes.Structure):
     _fields_ = [("command", ctypes.c_char_p), ("timeout_ms", ctypes.c_uint64),
                 ("cwd", ctypes.c_char_p), ("env", ctypes.c_void_p), ("n_env", ctypes.c_size_t),
                 ("max_output_bytes", ctypes.c_uint64), ("stdin_data", ctypes.c_void_p),
-                ("stdin_len", ctypes.c_size_t), ("call_timeout_ms", ctypes.c_int)]
+                ("stdin_len", ctypes.c_size_t), ("call_timeout_ms", ctypes.c_int),
+                ("argv", ctypes.c_void_p), ("argc", ctypes.c_size_t)]
 
 
 class Bytes(ctypes.Structure):

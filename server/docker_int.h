@@ -123,7 +123,8 @@ struct docker_exec_state {
 
 /* 1 once driver_ops.drain ran: foreground execs are to end. */
 int docker_draining(struct docker *dk);
-/* The message of an exec ended by the drain. */
+/* The message of an exec ended by the drain, answered ABORTED: the
+ * command ran and was killed, which a retry must not repeat. */
 #define DOCKER_DRAIN_MSG "sbxd is stopping; the command was killed"
 
 /* Monotonic milliseconds. */

@@ -455,7 +455,7 @@ docker_exec_stdin(struct driver *d, const struct driver_exec_spec *spec,
 		docker_exec_kill(dk, &x);
 	if (timed_out == 2) {
 		log_info("exec %.12s: killed, sbxd is stopping", x.id);
-		rv = err_set(e, SBXD_UNAVAILABLE, DOCKER_DRAIN_MSG);
+		rv = err_set(e, SBXD_ABORTED, DOCKER_DRAIN_MSG);
 	} else if (timed_out) {
 		res->timed_out = 1;
 		res->exit_code = 124;

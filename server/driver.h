@@ -215,8 +215,10 @@ struct driver_ops {
 	void (*reserve)(struct driver *d, size_t containers);
 	/* ---- shutdown: every foreground exec in flight, and any started
 	 * later, ends within about a second: its process group is killed
-	 * from the host and exec returns UNAVAILABLE ("sbxd is stopping; the
-	 * command was killed"). Background processes are not touched. Safe
+	 * from the host and exec returns ABORTED ("sbxd is stopping; the
+	 * command was killed": it ran and was ended, so a client must not
+	 * retry it as it retries UNAVAILABLE). Background processes are not
+	 * touched. Safe
 	 * from any thread. NULL: the driver has nothing to end. */
 	void (*drain)(struct driver *d);
 	/* ---- long-running processes with stdin (docker_stream.c)

@@ -246,13 +246,17 @@ async def test_sbxd_restart_mid_run(sbxd) -> None:
         await Workspace(b).write_text("before.txt", "x")
 
         async def restart() -> None:
-            await anyio.sleep(1.0)
+            # once the command runs (it made started.txt): a stop mid-command
+            for _ in range(2400):                   # 120 s safety net
+                if await b.exists("started.txt"):
+                    break
+                await anyio.sleep(0.05)
             await anyio.to_thread.run_sync(sbxd.restart)
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(restart)
             with pytest.raises((SbxConnectionError, WorkspaceUnavailableError)):
-                await b.run(["sleep", "20"], timeout=30)
+                await b.run(["sh", "-c", "touch started.txt; sleep 20"], timeout=30)
         # the session survives the restart; the same backend carries on
         assert await Workspace(b).read_text("before.txt") == "x"
         await ws.destroy(b.ref)

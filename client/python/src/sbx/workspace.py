@@ -53,7 +53,7 @@ from pydantic_ai.workspaces import (CommandResult, FileEntry, SupportsCommands,
                                     WorkspaceTimeoutError, WorkspaceUnavailableError)
 
 from .client import AsyncClient
-from .errors import (AlreadyExists, Cancelled, DeadlineExceeded, FailedPrecondition,
+from .errors import (Aborted, AlreadyExists, Cancelled, DeadlineExceeded, FailedPrecondition,
                      InvalidArgument, NotFound, OutOfRange, PermissionDenied, SbxError,
                      Unauthenticated, Unavailable)
 from .v1 import sbx_pb2 as pb
@@ -106,6 +106,11 @@ class SbxConnectionError(ConnectionError):
 def _transport_error(e: SbxError, what: str) -> Exception | None:
     if isinstance(e, (Unavailable, DeadlineExceeded)):
         err = SbxConnectionError(f"sbx: {what}: sbxd did not answer ({e.message})")
+        err.__cause__ = e
+        return err
+    if isinstance(e, Aborted) and e.message.startswith("sbxd is stopping"):
+        # the command was killed by sbxd's shutdown: ABORTED, so not retried
+        err = SbxConnectionError(f"sbx: {what}: {e.message}")
         err.__cause__ = e
         return err
     if isinstance(e, Cancelled):

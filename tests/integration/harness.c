@@ -19,8 +19,8 @@
 #include "harness.h"
 #include "server.h"
 
-static int
-free_port(void)
+int
+harness_free_port(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t len = sizeof(a);
@@ -115,7 +115,7 @@ start(struct sbxd_proc *p, const char *extra_conf, int tls)
 	snprintf(p->dir, sizeof(p->dir), "/tmp/sbx-it-XXXXXX");
 	if (mkdtemp(p->dir) == NULL)
 		return -1;
-	snprintf(p->endpoint, sizeof(p->endpoint), "%s://127.0.0.1:%d", tls ? "tls+tcp" : "tcp", free_port());
+	snprintf(p->endpoint, sizeof(p->endpoint), "%s://127.0.0.1:%d", tls ? "tls+tcp" : "tcp", harness_free_port());
 	if (tls) {
 		snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost"
 		    " -addext subjectAltName=DNS:localhost -keyout %s/key.pem -out %s/cert.pem 2>/dev/null",
@@ -125,7 +125,7 @@ start(struct sbxd_proc *p, const char *extra_conf, int tls)
 		snprintf(p->tls_ca, sizeof(p->tls_ca), "%s/cert.pem", p->dir);
 		snprintf(tlsconf, sizeof(tlsconf), "tls_cert = %s/cert.pem\ntls_key = %s/key.pem\n", p->dir, p->dir);
 	}
-	snprintf(p->log_endpoint, sizeof(p->log_endpoint), "tcp://127.0.0.1:%d", free_port());
+	snprintf(p->log_endpoint, sizeof(p->log_endpoint), "tcp://127.0.0.1:%d", harness_free_port());
 	snprintf(p->conf, sizeof(p->conf), "%s/sbxd.conf", p->dir);
 	snprintf(p->log, sizeof(p->log), "%s/sbxd.log", p->dir);
 	if ((f = fopen(p->conf, "w")) == NULL)

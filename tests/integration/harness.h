@@ -53,6 +53,8 @@ sbx_client *harness_client(struct sbxd_proc *p, const char *token);
 /* Runs cmd in session sid with a timeout; its exit code, or -1 (the error
  * printed) when the call fails. */
 int harness_exec_status(sbx_client *c, const char *sid, const char *cmd, uint64_t timeout_ms);
+/* A free loopback TCP port (bound once, then released). */
+int harness_free_port(void);
 /* Milliseconds on the monotonic clock, for the deadline of a wait. */
 uint64_t harness_now_ms(void);
 /* Waits (looking every 100 ms, at most HARNESS_WAIT_MS) until session sid

@@ -27,23 +27,6 @@ static struct sbxd_proc d;
 static sbx_client *svc;
 static char base[64];
 
-/* A free loopback port, the way the harness picks its own. */
-static int
-free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-		abort();
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
 static size_t
 sink(char *p, size_t size, size_t n, void *arg)
 {
@@ -211,7 +194,7 @@ TEST(readyz_names_the_failed_check)
 	struct sbxd_proc d2;
 	char extra[160], saved[64];
 	struct buf b;
-	int port = free_port();
+	int port = harness_free_port();
 
 	snprintf(extra, sizeof(extra), "metrics_listen = 127.0.0.1:%d\n"
 	    "docker_socket = /nonexistent/docker.sock\npool_size = 0\n", port);
@@ -263,7 +246,7 @@ int
 main(void)
 {
 	char extra[64];
-	int port = free_port();
+	int port = harness_free_port();
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);

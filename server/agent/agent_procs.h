@@ -1,0 +1,75 @@
+/*
+ * agent_procs.h — the commands sbxd runs through the agent: one `call`
+ * per process group, from fork/exec to its exited frame, its pipes served
+ * by the main loop's poll, its timeout, its signals, and — for background
+ * calls — the output held while sbxd is away.
+ *
+ * Frames go out through the send function given to agent_procs_new, which
+ * returns 0 when the frame was sent and -1 when the link is down (or just
+ * went down). The main loop must call agent_procs_link_down when the link
+ * goes down and agent_procs_link_up after each welcome.
+ */
+#ifndef SBX_AGENT_PROCS_H
+#define SBX_AGENT_PROCS_H
+
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sbx/agent/v1/agent.pb-c.h"
+
+#define AGENT_RING_MAX (256 * 1024)          /* held output per background call */
+#define AGENT_STDIN_PENDING_MAX (1024 * 1024) /* unwritten stdin per call */
+#define AGENT_CALLS_MAX 1024                 /* calls at once */
+#define AGENT_DRAIN_MS 100                   /* pipes kept open after the leader exits */
+
+typedef int (*agent_send_fn)(void *arg, const Sbx__Agent__V1__Frame *f);
+
+struct agent_procs;
+
+struct agent_procs *agent_procs_new(agent_send_fn send, void *arg);
+
+/* 1 when call is a live call (its exited not yet sent). */
+int agent_procs_has(struct agent_procs *ps, uint64_t call);
+
+/* Starts r as call (which must not be live): answers started or failed. */
+void agent_procs_run(struct agent_procs *ps, uint64_t call, const Sbx__Agent__V1__Run *r);
+
+/* Queues stdin for call. -1 when call is not live (nothing is answered). */
+int agent_procs_stdin(struct agent_procs *ps, uint64_t call, const Sbx__Agent__V1__Stdin *in);
+
+/* Sends signo to every process in call's group and answers signalled.
+ * -1 when call is not live (nothing is answered). */
+int agent_procs_signal(struct agent_procs *ps, uint64_t call, int32_t signo);
+
+/* The poll set: agent_procs_nfds bounds how many entries agent_procs_fill
+ * writes; agent_procs_io handles what poll reported for those entries and
+ * must come before anything else changes the calls. */
+size_t agent_procs_nfds(struct agent_procs *ps);
+size_t agent_procs_fill(struct agent_procs *ps, struct pollfd *pfd);
+void agent_procs_io(struct agent_procs *ps, const struct pollfd *pfd, size_t n);
+
+/* Reaps every exited child (SIGCHLD came); children that are not calls'
+ * leaders are reaped and forgotten. */
+void agent_procs_reap(struct agent_procs *ps);
+
+/* Acts on due deadlines (timeouts, end of drains); returns the poll
+ * timeout until the next one in ms, -1 for none. */
+int agent_procs_tick(struct agent_procs *ps);
+
+/* The link went down: foreground calls are killed and forgotten. */
+void agent_procs_link_down(struct agent_procs *ps);
+
+/* A welcome came: each held call's buffered output, then its exited if it
+ * ended meanwhile. */
+void agent_procs_link_up(struct agent_procs *ps);
+
+/* Fills h->procs/n_procs with the held background calls; free them with
+ * agent_procs_hello_fini. */
+void agent_procs_hello(struct agent_procs *ps, Sbx__Agent__V1__Hello *h);
+void agent_procs_hello_fini(Sbx__Agent__V1__Hello *h);
+
+/* Frees calls that ended; call once per loop turn. */
+void agent_procs_sweep(struct agent_procs *ps);
+
+#endif

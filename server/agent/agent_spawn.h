@@ -1,0 +1,29 @@
+/*
+ * agent_spawn.h — starting one Run: validate its argv/env/cwd, make its
+ * pipes, fork, and exec it in a new process group with the agent's
+ * environment plus the Run's.
+ */
+#ifndef SBX_AGENT_SPAWN_H
+#define SBX_AGENT_SPAWN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "sbx/agent/v1/agent.pb-c.h"
+
+struct agent_spawned {
+	pid_t pid;      /* also the process group id */
+	int in;         /* write end of its stdin, non-blocking, close-on-exec */
+	int out, err;   /* read ends of its stdout and stderr, likewise */
+};
+
+/* Starts r. 0 and *sp once the child has exec'd or failed to exec: an exec
+ * failure is the child's own (it writes "sbx-agent: <argv0>: <reason>" to
+ * its stderr and exits 127 for ENOENT, 126 otherwise, as `docker exec`
+ * does). Otherwise an errno value — a bad Run (EINVAL), no pipes or
+ * process (EMFILE, EAGAIN...), a cwd it cannot enter — with a sentence
+ * for Failed.message in msg; nothing is left open or running then. */
+int agent_spawn(const Sbx__Agent__V1__Run *r, struct agent_spawned *sp,
+    char *msg, size_t msgcap);
+
+#endif

@@ -70,6 +70,8 @@ static const struct key keys[] = {
 	{ "max_live_sessions_per_user", K_INT, F(max_live_sessions_per_user), 0, 1 << 20 },
 	{ "network_mode", K_STR, F(network_mode), 0, 0 },
 	{ "readonly_rootfs", K_BOOL, F(readonly_rootfs), 0, 1 },
+	{ "agent", K_BOOL, F(agent), 0, 1 },
+	{ "agent_binary", K_STR, F(agent_binary), 0, 0 },
 	{ "tmpfs_tmp", K_STR, F(tmpfs_tmp), 0, 0 },
 	{ "log_listen", K_STR, F(log_listen), 0, 0 },
 	{ "metrics_listen", K_STR, F(metrics_listen), 0, 0 },
@@ -132,6 +134,7 @@ config_defaults(struct config *c)
 	}
 	snprintf(c->log_listen, sizeof(c->log_listen), "tcp://127.0.0.1:7411");
 	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "127.0.0.1:7412");
+	c->agent = 1;
 	c->log_ring_events = 1000;
 	c->log_ring_bytes = 4u << 20;
 	c->log_total_bytes = 256u << 20;

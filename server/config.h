@@ -71,6 +71,8 @@ struct config {
 	int max_live_sessions_per_user;
 	char network_mode[64];
 	int readonly_rootfs;
+	int agent;                   /* give each session an in-sandbox agent */
+	char agent_binary[CONFIG_PATH_MAX]; /* "" = sbx-agent beside sbxd */
 	char tmpfs_tmp[128];         /* mount options for a /tmp tmpfs; "" = none */
 	char log_listen[CONFIG_PATH_MAX]; /* pub socket of the log bus; empty = none */
 	char metrics_listen[128];    /* HTTP health and metrics, HOST:PORT; "" or "off" = none */

@@ -338,6 +338,44 @@ read_probe_fail(const struct driver_exec_result *res, const char *path,
 	}
 }
 
+static sbxd_code denied(const char *path, struct err *e);
+
+/* A failed file call of the driver's direct route (driver.h file_read,
+ * file_write, file_stat), as the errors ctrfs.h promises. */
+static sbxd_code
+direct_fail(int en, int writing, const char *path, size_t max, struct err *e)
+{
+	switch (en) {
+	case ENOENT:
+		return err_set(e, SBXD_NOT_FOUND, "File '%.300s' not found", path);
+	case EISDIR:
+		return err_set(e, SBXD_FAILED_PRECONDITION, "'%.300s' is a directory", path);
+	case EINVAL:
+		return err_set(e, SBXD_FAILED_PRECONDITION, "'%.300s' is not a regular file",
+		    path);
+	case ENOTDIR:
+		return err_set(e, SBXD_FAILED_PRECONDITION, "'%.300s': a parent is not a "
+		    "directory", path);
+	case EFBIG:
+		return err_set(e, SBXD_RESOURCE_EXHAUSTED, "File '%.300s' is larger than "
+		    "the read ceiling of %zu bytes", path, max);
+	case ENOSPC:
+	case EDQUOT:
+		return err_set(e, SBXD_RESOURCE_EXHAUSTED, "cannot write '%.300s': no "
+		    "space left on its filesystem", path);
+	case EACCES:
+	case EPERM:
+	case EROFS:
+		if (writing)
+			return denied(path, e);
+		return err_set(e, SBXD_PERMISSION_DENIED, "cannot read '%.300s': not "
+		    "readable by the sandbox user", path);
+	default:
+		return err_set(e, SBXD_INTERNAL, "%s '%.300s' in the container: %s",
+		    writing ? "writing" : "reading", path, strerror(en));
+	}
+}
+
 /* See ctrfs.h. out->max is the ceiling; out is reset on failure. */
 sbxd_code
 ctrfs_read_file(struct ctrfs *c, const char *path, struct buf *out,
@@ -353,6 +391,19 @@ ctrfs_read_file(struct ctrfs *c, const char *path, struct buf *out,
 	sbxd_code rv;
 
 	buf_reset(out);
+	if (c->drv->ops->file_read != NULL) {
+		int en = 0;
+
+		rv = c->drv->ops->file_read(c->drv, c->cid, path, out, &en, e);
+		if (rv != SBXD_UNIMPLEMENTED) {
+			if (rv == SBXD_OK && en != 0)
+				rv = direct_fail(en, 0, path, out->max, e);
+			if (rv != SBXD_OK)
+				buf_reset(out);
+			return rv;
+		}
+		err_clear(e);
+	}
 	snprintf(ceiling, sizeof(ceiling), "%zu", out->max < CTRFS_SIZE_CAP ?
 	    out->max : CTRFS_SIZE_CAP);
 	/* the content comes back here from a mount the engine cannot see */
@@ -567,6 +618,33 @@ append_base(struct ctrfs *c, const char *path, const struct write_plan *w,
 }
 
 /* See ctrfs.h. max_file bounds the result (an append's included). */
+/* The write through the driver's direct route; UNIMPLEMENTED when it has
+ * none now. An append first learns the size, for the ceiling. */
+static sbxd_code
+write_direct(struct ctrfs *c, const char *path, const void *content, size_t len, int append,
+    size_t max_file, struct err *e)
+{
+	struct driver_path_stat st;
+	int en = 0;
+	sbxd_code rv;
+
+	if (c->drv->ops->file_write == NULL)
+		return SBXD_UNIMPLEMENTED;
+	if (append) {
+		rv = c->drv->ops->file_stat(c->drv, c->cid, path, &st, &en, e);
+		if (rv != SBXD_OK)
+			return rv;
+		if (en == 0 && st.size + len > max_file)
+			return err_set(e, SBXD_RESOURCE_EXHAUSTED, "appending %zu bytes to "
+			    "'%.300s' (%llu bytes) passes the file size limit of %zu bytes",
+			    len, path, (unsigned long long)st.size, max_file);
+	}
+	rv = c->drv->ops->file_write(c->drv, c->cid, path, content, len, append, &en, e);
+	if (rv == SBXD_OK && en != 0)
+		rv = direct_fail(en, 1, path, max_file, e);
+	return rv;
+}
+
 sbxd_code
 ctrfs_write_file(struct ctrfs *c, const char *path, const void *content,
     size_t len, int append, size_t max_file, struct err *e)
@@ -589,6 +667,10 @@ ctrfs_write_file(struct ctrfs *c, const char *path, const void *content,
 		    "the file size limit is %zu bytes", len, max_file);
 		goto out;
 	}
+	if ((rv = write_direct(c, path, content, len, append, max_file, e)) !=
+	    SBXD_UNIMPLEMENTED)
+		goto out;
+	err_clear(e);
 	if ((rv = write_plan(c, path, parent, &w, e)) != SBXD_OK)
 		goto out;
 	if (!engine_sees(w.mnt)) {
@@ -637,6 +719,20 @@ ctrfs_stat(struct ctrfs *c, const char *path, struct fsops_entry *out,
 
 	*exists = 0;
 	memset(out, 0, sizeof(*out));
+	if (c->drv->ops->file_stat != NULL) {
+		int en = 0;
+
+		rv = c->drv->ops->file_stat(c->drv, c->cid, path, &st, &en, e);
+		if (rv == SBXD_OK && en == ENOENT)
+			return SBXD_OK;
+		if (rv == SBXD_OK && en != 0)
+			return direct_fail(en, 0, path, 0, e);
+		if (rv == SBXD_OK)
+			goto found;
+		if (rv != SBXD_UNIMPLEMENTED)
+			return rv;
+		err_clear(e);
+	}
 	rv = c->drv->ops->path_stat(c->drv, c->cid, path, &st, e);
 	if (rv == SBXD_NOT_FOUND) {
 		err_clear(e);
@@ -644,6 +740,7 @@ ctrfs_stat(struct ctrfs *c, const char *path, struct fsops_entry *out,
 	}
 	if (rv != SBXD_OK)
 		return rv;
+found:
 	snprintf(out->name, sizeof(out->name), "%s", ctrfs_base_of(path));
 	snprintf(out->rel, sizeof(out->rel), "%s", path);
 	out->is_dir = S_ISDIR(st.mode);

@@ -546,11 +546,11 @@ docker_add_bool(cJSON *o, const char *key, int val)
 
 /* ---- create */
 
-/* The one-element arrays of HostConfig: Ulimits and Mounts. */
+/* The arrays of HostConfig: Ulimits and Mounts. */
 static int
 add_ulimit_mount(cJSON *hc, const struct driver_container_spec *s)
 {
-	cJSON *o;
+	cJSON *o, *mounts = NULL;
 	int ok = 1;
 
 	if (s->nofile > 0) {
@@ -560,7 +560,17 @@ add_ulimit_mount(cJSON *hc, const struct driver_container_spec *s)
 		ok &= docker_add_item(cJSON_AddArrayToObject(hc, "Ulimits"),
 		    NULL, o);
 	}
-	if (s->workspace_host != NULL) {
+	if (s->workspace_host != NULL || s->nmounts > 0)
+		ok &= (mounts = cJSON_AddArrayToObject(hc, "Mounts")) != NULL;
+	for (size_t i = 0; ok && i < s->nmounts; i++) {
+		o = cJSON_CreateObject();
+		ok &= docker_add_str(o, "Type", "bind") &
+		    docker_add_str(o, "Source", s->mounts[i].source) &
+		    docker_add_str(o, "Target", s->mounts[i].target) &
+		    docker_add_bool(o, "ReadOnly", s->mounts[i].readonly) &
+		    docker_add_item(mounts, NULL, o);
+	}
+	if (ok && s->workspace_host != NULL) {
 		/* Mounts, not Binds: no ':' parsing of the host path, and a
 		 * missing source is an error instead of a root-owned mkdir. */
 		o = cJSON_CreateObject();
@@ -576,8 +586,7 @@ add_ulimit_mount(cJSON *hc, const struct driver_container_spec *s)
 			ok &= docker_add_str(bo, "Propagation", s->workspace_propagation) &
 			    docker_add_item(o, "BindOptions", bo);
 		}
-		ok &= docker_add_item(cJSON_AddArrayToObject(hc, "Mounts"),
-		    NULL, o);
+		ok &= docker_add_item(mounts, NULL, o);
 	}
 	return ok;
 }

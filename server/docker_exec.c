@@ -37,7 +37,6 @@
 #include "log.h"
 
 #define DOCKER_ERRBODY_MAX	(64u << 10)	/* error body kept from exec start */
-#define DOCKER_OUTPUT_DEFAULT	(1u << 20)	/* max_output when 0 */
 #define DOCKER_TIMEOUT_MAX	0x7fffffffu	/* ms (24 days): fits a long */
 #define DOCKER_KILL_WAIT_MS	3000		/* group death after SIGKILL */
 #define DOCKER_CGROUP_MAX	8192		/* bytes read of /proc/pid/cgroup */
@@ -365,7 +364,7 @@ docker_exec_kill(struct docker *dk, struct docker_exec_state *x)
 }
 
 void
-docker_exec_result_init(struct driver_exec_result *res, size_t cap)
+driver_exec_result_init(struct driver_exec_result *res, size_t cap)
 {
 	size_t merged = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
 
@@ -377,7 +376,7 @@ docker_exec_result_init(struct driver_exec_result *res, size_t cap)
 	res->duration_ms = 0;
 }
 
-/* See docker_int.h. max_output 0 means DOCKER_OUTPUT_DEFAULT. */
+/* See docker_int.h. max_output 0 means DRIVER_OUTPUT_DEFAULT. */
 sbxd_code
 docker_exec(struct driver *d, const struct driver_exec_spec *spec,
     struct driver_exec_result *res, struct err *e)
@@ -388,8 +387,8 @@ docker_exec(struct driver *d, const struct driver_exec_spec *spec,
 	int timed_out = 0;
 	sbxd_code rv;
 
-	docker_exec_result_init(res, spec->max_output ? spec->max_output :
-	    DOCKER_OUTPUT_DEFAULT);
+	driver_exec_result_init(res, spec->max_output ? spec->max_output :
+	    DRIVER_OUTPUT_DEFAULT);
 	if (spec->timeout_ms > 0)
 		deadline = t0 + (spec->timeout_ms < DOCKER_TIMEOUT_MAX ?
 		    spec->timeout_ms : DOCKER_TIMEOUT_MAX);
@@ -409,7 +408,7 @@ docker_exec(struct driver *d, const struct driver_exec_spec *spec,
 		docker_exec_kill(dk, &x);
 	if (timed_out == 2) {
 		log_info("exec %.12s: killed, sbxd is stopping", x.id);
-		rv = err_set(e, SBXD_ABORTED, DOCKER_DRAIN_MSG);
+		rv = err_set(e, SBXD_ABORTED, DRIVER_DRAIN_MSG);
 	} else if (timed_out) {
 		res->timed_out = 1;
 		res->exit_code = 124;
@@ -428,9 +427,9 @@ docker_demux_init(struct docker_demux *dm)
 	memset(dm, 0, sizeof(*dm));
 }
 
-static void
-demux_emit(int stream, const unsigned char *p, size_t n,
-    struct driver_exec_result *res)
+/* See driver.h. */
+void
+driver_exec_result_add(struct driver_exec_result *res, int stream, const void *p, size_t n)
 {
 	size_t dropped;
 
@@ -476,7 +475,7 @@ docker_demux_feed(struct docker_demux *dm, const void *vp, size_t n,
 		if (dm->on_output != NULL)
 			dm->on_output(dm->on_output_arg, dm->stream, p, take);
 		if (res != NULL)
-			demux_emit(dm->stream, p, take, res);
+			driver_exec_result_add(res, dm->stream, p, take);
 		dm->body_left -= take;
 		p += take;
 		n -= take;

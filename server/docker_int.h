@@ -125,7 +125,6 @@ struct docker_exec_state {
 int docker_draining(struct docker *dk);
 /* The message of an exec ended by the drain, answered ABORTED: the
  * command ran and was killed, which a retry must not repeat. */
-#define DOCKER_DRAIN_MSG "sbxd is stopping; the command was killed"
 
 /* Monotonic milliseconds. */
 uint64_t docker_now_ms(void);
@@ -148,7 +147,6 @@ int docker_exec_signal(const struct docker_exec_state *x, int sig);
  * says the exec ended (at most a few seconds; logs when it cannot). */
 void docker_exec_kill(struct docker *dk, struct docker_exec_state *x);
 /* buf_init()s res's buffers: cap per stream, twice that merged. */
-void docker_exec_result_init(struct driver_exec_result *res, size_t cap);
 
 /* ---- raw exec streams (docker_stream.c): driver_ops.exec_stdin and the
  * proc_ ops, as driver.h describes them. */

@@ -432,7 +432,7 @@ docker_exec_stdin(struct driver *d, const struct driver_exec_spec *spec,
 	CURL *h = NULL;
 	sbxd_code rv;
 
-	docker_exec_result_init(res, spec->max_output ? spec->max_output :
+	driver_exec_result_init(res, spec->max_output ? spec->max_output :
 	    STREAM_OUTPUT_DEFAULT);
 	if (spec->timeout_ms > 0)
 		deadline = t0 + (spec->timeout_ms < STREAM_TIMEOUT_MAX ?
@@ -455,7 +455,7 @@ docker_exec_stdin(struct driver *d, const struct driver_exec_spec *spec,
 		docker_exec_kill(dk, &x);
 	if (timed_out == 2) {
 		log_info("exec %.12s: killed, sbxd is stopping", x.id);
-		rv = err_set(e, SBXD_ABORTED, DOCKER_DRAIN_MSG);
+		rv = err_set(e, SBXD_ABORTED, DRIVER_DRAIN_MSG);
 	} else if (timed_out) {
 		res->timed_out = 1;
 		res->exit_code = 124;

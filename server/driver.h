@@ -26,6 +26,10 @@
 #include "err.h"
 
 #define DRIVER_ID_MAX 80   /* 64 hex + NUL, with room */
+/* max_output when a spec gives 0 */
+#define DRIVER_OUTPUT_DEFAULT (1u << 20)
+/* The message of a foreground command ended by drain (ABORTED). */
+#define DRIVER_DRAIN_MSG "sbxd is stopping; the command was killed"
 
 struct driver_label {
 	const char *key;
@@ -46,6 +50,13 @@ struct driver_event {
 
 /* Receives each event; runs on the events caller's thread. */
 typedef void (*driver_event_cb)(void *arg, const struct driver_event *ev);
+
+/* One more bind mount of a host directory (driver_container_spec.mounts). */
+struct driver_mount {
+	const char *source;           /* host directory */
+	const char *target;           /* absolute container path */
+	int readonly;
+};
 
 /* What a sandbox container looks like. Pointers are borrowed for the call. */
 struct driver_container_spec {
@@ -70,6 +81,8 @@ struct driver_container_spec {
 	int no_new_privileges;        /* SecurityOpt ["no-new-privileges"] */
 	int init;                     /* Init: true (reaps orphans) */
 	const char *const *cmd;       /* Cmd, NULL-terminated; NULL = the image's */
+	const struct driver_mount *mounts; /* more bind mounts (the agent's) */
+	size_t nmounts;
 };
 
 /* What an image committed from a container says of itself (Engine API
@@ -270,6 +283,26 @@ struct driver_ops {
 	sbxd_code (*commit)(struct driver *d, const char *id,
 	    const struct driver_commit_spec *spec, struct err *e);
 	sbxd_code (*image_remove)(struct driver *d, const char *image, struct err *e);
+	/* ---- files in the container's own view, as the sandbox user (the
+	 * in-sandbox agent): tmpfs mounts, symlinks and all. Each answers
+	 * SBXD_UNIMPLEMENTED when this route cannot serve the call now (no
+	 * agent connected, more than it carries at once) and the caller
+	 * uses the engine's archive API and helper commands; otherwise
+	 * SBXD_OK with *err_no 0 or the errno of the failure (ENOENT,
+	 * EISDIR, EINVAL for not a regular file, EFBIG past max, EACCES...).
+	 * file_read follows symlinks and reads at most out->max bytes;
+	 * file_write creates missing parents and new files 0644; file_stat
+	 * does not follow a final symlink. NULL: no such route. */
+	sbxd_code (*file_read)(struct driver *d, const char *id, const char *path,
+	    struct buf *out, int *err_no, struct err *e);
+	sbxd_code (*file_write)(struct driver *d, const char *id, const char *path,
+	    const void *data, size_t len, int append, int *err_no, struct err *e);
+	sbxd_code (*file_stat)(struct driver *d, const char *id, const char *path,
+	    struct driver_path_stat *out, int *err_no, struct err *e);
+	/* ---- recovery: sbxd found container id of session sid running or
+	 * stopped after a restart; the driver takes back whatever it keeps
+	 * per container (the agent's link). NULL: it keeps nothing. */
+	void (*adopt)(struct driver *d, const char *id, const char *sid);
 	void (*free)(struct driver *d);
 };
 
@@ -284,6 +317,13 @@ struct driver {
 sbxd_code docker_driver_new(const char *sock_path, struct driver **out, struct err *e);
 
 void driver_exec_result_fini(struct driver_exec_result *res);
+/* Sets res up for a run: out and err capped at cap, merged at 2*cap,
+ * exit_code -1. */
+void driver_exec_result_init(struct driver_exec_result *res, size_t cap);
+/* Appends a piece of stream 1 (stdout) or 2 (stderr) output to res with
+ * the caps, setting res->truncated when anything is dropped. */
+void driver_exec_result_add(struct driver_exec_result *res, int stream, const void *p,
+    size_t n);
 
 /* The exec stream demultiplexer (exported for unit tests and fuzzing).
  * Docker frames: 8-byte header {stream, 0, 0, 0, be32 length} then payload;

@@ -3,14 +3,18 @@
  * (see server.h).
  */
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
+#include "driver_agent.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "logbus.h"
@@ -78,6 +82,33 @@ live_containers(const struct config *c)
 	return n + SERVER_CONTAINERS_SLACK;
 }
 
+/* Gives sessions an in-sandbox agent (driver_agent.h) when its binary is
+ * there; without it, everything goes through the engine as before. */
+static void
+wrap_agent(const struct config *cfg, struct driver **drv)
+{
+	struct driver_agent_opts o = { .state_dir = cfg->state_dir };
+	char self[PATH_MAX], bin[PATH_MAX + 16];
+	struct driver *w;
+	struct err e;
+	ssize_t n;
+
+	if (cfg->agent_binary[0] != '\0')
+		snprintf(bin, sizeof(bin), "%s", cfg->agent_binary);
+	else if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
+		self[n] = '\0';
+		snprintf(bin, sizeof(bin), "%s/sbx-agent", dirname(self));
+	} else
+		bin[0] = '\0';
+	o.binary = bin;
+	if (driver_agent_new(*drv, &o, &w, &e) != SBXD_OK) {
+		log_warnx("%s; sessions get no in-sandbox agent, commands use docker exec",
+		    e.msg);
+		return;
+	}
+	*drv = w;
+}
+
 sbxd_code
 server_open(const struct config *cfg, struct driver *drv, struct server **out,
     struct err *e)
@@ -108,9 +139,12 @@ server_open(const struct config *cfg, struct driver *drv, struct server **out,
 		goto fail;
 	if ((rv = logbus_open(s, e)) != SBXD_OK)
 		goto fail;
-	if (s->drv == NULL &&
-	    (rv = docker_driver_new(cfg->docker_socket, &s->drv, e)) != SBXD_OK)
-		goto fail;
+	if (s->drv == NULL) {
+		if ((rv = docker_driver_new(cfg->docker_socket, &s->drv, e)) != SBXD_OK)
+			goto fail;
+		if (cfg->agent)
+			wrap_agent(cfg, &s->drv);
+	}
 	server_instance_id(cfg->db_path, s->instance);
 	if (s->drv->ops->reserve != NULL)
 		s->drv->ops->reserve(s->drv, live_containers(cfg));

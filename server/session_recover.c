@@ -148,6 +148,8 @@ adopt_or_remove(void *arg, const char *id, const char *state,
 	if (sid != NULL && (rv = store_session_get(s->store, sid, &r, &e)) == SBXD_OK &&
 	    live_state(r.state) && strcmp(r.container_id, id) == 0) {
 		rc->adopted++;
+		if (s->drv->ops->adopt != NULL)
+			s->drv->ops->adopt(s->drv, id, sid);
 		if (r.state == SESSION_RUNNING && strcmp(state, "running") != 0)
 			log_info("recovery: session %s: container %.12s is %s; "
 			    "it is started on the next request", r.id, id, state);

@@ -34,6 +34,8 @@ metrics_listen = off
 state_dir = $dir
 service_key = $SBX_SERVICE_KEY
 CONF
+	# CI runs the command tests through the agent and without it
+	[ "${SBX_TEST_AGENT:-}" = off ] && echo "agent = no" >>"$dir/sbxd.conf"
 	"$SBXD_BIN" --config "$dir/sbxd.conf" 2>"$dir/sbxd.log" &
 	pid=$!
 	trap cli_cleanup EXIT

@@ -105,6 +105,14 @@ wait_ready(struct sbxd_proc *p)
 	return -1;
 }
 
+const char *
+harness_agent_conf(void)
+{
+	const char *v = getenv("SBX_TEST_AGENT");
+
+	return v != NULL && strcmp(v, "off") == 0 ? "agent = no\n" : "";
+}
+
 static int
 start(struct sbxd_proc *p, const char *extra_conf, int tls)
 {
@@ -131,8 +139,9 @@ start(struct sbxd_proc *p, const char *extra_conf, int tls)
 	if ((f = fopen(p->conf, "w")) == NULL)
 		return -1;
 	fprintf(f, "listen = %s\nlog_listen = %s\nstate_dir = %s\nservice_key = %s\nlog_level = info\n"
-	    "metrics_listen = off\n%s%s\n",
-	    p->endpoint, p->log_endpoint, p->dir, HARNESS_KEY, tlsconf, extra_conf ? extra_conf : "");
+	    "metrics_listen = off\n%s%s%s\n",
+	    p->endpoint, p->log_endpoint, p->dir, HARNESS_KEY, tlsconf, harness_agent_conf(),
+	    extra_conf ? extra_conf : "");
 	fclose(f);
 	if (spawn(p) != 0)
 		return -1;

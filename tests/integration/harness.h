@@ -53,6 +53,10 @@ sbx_client *harness_client(struct sbxd_proc *p, const char *token);
 /* Runs cmd in session sid with a timeout; its exit code, or -1 (the error
  * printed) when the call fails. */
 int harness_exec_status(sbx_client *c, const char *sid, const char *cmd, uint64_t timeout_ms);
+/* "agent = no\n" when SBX_TEST_AGENT=off (CI runs the command, process,
+ * file and log tests both through the in-sandbox agent and without it),
+ * else "". */
+const char *harness_agent_conf(void);
 /* A free loopback TCP port (bound once, then released). */
 int harness_free_port(void);
 /* Milliseconds on the monotonic clock, for the deadline of a wait. */

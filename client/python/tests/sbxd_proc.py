@@ -46,6 +46,8 @@ class Sbxd:
             f.write(f"listen = {self.endpoint}\nlog_listen = {self.log_endpoint}\n"
                     f"state_dir = {self.dir}\nservice_key = {self.key}\nlog_level = info\n"
                     "metrics_listen = off\n")
+            if os.environ.get("SBX_TEST_AGENT") == "off":
+                f.write("agent = no\n")
             if tls:
                 f.write(self._make_cert())
         self.proc: subprocess.Popen | None = None

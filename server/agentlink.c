@@ -1,0 +1,1135 @@
+/*
+ * agentlink.c — sbxd's end of one sandbox's agent link (see agentlink.h).
+ *
+ * Threads: workers call agentlink_exec / agentlink_proc_* and wait on the
+ * link's condition variable; nng's callback threads run rx_done (one frame
+ * at a time: the single receive aio is re-armed after each frame, so a
+ * call's frames are handled in order) and the pipe notifications. Every
+ * field of the link and of its calls is guarded by the link's mu; output
+ * callbacks of foreground commands (the log bus) run under it too, so a
+ * finished command's caller can leave as soon as it has unlinked its call.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pair1/pair.h>
+#include <nng/supplemental/tls/tls.h>
+#include <sodium.h>
+
+#include "agent/agent_wire.h"
+#include "agentlink.h"
+#include "arena.h"
+#include "log.h"
+#include "sbx/agent/v1/agent.pb-c.h"
+
+#define SEND_RUN_MS        1000   /* a Run the agent does not take by then falls back */
+#define SEND_STDIN_MS      10000
+#define SIGNAL_ANSWER_MS   10000  /* a signal's count */
+#define START_ANSWER_MS    10000  /* a background process's started/failed */
+#define DRAIN_WAIT_MS      1000   /* a drained command's exit after the KILL */
+#define BACKSTOP_MS        5000   /* past a command's timeout: kill it from the host */
+#define DECODE_BUDGET      (4u << 20)
+#define PROC_QUEUE_MAX     (4u << 20) /* output not yet pumped; beyond: dropped */
+
+typedef Sbx__Agent__V1__Frame Frame;
+
+enum call_kind { CALL_EXEC, CALL_PROC, CALL_FILE };
+
+struct chunk {
+	struct chunk *next;
+	int fd;
+	size_t n;
+	unsigned char data[];
+};
+
+struct agent_call {
+	struct agent_call *next;
+	struct agentlink *link;
+	uint64_t id;
+	enum call_kind kind;
+	int started, ended, failed, lost, killed_by_drain;
+	int64_t pid;
+	int fail_errno;
+	char fail_msg[200];
+	int exit_code, signal, timed_out, truncated;
+	uint64_t sig_answers;
+	int sig_count;
+	/* exec */
+	struct driver_exec_result *res;
+	void (*on_output)(void *arg, int stream, const void *p, size_t n);
+	void *on_output_arg;
+	/* proc */
+	struct chunk *qhead, **qtail;
+	size_t qbytes;
+	uint64_t qdropped;
+	int efd;
+	int stdin_closed;
+	/* file */
+	int replied;
+	struct agent_file_reply *reply;
+};
+
+struct agent_proc {
+	struct agent_call *c;
+};
+
+struct agentlink {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int refs;
+	int closed;
+	int draining;
+	nng_socket sock;
+	nng_listener lst;
+	nng_aio *rx;
+	nng_tls_config *tls;
+	char session[64];
+	uint8_t token[128];
+	size_t token_len;
+	int pipe_id;                  /* the welcomed agent's, 0 = none */
+	int up;
+	uint64_t generation;
+	uid_t uid;
+	gid_t gid;
+	uint64_t next_call;
+	struct agent_call *calls;
+	uint64_t bad_frames;
+	uint64_t rejected;            /* hellos refused */
+	int port;
+};
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Waits on l->cv until the monotonic deadline (0 = none); 0 at the deadline. */
+static int
+wait_until(struct agentlink *l, uint64_t deadline)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	if (deadline == 0) {
+		pthread_cond_wait(&l->cv, &l->mu);
+		return 1;
+	}
+	if ((now = mono_ms()) >= deadline)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)((deadline - now) / 1000);
+	ts.tv_nsec += (long)((deadline - now) % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+	return 1;
+}
+
+static void
+wake_call(struct agent_call *c)
+{
+	uint64_t one = 1;
+
+	if (c->efd >= 0 && write(c->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("agent link: waking a process's reader");
+}
+
+/* ---- sending */
+
+/* Packs f and sends it, waiting at most wait_ms for room (0: not at all).
+ * 0, or an nng error. */
+static int
+send_frame(struct agentlink *l, const Frame *f, uint64_t wait_ms)
+{
+	size_t n = sbx__agent__v1__frame__get_packed_size(f);
+	nng_msg *m;
+	nng_aio *aio;
+	int rv;
+
+	if (n > AGENT_FRAME_MAX)
+		return NNG_EMSGSIZE;
+	if ((rv = nng_msg_alloc(&m, n)) != 0)
+		return rv;
+	sbx__agent__v1__frame__pack(f, nng_msg_body(m));
+	if (wait_ms == 0) {
+		if ((rv = nng_sendmsg(l->sock, m, NNG_FLAG_NONBLOCK)) != 0)
+			nng_msg_free(m);
+		return rv;
+	}
+	if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
+		nng_msg_free(m);
+		return rv;
+	}
+	nng_aio_set_timeout(aio, (nng_duration)wait_ms);
+	nng_aio_set_msg(aio, m);
+	nng_send_aio(l->sock, aio);
+	nng_aio_wait(aio);
+	if ((rv = nng_aio_result(aio)) != 0)
+		nng_msg_free(m);
+	nng_aio_free(aio);
+	return rv;
+}
+
+static int
+send_signal(struct agentlink *l, uint64_t call, int sig, uint64_t wait_ms)
+{
+	Sbx__Agent__V1__Signal s = SBX__AGENT__V1__SIGNAL__INIT;
+	Frame f = SBX__AGENT__V1__FRAME__INIT;
+
+	s.signo = sig;
+	f.call = call;
+	f.body_case = SBX__AGENT__V1__FRAME__BODY_SIGNAL;
+	f.signal = &s;
+	return send_frame(l, &f, wait_ms);
+}
+
+/* Sends data as stdin frames of at most AGENT_CHUNK_MAX, the last one
+ * closing stdin when close_after. */
+static int
+send_stdin(struct agentlink *l, uint64_t call, const void *data, size_t n, int close_after,
+    uint64_t wait_ms)
+{
+	Sbx__Agent__V1__Stdin s;
+	Frame f;
+	const unsigned char *p = data;
+	size_t take;
+	int rv;
+
+	do {
+		take = n < AGENT_CHUNK_MAX ? n : AGENT_CHUNK_MAX;
+		sbx__agent__v1__stdin__init(&s);
+		sbx__agent__v1__frame__init(&f);
+		s.data.data = (uint8_t *)p;
+		s.data.len = take;
+		s.close = close_after && take == n;
+		f.call = call;
+		f.body_case = SBX__AGENT__V1__FRAME__BODY_STDIN;
+		f.stdin = &s;
+		if ((rv = send_frame(l, &f, wait_ms)) != 0)
+			return rv;
+		p += take;
+		n -= take;
+	} while (n > 0);
+	return 0;
+}
+
+/* ---- receiving (nng's threads) */
+
+static struct agent_call *
+find_call(struct agentlink *l, uint64_t id)
+{
+	struct agent_call *c;
+
+	for (c = l->calls; c != NULL; c = c->next)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+static void
+queue_output(struct agent_call *c, int fd, const void *p, size_t n)
+{
+	struct chunk *k;
+
+	if (c->qbytes + n > PROC_QUEUE_MAX || (k = malloc(sizeof(*k) + n)) == NULL) {
+		c->qdropped += n;
+		return;
+	}
+	k->next = NULL;
+	k->fd = fd;
+	k->n = n;
+	memcpy(k->data, p, n);
+	*c->qtail = k;
+	c->qtail = &k->next;
+	c->qbytes += n;
+}
+
+/* One frame of a call; l->mu held. */
+static void
+call_frame(struct agentlink *l, const Frame *f)
+{
+	struct agent_call *c = find_call(l, f->call);
+	const Sbx__Agent__V1__Exited *x;
+
+	if (c == NULL || c->ended || c->lost)
+		return;
+	switch (f->body_case) {
+	case SBX__AGENT__V1__FRAME__BODY_STARTED:
+		c->started = 1;
+		c->pid = f->started->pid;
+		break;
+	case SBX__AGENT__V1__FRAME__BODY_FAILED:
+		if (c->started)
+			return;
+		c->failed = 1;
+		c->fail_errno = f->failed->errno_value;
+		snprintf(c->fail_msg, sizeof(c->fail_msg), "%s",
+		    f->failed->message ? f->failed->message : "");
+		break;
+	case SBX__AGENT__V1__FRAME__BODY_OUTPUT: {
+		int fd = f->output->fd == 2 ? 2 : 1;
+		const uint8_t *p = f->output->data.data;
+		size_t n = f->output->data.len;
+
+		if (n == 0)
+			return;
+		if (c->kind == CALL_EXEC) {
+			if (c->on_output != NULL)
+				c->on_output(c->on_output_arg, fd, p, n);
+			driver_exec_result_add(c->res, fd, p, n);
+		} else
+			queue_output(c, fd, p, n);
+		break;
+	}
+	case SBX__AGENT__V1__FRAME__BODY_FILE_REPLY: {
+		const Sbx__Agent__V1__FileReply *fr = f->file_reply;
+		struct agent_file_reply *r = c->reply;
+
+		if (c->kind != CALL_FILE || c->replied)
+			return;
+		c->replied = 1;
+		r->errno_value = fr->errno_value;
+		r->mode = fr->mode;
+		r->size = fr->size;
+		r->mtime_ms = fr->mtime_ms;
+		snprintf(r->link_target, sizeof(r->link_target), "%.*s",
+		    (int)fr->link_target.len, (const char *)fr->link_target.data);
+		if (r->data != NULL && fr->data.len > 0 &&
+		    buf_add(r->data, fr->data.data, fr->data.len) != SBXD_OK)
+			r->errno_value = EFBIG;
+		break;
+	}
+	case SBX__AGENT__V1__FRAME__BODY_SIGNALLED:
+		c->sig_answers++;
+		c->sig_count = f->signalled->count;
+		break;
+	case SBX__AGENT__V1__FRAME__BODY_EXITED:
+		x = f->exited;
+		c->ended = 1;
+		c->started = 1;
+		c->exit_code = x->exit_code;
+		c->signal = x->signal;
+		c->timed_out = x->timed_out;
+		c->truncated = x->truncated;
+		break;
+	default:
+		l->bad_frames++;
+		return;
+	}
+	wake_call(c);
+	pthread_cond_broadcast(&l->cv);
+}
+
+/* The hello of a new connection; l->mu held. */
+static void
+hello_frame(struct agentlink *l, nng_pipe pipe, const Sbx__Agent__V1__Hello *h)
+{
+	Frame f = SBX__AGENT__V1__FRAME__INIT;
+	Sbx__Agent__V1__Welcome w = SBX__AGENT__V1__WELCOME__INIT;
+	int ok;
+
+	ok = h->version >= 1 && h->session_id != NULL &&
+	    strcmp(h->session_id, l->session) == 0 &&
+	    h->token.len == l->token_len &&
+	    (l->token_len == 0 || sodium_memcmp(h->token.data, l->token, l->token_len) == 0);
+	if (!ok) {
+		log_warnx("agent link of session %s: a peer said hello with the wrong "
+		    "session or token; closing it", l->session);
+		l->rejected++;
+		pthread_cond_broadcast(&l->cv);
+		nng_pipe_close(pipe);
+		return;
+	}
+	w.version = 1;
+	f.call = 0;
+	f.body_case = SBX__AGENT__V1__FRAME__BODY_WELCOME;
+	f.welcome = &w;
+	if (send_frame(l, &f, 0) != 0) {
+		nng_pipe_close(pipe);
+		return;
+	}
+	l->pipe_id = nng_pipe_id(pipe);
+	l->up = 1;
+	l->generation++;
+	l->uid = h->uid;
+	l->gid = h->gid;
+	log_debug("agent link of session %s: agent %lld up (uid %u)", l->session,
+	    (long long)h->agent_pid, (unsigned)h->uid);
+	pthread_cond_broadcast(&l->cv);
+}
+
+static void
+on_frame(struct agentlink *l, nng_msg *m)
+{
+	struct arena a;
+	ProtobufCAllocator al;
+	Frame *f;
+	nng_pipe pipe = nng_msg_get_pipe(m);
+
+	arena_init(&a, DECODE_BUDGET);
+	al = arena_allocator(&a);
+	f = sbx__agent__v1__frame__unpack(&al, nng_msg_len(m), nng_msg_body(m));
+	pthread_mutex_lock(&l->mu);
+	if (f == NULL)
+		l->bad_frames++;
+	else if (f->call == 0 && f->body_case == SBX__AGENT__V1__FRAME__BODY_HELLO)
+		hello_frame(l, pipe, f->hello);
+	else if (l->up && nng_pipe_id(pipe) == l->pipe_id && f->call != 0)
+		call_frame(l, f);
+	else
+		l->bad_frames++;
+	pthread_mutex_unlock(&l->mu);
+	arena_fini(&a);
+}
+
+static void
+rx_done(void *arg)
+{
+	struct agentlink *l = arg;
+	int rv = nng_aio_result(l->rx);
+
+	if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+		return;
+	if (rv == 0) {
+		nng_msg *m = nng_aio_get_msg(l->rx);
+
+		on_frame(l, m);
+		nng_msg_free(m);
+	}
+	nng_recv_aio(l->sock, l->rx);
+}
+
+/* Every call on the link ends: its agent is gone. l->mu held. */
+static void
+lose_calls(struct agentlink *l)
+{
+	struct agent_call *c;
+
+	for (c = l->calls; c != NULL; c = c->next)
+		if (!c->ended) {
+			c->lost = 1;
+			wake_call(c);
+		}
+	pthread_cond_broadcast(&l->cv);
+}
+
+static void
+pipe_gone(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+	struct agentlink *l = arg;
+
+	pthread_mutex_lock(&l->mu);
+	if (l->up && nng_pipe_id(pipe) == l->pipe_id) {
+		l->up = 0;
+		l->pipe_id = 0;
+		lose_calls(l);
+		log_debug("agent link of session %s: agent gone", l->session);
+	}
+	pthread_mutex_unlock(&l->mu);
+}
+
+/* ---- the link */
+
+static sbxd_code
+nng_fail(struct err *e, const char *what, const char *url, int rv)
+{
+	return err_set(e, SBXD_INTERNAL, "agent link: %s %s: %s", what, url, nng_strerror(rv));
+}
+
+static sbxd_code
+setup_tls(struct agentlink *l, const struct agentlink_opts *o, struct err *e)
+{
+	int rv;
+
+	if (strncmp(o->url, "tls+tcp://", 10) != 0)
+		return SBXD_OK;
+	if (o->tls_cert == NULL)
+		return err_set(e, SBXD_INVALID_ARGUMENT,
+		    "agent link %s: tls+tcp:// needs a certificate and key", o->url);
+	if ((rv = nng_tls_config_alloc(&l->tls, NNG_TLS_MODE_SERVER)) != 0 ||
+	    (rv = nng_tls_config_cert_key_file(l->tls, o->tls_cert, NULL)) != 0)
+		return nng_fail(e, "TLS certificate for", o->url, rv);
+	if ((rv = nng_listener_set_ptr(l->lst, NNG_OPT_TLS_CONFIG, l->tls)) != 0)
+		return nng_fail(e, "TLS config for", o->url, rv);
+	return SBXD_OK;
+}
+
+sbxd_code
+agentlink_listen(const struct agentlink_opts *o, struct agentlink **out, struct err *e)
+{
+	struct agentlink *l;
+	int rv, port = 0;
+	sbxd_code code;
+
+	*out = NULL;
+	if (o->token_len > sizeof(l->token) || strlen(o->session) >= sizeof(l->session))
+		return err_set(e, SBXD_INVALID_ARGUMENT, "agent link: token or session too long");
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return err_set(e, SBXD_RESOURCE_EXHAUSTED, "out of memory");
+	pthread_mutex_init(&l->mu, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&l->cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	l->refs = 1;
+	l->next_call = 1;
+	snprintf(l->session, sizeof(l->session), "%s", o->session);
+	memcpy(l->token, o->token, o->token_len);
+	l->token_len = o->token_len;
+	if ((rv = nng_pair1_open(&l->sock)) != 0) {
+		free(l);
+		return nng_fail(e, "opening a socket for", o->url, rv);
+	}
+	if ((rv = nng_socket_set_size(l->sock, NNG_OPT_RECVMAXSZ, AGENT_FRAME_MAX)) != 0 ||
+	    (rv = nng_socket_set_int(l->sock, NNG_OPT_SENDBUF, 64)) != 0 ||
+	    (rv = nng_pipe_notify(l->sock, NNG_PIPE_EV_REM_POST, pipe_gone, l)) != 0 ||
+	    (rv = nng_aio_alloc(&l->rx, rx_done, l)) != 0 ||
+	    (rv = nng_listener_create(&l->lst, l->sock, o->url)) != 0) {
+		code = nng_fail(e, "setting up", o->url, rv);
+		goto fail;
+	}
+	if (strncmp(o->url, "ipc://", 6) == 0)
+		/* the directory is the sandbox's only way in; its user is not ours */
+		nng_listener_set_int(l->lst, NNG_OPT_IPC_PERMISSIONS, 0666);
+	if ((code = setup_tls(l, o, e)) != SBXD_OK)
+		goto fail;
+	if ((rv = nng_listener_start(l->lst, 0)) != 0) {
+		code = nng_fail(e, "listening on", o->url, rv);
+		goto fail;
+	}
+	if (strncmp(o->url, "ipc://", 6) != 0 &&
+	    nng_listener_get_int(l->lst, NNG_OPT_TCP_BOUND_PORT, &port) == 0)
+		l->port = port;
+	nng_recv_aio(l->sock, l->rx);
+	*out = l;
+	return SBXD_OK;
+fail:
+	nng_close(l->sock);
+	if (l->rx != NULL)
+		nng_aio_free(l->rx);
+	if (l->tls != NULL)
+		nng_tls_config_free(l->tls);
+	pthread_cond_destroy(&l->cv);
+	pthread_mutex_destroy(&l->mu);
+	free(l);
+	return code;
+}
+
+void
+agentlink_ref(struct agentlink *l)
+{
+	pthread_mutex_lock(&l->mu);
+	l->refs++;
+	pthread_mutex_unlock(&l->mu);
+}
+
+void
+agentlink_unref(struct agentlink *l)
+{
+	int last;
+
+	pthread_mutex_lock(&l->mu);
+	last = --l->refs == 0;
+	pthread_mutex_unlock(&l->mu);
+	if (!last)
+		return;
+	nng_aio_free(l->rx);
+	if (l->tls != NULL)
+		nng_tls_config_free(l->tls);
+	pthread_cond_destroy(&l->cv);
+	pthread_mutex_destroy(&l->mu);
+	free(l);
+}
+
+void
+agentlink_close(struct agentlink *l)
+{
+	pthread_mutex_lock(&l->mu);
+	l->closed = 1;
+	pthread_mutex_unlock(&l->mu);
+	nng_aio_stop(l->rx);
+	nng_close(l->sock);
+	pthread_mutex_lock(&l->mu);
+	l->up = 0;
+	lose_calls(l);
+	pthread_mutex_unlock(&l->mu);
+	agentlink_unref(l);
+}
+
+int
+agentlink_port(struct agentlink *l)
+{
+	return l->port;
+}
+
+int
+agentlink_up(struct agentlink *l, uint64_t wait_ms, uid_t *uid, gid_t *gid)
+{
+	uint64_t deadline = mono_ms() + wait_ms;
+	int up;
+
+	pthread_mutex_lock(&l->mu);
+	while (!l->up && !l->closed && wait_ms > 0 && wait_until(l, deadline))
+		;
+	if ((up = l->up && !l->closed)) {
+		if (uid != NULL)
+			*uid = l->uid;
+		if (gid != NULL)
+			*gid = l->gid;
+	}
+	pthread_mutex_unlock(&l->mu);
+	return up;
+}
+
+uint64_t
+agentlink_generation(struct agentlink *l)
+{
+	uint64_t g;
+
+	pthread_mutex_lock(&l->mu);
+	g = l->generation;
+	pthread_mutex_unlock(&l->mu);
+	return g;
+}
+
+uint64_t
+agentlink_rejected(struct agentlink *l, uint64_t at_least, uint64_t wait_ms)
+{
+	uint64_t deadline = mono_ms() + wait_ms, n;
+
+	pthread_mutex_lock(&l->mu);
+	while (l->rejected < at_least && wait_until(l, deadline))
+		;
+	n = l->rejected;
+	pthread_mutex_unlock(&l->mu);
+	return n;
+}
+
+void
+agentlink_drain(struct agentlink *l)
+{
+	pthread_mutex_lock(&l->mu);
+	l->draining = 1;
+	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+}
+
+/* ---- calls */
+
+/* A new call on l, linked in; NULL (the reason in e) when the link is not
+ * up. l->mu held. */
+static struct agent_call *
+call_new(struct agentlink *l, enum call_kind kind, struct err *e)
+{
+	struct agent_call *c;
+
+	if (!l->up || l->closed) {
+		err_set(e, SBXD_UNAVAILABLE, "the sandbox agent is not connected");
+		return NULL;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		err_set(e, SBXD_RESOURCE_EXHAUSTED, "out of memory");
+		return NULL;
+	}
+	c->link = l;
+	c->kind = kind;
+	c->id = l->next_call++;
+	c->efd = -1;
+	c->qtail = &c->qhead;
+	c->next = l->calls;
+	l->calls = c;
+	l->refs++;
+	return c;
+}
+
+/* Unlinks c; l->mu held. No frame reaches c afterwards. */
+static void
+call_unlink(struct agentlink *l, struct agent_call *c)
+{
+	struct agent_call **pp;
+
+	for (pp = &l->calls; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+}
+
+static void
+call_free(struct agent_call *c)
+{
+	struct agentlink *l = c->link;
+	struct chunk *k;
+
+	while ((k = c->qhead) != NULL) {
+		c->qhead = k->next;
+		free(k);
+	}
+	if (c->efd >= 0)
+		close(c->efd);
+	free(c);
+	agentlink_unref(l);
+}
+
+/* Fills run from spec (the strings stay spec's). */
+static int
+fill_run(Sbx__Agent__V1__Run *run, const struct driver_exec_spec *spec, ProtobufCBinaryData *argv,
+    size_t nargv, ProtobufCBinaryData *env, size_t nenv)
+{
+	size_t i;
+
+	for (i = 0; i < nargv && spec->argv[i] != NULL; i++)
+		argv[i] = (ProtobufCBinaryData){ strlen(spec->argv[i]), (uint8_t *)spec->argv[i] };
+	run->argv = argv;
+	run->n_argv = i;
+	for (i = 0; spec->env != NULL && i < nenv && spec->env[i] != NULL; i++)
+		env[i] = (ProtobufCBinaryData){ strlen(spec->env[i]), (uint8_t *)spec->env[i] };
+	run->env = env;
+	run->n_env = i;
+	if (spec->workdir != NULL)
+		run->cwd = (ProtobufCBinaryData){ strlen(spec->workdir), (uint8_t *)spec->workdir };
+	run->timeout_ms = spec->timeout_ms;
+	return 0;
+}
+
+static size_t
+count_strv(const char *const *v)
+{
+	size_t n = 0;
+
+	while (v != NULL && v[n] != NULL)
+		n++;
+	return n;
+}
+
+/* Sends the Run of call c; 0 or an nng error. */
+static int
+send_run(struct agentlink *l, struct agent_call *c, const struct driver_exec_spec *spec,
+    const void *in, size_t in_len, int keep_stdin, int background, uint64_t max_output)
+{
+	size_t na = count_strv(spec->argv), ne = count_strv(spec->env);
+	ProtobufCBinaryData *argv = calloc(na + 1, sizeof(*argv));
+	ProtobufCBinaryData *env = calloc(ne + 1, sizeof(*env));
+	Sbx__Agent__V1__Run run = SBX__AGENT__V1__RUN__INIT;
+	Frame f = SBX__AGENT__V1__FRAME__INIT;
+	int rv = NNG_ENOMEM;
+
+	if (argv != NULL && env != NULL) {
+		fill_run(&run, spec, argv, na, env, ne);
+		run.keep_stdin = keep_stdin;
+		run.background = background;
+		run.max_output = max_output;
+		if (!keep_stdin && in_len > 0)
+			run.stdin_data = (ProtobufCBinaryData){ in_len, (uint8_t *)in };
+		f.call = c->id;
+		f.body_case = SBX__AGENT__V1__FRAME__BODY_RUN;
+		f.run = &run;
+		rv = send_frame(l, &f, SEND_RUN_MS);
+	}
+	free(argv);
+	free(env);
+	return rv;
+}
+
+sbxd_code
+agentlink_exec(struct agentlink *l, const struct driver_exec_spec *spec, const void *in,
+    size_t in_len, struct driver_exec_result *res, int *ran, int64_t *stuck, struct err *e)
+{
+	uint64_t t0 = mono_ms(), deadline = 0;
+	int keep_stdin = in_len > AGENT_CHUNK_MAX, rv, kill_sent = 0;
+	size_t cap = spec->max_output ? spec->max_output : DRIVER_OUTPUT_DEFAULT;
+	struct agent_call *c;
+	sbxd_code code = SBXD_OK;
+
+	*ran = 0;
+	*stuck = 0;
+	driver_exec_result_init(res, cap);
+	if (spec->argv == NULL || spec->argv[0] == NULL)
+		return err_set(e, SBXD_INVALID_ARGUMENT, "exec has no command");
+	pthread_mutex_lock(&l->mu);
+	c = call_new(l, CALL_EXEC, e);
+	if (c != NULL) {
+		c->res = res;
+		c->on_output = spec->on_output;
+		c->on_output_arg = spec->on_output_arg;
+	}
+	pthread_mutex_unlock(&l->mu);
+	if (c == NULL)
+		return e->code;
+	/* with a live reader the agent sends everything; else it caps */
+	rv = send_run(l, c, spec, in, in_len, keep_stdin, 0,
+	    spec->on_output != NULL ? 0 : cap);
+	if (rv == 0 && keep_stdin)
+		rv = send_stdin(l, c->id, in, in_len, 1, SEND_STDIN_MS);
+	pthread_mutex_lock(&l->mu);
+	if (rv != 0 && !c->started) {
+		call_unlink(l, c);
+		pthread_mutex_unlock(&l->mu);
+		call_free(c);
+		return err_set(e, SBXD_UNAVAILABLE, "the sandbox agent did not take the "
+		    "command: %s", nng_strerror(rv));
+	}
+	if (spec->timeout_ms > 0)
+		deadline = t0 + spec->timeout_ms + BACKSTOP_MS;
+	for (;;) {
+		if (c->ended || c->lost || c->failed)
+			break;
+		if (l->draining && !kill_sent) {
+			kill_sent = 1;
+			c->killed_by_drain = 1;
+			send_signal(l, c->id, SIGKILL, 0);
+			deadline = mono_ms() + DRAIN_WAIT_MS;
+		}
+		if (!wait_until(l, deadline))
+			break;
+	}
+	call_unlink(l, c);
+	pthread_mutex_unlock(&l->mu);
+	*ran = 1;
+	if (c->failed) {
+		*ran = 0;
+		code = err_set(e, SBXD_UNAVAILABLE, "the sandbox agent could not start the "
+		    "command: %s", c->fail_msg);
+	} else if (c->killed_by_drain)
+		code = err_set(e, SBXD_ABORTED, DRIVER_DRAIN_MSG);
+	else if (c->lost)
+		code = err_set(e, SBXD_ABORTED, c->started ?
+		    "the sandbox agent went away while the command ran; it was killed" :
+		    "the sandbox agent went away as the command was handed over; it may "
+		    "not have run");
+	else if (!c->ended) {
+		/* the agent did not end it in time: the backstop */
+		send_signal(l, c->id, SIGKILL, 0);
+		*stuck = c->pid;
+		log_warnx("agent link of session %s: a command outlived its timeout by "
+		    "%d ms; killing it from the host", l->session, BACKSTOP_MS);
+		res->timed_out = 1;
+		res->exit_code = 124;
+	} else {
+		res->exit_code = c->timed_out ? 124 : c->exit_code;
+		res->timed_out = c->timed_out;
+		if (c->truncated)
+			res->truncated = 1;
+	}
+	res->duration_ms = mono_ms() - t0;
+	call_free(c);
+	return code;
+}
+
+/* ---- files */
+
+#define FILE_ANSWER_MS 60000  /* a file call's answer */
+
+/* Sends f (its call id filled in) and waits for the file_reply into r. */
+static sbxd_code
+file_call(struct agentlink *l, Frame *f, struct agent_file_reply *r, struct err *e)
+{
+	struct agent_call *c;
+	uint64_t deadline;
+	int rv;
+
+	pthread_mutex_lock(&l->mu);
+	if ((c = call_new(l, CALL_FILE, e)) != NULL)
+		c->reply = r;
+	pthread_mutex_unlock(&l->mu);
+	if (c == NULL)
+		return SBXD_UNIMPLEMENTED;
+	f->call = c->id;
+	rv = send_frame(l, f, SEND_RUN_MS);
+	deadline = mono_ms() + FILE_ANSWER_MS;
+	pthread_mutex_lock(&l->mu);
+	while (rv == 0 && !c->replied && !c->lost && wait_until(l, deadline))
+		;
+	call_unlink(l, c);
+	rv = rv != 0 ? -1 : c->replied ? 0 : c->lost ? -2 : -3;
+	pthread_mutex_unlock(&l->mu);
+	call_free(c);
+	if (rv == -1)
+		return SBXD_UNIMPLEMENTED;   /* never reached the agent */
+	if (rv != 0)
+		return err_set(e, SBXD_UNAVAILABLE, "the sandbox agent %s; try again",
+		    rv == -2 ? "went away during a file operation" :
+		    "did not answer a file operation");
+	return SBXD_OK;
+}
+
+sbxd_code
+agentlink_read_file(struct agentlink *l, const char *path, uint64_t max,
+    struct agent_file_reply *r, struct err *e)
+{
+	Sbx__Agent__V1__ReadFile rf = SBX__AGENT__V1__READ_FILE__INIT;
+	Frame f = SBX__AGENT__V1__FRAME__INIT;
+
+	rf.path = (ProtobufCBinaryData){ strlen(path), (uint8_t *)path };
+	rf.max = max;
+	f.body_case = SBX__AGENT__V1__FRAME__BODY_READ_FILE;
+	f.read_file = &rf;
+	return file_call(l, &f, r, e);
+}
+
+sbxd_code
+agentlink_write_file(struct agentlink *l, const char *path, const void *data, size_t len,
+    int append, struct agent_file_reply *r, struct err *e)
+{
+	Sbx__Agent__V1__WriteFile wf = SBX__AGENT__V1__WRITE_FILE__INIT;
+	Frame f = SBX__AGENT__V1__FRAME__INIT;
+
+	if (len > AGENT_FILE_MAX)
+		return SBXD_UNIMPLEMENTED;
+	wf.path = (ProtobufCBinaryData){ strlen(path), (uint8_t *)path };
+	wf.data = (ProtobufCBinaryData){ len, (uint8_t *)data };
+	wf.append = append;
+	wf.make_parents = 1;
+	f.body_case = SBX__AGENT__V1__FRAME__BODY_WRITE_FILE;
+	f.write_file = &wf;
+	return file_call(l, &f, r, e);
+}
+
+sbxd_code
+agentlink_stat(struct agentlink *l, const char *path, int follow, struct agent_file_reply *r,
+    struct err *e)
+{
+	Sbx__Agent__V1__StatPath sp = SBX__AGENT__V1__STAT_PATH__INIT;
+	Frame f = SBX__AGENT__V1__FRAME__INIT;
+
+	sp.path = (ProtobufCBinaryData){ strlen(path), (uint8_t *)path };
+	sp.follow = follow;
+	f.body_case = SBX__AGENT__V1__FRAME__BODY_STAT;
+	f.stat = &sp;
+	return file_call(l, &f, r, e);
+}
+
+/* ---- background processes */
+
+sbxd_code
+agentlink_proc_start(struct agentlink *l, const struct driver_exec_spec *spec,
+    struct agent_proc **out, int *ran, struct err *e)
+{
+	struct agent_proc *p;
+	struct agent_call *c;
+	uint64_t deadline;
+	int rv;
+
+	*out = NULL;
+	*ran = 0;
+	if (spec->argv == NULL || spec->argv[0] == NULL)
+		return err_set(e, SBXD_INVALID_ARGUMENT, "exec has no command");
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return err_set(e, SBXD_RESOURCE_EXHAUSTED, "out of memory");
+	pthread_mutex_lock(&l->mu);
+	if ((c = call_new(l, CALL_PROC, e)) != NULL) {
+		c->on_output = spec->on_output;
+		c->on_output_arg = spec->on_output_arg;
+		if ((c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+			call_unlink(l, c);
+			pthread_mutex_unlock(&l->mu);
+			call_free(c);
+			free(p);
+			return err_set(e, SBXD_RESOURCE_EXHAUSTED, "eventfd: %s", strerror(errno));
+		}
+	}
+	pthread_mutex_unlock(&l->mu);
+	if (c == NULL) {
+		free(p);
+		return e->code;
+	}
+	rv = send_run(l, c, spec, NULL, 0, 1, 1, 0);
+	pthread_mutex_lock(&l->mu);
+	deadline = mono_ms() + START_ANSWER_MS;
+	while (rv == 0 && !c->started && !c->failed && !c->lost && wait_until(l, deadline))
+		;
+	if (rv != 0 || c->failed || !c->started) {
+		int lost = c->lost;
+
+		call_unlink(l, c);
+		pthread_mutex_unlock(&l->mu);
+		if (rv != 0)
+			err_set(e, SBXD_UNAVAILABLE, "the sandbox agent did not take the "
+			    "command: %s", nng_strerror(rv));
+		else if (c->failed)
+			err_set(e, SBXD_UNAVAILABLE, "the sandbox agent could not start "
+			    "the command: %s", c->fail_msg);
+		else {
+			send_signal(l, c->id, SIGKILL, 0);
+			*ran = 1;
+			err_set(e, lost ? SBXD_ABORTED : SBXD_UNAVAILABLE,
+			    "the sandbox agent did not confirm the start; it may not have run");
+		}
+		call_free(c);
+		free(p);
+		return e->code;
+	}
+	pthread_mutex_unlock(&l->mu);
+	*ran = 1;
+	p->c = c;
+	*out = p;
+	return SBXD_OK;
+}
+
+int
+agent_proc_fd(struct agent_proc *p)
+{
+	return p->c->efd;
+}
+
+sbxd_code
+agent_proc_pump(struct agent_proc *p, int *eof, struct err *e)
+{
+	struct agent_call *c = p->c;
+	struct agentlink *l = c->link;
+	struct chunk *list, *k;
+	uint64_t v;
+
+	if (read(c->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return err_set(e, SBXD_INTERNAL, "reading a process's eventfd: %s",
+		    strerror(errno));
+	pthread_mutex_lock(&l->mu);
+	list = c->qhead;
+	c->qhead = NULL;
+	c->qtail = &c->qhead;
+	c->qbytes = 0;
+	*eof = c->ended || c->lost;
+	pthread_mutex_unlock(&l->mu);
+	while ((k = list) != NULL) {
+		list = k->next;
+		if (c->on_output != NULL)
+			c->on_output(c->on_output_arg, k->fd, k->data, k->n);
+		free(k);
+	}
+	return SBXD_OK;
+}
+
+/* SBXD_OK when c can still take stdin or a signal; l->mu held. */
+static sbxd_code
+proc_live(struct agent_call *c, struct err *e)
+{
+	if (c->lost)
+		return err_set(e, SBXD_FAILED_PRECONDITION,
+		    "the sandbox agent that ran the process went away");
+	if (c->ended)
+		return err_set(e, SBXD_FAILED_PRECONDITION, "the process has exited");
+	return SBXD_OK;
+}
+
+sbxd_code
+agent_proc_write_stdin(struct agent_proc *p, const void *data, size_t n, uint64_t timeout_ms,
+    struct err *e)
+{
+	struct agent_call *c = p->c;
+	struct agentlink *l = c->link;
+	sbxd_code code;
+	int rv;
+
+	pthread_mutex_lock(&l->mu);
+	if ((code = proc_live(c, e)) == SBXD_OK && c->stdin_closed)
+		code = err_set(e, SBXD_FAILED_PRECONDITION, "stdin is closed");
+	pthread_mutex_unlock(&l->mu);
+	if (code != SBXD_OK || n == 0)
+		return code;
+	if ((rv = send_stdin(l, c->id, data, n, 0, timeout_ms ? timeout_ms : SEND_STDIN_MS)) != 0)
+		return err_set(e, rv == NNG_ETIMEDOUT ? SBXD_DEADLINE_EXCEEDED :
+		    SBXD_FAILED_PRECONDITION, "sending stdin to the sandbox agent: %s",
+		    nng_strerror(rv));
+	return SBXD_OK;
+}
+
+sbxd_code
+agent_proc_close_stdin(struct agent_proc *p, struct err *e)
+{
+	struct agent_call *c = p->c;
+	struct agentlink *l = c->link;
+	sbxd_code code;
+	int rv;
+
+	pthread_mutex_lock(&l->mu);
+	if ((code = proc_live(c, e)) == SBXD_OK)
+		c->stdin_closed = 1;
+	pthread_mutex_unlock(&l->mu);
+	if (code != SBXD_OK)
+		return code;
+	if ((rv = send_stdin(l, c->id, NULL, 0, 1, SEND_STDIN_MS)) != 0)
+		return err_set(e, SBXD_UNAVAILABLE, "closing stdin through the sandbox "
+		    "agent: %s", nng_strerror(rv));
+	return SBXD_OK;
+}
+
+sbxd_code
+agent_proc_signal(struct agent_proc *p, int sig, int *n, struct err *e)
+{
+	struct agent_call *c = p->c;
+	struct agentlink *l = c->link;
+	uint64_t want, deadline;
+	int rv;
+
+	*n = 0;
+	pthread_mutex_lock(&l->mu);
+	if (c->lost) {
+		pthread_mutex_unlock(&l->mu);
+		return SBXD_OK;    /* its agent took the process with it */
+	}
+	want = c->sig_answers + 1;
+	pthread_mutex_unlock(&l->mu);
+	if ((rv = send_signal(l, c->id, sig, SEND_STDIN_MS)) != 0)
+		return err_set(e, SBXD_UNAVAILABLE, "signalling through the sandbox agent: %s",
+		    nng_strerror(rv));
+	deadline = mono_ms() + SIGNAL_ANSWER_MS;
+	pthread_mutex_lock(&l->mu);
+	while (c->sig_answers < want && !c->lost && wait_until(l, deadline))
+		;
+	if (c->sig_answers >= want)
+		*n = c->sig_count;
+	rv = c->sig_answers >= want || c->lost;
+	pthread_mutex_unlock(&l->mu);
+	if (!rv)
+		return err_set(e, SBXD_UNAVAILABLE, "the sandbox agent did not answer a signal");
+	return SBXD_OK;
+}
+
+sbxd_code
+agent_proc_status(struct agent_proc *p, struct driver_proc_status *st, struct err *e)
+{
+	struct agent_call *c = p->c;
+	struct agentlink *l = c->link;
+	sbxd_code code = SBXD_OK;
+
+	pthread_mutex_lock(&l->mu);
+	st->pid = c->pid;
+	st->running = !c->ended && !c->lost;
+	st->exit_code = c->ended ? c->exit_code : -1;
+	if (c->lost && !c->ended)
+		code = err_set(e, SBXD_NOT_FOUND,
+		    "the sandbox agent that ran the process went away");
+	pthread_mutex_unlock(&l->mu);
+	return code;
+}
+
+void
+agent_proc_free(struct agent_proc *p)
+{
+	struct agent_call *c = p->c;
+	struct agentlink *l = c->link;
+
+	pthread_mutex_lock(&l->mu);
+	call_unlink(l, c);
+	pthread_mutex_unlock(&l->mu);
+	call_free(c);
+	free(p);
+}

@@ -11,7 +11,7 @@
 
 #include "agent_log.h"
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 vlog(int err, const char *fmt, va_list ap)
 {
 	char line[1024];

@@ -459,6 +459,7 @@ worker(struct agent *ag)
 		pfd[0].fd = agent_link_wakefd(ag->link);
 		pfd[1].fd = sigchld_pipe[0];
 		pfd[0].events = pfd[1].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = 0;   /* poll leaves them on EINTR */
 		n = agent_procs_fill(ag->ps, pfd + 2);
 		if (poll(pfd, n + 2, tmo) < 0 && errno != EINTR) {
 			agent_log("poll");

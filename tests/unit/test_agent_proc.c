@@ -549,12 +549,15 @@ TEST(many_calls_at_once)
 static Sbx__Agent__V1__FileReply *
 file_call(uint64_t call, Frame *f)
 {
+	static Sbx__Agent__V1__FileReply none = SBX__AGENT__V1__FILE_REPLY__INIT;
+
 	res_reset(call);
 	f->call = call;
 	send_frame(&P, f);
 	if (WAIT_FOR(&P, res[call].file != NULL) != 0) {
 		T_FAIL_("no file_reply for call %llu", (unsigned long long)call);
-		return &(Sbx__Agent__V1__FileReply)SBX__AGENT__V1__FILE_REPLY__INIT;
+		none.errno_value = -1;
+		return &none;
 	}
 	return res[call].file;
 }

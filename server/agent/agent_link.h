@@ -27,7 +27,8 @@ struct agent_link_ev {
 
 /* Opens the pair1 socket, starts dialling url (ipc://, tcp://, tls+tcp://;
  * tls_ca is the CA file for tls+tcp, else NULL) and the receiver thread.
- * Returns 0, or -1 after logging why. */
+ * Returns 0, or -1 after logging why; on -1 nothing is released, as the
+ * caller (the worker's start) exits. */
 int agent_link_open(const char *url, const char *tls_ca, struct agent_link **out);
 
 /* Readable when agent_link_next may have something. */

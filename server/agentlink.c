@@ -41,7 +41,7 @@
 
 typedef Sbx__Agent__V1__Frame Frame;
 
-enum call_kind { CALL_EXEC, CALL_PROC, CALL_FILE };
+enum call_kind { CALL_EXEC, CALL_PROC, CALL_FILE, CALL_SIGNAL };
 
 struct chunk {
 	struct chunk *next;
@@ -184,17 +184,26 @@ send_frame(struct agentlink *l, const Frame *f, uint64_t wait_ms)
 	return rv;
 }
 
+/* A signal for call; pgid > 1 names the group when the agent no longer
+ * holds the call. */
 static int
-send_signal(struct agentlink *l, uint64_t call, int sig, uint64_t wait_ms)
+send_signal_group(struct agentlink *l, uint64_t call, int sig, int64_t pgid, uint64_t wait_ms)
 {
 	Sbx__Agent__V1__Signal s = SBX__AGENT__V1__SIGNAL__INIT;
 	Frame f = SBX__AGENT__V1__FRAME__INIT;
 
 	s.signo = sig;
+	s.pgid = pgid;
 	f.call = call;
 	f.body_case = SBX__AGENT__V1__FRAME__BODY_SIGNAL;
 	f.signal = &s;
 	return send_frame(l, &f, wait_ms);
+}
+
+static int
+send_signal(struct agentlink *l, uint64_t call, int sig, uint64_t wait_ms)
+{
+	return send_signal_group(l, call, sig, 0, wait_ms);
 }
 
 /* Sends data as stdin frames of at most AGENT_CHUNK_MAX, the last one
@@ -291,7 +300,7 @@ call_frame(struct agentlink *l, const Frame *f)
 			if (c->on_output != NULL)
 				c->on_output(c->on_output_arg, fd, p, n);
 			driver_exec_result_add(c->res, fd, p, n);
-		} else
+		} else if (c->kind == CALL_PROC)
 			queue_output(c, fd, p, n);
 		break;
 	}
@@ -372,17 +381,17 @@ hello_frame(struct agentlink *l, nng_pipe pipe, const Sbx__Agent__V1__Hello *h)
 	pthread_cond_broadcast(&l->cv);
 }
 
+/* Decodes and handles one frame that came in on pipe. */
 static void
-on_frame(struct agentlink *l, nng_msg *m)
+on_frame(struct agentlink *l, nng_pipe pipe, const uint8_t *data, size_t len)
 {
 	struct arena a;
 	ProtobufCAllocator al;
 	Frame *f;
-	nng_pipe pipe = nng_msg_get_pipe(m);
 
 	arena_init(&a, DECODE_BUDGET);
 	al = arena_allocator(&a);
-	f = sbx__agent__v1__frame__unpack(&al, nng_msg_len(m), nng_msg_body(m));
+	f = sbx__agent__v1__frame__unpack(&al, len, data);
 	pthread_mutex_lock(&l->mu);
 	if (f == NULL)
 		l->bad_frames++;
@@ -407,7 +416,7 @@ rx_done(void *arg)
 	if (rv == 0) {
 		nng_msg *m = nng_aio_get_msg(l->rx);
 
-		on_frame(l, m);
+		on_frame(l, nng_msg_get_pipe(m), nng_msg_body(m), nng_msg_len(m));
 		nng_msg_free(m);
 	}
 	nng_recv_aio(l->sock, l->rx);
@@ -1071,12 +1080,43 @@ agent_proc_close_stdin(struct agent_proc *p, struct err *e)
 	return SBXD_OK;
 }
 
+/* Signals what an exited process left in its group, on a call of its
+ * own (the agent no longer holds the process's); *n as proc_signal's. */
+static sbxd_code
+signal_leftovers(struct agentlink *l, int64_t pgid, int sig, int *n, struct err *e)
+{
+	struct agent_call *c;
+	uint64_t deadline;
+	int rv;
+
+	pthread_mutex_lock(&l->mu);
+	c = call_new(l, CALL_SIGNAL, e);
+	pthread_mutex_unlock(&l->mu);
+	if (c == NULL)
+		return SBXD_OK;    /* no agent: nothing of it to reach */
+	rv = send_signal_group(l, c->id, sig, pgid, SEND_STDIN_MS);
+	deadline = mono_ms() + SIGNAL_ANSWER_MS;
+	pthread_mutex_lock(&l->mu);
+	while (rv == 0 && c->sig_answers == 0 && !c->lost && wait_until(l, deadline))
+		;
+	if (c->sig_answers > 0)
+		*n = c->sig_count;
+	rv = rv == 0 && (c->sig_answers > 0 || c->lost);
+	call_unlink(l, c);
+	pthread_mutex_unlock(&l->mu);
+	call_free(c);
+	if (!rv)
+		return err_set(e, SBXD_UNAVAILABLE, "the sandbox agent did not answer a signal");
+	return SBXD_OK;
+}
+
 sbxd_code
 agent_proc_signal(struct agent_proc *p, int sig, int *n, struct err *e)
 {
 	struct agent_call *c = p->c;
 	struct agentlink *l = c->link;
 	uint64_t want, deadline;
+	int64_t pid;
 	int rv;
 
 	*n = 0;
@@ -1085,6 +1125,11 @@ agent_proc_signal(struct agent_proc *p, int sig, int *n, struct err *e)
 		pthread_mutex_unlock(&l->mu);
 		return SBXD_OK;    /* its agent took the process with it */
 	}
+	if (c->ended) {
+		pid = c->pid;
+		pthread_mutex_unlock(&l->mu);
+		return pid > 1 ? signal_leftovers(l, pid, sig, n, e) : SBXD_OK;
+	}
 	want = c->sig_answers + 1;
 	pthread_mutex_unlock(&l->mu);
 	if ((rv = send_signal(l, c->id, sig, SEND_STDIN_MS)) != 0)
@@ -1092,10 +1137,20 @@ agent_proc_signal(struct agent_proc *p, int sig, int *n, struct err *e)
 		    nng_strerror(rv));
 	deadline = mono_ms() + SIGNAL_ANSWER_MS;
 	pthread_mutex_lock(&l->mu);
-	while (c->sig_answers < want && !c->lost && wait_until(l, deadline))
+	while (c->sig_answers < want && !c->lost && !c->ended && wait_until(l, deadline))
 		;
 	if (c->sig_answers >= want)
 		*n = c->sig_count;
+	else if (c->ended && !c->lost) {
+		/* it exited before the agent answered (it answers nothing after
+		 * exited): what it left in its group still gets the signal */
+		pid = c->pid;
+		pthread_mutex_unlock(&l->mu);
+		rv = pid > 1 ? signal_leftovers(l, pid, sig, n, e) : SBXD_OK;
+		if (rv == SBXD_OK && *n == 0)
+			*n = 1;    /* the signal reached the process: it is gone */
+		return rv;
+	}
 	rv = c->sig_answers >= want || c->lost;
 	pthread_mutex_unlock(&l->mu);
 	if (!rv)
@@ -1113,11 +1168,10 @@ agent_proc_status(struct agent_proc *p, struct driver_proc_status *st, struct er
 	pthread_mutex_lock(&l->mu);
 	st->pid = c->pid;
 	st->running = !c->ended && !c->lost;
-	st->exit_code = c->ended ? c->exit_code : -1;
-	if (c->lost && !c->ended)
-		code = err_set(e, SBXD_NOT_FOUND,
-		    "the sandbox agent that ran the process went away");
+	/* a process dies with its agent (or its container): killed */
+	st->exit_code = c->ended ? c->exit_code : c->lost ? 128 + SIGKILL : -1;
 	pthread_mutex_unlock(&l->mu);
+	(void)e;
 	return code;
 }
 
@@ -1132,4 +1186,56 @@ agent_proc_free(struct agent_proc *p)
 	pthread_mutex_unlock(&l->mu);
 	call_free(c);
 	free(p);
+}
+
+/* ---- fuzzing */
+
+/* See agentlink.h. The link is never listening: its socket is not open,
+ * so whatever the frames make it send fails quietly. */
+void
+agentlink_fuzz_frame(const uint8_t *p, size_t n)
+{
+	static struct agentlink l;
+	static struct driver_exec_result res;
+	static struct agent_call exec_call, proc_call, file_call_;
+	static struct agent_file_reply reply;
+	static struct buf data;
+	struct chunk *k;
+
+	if (l.session[0] == '\0') {
+		pthread_mutex_init(&l.mu, NULL);
+		pthread_cond_init(&l.cv, NULL);
+		snprintf(l.session, sizeof(l.session), "s-fuzz");
+		l.refs = 1;
+	}
+	/* a welcomed agent on pipe 1 with three calls in flight */
+	l.up = 1;
+	l.pipe_id = 1;
+	driver_exec_result_fini(&res);
+	driver_exec_result_init(&res, 4096);
+	buf_fini(&data);
+	buf_init(&data, 4096);
+	while ((k = proc_call.qhead) != NULL) {
+		proc_call.qhead = k->next;
+		free(k);
+	}
+	exec_call = (struct agent_call){ .link = &l, .id = 1, .kind = CALL_EXEC, .res = &res,
+	    .efd = -1 };
+	proc_call = (struct agent_call){ .link = &l, .id = 2, .kind = CALL_PROC, .efd = -1 };
+	proc_call.qtail = &proc_call.qhead;
+	reply = (struct agent_file_reply){ .data = &data };
+	file_call_ = (struct agent_call){ .link = &l, .id = 3, .kind = CALL_FILE,
+	    .reply = &reply, .efd = -1 };
+	exec_call.next = &proc_call;
+	proc_call.next = &file_call_;
+	l.calls = &exec_call;
+	on_frame(&l, (nng_pipe)NNG_PIPE_INITIALIZER, p, n);
+	{
+		/* the same bytes from the welcomed pipe */
+		nng_pipe one;
+
+		memset(&one, 0, sizeof(one));
+		memcpy(&one, &(uint32_t){ 1 }, sizeof(uint32_t));
+		on_frame(&l, one, p, n);
+	}
 }

@@ -110,4 +110,9 @@ sbxd_code agent_proc_status(struct agent_proc *p, struct driver_proc_status *st,
     struct err *e);
 void agent_proc_free(struct agent_proc *p);
 
+/* For the fuzz target (tests/fuzz/fuzz_agent_frame_sbxd.c): handles one
+ * frame as sbxd would from its welcomed agent, on a link that is not
+ * listening, with an exec, a process and a file call in flight. */
+void agentlink_fuzz_frame(const uint8_t *p, size_t n);
+
 #endif

@@ -38,9 +38,9 @@ cmake --build "$san" -j"$(nproc)"
 echo "== fuzzing, ${fuzz_seconds}s per target" >&2
 corpus=$(mktemp -d /tmp/sbx-corpus-XXXXXX)
 trap 'rm -rf "$corpus"' EXIT
-mkdir -p "$corpus/fuzz_rpc" "$corpus/fuzz_path"
+mkdir -p "$corpus/fuzz_rpc" "$corpus/fuzz_path" "$corpus/fuzz_agent_frame_sbxd" "$corpus/fuzz_agent_frame_agent"
 "$san/tests/fuzz/fuzz_seeds" "$corpus/fuzz_rpc"
-for t in fuzz_rpc fuzz_path; do
+for t in fuzz_rpc fuzz_path fuzz_agent_frame_sbxd fuzz_agent_frame_agent; do
 	(cd "$corpus" && "$san/tests/fuzz/$t" -max_total_time="$fuzz_seconds" -print_final_stats=1 "$corpus/$t" 2>&1 | tail -4)
 	echo "fuzz $t: no crash in ${fuzz_seconds}s" >&2
 done

@@ -327,7 +327,7 @@ call_frame(struct agent *ag, const Sbx__Agent__V1__Frame *f)
 			drop(ag, f, "stdin for an unknown call");
 		break;
 	case SBX__AGENT__V1__FRAME__BODY_SIGNAL:
-		if (agent_procs_signal(ag->ps, f->call, f->signal->signo) != 0)
+		if (agent_procs_signal(ag->ps, f->call, f->signal->signo, f->signal->pgid) != 0)
 			drop(ag, f, "signal for an unknown call");
 		break;
 	case SBX__AGENT__V1__FRAME__BODY_READ_FILE:

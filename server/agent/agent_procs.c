@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -448,15 +449,20 @@ proc_pgrp(const char *pid)
 }
 
 int
-agent_procs_signal(struct agent_procs *ps, uint64_t id, int32_t signo)
+agent_procs_signal(struct agent_procs *ps, uint64_t id, int32_t signo, int64_t pgid)
 {
 	Sbx__Agent__V1__Frame f = SBX__AGENT__V1__FRAME__INIT;
 	Sbx__Agent__V1__Signalled s = SBX__AGENT__V1__SIGNALLED__INIT;
 	struct call *c = find(ps, id);
 	struct dirent *de;
+	pid_t group;
 	DIR *d;
 
-	if (c == NULL)
+	if (c != NULL)
+		group = c->pid;
+	else if (pgid > 1 && pgid <= INT32_MAX)
+		group = (pid_t)pgid;
+	else
 		return -1;
 	if (signo < 0 || signo >= NSIG)
 		agent_logx("call %llu: no signal %d", (unsigned long long)id, signo);
@@ -465,7 +471,7 @@ agent_procs_signal(struct agent_procs *ps, uint64_t id, int32_t signo)
 	else {
 		while ((de = readdir(d)) != NULL)
 			if (de->d_name[0] >= '1' && de->d_name[0] <= '9' &&
-			    proc_pgrp(de->d_name) == c->pid &&
+			    proc_pgrp(de->d_name) == group &&
 			    kill((pid_t)atoi(de->d_name), signo) == 0)
 				s.count++;
 		closedir(d);

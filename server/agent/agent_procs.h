@@ -39,8 +39,9 @@ void agent_procs_run(struct agent_procs *ps, uint64_t call, const Sbx__Agent__V1
 int agent_procs_stdin(struct agent_procs *ps, uint64_t call, const Sbx__Agent__V1__Stdin *in);
 
 /* Sends signo to every process in call's group and answers signalled.
- * -1 when call is not live (nothing is answered). */
-int agent_procs_signal(struct agent_procs *ps, uint64_t call, int32_t signo);
+ * A call that is not live is answered too when pgid > 1 names the group
+ * (what an exited call left behind); else -1 and nothing is answered. */
+int agent_procs_signal(struct agent_procs *ps, uint64_t call, int32_t signo, int64_t pgid);
 
 /* The poll set: agent_procs_nfds bounds how many entries agent_procs_fill
  * writes; agent_procs_io handles what poll reported for those entries and

@@ -176,7 +176,20 @@ TEST(containers_are_hardened)
 	    " elif [ -f /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes ]; then"
 	    " expr $(cat /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes) - $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes);"
 	    " else echo no-swap-accounting; fi", &code), "0\n");
-	CHECK_STR(run(svc, alice.session_id, "cat /proc/1/cmdline | tr '\\0' ' '", &code), "/sbin/docker-init -- sleep infinity ");
+	/* the init reaps orphans; under it the agent (read-only, as the
+	 * sandbox user) or, with the agent off, the image's sleep */
+	if (harness_agent_conf()[0] != '\0')
+		CHECK_STR(run(svc, alice.session_id, "cat /proc/1/cmdline | tr '\\0' ' '", &code),
+		    "/sbin/docker-init -- sleep infinity ");
+	else {
+		CHECK_CONTAINS(run(svc, alice.session_id, "cat /proc/1/cmdline | tr '\\0' ' '",
+		    &code), "/sbin/docker-init -- /.sbx/agent/sbx-agent --supervise ");
+		CHECK_STR(run(svc, alice.session_id, "touch /.sbx/agent/x 2>&1 >/dev/null | "
+		    "grep -c 'Read-only file system'", &code), "1\n");
+		CHECK_STR(run(svc, alice.session_id, "for p in /proc/[0-9]*; do case "
+		    "$(tr '\\0' ' ' < $p/cmdline 2>/dev/null) in *sbx-agent*) stat -c %u $p;"
+		    " break;; esac; done", &code), "1000\n");
+	}
 }
 
 TEST(timeout_kills_the_tree)

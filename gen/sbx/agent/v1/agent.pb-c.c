@@ -1164,7 +1164,7 @@ const ProtobufCMessageDescriptor sbx__agent__v1__stdin__descriptor =
   (ProtobufCMessageInit) sbx__agent__v1__stdin__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sbx__agent__v1__signal__field_descriptors[1] =
+static const ProtobufCFieldDescriptor sbx__agent__v1__signal__field_descriptors[2] =
 {
   {
     "signo",
@@ -1178,14 +1178,27 @@ static const ProtobufCFieldDescriptor sbx__agent__v1__signal__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "pgid",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__Agent__V1__Signal, pgid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sbx__agent__v1__signal__field_indices_by_name[] = {
+  1,   /* field[1] = pgid */
   0,   /* field[0] = signo */
 };
 static const ProtobufCIntRange sbx__agent__v1__signal__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor sbx__agent__v1__signal__descriptor =
 {
@@ -1195,7 +1208,7 @@ const ProtobufCMessageDescriptor sbx__agent__v1__signal__descriptor =
   "Sbx__Agent__V1__Signal",
   "sbx.agent.v1",
   sizeof(Sbx__Agent__V1__Signal),
-  1,
+  2,
   sbx__agent__v1__signal__field_descriptors,
   sbx__agent__v1__signal__field_indices_by_name,
   1,  sbx__agent__v1__signal__number_ranges,

@@ -178,10 +178,14 @@ struct  Sbx__Agent__V1__Signal
    * sent to the call's whole process group
    */
   int32_t signo;
+  /*
+   * for a call the agent no longer holds (it
+   */
+  int64_t pgid;
 };
 #define SBX__AGENT__V1__SIGNAL__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sbx__agent__v1__signal__descriptor) \
-    , 0 }
+    , 0, 0 }
 
 
 struct  Sbx__Agent__V1__Started

@@ -72,6 +72,7 @@ struct agent_call {
 	uint64_t qdropped;
 	int efd;
 	int stdin_closed;
+	int held;                     /* listed in a hello: awaits adoption */
 	/* file */
 	int replied;
 	struct agent_file_reply *reply;
@@ -343,6 +344,32 @@ call_frame(struct agentlink *l, const Frame *f)
 	pthread_cond_broadcast(&l->cv);
 }
 
+/* A background call the agent still holds from before this connection:
+ * kept (its output queued) until sbxd takes it back (agentlink_proc_adopt).
+ * l->mu held. */
+static void
+hold_call(struct agentlink *l, const Sbx__Agent__V1__Held *h)
+{
+	struct agent_call *c = find_call(l, h->call);
+
+	if (c != NULL || h->call == 0 || (c = calloc(1, sizeof(*c))) == NULL)
+		return;    /* still ours from before the reconnect, or no memory */
+	if ((c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+		free(c);
+		return;
+	}
+	c->link = l;
+	c->kind = CALL_PROC;
+	c->id = h->call;
+	c->held = 1;
+	c->started = 1;
+	c->pid = h->pid;
+	c->qtail = &c->qhead;
+	c->next = l->calls;
+	l->calls = c;
+	l->refs++;
+}
+
 /* The hello of a new connection; l->mu held. */
 static void
 hello_frame(struct agentlink *l, nng_pipe pipe, const Sbx__Agent__V1__Hello *h)
@@ -376,6 +403,11 @@ hello_frame(struct agentlink *l, nng_pipe pipe, const Sbx__Agent__V1__Hello *h)
 	l->generation++;
 	l->uid = h->uid;
 	l->gid = h->gid;
+	for (size_t i = 0; i < h->n_procs; i++) {
+		if (h->procs[i]->call >= l->next_call)
+			l->next_call = h->procs[i]->call + 1;
+		hold_call(l, h->procs[i]);
+	}
 	log_debug("agent link of session %s: agent %lld up (uid %u)", l->session,
 	    (long long)h->agent_pid, (unsigned)h->uid);
 	pthread_cond_broadcast(&l->cv);
@@ -499,7 +531,15 @@ agentlink_listen(const struct agentlink_opts *o, struct agentlink **out, struct 
 		pthread_condattr_destroy(&ca);
 	}
 	l->refs = 1;
-	l->next_call = 1;
+	{
+		/* call ids keep growing across sbxd restarts: an agent still
+		 * holds background calls of the last run under their ids, and
+		 * drops a run that reuses one */
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		l->next_call = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	}
 	snprintf(l->session, sizeof(l->session), "%s", o->session);
 	memcpy(l->token, o->token, o->token_len);
 	l->token_len = o->token_len;
@@ -630,6 +670,20 @@ agentlink_rejected(struct agentlink *l, uint64_t at_least, uint64_t wait_ms)
 	n = l->rejected;
 	pthread_mutex_unlock(&l->mu);
 	return n;
+}
+
+void
+agentlink_detach(struct agentlink *l)
+{
+	Frame f = SBX__AGENT__V1__FRAME__INIT;
+	Sbx__Agent__V1__Detach d = SBX__AGENT__V1__DETACH__INIT;
+
+	f.call = 0;
+	f.body_case = SBX__AGENT__V1__FRAME__BODY_DETACH;
+	f.detach = &d;
+	if (agentlink_up(l, 0, NULL, NULL) && send_frame(l, &f, SEND_RUN_MS) != 0)
+		log_warnx("agent link of session %s: could not hand its background "
+		    "processes over for the restart", l->session);
 }
 
 void
@@ -1186,6 +1240,44 @@ agent_proc_free(struct agent_proc *p)
 	pthread_mutex_unlock(&l->mu);
 	call_free(c);
 	free(p);
+}
+
+sbxd_code
+agentlink_proc_adopt(struct agentlink *l, uint64_t call, const struct driver_exec_spec *spec,
+    struct agent_proc **out, struct err *e)
+{
+	struct agent_proc *p;
+	struct agent_call *c;
+
+	*out = NULL;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return err_set(e, SBXD_RESOURCE_EXHAUSTED, "out of memory");
+	pthread_mutex_lock(&l->mu);
+	if (!l->up) {
+		pthread_mutex_unlock(&l->mu);
+		free(p);
+		return err_set(e, SBXD_UNAVAILABLE, "the sandbox agent is not connected");
+	}
+	c = find_call(l, call);
+	if (c == NULL || !c->held) {
+		pthread_mutex_unlock(&l->mu);
+		free(p);
+		return err_set(e, SBXD_NOT_FOUND, "the sandbox agent does not hold it");
+	}
+	c->held = 0;
+	c->on_output = spec->on_output;
+	c->on_output_arg = spec->on_output_arg;
+	wake_call(c);    /* what it wrote meanwhile is queued */
+	pthread_mutex_unlock(&l->mu);
+	p->c = c;
+	*out = p;
+	return SBXD_OK;
+}
+
+uint64_t
+agent_proc_call(struct agent_proc *p)
+{
+	return p->c->id;
 }
 
 /* ---- fuzzing */

@@ -63,6 +63,9 @@ uint64_t agentlink_rejected(struct agentlink *l, uint64_t at_least, uint64_t wai
  * answered ABORTED "sbxd is stopping; the command was killed"), and
  * every one started later. */
 void agentlink_drain(struct agentlink *l);
+/* sbxd is stopping: the agent holds its background processes' output and
+ * ends for the next sbxd from now on. */
+void agentlink_detach(struct agentlink *l);
 
 /* Runs spec to completion through the agent, with driver.h's exec
  * contract (in: in_len bytes of stdin, then EOF). *ran is 0 when the
@@ -109,6 +112,14 @@ sbxd_code agent_proc_signal(struct agent_proc *p, int sig, int *n, struct err *e
 sbxd_code agent_proc_status(struct agent_proc *p, struct driver_proc_status *st,
     struct err *e);
 void agent_proc_free(struct agent_proc *p);
+/* The call id of p: its handle across a restart of sbxd. */
+uint64_t agent_proc_call(struct agent_proc *p);
+/* Takes back the background call the agent listed in its hello (it ran
+ * before sbxd restarted); spec->on_output gets what it wrote meanwhile,
+ * then the rest. UNAVAILABLE when the agent is not connected (yet),
+ * NOT_FOUND when it does not hold that call. */
+sbxd_code agentlink_proc_adopt(struct agentlink *l, uint64_t call,
+    const struct driver_exec_spec *spec, struct agent_proc **out, struct err *e);
 
 /* For the fuzz target (tests/fuzz/fuzz_agent_frame_sbxd.c): handles one
  * frame as sbxd would from its welcomed agent, on a link that is not

@@ -299,6 +299,22 @@ struct driver_ops {
 	    const void *data, size_t len, int append, int *err_no, struct err *e);
 	sbxd_code (*file_stat)(struct driver *d, const char *id, const char *path,
 	    struct driver_path_stat *out, int *err_no, struct err *e);
+	/* ---- processes that outlive sbxd (the in-sandbox agent holds
+	 * them). proc_key writes a handle for p that sbxd keeps in its
+	 * store and returns 0, or -1 when p cannot be taken back after a
+	 * restart. proc_adopt takes back the process with handle key in
+	 * container id, waiting up to wait_ms for the driver to reach it;
+	 * spec->on_output gets its output from then on (what it wrote while
+	 * nobody listened first, within a bound); NOT_FOUND when it is not
+	 * there. NULL: nothing outlives sbxd. */
+	int (*proc_key)(struct driver_proc *p, char *out, size_t n);
+	/* sbxd is stopping: whoever holds processes that outlive it keeps
+	 * their output and ends for the next sbxd from now on (they stop
+	 * reaching proc_pump). NULL with proc_adopt. */
+	void (*detach)(struct driver *d);
+	sbxd_code (*proc_adopt)(struct driver *d, const char *id, const char *key,
+	    const struct driver_exec_spec *spec, uint64_t wait_ms, struct driver_proc **out,
+	    struct err *e);
 	/* ---- recovery: sbxd found container id of session sid running or
 	 * stopped after a restart; the driver takes back whatever it keeps
 	 * per container (the agent's link). NULL: it keeps nothing. */

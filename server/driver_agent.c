@@ -521,6 +521,19 @@ ra_file_stat(struct driver *d, const char *id, const char *path, struct driver_p
 	return rv;
 }
 
+static void
+ra_detach(struct driver *d)
+{
+	struct route *r = R(d);
+	struct route_entry *en;
+
+	pthread_mutex_lock(&r->mu);
+	for (int b = 0; b < BUCKETS; b++)
+		for (en = r->bucket[b]; en != NULL; en = en->next)
+			agentlink_detach(en->link);
+	pthread_mutex_unlock(&r->mu);
+}
+
 /* ---- processes */
 
 #define RP(p) ((struct route_proc *)(void *)(p))
@@ -619,6 +632,50 @@ ra_proc_free(struct driver_proc *p)
 	else
 		inner_proc_ops->proc_free(RP(p)->inner);
 	free(RP(p));
+}
+
+static int
+ra_proc_key(struct driver_proc *p, char *out, size_t n)
+{
+	if (RP(p)->ap == NULL)
+		return -1;
+	return snprintf(out, n, "agent:%llu",
+	    (unsigned long long)agent_proc_call(RP(p)->ap)) < (int)n ? 0 : -1;
+}
+
+static sbxd_code
+ra_proc_adopt(struct driver *d, const char *id, const char *key,
+    const struct driver_exec_spec *spec, uint64_t wait_ms, struct driver_proc **out,
+    struct err *e)
+{
+	struct route_proc *rp;
+	struct agentlink *l;
+	unsigned long long call;
+	uint64_t fresh;
+	char tail;
+	sbxd_code rv;
+
+	*out = NULL;
+	if (sscanf(key, "agent:%llu%c", &call, &tail) != 1)
+		return err_set(e, SBXD_NOT_FOUND, "not a process of the sandbox agent");
+	if ((l = entry_link(R(d), id, &fresh)) == NULL)
+		return err_set(e, SBXD_NOT_FOUND, "the container has no agent link");
+	if (!agentlink_up(l, wait_ms, NULL, NULL)) {
+		agentlink_unref(l);
+		return err_set(e, SBXD_UNAVAILABLE, "the sandbox agent is not connected");
+	}
+	if ((rp = calloc(1, sizeof(*rp))) == NULL) {
+		agentlink_unref(l);
+		return err_set(e, SBXD_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	rv = agentlink_proc_adopt(l, (uint64_t)call, spec, &rp->ap, e);
+	agentlink_unref(l);
+	if (rv != SBXD_OK) {
+		free(rp);
+		return rv;
+	}
+	*out = (struct driver_proc *)(void *)rp;
+	return SBXD_OK;
 }
 
 /* ---- the ops passed through unchanged */
@@ -760,6 +817,9 @@ fill_ops(struct driver_ops *o, const struct driver_ops *in)
 		o->proc_status = ra_proc_status;
 		o->proc_close = ra_proc_close;
 		o->proc_free = ra_proc_free;
+		o->proc_key = ra_proc_key;
+		o->proc_adopt = ra_proc_adopt;
+		o->detach = ra_detach;
 		inner_proc_ops = in;
 	}
 }

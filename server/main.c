@@ -152,6 +152,9 @@ main(int argc, char **argv)
 		runtime_log_readiness(srv);
 	if (lifecycle_recover(srv, &e) != SBXD_OK)
 		log_warnx("recovery: %s (sessions heal on their next request)", e.msg);
+	if (procs_adopt_start(srv, &e) != SBXD_OK)
+		log_warnx("procs: %s (background processes from before the restart are lost)",
+		    e.msg);
 	if (lifecycle_sweep_start(srv, &e) != SBXD_OK)
 		log_warnx("recovery: %s", e.msg);
 	if (lifecycle_events_start(srv, &e) != SBXD_OK)

@@ -238,6 +238,10 @@ procs_drain(struct server *s)
 {
 	struct procs *ps = s->procs;
 
+	/* processes that outlive sbxd: their output waits for the next one */
+	if (s->drv->ops->detach != NULL)
+		s->drv->ops->detach(s->drv);
+
 	if (ps == NULL)
 		return;
 	pthread_mutex_lock(&ps->mu);
@@ -258,6 +262,7 @@ procs_close(struct server *s)
 	ps->stopping = 1;
 	pthread_cond_broadcast(&ps->ended);
 	pthread_mutex_unlock(&ps->mu);
+	procs_adopt_stop(ps);
 	if (ps->running) {
 		procs_wake(ps);
 		pthread_join(ps->thread, NULL);
@@ -357,6 +362,7 @@ proc_launch(struct server *s, struct proc *p, const struct procs_start_args *a,
 		return rv;
 	if (s->drv->ops->proc_status(dp, &st, &ignored) != SBXD_OK)
 		st.pid = 0;
+	procs_adopt_record(s, p, dp);
 	pthread_mutex_lock(&s->procs->mu);
 	p->dp = dp;		/* from now on the output thread sees it */
 	p->pid = st.pid;

@@ -53,6 +53,10 @@ sbxd_code procs_open(struct server *s, struct err *e);
 /* For shutdown, before the request workers are joined: WaitProcess calls
  * in progress answer now (timed_out), later ones at once. NULL-safe. */
 void procs_drain(struct server *s);
+/* After recovery: takes back, on a thread of its own, the background
+ * processes that ran before sbxd restarted and that the driver kept
+ * (procs_adopt.c). */
+sbxd_code procs_adopt_start(struct server *s, struct err *e);
 /* Stops the thread and forgets every process; live ones go on in their
  * containers. NULL-safe. */
 void procs_close(struct server *s);

@@ -44,6 +44,7 @@ struct proc {
 	int busy;			/* holds a lifecycle busy mark */
 	int quiet;			/* its session's log is gone: no events */
 	int closed;			/* dp's connection is closed (it ended) */
+	int stored;			/* recorded to outlive a restart (procs_adopt.c) */
 	int oom_known;			/* oom_base is the container's OOM kill */
 	uint64_t oom_base;		/* count when it started */
 	pthread_mutex_t stdin_mu;	/* one stdin writer at a time */
@@ -70,9 +71,20 @@ struct procs {
 	struct pollfd *pfds;		/* the thread's own */
 	struct proc **polled;
 	size_t poll_cap;
+	struct adopt_list *adopt;	/* procs_adopt.c's, while it runs */
+	pthread_t adopt_thread;
 };
 
 /* ---- records (procs.c); ps->mu held */
+
+/* ---- outliving a restart (procs_adopt.c) */
+/* Records p (about to run as dp) when the driver can take it back after a
+ * restart. Before dp is visible to the output thread. */
+void procs_adopt_record(struct server *s, struct proc *p, struct driver_proc *dp);
+/* Forgets p's record once it ended. */
+void procs_adopt_forget(struct server *s, struct proc *p);
+/* Joins the adoption thread (ps->stopping set). */
+void procs_adopt_stop(struct procs *ps);
 
 /* Monotonic milliseconds. */
 uint64_t procs_mono_ms(void);

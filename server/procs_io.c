@@ -213,6 +213,7 @@ finish(struct procs *ps, struct proc *p, const struct driver_proc_status *st,
 		snprintf(what, sizeof(what), "exited with code %d", code);
 	if (!quiet)
 		logbus_emitf(s, p->session, p->id, "%s", what);
+	procs_adopt_forget(s, p);
 	pthread_mutex_lock(&ps->mu);
 	p->state = state;
 	p->exit_code = code;

@@ -55,6 +55,15 @@ static const char *const migrations[] = {
 	"  image TEXT NOT NULL,"
 	"  definition TEXT NOT NULL,"
 	"  created_ms INTEGER NOT NULL);",
+	/* 3 -> 4: background processes a driver can take back after a
+	 * restart of sbxd (the in-sandbox agent holds them); key is the
+	 * driver's handle for it */
+	"CREATE TABLE processes ("
+	"  id TEXT PRIMARY KEY,"
+	"  session_id TEXT NOT NULL,"
+	"  driver_key TEXT NOT NULL,"
+	"  command TEXT NOT NULL,"
+	"  started_ms INTEGER NOT NULL);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -817,5 +826,76 @@ store_runtime_list(struct store *s, struct store_runtime *out, int max, int *n,
 		rv = db_err(s, e, "listing runtimes");
 	stmt_done(st);
 	pthread_mutex_unlock(&s->mu);
+	return rv;
+}
+
+/* ---- background processes kept across restarts */
+
+sbxd_code
+store_proc_insert(struct store *s, const struct store_proc *p, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	sbxd_code rv = SBXD_OK;
+
+	pthread_mutex_lock(&s->mu);
+	if ((st = stmt(s, "INSERT OR REPLACE INTO processes (id, session_id, driver_key,"
+	    " command, started_ms) VALUES (?1, ?2, ?3, ?4, ?5)")) == NULL ||
+	    (sqlite3_bind_text(st, 1, p->id, -1, SQLITE_STATIC),
+	     sqlite3_bind_text(st, 2, p->session, -1, SQLITE_STATIC),
+	     sqlite3_bind_text(st, 3, p->key, -1, SQLITE_STATIC),
+	     sqlite3_bind_text(st, 4, p->command, -1, SQLITE_STATIC),
+	     sqlite3_bind_int64(st, 5, p->started_ms),
+	     sqlite3_step(st)) != SQLITE_DONE)
+		rv = db_err(s, e, "recording a background process");
+	stmt_done(st);
+	pthread_mutex_unlock(&s->mu);
+	return rv;
+}
+
+sbxd_code
+store_proc_delete(struct store *s, const char *id, struct err *e)
+{
+	return slot_exec(s, "DELETE FROM processes WHERE id = ?1", id, NULL,
+	    "forgetting a background process", e);
+}
+
+sbxd_code
+store_proc_list(struct store *s, store_proc_cb cb, void *arg, struct err *e)
+{
+	struct store_proc *v = NULL, *nv;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *st = NULL;
+	sbxd_code rv = SBXD_OK;
+	int rc = SQLITE_DONE;
+
+	/* copied out first: cb may use the store */
+	pthread_mutex_lock(&s->mu);
+	if ((st = stmt(s, "SELECT id, session_id, driver_key, command, started_ms"
+	    " FROM processes ORDER BY started_ms, id")) == NULL)
+		rv = db_err(s, e, "listing background processes");
+	while (rv == SBXD_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+				rv = err_set(e, SBXD_RESOURCE_EXHAUSTED, "out of memory");
+				break;
+			}
+			v = nv;
+		}
+		memset(&v[n], 0, sizeof(v[n]));
+		copy_col(v[n].id, sizeof(v[n].id), st, 0);
+		copy_col(v[n].session, sizeof(v[n].session), st, 1);
+		copy_col(v[n].key, sizeof(v[n].key), st, 2);
+		copy_col(v[n].command, sizeof(v[n].command), st, 3);
+		v[n].started_ms = sqlite3_column_int64(st, 4);
+		n++;
+	}
+	if (rv == SBXD_OK && rc != SQLITE_DONE)
+		rv = db_err(s, e, "listing background processes");
+	stmt_done(st);
+	pthread_mutex_unlock(&s->mu);
+	for (size_t i = 0; rv == SBXD_OK && i < n; i++)
+		cb(arg, &v[i]);
+	free(v);
 	return rv;
 }

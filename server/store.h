@@ -159,4 +159,18 @@ sbxd_code store_runtime_get(struct store *s, const char *name, struct store_runt
 sbxd_code store_runtime_list(struct store *s, struct store_runtime *out, int max, int *n,
     struct err *e);
 
+/* ---- background processes a driver can take back after a restart */
+struct store_proc {
+	char id[32];
+	char session[STORE_ID_MAX];
+	char key[64];                /* the driver's handle (driver.h proc_key) */
+	char command[1024];          /* as listed; longer ones cut */
+	int64_t started_ms;
+};
+typedef void (*store_proc_cb)(void *arg, const struct store_proc *p);
+sbxd_code store_proc_insert(struct store *s, const struct store_proc *p, struct err *e);
+sbxd_code store_proc_delete(struct store *s, const char *id, struct err *e);
+/* Calls cb for each, oldest first, with the store unlocked. */
+sbxd_code store_proc_list(struct store *s, store_proc_cb cb, void *arg, struct err *e);
+
 #endif

@@ -353,7 +353,10 @@ on_frame(struct agent *ag, uint32_t pipe, const Sbx__Agent__V1__Frame *f)
 			call_frame(ag, f);
 		return;
 	}
-	if (f->body_case != SBX__AGENT__V1__FRAME__BODY_WELCOME)
+	if (f->body_case == SBX__AGENT__V1__FRAME__BODY_DETACH && pipe == ag->up_pipe) {
+		agent_logx("sbxd is stopping: holding background output");
+		agent_procs_detach(ag->ps);
+	} else if (f->body_case != SBX__AGENT__V1__FRAME__BODY_WELCOME)
 		drop(ag, f, "call 0 that is not a welcome");
 	else if (pipe != ag->hello_pipe)
 		drop(ag, f, "a second welcome");

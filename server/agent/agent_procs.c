@@ -75,6 +75,7 @@ struct agent_procs {
 	struct pollref *refs;
 	size_t nrefs, refcap;
 	uint8_t buf[AGENT_CHUNK_MAX];
+	int detached;                  /* sbxd is stopping: hold background calls */
 };
 
 static int64_t
@@ -256,7 +257,7 @@ output(struct agent_procs *ps, struct call *c, uint32_t fd, const uint8_t *d, si
 	if (n == 0)
 		return;
 	c->sent[fd] += n;
-	if (c->rhead == NULL && send_output(ps, c, fd, d, n) == 0)
+	if (c->rhead == NULL && !(c->bg && ps->detached) && send_output(ps, c, fd, d, n) == 0)
 		return;
 	if (c->bg)
 		ring_add(c, fd, d, n);
@@ -273,7 +274,7 @@ report_end(struct agent_procs *ps, struct call *c)
 	Sbx__Agent__V1__Exited x = SBX__AGENT__V1__EXITED__INIT;
 
 	c->state = ST_ENDED;
-	if (c->rhead != NULL)
+	if (c->rhead != NULL || (c->bg && ps->detached))
 		return;
 	if (WIFSIGNALED(c->status)) {
 		x.signal = WTERMSIG(c->status);
@@ -640,8 +641,15 @@ agent_procs_link_down(struct agent_procs *ps)
 }
 
 void
+agent_procs_detach(struct agent_procs *ps)
+{
+	ps->detached = 1;
+}
+
+void
 agent_procs_link_up(struct agent_procs *ps)
 {
+	ps->detached = 0;
 	for (struct call *c = ps->head; c != NULL; c = c->next) {
 		if (!c->bg || c->state == ST_DONE)
 			continue;

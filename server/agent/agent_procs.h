@@ -64,6 +64,9 @@ void agent_procs_link_down(struct agent_procs *ps);
 /* A welcome came: each held call's buffered output, then its exited if it
  * ended meanwhile. */
 void agent_procs_link_up(struct agent_procs *ps);
+/* sbxd is stopping: background calls' output and ends are held (as while
+ * the link is down) until the next agent_procs_link_up. */
+void agent_procs_detach(struct agent_procs *ps);
 
 /* Fills h->procs/n_procs with the held background calls; free them with
  * agent_procs_hello_fini. */

@@ -142,6 +142,51 @@ void   sbx__agent__v1__welcome__free_unpacked
   assert(message->base.descriptor == &sbx__agent__v1__welcome__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   sbx__agent__v1__detach__init
+                     (Sbx__Agent__V1__Detach         *message)
+{
+  static const Sbx__Agent__V1__Detach init_value = SBX__AGENT__V1__DETACH__INIT;
+  *message = init_value;
+}
+size_t sbx__agent__v1__detach__get_packed_size
+                     (const Sbx__Agent__V1__Detach *message)
+{
+  assert(message->base.descriptor == &sbx__agent__v1__detach__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__agent__v1__detach__pack
+                     (const Sbx__Agent__V1__Detach *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__agent__v1__detach__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__agent__v1__detach__pack_to_buffer
+                     (const Sbx__Agent__V1__Detach *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__agent__v1__detach__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__Agent__V1__Detach *
+       sbx__agent__v1__detach__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__Agent__V1__Detach *)
+     protobuf_c_message_unpack (&sbx__agent__v1__detach__descriptor,
+                                allocator, len, data);
+}
+void   sbx__agent__v1__detach__free_unpacked
+                     (Sbx__Agent__V1__Detach *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__agent__v1__detach__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   sbx__agent__v1__run__init
                      (Sbx__Agent__V1__Run         *message)
 {
@@ -984,6 +1029,24 @@ const ProtobufCMessageDescriptor sbx__agent__v1__welcome__descriptor =
   (ProtobufCMessageInit) sbx__agent__v1__welcome__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+#define sbx__agent__v1__detach__field_descriptors NULL
+#define sbx__agent__v1__detach__field_indices_by_name NULL
+#define sbx__agent__v1__detach__number_ranges NULL
+const ProtobufCMessageDescriptor sbx__agent__v1__detach__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.agent.v1.Detach",
+  "Detach",
+  "Sbx__Agent__V1__Detach",
+  "sbx.agent.v1",
+  sizeof(Sbx__Agent__V1__Detach),
+  0,
+  sbx__agent__v1__detach__field_descriptors,
+  sbx__agent__v1__detach__field_indices_by_name,
+  0,  sbx__agent__v1__detach__number_ranges,
+  (ProtobufCMessageInit) sbx__agent__v1__detach__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor sbx__agent__v1__run__field_descriptors[8] =
 {
   {
@@ -1778,7 +1841,7 @@ const ProtobufCMessageDescriptor sbx__agent__v1__file_reply__descriptor =
   (ProtobufCMessageInit) sbx__agent__v1__file_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sbx__agent__v1__frame__field_descriptors[15] =
+static const ProtobufCFieldDescriptor sbx__agent__v1__frame__field_descriptors[16] =
 {
   {
     "call",
@@ -1960,9 +2023,22 @@ static const ProtobufCFieldDescriptor sbx__agent__v1__frame__field_descriptors[1
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "detach",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sbx__Agent__V1__Frame, body_case),
+    offsetof(Sbx__Agent__V1__Frame, detach),
+    &sbx__agent__v1__detach__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sbx__agent__v1__frame__field_indices_by_name[] = {
   0,   /* field[0] = call */
+  15,   /* field[15] = detach */
   10,   /* field[10] = exited */
   7,   /* field[7] = failed */
   14,   /* field[14] = file_reply */
@@ -1981,7 +2057,7 @@ static const unsigned sbx__agent__v1__frame__field_indices_by_name[] = {
 static const ProtobufCIntRange sbx__agent__v1__frame__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 15 }
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor sbx__agent__v1__frame__descriptor =
 {
@@ -1991,7 +2067,7 @@ const ProtobufCMessageDescriptor sbx__agent__v1__frame__descriptor =
   "Sbx__Agent__V1__Frame",
   "sbx.agent.v1",
   sizeof(Sbx__Agent__V1__Frame),
-  15,
+  16,
   sbx__agent__v1__frame__field_descriptors,
   sbx__agent__v1__frame__field_indices_by_name,
   1,  sbx__agent__v1__frame__number_ranges,

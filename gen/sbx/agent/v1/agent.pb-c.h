@@ -18,6 +18,7 @@ PROTOBUF_C__BEGIN_DECLS
 typedef struct Sbx__Agent__V1__Hello Sbx__Agent__V1__Hello;
 typedef struct Sbx__Agent__V1__Held Sbx__Agent__V1__Held;
 typedef struct Sbx__Agent__V1__Welcome Sbx__Agent__V1__Welcome;
+typedef struct Sbx__Agent__V1__Detach Sbx__Agent__V1__Detach;
 typedef struct Sbx__Agent__V1__Run Sbx__Agent__V1__Run;
 typedef struct Sbx__Agent__V1__Stdin Sbx__Agent__V1__Stdin;
 typedef struct Sbx__Agent__V1__Signal Sbx__Agent__V1__Signal;
@@ -105,6 +106,21 @@ struct  Sbx__Agent__V1__Welcome
 #define SBX__AGENT__V1__WELCOME__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sbx__agent__v1__welcome__descriptor) \
     , 0 }
+
+
+/*
+ * sbxd -> agent, call 0, when sbxd is stopping: from now on the agent
+ * holds every background call's output and end (as while the link is
+ * down) for the next sbxd, which takes them back; foreground calls go on
+ * as before. Undone by the next welcome.
+ */
+struct  Sbx__Agent__V1__Detach
+{
+  ProtobufCMessage base;
+};
+#define SBX__AGENT__V1__DETACH__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__agent__v1__detach__descriptor) \
+     }
 
 
 struct  Sbx__Agent__V1__Run
@@ -358,7 +374,8 @@ typedef enum {
   SBX__AGENT__V1__FRAME__BODY_READ_FILE = 12,
   SBX__AGENT__V1__FRAME__BODY_WRITE_FILE = 13,
   SBX__AGENT__V1__FRAME__BODY_STAT = 14,
-  SBX__AGENT__V1__FRAME__BODY_FILE_REPLY = 15
+  SBX__AGENT__V1__FRAME__BODY_FILE_REPLY = 15,
+  SBX__AGENT__V1__FRAME__BODY_DETACH = 16
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SBX__AGENT__V1__FRAME__BODY__CASE)
 } Sbx__Agent__V1__Frame__BodyCase;
 
@@ -382,6 +399,7 @@ struct  Sbx__Agent__V1__Frame
     Sbx__Agent__V1__WriteFile *write_file;
     Sbx__Agent__V1__StatPath *stat;
     Sbx__Agent__V1__FileReply *file_reply;
+    Sbx__Agent__V1__Detach *detach;
   };
 };
 #define SBX__AGENT__V1__FRAME__INIT \
@@ -445,6 +463,25 @@ Sbx__Agent__V1__Welcome *
                       const uint8_t       *data);
 void   sbx__agent__v1__welcome__free_unpacked
                      (Sbx__Agent__V1__Welcome *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__Agent__V1__Detach methods */
+void   sbx__agent__v1__detach__init
+                     (Sbx__Agent__V1__Detach         *message);
+size_t sbx__agent__v1__detach__get_packed_size
+                     (const Sbx__Agent__V1__Detach   *message);
+size_t sbx__agent__v1__detach__pack
+                     (const Sbx__Agent__V1__Detach   *message,
+                      uint8_t             *out);
+size_t sbx__agent__v1__detach__pack_to_buffer
+                     (const Sbx__Agent__V1__Detach   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__Agent__V1__Detach *
+       sbx__agent__v1__detach__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__agent__v1__detach__free_unpacked
+                     (Sbx__Agent__V1__Detach *message,
                       ProtobufCAllocator *allocator);
 /* Sbx__Agent__V1__Run methods */
 void   sbx__agent__v1__run__init
@@ -704,6 +741,9 @@ typedef void (*Sbx__Agent__V1__Held_Closure)
 typedef void (*Sbx__Agent__V1__Welcome_Closure)
                  (const Sbx__Agent__V1__Welcome *message,
                   void *closure_data);
+typedef void (*Sbx__Agent__V1__Detach_Closure)
+                 (const Sbx__Agent__V1__Detach *message,
+                  void *closure_data);
 typedef void (*Sbx__Agent__V1__Run_Closure)
                  (const Sbx__Agent__V1__Run *message,
                   void *closure_data);
@@ -752,6 +792,7 @@ typedef void (*Sbx__Agent__V1__Frame_Closure)
 extern const ProtobufCMessageDescriptor sbx__agent__v1__hello__descriptor;
 extern const ProtobufCMessageDescriptor sbx__agent__v1__held__descriptor;
 extern const ProtobufCMessageDescriptor sbx__agent__v1__welcome__descriptor;
+extern const ProtobufCMessageDescriptor sbx__agent__v1__detach__descriptor;
 extern const ProtobufCMessageDescriptor sbx__agent__v1__run__descriptor;
 extern const ProtobufCMessageDescriptor sbx__agent__v1__stdin__descriptor;
 extern const ProtobufCMessageDescriptor sbx__agent__v1__signal__descriptor;

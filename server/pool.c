@@ -253,6 +253,28 @@ pool_runtime_limits(struct server *s, const char *rt, struct session_row *r, str
 	return rv;
 }
 
+/* Runs one command in a new member: its first reads the shell and libc
+ * through the container's own root mount (slow on fuse-overlayfs, where
+ * each container has its own cache), so the session's first command does
+ * not pay for that. */
+static void
+warm_up(struct server *s, const char *cid)
+{
+	const char *argv[] = { "sh", "-c", "true", NULL };
+	struct driver_exec_spec spec = {
+		.container_id = cid, .argv = argv, .timeout_ms = 30000, .max_output = 4096,
+	};
+	struct driver_exec_result res = { 0 };
+	char user[32];
+	struct err e;
+
+	snprintf(user, sizeof(user), "%d:%d", (int)s->cfg->sandbox_uid, (int)s->cfg->sandbox_gid);
+	spec.user = user;
+	if (s->drv->ops->exec(s->drv, &spec, &res, &e) != SBXD_OK)
+		log_debug("pool: warming container %.12s: %s", cid, e.msg);
+	driver_exec_result_fini(&res);
+}
+
 /* Makes one pool member of runtime rt: a minted id, its slot, its
  * container started. Nothing is left behind on failure. */
 static sbxd_code
@@ -276,8 +298,10 @@ make_one(struct server *s, const char *rt, struct pool_item *it, struct err *e)
 	snprintf(r->runtime, sizeof(r->runtime), "%s", rt);
 	if ((rv = pool_runtime_limits(s, rt, r, e)) != SBXD_OK)
 		goto out;
-	if ((rv = session_pool_container_up(s, r, it->slot, e)) == SBXD_OK)
+	if ((rv = session_pool_container_up(s, r, it->slot, e)) == SBXD_OK) {
 		memcpy(it->container_id, r->container_id, sizeof(it->container_id));
+		warm_up(s, it->container_id);
+	}
 out:
 	free(r);
 	if (rv != SBXD_OK)

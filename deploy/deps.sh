@@ -8,7 +8,8 @@ export DEBIAN_FRONTEND=noninteractive
 pkgs=(build-essential cmake pkg-config git curl ca-certificates openssl python3
       libnng-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev
       libsqlite3-dev libcjson-dev libsodium-dev mmdebstrap debian-archive-keyring
-      libpcre2-dev libarchive-dev libmicrohttpd-dev clang python3-venv protobuf-compiler)
+      libpcre2-dev libarchive-dev libmicrohttpd-dev clang python3-venv protobuf-compiler
+      busybox-static)
 
 say() { printf '[deps] %s\n' "$*" >&2; }
 [ "$(id -u)" = 0 ] || { echo "deps.sh: run as root (sudo)" >&2; exit 1; }

@@ -37,7 +37,12 @@
 #define DRAIN_WAIT_MS      1000   /* a drained command's exit after the KILL */
 #define BACKSTOP_MS        5000   /* past a command's timeout: kill it from the host */
 #define DECODE_BUDGET      (4u << 20)
+#define AGENT_LOST_RAN     "the sandbox agent went away while the command ran; it was killed"
+#define AGENT_LOST_HANDED  "the sandbox agent went away as the command was handed over; " \
+                           "it may not have run"
 #define PROC_QUEUE_MAX     (4u << 20) /* output not yet pumped; beyond: dropped */
+#define HELLO_MS           3000   /* a connection that has not said hello by then
+                                     is closed: it would hold pair1's one slot */
 
 typedef Sbx__Agent__V1__Frame Frame;
 
@@ -104,6 +109,10 @@ struct agentlink {
 	struct agent_call *calls;
 	uint64_t bad_frames;
 	uint64_t rejected;            /* hellos refused */
+	nng_aio *timer;               /* the hello deadline's */
+	int greeting;                 /* the pipe that has not said hello yet, 0 none */
+	uint64_t greeting_since;
+	int timer_on;
 	int port;
 };
 
@@ -399,6 +408,8 @@ hello_frame(struct agentlink *l, nng_pipe pipe, const Sbx__Agent__V1__Hello *h)
 		return;
 	}
 	l->pipe_id = nng_pipe_id(pipe);
+	if (l->greeting == l->pipe_id)
+		l->greeting = 0;
 	l->up = 1;
 	l->generation++;
 	l->uid = h->uid;
@@ -468,12 +479,60 @@ lose_calls(struct agentlink *l)
 	pthread_cond_broadcast(&l->cv);
 }
 
+/* A new connection must say hello within HELLO_MS: a sandbox process
+ * that connects to its own socket and says nothing would otherwise keep
+ * its agent out for good (pair1 takes one peer at a time). */
+static void
+hello_deadline(void *arg)
+{
+	struct agentlink *l = arg;
+	nng_pipe pipe;
+	int close_it = 0, rearm;
+
+	if (nng_aio_result(l->timer) == NNG_ECANCELED || nng_aio_result(l->timer) == NNG_ECLOSED)
+		return;
+	pthread_mutex_lock(&l->mu);
+	if (l->greeting != 0 && mono_ms() - l->greeting_since >= HELLO_MS) {
+		close_it = l->greeting;
+		l->greeting = 0;
+	}
+	rearm = l->timer_on = l->greeting != 0 && !l->closed;
+	pthread_mutex_unlock(&l->mu);
+	if (close_it != 0) {
+		memset(&pipe, 0, sizeof(pipe));
+		memcpy(&pipe, &close_it, sizeof(close_it));
+		log_warnx("agent link of session %s: a connection said no hello in %d ms; "
+		    "closing it", l->session, HELLO_MS);
+		nng_pipe_close(pipe);
+	}
+	if (rearm)
+		nng_sleep_aio(HELLO_MS / 3, l->timer);
+}
+
+static void
+pipe_added(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+	struct agentlink *l = arg;
+	int start;
+
+	pthread_mutex_lock(&l->mu);
+	l->greeting = nng_pipe_id(pipe);
+	l->greeting_since = mono_ms();
+	start = !l->timer_on && !l->closed;
+	l->timer_on = 1;
+	pthread_mutex_unlock(&l->mu);
+	if (start)
+		nng_sleep_aio(HELLO_MS / 3, l->timer);
+}
+
 static void
 pipe_gone(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
 	struct agentlink *l = arg;
 
 	pthread_mutex_lock(&l->mu);
+	if (l->greeting == nng_pipe_id(pipe))
+		l->greeting = 0;
 	if (l->up && nng_pipe_id(pipe) == l->pipe_id) {
 		l->up = 0;
 		l->pipe_id = 0;
@@ -550,7 +609,9 @@ agentlink_listen(const struct agentlink_opts *o, struct agentlink **out, struct 
 	if ((rv = nng_socket_set_size(l->sock, NNG_OPT_RECVMAXSZ, AGENT_FRAME_MAX)) != 0 ||
 	    (rv = nng_socket_set_int(l->sock, NNG_OPT_SENDBUF, 64)) != 0 ||
 	    (rv = nng_pipe_notify(l->sock, NNG_PIPE_EV_REM_POST, pipe_gone, l)) != 0 ||
+	    (rv = nng_pipe_notify(l->sock, NNG_PIPE_EV_ADD_POST, pipe_added, l)) != 0 ||
 	    (rv = nng_aio_alloc(&l->rx, rx_done, l)) != 0 ||
+	    (rv = nng_aio_alloc(&l->timer, hello_deadline, l)) != 0 ||
 	    (rv = nng_listener_create(&l->lst, l->sock, o->url)) != 0) {
 		code = nng_fail(e, "setting up", o->url, rv);
 		goto fail;
@@ -574,6 +635,8 @@ fail:
 	nng_close(l->sock);
 	if (l->rx != NULL)
 		nng_aio_free(l->rx);
+	if (l->timer != NULL)
+		nng_aio_free(l->timer);
 	if (l->tls != NULL)
 		nng_tls_config_free(l->tls);
 	pthread_cond_destroy(&l->cv);
@@ -601,6 +664,7 @@ agentlink_unref(struct agentlink *l)
 	if (!last)
 		return;
 	nng_aio_free(l->rx);
+	nng_aio_free(l->timer);
 	if (l->tls != NULL)
 		nng_tls_config_free(l->tls);
 	pthread_cond_destroy(&l->cv);
@@ -615,6 +679,7 @@ agentlink_close(struct agentlink *l)
 	l->closed = 1;
 	pthread_mutex_unlock(&l->mu);
 	nng_aio_stop(l->rx);
+	nng_aio_stop(l->timer);
 	nng_close(l->sock);
 	pthread_mutex_lock(&l->mu);
 	l->up = 0;
@@ -684,6 +749,12 @@ agentlink_detach(struct agentlink *l)
 	if (agentlink_up(l, 0, NULL, NULL) && send_frame(l, &f, SEND_RUN_MS) != 0)
 		log_warnx("agent link of session %s: could not hand its background "
 		    "processes over for the restart", l->session);
+}
+
+int
+agentlink_lost_error(const struct err *e)
+{
+	return strcmp(e->msg, AGENT_LOST_RAN) == 0 || strcmp(e->msg, AGENT_LOST_HANDED) == 0;
 }
 
 void
@@ -874,10 +945,8 @@ agentlink_exec(struct agentlink *l, const struct driver_exec_spec *spec, const v
 	} else if (c->killed_by_drain)
 		code = err_set(e, SBXD_ABORTED, DRIVER_DRAIN_MSG);
 	else if (c->lost)
-		code = err_set(e, SBXD_ABORTED, c->started ?
-		    "the sandbox agent went away while the command ran; it was killed" :
-		    "the sandbox agent went away as the command was handed over; it may "
-		    "not have run");
+		code = err_set(e, SBXD_ABORTED, "%s", c->started ? AGENT_LOST_RAN :
+		    AGENT_LOST_HANDED);
 	else if (!c->ended) {
 		/* the agent did not end it in time: the backstop */
 		send_signal(l, c->id, SIGKILL, 0);

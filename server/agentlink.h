@@ -100,6 +100,10 @@ sbxd_code agentlink_write_file(struct agentlink *l, const char *path, const void
 sbxd_code agentlink_stat(struct agentlink *l, const char *path, int follow,
     struct agent_file_reply *r, struct err *e);
 
+/* 1 when e is agentlink_exec's ABORTED for an agent that went away (not
+ * sbxd's drain). */
+int agentlink_lost_error(const struct err *e);
+
 /* ---- background processes: driver.h's proc contract */
 sbxd_code agentlink_proc_start(struct agentlink *l, const struct driver_exec_spec *spec,
     struct agent_proc **out, int *ran, struct err *e);

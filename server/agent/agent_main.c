@@ -9,6 +9,7 @@
  *             [--tls-ca FILE] [--version]
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -189,17 +190,55 @@ wait_signal(const sigset_t *set, int64_t ms)
 	return s < 0 ? 0 : s;
 }
 
+/* The worker died: the commands it ran die with it (their first process
+ * by PR_SET_PDEATHSIG; the rest of their process groups here). As the
+ * child subreaper the supervisor inherits whatever they left, so every
+ * child of ours but the worker is killed with its group. */
+static void
+kill_orphans(pid_t worker)
+{
+	char path[64], buf[512], *p;
+	struct dirent *de;
+	int ppid, pgrp, fd;
+	ssize_t n;
+	DIR *d;
+
+	if ((d = opendir("/proc")) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' || atoi(de->d_name) == worker)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%.20s/stat", de->d_name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		if ((p = strrchr(buf, ')')) == NULL ||
+		    sscanf(p + 1, " %*c %d %d", &ppid, &pgrp) != 2 || ppid != getpid())
+			continue;
+		if (pgrp > 1 && pgrp != getpgrp())
+			(void)kill(-pgrp, SIGKILL);
+		(void)kill(atoi(de->d_name), SIGKILL);
+	}
+	closedir(d);
+}
+
 /* Restarts the worker whenever it dies, with backoff; SIGTERM/SIGINT stop
- * the worker and end the supervisor. Does nothing else. */
+ * the worker and end the supervisor. Reaps what the worker's commands
+ * leave behind (it is their subreaper) and kills it when the worker dies. */
 static _Noreturn void
 supervise(int argc, char **argv)
 {
 	sigset_t set, orig;
 	int64_t backoff = BACKOFF_MIN_MS, started;
-	pid_t worker = -1;
-	int st, s;
+	pid_t worker = -1, w;
+	int st = 0, st2, s;
 
 	signal(SIGCHLD, SIG_DFL);   /* not inherited SIG_IGN: we reap */
+	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);
@@ -214,9 +253,19 @@ supervise(int argc, char **argv)
 				(void)kill(worker, SIGTERM);
 				exit(0);
 			}
-			if (s == SIGCHLD && waitpid(worker, &st, WNOHANG) == worker)
+			if (s != SIGCHLD)
+				continue;
+			while ((w = waitpid(-1, &st2, WNOHANG)) > 0)
+				if (w == worker) {
+					st = st2;
+					worker = -worker;
+				}
+			if (worker < 0) {
+				worker = -worker;
 				break;
+			}
 		}
+		kill_orphans(-1);
 		if (worker > 0 && WIFSIGNALED(st))
 			agent_logx("worker %d killed by signal %d", (int)worker, WTERMSIG(st));
 		else if (worker > 0)

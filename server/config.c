@@ -73,6 +73,8 @@ static const struct key keys[] = {
 	{ "agent", K_BOOL, F(agent), 0, 1 },
 	{ "agent_binary", K_STR, F(agent_binary), 0, 0 },
 	{ "tmpfs_tmp", K_STR, F(tmpfs_tmp), 0, 0 },
+	{ "tmpfs_home", K_STR, F(tmpfs_home), 0, 0 },
+	{ "sandbox_home", K_STR, F(sandbox_home), 0, 0 },
 	{ "log_listen", K_STR, F(log_listen), 0, 0 },
 	{ "metrics_listen", K_STR, F(metrics_listen), 0, 0 },
 	{ "log_ring_events", K_INT, F(log_ring_events), 16, 1 << 20 },
@@ -110,6 +112,14 @@ config_defaults(struct config *c)
 	c->exec_timeout_max_ms = 300000;
 	c->sandbox_uid = 1000;
 	c->sandbox_gid = 1000;
+	/* secure by default: commands and files outside /workspace go
+	 * through the agent as the sandbox user, which needs no writable
+	 * image; exec stays allowed (the workspace allows it anyway), and
+	 * both tmpfs count against the session's memory limit */
+	c->readonly_rootfs = 1;
+	snprintf(c->tmpfs_tmp, sizeof(c->tmpfs_tmp), "rw,exec,nosuid,nodev,size=64m");
+	snprintf(c->tmpfs_home, sizeof(c->tmpfs_home), "rw,exec,nosuid,nodev,size=64m");
+	snprintf(c->sandbox_home, sizeof(c->sandbox_home), "/home/sandbox");
 	c->memory_bytes = 1LL << 30;
 	c->nano_cpus = 1000000000LL;
 	c->pids_limit = 512;
@@ -211,15 +221,21 @@ store_int(struct config *c, const struct key *k, int64_t v)
 	}
 }
 
+/* "NAME IMAGE [writable_rootfs]". Re-pointing a runtime at the image it
+ * has (to add an option to a built-in) keeps its build command. */
 static sbxd_code
 set_runtime(struct config *c, const char *value, struct err *e)
 {
-	char name[64], image[256];
+	char name[64], image[256], opt[64] = "", extra;
 	struct config_runtime *r = NULL;
+	int n = sscanf(value, "%63s %255s %63s %c", name, image, opt, &extra);
 
-	if (sscanf(value, "%63s %255s", name, image) != 2)
+	if (n < 2 || n > 3)
 		return err_set(e, SBXD_INVALID_ARGUMENT,
-		    "runtime needs \"NAME IMAGE\", got \"%s\"", value);
+		    "runtime needs \"NAME IMAGE [writable_rootfs]\", got \"%s\"", value);
+	if (n == 3 && strcmp(opt, "writable_rootfs") != 0)
+		return err_set(e, SBXD_INVALID_ARGUMENT,
+		    "unknown runtime option \"%s\" (known: writable_rootfs)", opt);
 	for (int i = 0; i < c->nruntimes; i++)
 		if (strcmp(c->runtimes[i].name, name) == 0)
 			r = &c->runtimes[i];
@@ -228,12 +244,14 @@ set_runtime(struct config *c, const char *value, struct err *e)
 			return err_set(e, SBXD_RESOURCE_EXHAUSTED,
 			    "at most %d runtimes", CONFIG_MAX_RUNTIMES);
 		r = &c->runtimes[c->nruntimes++];
+		memset(r, 0, sizeof(*r));
 	}
-	memset(r, 0, sizeof(*r));
+	if (strcmp(r->image, image) != 0 || r->build_command[0] == '\0')
+		snprintf(r->build_command, sizeof(r->build_command),
+		    "docker build or import an image tagged %s", image);
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	snprintf(r->image, sizeof(r->image), "%s", image);
-	snprintf(r->build_command, sizeof(r->build_command),
-	    "docker build or import an image tagged %s", image);
+	r->writable_rootfs = n == 3;
 	return SBXD_OK;
 }
 
@@ -404,6 +422,94 @@ derive(char *dst, size_t n, const char *dir, const char *leaf, struct err *e)
 	return SBXD_OK;
 }
 
+/* 1 when the comma-separated options opts hold "name=...". */
+static int
+has_opt(const char *opts, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = opts;; p++) {
+		if (strncmp(p, name, n) == 0 && p[n] == '=')
+			return 1;
+		if ((p = strchr(p, ',')) == NULL)
+			return 0;
+	}
+}
+
+/* Checks a tmpfs key's options (the engine would refuse bad ones at every
+ * create) and writes them to dst with what sbxd adds: "" stays "". */
+static sbxd_code
+tmpfs_mount(const char *key, const char *opts, const char *add[][2], char *dst,
+    size_t n, struct err *e)
+{
+	size_t len;
+
+	dst[0] = '\0';
+	if (opts[0] == '\0')
+		return SBXD_OK;
+	if (strspn(opts, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789,=._-") != strlen(opts) || opts[0] == ',' ||
+	    opts[strlen(opts) - 1] == ',' || strstr(opts, ",,") != NULL)
+		return err_set(e, SBXD_INVALID_ARGUMENT, "%s must be mount options "
+		    "like rw,nosuid,nodev,size=64m, got \"%s\"", key, opts);
+	snprintf(dst, n, "%s", opts);
+	for (int i = 0; add[i][0] != NULL; i++) {
+		len = strlen(dst);
+		if (!has_opt(opts, add[i][0]) && (size_t)snprintf(dst + len, n - len,
+		    ",%s=%s", add[i][0], add[i][1]) >= n - len)
+			return err_set(e, SBXD_INVALID_ARGUMENT, "%s is too long", key);
+	}
+	return SBXD_OK;
+}
+
+/* The home tmpfs must name a directory of its own: not the root, not a
+ * mount sbxd makes (/workspace, /tmp, the agent's /.sbx). */
+static int
+home_path_ok(const char *p)
+{
+	static const char *const taken[] = { "/workspace", "/tmp", "/.sbx" };
+
+	if (p[0] != '/' || p[1] == '\0' || p[strlen(p) - 1] == '/' ||
+	    strstr(p, "//") != NULL || strstr(p, "/./") != NULL ||
+	    strstr(p, "/../") != NULL || strspn(p, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-") != strlen(p) ||
+	    (strlen(p) >= 3 && strcmp(p + strlen(p) - 3, "/..") == 0) ||
+	    (strlen(p) >= 2 && strcmp(p + strlen(p) - 2, "/.") == 0))
+		return 0;
+	for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++) {
+		size_t n = strlen(taken[i]);
+
+		if (strncmp(p, taken[i], n) == 0 && (p[n] == '\0' || p[n] == '/'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Derives the tmpfs mounts: /tmp sticky and world-writable, the home
+ * owned by the sandbox user. */
+static sbxd_code
+finish_tmpfs(struct config *c, struct err *e)
+{
+	char uid[16], gid[16];
+	const char *tmp_add[][2] = { { "mode", "1777" }, { NULL, NULL } };
+	const char *home_add[][2] = { { "uid", uid }, { "gid", gid }, { "mode", "0755" },
+	    { NULL, NULL } };
+	sbxd_code rv;
+
+	snprintf(uid, sizeof(uid), "%d", (int)c->sandbox_uid);
+	snprintf(gid, sizeof(gid), "%d", (int)c->sandbox_gid);
+	if ((rv = tmpfs_mount("tmpfs_tmp", c->tmpfs_tmp, tmp_add, c->tmpfs_tmp_mount,
+	    sizeof(c->tmpfs_tmp_mount), e)) != SBXD_OK ||
+	    (rv = tmpfs_mount("tmpfs_home", c->tmpfs_home, home_add, c->tmpfs_home_mount,
+	    sizeof(c->tmpfs_home_mount), e)) != SBXD_OK)
+		return rv;
+	if (c->tmpfs_home[0] != '\0' && !home_path_ok(c->sandbox_home))
+		return err_set(e, SBXD_INVALID_ARGUMENT, "sandbox_home must be an absolute "
+		    "path of its own (not /, /workspace, /tmp or /.sbx), got \"%s\"",
+		    c->sandbox_home);
+	return SBXD_OK;
+}
+
 sbxd_code
 config_finish(struct config *c, struct err *e)
 {
@@ -433,7 +539,7 @@ config_finish(struct config *c, struct err *e)
 	if (config_runtime(c, c->default_runtime) == NULL)
 		return err_set(e, SBXD_INVALID_ARGUMENT,
 		    "default_runtime \"%s\" is not a configured runtime", c->default_runtime);
-	if ((rv = finish_pool(c, e)) != SBXD_OK)
+	if ((rv = finish_pool(c, e)) != SBXD_OK || (rv = finish_tmpfs(c, e)) != SBXD_OK)
 		return rv;
 	if (c->memory_bytes > c->max_memory_bytes || c->nano_cpus > c->max_nano_cpus ||
 	    c->pids_limit > c->max_pids_limit)

@@ -26,6 +26,8 @@ struct config_runtime {
 	char image[256];
 	char build_command[320];
 	int pool_size;               /* warm containers kept (pool.c); set by config_finish */
+	int writable_rootfs;         /* "writable_rootfs" on its runtime line: the image's
+	                                root filesystem stays writable, no home tmpfs */
 };
 
 struct config {
@@ -70,10 +72,15 @@ struct config {
 	int max_live_sessions;       /* running containers at once; 0 = no ceiling */
 	int max_live_sessions_per_user;
 	char network_mode[64];
-	int readonly_rootfs;
+	int readonly_rootfs;         /* a read-only root, with tmpfs_home at sandbox_home */
 	int agent;                   /* give each session an in-sandbox agent */
 	char agent_binary[CONFIG_PATH_MAX]; /* "" = sbx-agent beside sbxd */
 	char tmpfs_tmp[128];         /* mount options for a /tmp tmpfs; "" = none */
+	char tmpfs_home[128];        /* ... for a tmpfs at sandbox_home; "" = none */
+	char sandbox_home[256];      /* the sandbox user's home in the images */
+	char tmpfs_tmp_mount[192];   /* tmpfs_tmp with mode=1777, and ... */
+	char tmpfs_home_mount[192];  /* tmpfs_home with uid, gid, mode=0755 of the
+	                                sandbox user unless given; set by config_finish */
 	char log_listen[CONFIG_PATH_MAX]; /* pub socket of the log bus; empty = none */
 	char metrics_listen[128];    /* HTTP health and metrics, HOST:PORT; "" or "off" = none */
 	int log_ring_events;         /* events a session's ring keeps ... */

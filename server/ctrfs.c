@@ -19,11 +19,12 @@
  * it checks what the user may do, resolves symlinks and creates missing
  * parents the container's way, and names the mount holding the file.
  * Files the engine sees then move as tar, by their resolved paths; other
- * files are read by the probe itself (dd), and writing them is
- * UNIMPLEMENTED. Code in the sandbox racing the probe (swapping a
- * directory for a symlink in between) can still aim the archive call
- * elsewhere in the root filesystem: the probe narrows that window, it
- * does not close it.
+ * files are read by the probe itself (dd) and written by the sandbox
+ * user's own cat, fed on stdin (the read-only root's tmpfs /tmp and home
+ * need this when no agent serves files). Code in the sandbox racing the
+ * probe (swapping a directory for a symlink in between) can still aim
+ * the archive call elsewhere in the root filesystem: the probe narrows
+ * that window, it does not close it.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -89,6 +90,20 @@ static const char write_probe[] =
     "m=$(stat -c %m -- \"$2\") || exit 1\n"
     "printf '%s\\n%s\\n' \"$n\" \"$m\"\n"
     "exec readlink -z -f -- \"$2\"\n";
+
+/* The write of a file on a mount the engine cannot see (a tmpfs): the
+ * sandbox user's own cat, fed the content on stdin, so the kernel judges
+ * it as it judges the user. $1 the path; $2 "a" to append to the existing
+ * file, at most $3 bytes long before (else exit 6, its size on stdout),
+ * "l" to replace a symlink (never written through), "w" to write. */
+static const char stdin_write[] =
+    "case $2 in\n"
+    "a) s=$(stat -c %s -- \"$1\") || exit 1\n"
+    " [ \"$s\" -le \"$3\" ] || { echo \"$s\"; exit 6; }\n"
+    " exec cat >> \"$1\";;\n"
+    "l) rm -f -- \"$1\" || exit 1;;\n"
+    "esac\n"
+    "exec cat > \"$1\"\n";
 
 /* The engine's archive endpoints see the root filesystem and bind mounts
  * (the workspace); not a tmpfs mounted inside the container. */
@@ -617,6 +632,35 @@ append_base(struct ctrfs *c, const char *path, const struct write_plan *w,
 	return rv;
 }
 
+/* Writes path, on a mount only the container sees, by stdin_write (w:
+ * the write probe's plan). */
+static sbxd_code
+write_by_command(struct ctrfs *c, const char *path, const struct write_plan *w,
+    const void *content, size_t len, int append, size_t max_file, struct err *e)
+{
+	char room[32];
+	const char *argv[] = { "sh", "-c", stdin_write, "sh", path,
+	    append && w->exists ? "a" : w->is_link ? "l" : "w", room, NULL };
+	struct driver_exec_result res;
+	sbxd_code rv;
+
+	if (append && w->is_link)
+		return err_set(e, SBXD_FAILED_PRECONDITION, "'%.300s' is a "
+		    "symbolic link; append does not follow it", path);
+	snprintf(room, sizeof(room), "%zu", max_file - len);
+	/* nothing to feed: a plain exec, whose stdin is empty */
+	rv = ctrfs_run_stdin(c, argv, len > 0 ? content : NULL, len,
+	    CTRFS_PROBE_OUT, &res, e);
+	if (rv == SBXD_OK && res.exit_code == 6)
+		rv = err_set(e, SBXD_RESOURCE_EXHAUSTED, "appending %zu bytes "
+		    "to '%.300s' would pass the file size limit of %zu bytes",
+		    len, path, max_file);
+	else if (rv == SBXD_OK && res.exit_code != 0)
+		rv = ctrfs_helper_fail(&res, "writing", path, e);
+	driver_exec_result_fini(&res);
+	return rv;
+}
+
 /* See ctrfs.h. max_file bounds the result (an append's included). */
 /* The write through the driver's direct route; UNIMPLEMENTED when it has
  * none now. An append first learns the size, for the ceiling. */
@@ -674,10 +718,8 @@ ctrfs_write_file(struct ctrfs *c, const char *path, const void *content,
 	if ((rv = write_plan(c, path, parent, &w, e)) != SBXD_OK)
 		goto out;
 	if (!engine_sees(w.mnt)) {
-		rv = err_set(e, SBXD_UNIMPLEMENTED, "cannot write '%.300s': it "
-		    "is on a separate mount inside the container (%.100s, e.g. "
-		    "a tmpfs) that the Docker archive API cannot reach; write "
-		    "it with a command or under /workspace", path, w.mnt);
+		rv = write_by_command(c, path, &w, content, len, append,
+		    max_file, e);
 		goto out;
 	}
 	if (append &&

@@ -45,8 +45,9 @@ static const char move_script[] =
 
 /* See ctrfs_int.h. */
 sbxd_code
-ctrfs_run(struct ctrfs *c, const char *const *argv, size_t max_output,
-    struct driver_exec_result *res, struct err *e)
+ctrfs_run_stdin(struct ctrfs *c, const char *const *argv, const void *in,
+    size_t in_len, size_t max_output, struct driver_exec_result *res,
+    struct err *e)
 {
 	struct driver_exec_spec s = {
 		.container_id = c->cid, .argv = argv, .user = c->user,
@@ -56,13 +57,28 @@ ctrfs_run(struct ctrfs *c, const char *const *argv, size_t max_output,
 	sbxd_code rv;
 
 	memset(res, 0, sizeof(*res));
-	if ((rv = c->drv->ops->exec(c->drv, &s, res, e)) != SBXD_OK)
+	if (in == NULL)
+		rv = c->drv->ops->exec(c->drv, &s, res, e);
+	else if (c->drv->ops->exec_stdin == NULL)
+		return err_set(e, SBXD_UNIMPLEMENTED, "this driver cannot feed "
+		    "a command's stdin");
+	else
+		rv = c->drv->ops->exec_stdin(c->drv, &s, in, in_len, res, e);
+	if (rv != SBXD_OK)
 		return rv;
 	if (res->timed_out)
 		return err_set(e, SBXD_DEADLINE_EXCEEDED, "helper command %s "
 		    "did not finish within %d s in the container", argv[0],
 		    CTRFS_EXEC_MS / 1000);
 	return SBXD_OK;
+}
+
+/* See ctrfs_int.h. */
+sbxd_code
+ctrfs_run(struct ctrfs *c, const char *const *argv, size_t max_output,
+    struct driver_exec_result *res, struct err *e)
+{
+	return ctrfs_run_stdin(c, argv, NULL, 0, max_output, res, e);
 }
 
 /* See ctrfs_int.h. */

@@ -33,6 +33,11 @@ const char *ctrfs_base_of(const char *path);
  * DEADLINE_EXCEEDED; a non-zero exit is left in res for the caller. */
 sbxd_code ctrfs_run(struct ctrfs *c, const char *const *argv,
     size_t max_output, struct driver_exec_result *res, struct err *e);
+/* ctrfs_run feeding the command in_len bytes of in on stdin, then EOF
+ * (in NULL: none). UNIMPLEMENTED when the driver cannot feed stdin. */
+sbxd_code ctrfs_run_stdin(struct ctrfs *c, const char *const *argv,
+    const void *in, size_t in_len, size_t max_output,
+    struct driver_exec_result *res, struct err *e);
 /* A helper's stderr for a message into dst (n bytes): one line, printable
  * ASCII, bounded; "exit status N" when stderr is empty. */
 void ctrfs_errtext(const struct driver_exec_result *res, char *dst, size_t n);

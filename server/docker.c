@@ -595,7 +595,7 @@ add_ulimit_mount(cJSON *hc, const struct driver_container_spec *s)
 static cJSON *
 host_config(const struct driver_container_spec *s)
 {
-	cJSON *hc = cJSON_CreateObject();
+	cJSON *hc = cJSON_CreateObject(), *tmpfs = NULL;
 	int ok = hc != NULL;
 
 	if (s->drop_all_caps)
@@ -611,9 +611,12 @@ host_config(const struct driver_container_spec *s)
 	    docker_add_str(hc, "NetworkMode", s->network_mode) &
 	    docker_add_bool(hc, "Init", s->init) &
 	    docker_add_bool(hc, "ReadonlyRootfs", s->readonly_rootfs);
-	if (s->tmpfs_tmp_opts != NULL)
-		ok &= cJSON_AddStringToObject(cJSON_AddObjectToObject(hc,
-		    "Tmpfs"), "/tmp", s->tmpfs_tmp_opts) != NULL;
+	if (s->tmpfs_tmp_opts != NULL || (s->tmpfs_home != NULL && s->tmpfs_home_opts != NULL))
+		ok &= (tmpfs = cJSON_AddObjectToObject(hc, "Tmpfs")) != NULL;
+	if (ok && s->tmpfs_tmp_opts != NULL)
+		ok &= cJSON_AddStringToObject(tmpfs, "/tmp", s->tmpfs_tmp_opts) != NULL;
+	if (ok && s->tmpfs_home != NULL && s->tmpfs_home_opts != NULL)
+		ok &= cJSON_AddStringToObject(tmpfs, s->tmpfs_home, s->tmpfs_home_opts) != NULL;
 	ok &= add_ulimit_mount(hc, s);
 	if (!ok) {
 		cJSON_Delete(hc);

@@ -77,6 +77,8 @@ struct driver_container_spec {
 	const char *network_mode;     /* "none" */
 	int readonly_rootfs;
 	const char *tmpfs_tmp_opts;   /* e.g. "rw,nosuid,nodev,size=64m" mounts /tmp; NULL = none */
+	const char *tmpfs_home;       /* a second tmpfs here (the sandbox user's home) ... */
+	const char *tmpfs_home_opts;  /* ... with these options; either NULL = none */
 	int drop_all_caps;            /* CapDrop ["ALL"] */
 	int no_new_privileges;        /* SecurityOpt ["no-new-privileges"] */
 	int init;                     /* Init: true (reaps orphans) */

@@ -42,6 +42,7 @@ struct runtime {
 	int64_t pids_limit;
 	uint64_t exec_timeout_ms;
 	char network_mode[64];
+	int writable_rootfs;         /* the config's readonly_rootfs does not apply */
 	char build_command[320];     /* how to build the image when it is missing */
 	int custom;                  /* made by CreateRuntime */
 };

@@ -136,7 +136,10 @@ workspace_prepare(struct server *s, const char *user, char *path, size_t n,
 
 /* labels has room for 5: the fifth, sbx.pool, only for a pool member
  * (slot set), whose /workspace is the slot with propagation rslave. env
- * has room for RUNTIME_ENV_MAX + 1: the runtime's, NULL-terminated. */
+ * has room for RUNTIME_ENV_MAX + 1: the runtime's, NULL-terminated. The
+ * root is read-only (config) unless the runtime says writable_rootfs;
+ * pool members get the same spec, so a taken one is what a cold create
+ * would have made. */
 static void
 fill_spec(struct server *s, const struct session_row *r, const struct runtime *rt,
     const char *slot, struct driver_label *labels, const char **env,
@@ -156,10 +159,17 @@ fill_spec(struct server *s, const struct session_row *r, const struct runtime *r
 		.workspace_host = r->workspace, .labels = labels, .nlabels = 4,
 		.memory_bytes = r->memory_bytes, .nano_cpus = r->nano_cpus,
 		.pids_limit = r->pids_limit, .nofile = c->nofile,
-		.network_mode = rt->network_mode, .readonly_rootfs = c->readonly_rootfs,
-		.tmpfs_tmp_opts = c->tmpfs_tmp[0] ? c->tmpfs_tmp : NULL,
+		.network_mode = rt->network_mode,
+		.readonly_rootfs = c->readonly_rootfs && !rt->writable_rootfs,
+		.tmpfs_tmp_opts = c->tmpfs_tmp_mount[0] ? c->tmpfs_tmp_mount : NULL,
 		.drop_all_caps = 1, .no_new_privileges = 1, .init = 1,
 	};
+	/* the home tmpfs stands in for the image's home only on a read-only
+	 * root; a writable one keeps what the image put there */
+	if (spec->readonly_rootfs && c->tmpfs_home_mount[0] != '\0') {
+		spec->tmpfs_home = c->sandbox_home;
+		spec->tmpfs_home_opts = c->tmpfs_home_mount;
+	}
 	for (int i = 0; i < rt->nenv; i++)
 		env[i] = rt->env[i];
 	env[rt->nenv] = NULL;

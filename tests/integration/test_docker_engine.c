@@ -120,6 +120,8 @@ spec_init(struct driver_container_spec *s, const struct driver_label *l,
 	s->workdir = "/workspace";
 	s->workspace_host = ws;
 	s->env = env;
+	s->tmpfs_home = "/home/sandbox";
+	s->tmpfs_home_opts = "rw,nosuid,nodev,size=8m,uid=1000,gid=1000,mode=0755";
 }
 
 TEST(create_start_inspect)
@@ -190,6 +192,11 @@ TEST(hardening)
 	    "/proc/mounts", o, sizeof(o)));
 	line = strstr(o, "tmpfs /tmp tmpfs");
 	CHECK(line != NULL);
+	/* the second tmpfs (Tmpfs is a map of both), the sandbox user's */
+	CHECK(sh_out("echo y > $HOME/t && stat -c '%a %u:%g' $HOME && "
+	    "grep -c '^tmpfs /home/sandbox tmpfs .*size=8192k' /proc/mounts",
+	    o, sizeof(o)));
+	CHECK_STR(o, "755 1000:1000\n1\n");
 	CHECK(sh_out("echo hello > /workspace/probe.txt && pwd", o, sizeof(o)));
 	CHECK_STR(o, "/workspace\n");
 }

@@ -190,6 +190,59 @@ TEST(containers_are_hardened)
 		    "$(tr '\\0' ' ' < $p/cmdline 2>/dev/null) in *sbx-agent*) stat -c %u $p;"
 		    " break;; esac; done", &code), "1000\n");
 	}
+	/* a read-only root (pooled alice and cold bob alike); sized tmpfs
+	 * for /tmp (sticky, everyone's) and the home (the sandbox user's),
+	 * noexec not among their options */
+	for (int i = 0; i < 2; i++) {
+		const char *sid = i == 0 ? alice.session_id : bob.session_id;
+
+		CHECK_STR(run(svc, sid, "touch /etc/x /x 2>&1", &code),
+		    "touch: cannot touch '/etc/x': Read-only file system\n"
+		    "touch: cannot touch '/x': Read-only file system\n");
+		CHECK_STR(run(svc, sid, "awk '$2 == \"/\" { split($4, o, \",\"); print o[1] }' "
+		    "/proc/mounts", &code), "ro\n");
+		CHECK_STR(run(svc, sid, "for m in /tmp $HOME; do awk -v m=$m '$2 == m { s = $3;"
+		    " n = split($4, o, \",\"); for (i = 1; i <= n; i++) if (o[i] ~ "
+		    "/^(size=|nosuid|nodev|noexec)/) s = s \" \" o[i]; print m, s }' "
+		    "/proc/mounts; done; stat -c '%a %u:%g' /tmp $HOME", &code),
+		    "/tmp tmpfs nosuid nodev size=65536k\n"
+		    "/home/sandbox tmpfs nosuid nodev size=65536k\n"
+		    "1777 0:0\n755 1000:1000\n");
+		CHECK_STR(run(svc, sid, "mkdir -p ~/.cache/pip && echo hi > ~/.cache/pip/x && "
+		    "cat ~/.cache/pip/x && cp /bin/true /tmp/t && /tmp/t && echo ran", &code),
+		    "hi\nran\n");
+	}
+	/* files outside /workspace: the home and /tmp take writes, the
+	 * root refuses them, with the agent or without (sbxd then writes
+	 * a tmpfs file as the sandbox user, by a command) */
+	CHECK_INT(sbx_write(svc, alice.session_id, "/home/sandbox/.config/x.toml", "k = 1\n", 6,
+	    0), SBX_OK);
+	CHECK_INT(sbx_write(svc, alice.session_id, "/home/sandbox/.config/x.toml", "j = 2\n", 6,
+	    1), SBX_OK);
+	CHECK_STR(run(svc, alice.session_id, "cat ~/.config/x.toml; stat -c '%u %a' "
+	    "~/.config/x.toml", &code), "k = 1\nj = 2\n1000 644\n");
+	CHECK_INT(sbx_write(svc, alice.session_id, "/opt/x", "x", 1, 0), SBX_PERMISSION_DENIED);
+	CHECK_INT(sbx_write(svc, alice.session_id, "/etc/passwd", "x", 1, 0),
+	    SBX_PERMISSION_DENIED);
+}
+
+/* A runtime line's writable_rootfs keeps the image's root writable and
+ * its home as built (no home tmpfs); /tmp is still the sized tmpfs. */
+TEST(runtime_can_keep_a_writable_root)
+{
+	sbx_session_create_opts o = { .user_id = "dave", .runtime = "python-rw" };
+	sbx_session s;
+	int code;
+
+	REQUIRE_INT(sbx_session_create(svc, &o, &s, NULL), SBX_OK);
+	CHECK_STR(run(svc, s.session_id, "awk '$2 == \"/\" { split($4, o, \",\"); print o[1] }'"
+	    " /proc/mounts; awk '$2 == \"/tmp\" { print $3 }' /proc/mounts;"
+	    " grep -c \" $HOME \" /proc/mounts; ls -A $HOME | grep -c bashrc;"
+	    " touch $HOME/x && echo home-ok; touch /etc/x 2>&1", &code),
+	    "rw\ntmpfs\n0\n1\nhome-ok\ntouch: cannot touch '/etc/x': Permission denied\n");
+	CHECK_INT(sbx_write(svc, s.session_id, "/home/sandbox/y", "y", 1, 0), SBX_OK);
+	CHECK_INT(sbx_session_end(svc, s.session_id, 1), SBX_OK);
+	sbx_session_fini(&s);
 }
 
 TEST(timeout_kills_the_tree)
@@ -376,7 +429,7 @@ main(void)
 {
 	if (!harness_image_ready())
 		return 1;
-	if (harness_start(&d, NULL) != 0)
+	if (harness_start(&d, "runtime = python-rw sbx/python-minimal:latest writable_rootfs\n") != 0)
 		return 1;
 	if ((svc = harness_client(&d, NULL)) == NULL)
 		return 1;
@@ -387,6 +440,7 @@ main(void)
 		RUN(files_round_trip_exactly);
 		RUN(users_are_isolated);
 		RUN(containers_are_hardened);
+		RUN(runtime_can_keep_a_writable_root);
 		RUN(timeout_kills_the_tree);
 		RUN(flood_is_bounded);
 		RUN(get_or_create_gives_one_session);

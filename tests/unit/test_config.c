@@ -46,6 +46,72 @@ TEST(defaults_are_safe)
 	CHECK_STR(config_runtime(&c, "python-datascience")->build_command,
 	    "deploy/images/build.sh python-datascience");
 	CHECK_INT(c.nruntimes, 5);
+	/* a read-only root; sized tmpfs for /tmp and the sandbox user's
+	 * home, the home owned by that user */
+	CHECK_INT(c.readonly_rootfs, 1);
+	CHECK_STR(c.sandbox_home, "/home/sandbox");
+	CHECK_STR(c.tmpfs_tmp_mount, "rw,exec,nosuid,nodev,size=64m,mode=1777");
+	CHECK_STR(c.tmpfs_home_mount,
+	    "rw,exec,nosuid,nodev,size=64m,uid=1000,gid=1000,mode=0755");
+	CHECK_INT(config_runtime(&c, "python-minimal")->writable_rootfs, 0);
+}
+
+TEST(tmpfs_and_writable_runtimes)
+{
+	struct config c;
+	struct err e;
+
+	config_defaults(&c);
+	CHECK_INT(config_set(&c, "sandbox_uid", "2000", &e), SBXD_OK);
+	CHECK_INT(config_set(&c, "tmpfs_tmp", "size=8m,mode=0700", &e), SBXD_OK);
+	CHECK_INT(config_set(&c, "tmpfs_home", "size=1g,gid=5", &e), SBXD_OK);
+	CHECK_INT(config_set(&c, "sandbox_home", "/home/node", &e), SBXD_OK);
+	/* an option on a built-in keeps its build command */
+	CHECK_INT(config_set(&c, "runtime", "python-web sbx/python-web:latest "
+	    "writable_rootfs", &e), SBXD_OK);
+	CHECK_INT(config_set(&c, "runtime", "tools img:1 writable_rootfs", &e), SBXD_OK);
+	REQUIRE_INT(config_finish(&c, &e), SBXD_OK);
+	CHECK_STR(c.tmpfs_tmp_mount, "size=8m,mode=0700");
+	CHECK_STR(c.tmpfs_home_mount, "size=1g,gid=5,uid=2000,mode=0755");
+	CHECK_INT(config_runtime(&c, "python-web")->writable_rootfs, 1);
+	CHECK_STR(config_runtime(&c, "python-web")->build_command,
+	    "deploy/images/build.sh python-web");
+	CHECK_INT(config_runtime(&c, "tools")->writable_rootfs, 1);
+	CHECK_INT(config_runtime(&c, "python-minimal")->writable_rootfs, 0);
+	/* re-pointed without the option: read-only again */
+	CHECK_INT(config_set(&c, "runtime", "tools img:2", &e), SBXD_OK);
+	CHECK_INT(config_runtime(&c, "tools")->writable_rootfs, 0);
+	CHECK_INT(config_set(&c, "runtime", "tools img:2 writable", &e),
+	    SBXD_INVALID_ARGUMENT);
+	CHECK_CONTAINS(e.msg, "unknown runtime option \"writable\"");
+	CHECK_INT(config_set(&c, "runtime", "tools img:2 writable_rootfs x", &e),
+	    SBXD_INVALID_ARGUMENT);
+	/* "" turns a tmpfs off */
+	config_defaults(&c);
+	CHECK_INT(config_set(&c, "tmpfs_tmp", "", &e), SBXD_OK);
+	CHECK_INT(config_set(&c, "tmpfs_home", "", &e), SBXD_OK);
+	CHECK_INT(config_set(&c, "sandbox_home", "relative", &e), SBXD_OK);
+	REQUIRE_INT(config_finish(&c, &e), SBXD_OK);
+	CHECK_STR(c.tmpfs_tmp_mount, "");
+	CHECK_STR(c.tmpfs_home_mount, "");
+	/* what the engine would refuse at every create is refused at start */
+	static const char *const bad_opts[] = { "size=64m size=1g", "size=64m,,rw",
+	    ",size=1m", "size=1m,", "size=64m;rm" };
+	for (size_t i = 0; i < sizeof(bad_opts) / sizeof(bad_opts[0]); i++) {
+		config_defaults(&c);
+		CHECK_INT(config_set(&c, "tmpfs_home", bad_opts[i], &e), SBXD_OK);
+		CHECK_INT(config_finish(&c, &e), SBXD_INVALID_ARGUMENT);
+		CHECK_CONTAINS(e.msg, "tmpfs_home must be mount options");
+	}
+	static const char *const bad_homes[] = { "relative", "/", "/workspace",
+	    "/workspace/h", "/tmp", "/tmp/h", "/.sbx/x", "/home/../etc", "/home/",
+	    "/home//x", "/home/x/..", "/home/a b", "/home:x" };
+	for (size_t i = 0; i < sizeof(bad_homes) / sizeof(bad_homes[0]); i++) {
+		config_defaults(&c);
+		CHECK_INT(config_set(&c, "sandbox_home", bad_homes[i], &e), SBXD_OK);
+		CHECK_INT(config_finish(&c, &e), SBXD_INVALID_ARGUMENT);
+		CHECK_CONTAINS(e.msg, "sandbox_home must be");
+	}
 }
 
 TEST(file_values)
@@ -161,6 +227,7 @@ int
 main(void)
 {
 	RUN(defaults_are_safe);
+	RUN(tmpfs_and_writable_runtimes);
 	RUN(file_values);
 	RUN(bad_lines_name_file_and_line);
 	RUN(finish_checks_consistency);

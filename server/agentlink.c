@@ -43,6 +43,8 @@
 #define PROC_QUEUE_MAX     (4u << 20) /* output not yet pumped; beyond: dropped */
 #define HELLO_MS           3000   /* a connection that has not said hello by then
                                      is closed: it would hold pair1's one slot */
+#define RELISTEN_MIN_MS    2000   /* a link down this long listens anew ... */
+#define RELISTEN_MAX_MS    30000  /* ... backing off to this */
 
 typedef Sbx__Agent__V1__Frame Frame;
 
@@ -113,6 +115,10 @@ struct agentlink {
 	int greeting;                 /* the pipe that has not said hello yet, 0 none */
 	uint64_t greeting_since;
 	int timer_on;
+	char url[300];                /* what lst listens on */
+	uint64_t down_since;          /* no agent up since (monotonic ms), 0 = up */
+	uint64_t relisten_at;         /* when the listener is made again if still down */
+	uint64_t relisten_every;
 	int port;
 };
 
@@ -479,24 +485,57 @@ lose_calls(struct agentlink *l)
 	pthread_cond_broadcast(&l->cv);
 }
 
-/* A new connection must say hello within HELLO_MS: a sandbox process
- * that connects to its own socket and says nothing would otherwise keep
- * its agent out for good (pair1 takes one peer at a time). */
+/* Opens and starts l->lst on l->url. */
+static int
+listener_up(struct agentlink *l)
+{
+	int rv;
+
+	unlink(l->url + 6);    /* ipc only */
+	if ((rv = nng_listener_create(&l->lst, l->sock, l->url)) != 0)
+		return rv;
+	if (strncmp(l->url, "ipc://", 6) == 0)
+		/* the directory is the sandbox's only way in; its user is not ours */
+		nng_listener_set_int(l->lst, NNG_OPT_IPC_PERMISSIONS, 0666);
+	if (l->tls != NULL &&
+	    (rv = nng_listener_set_ptr(l->lst, NNG_OPT_TLS_CONFIG, l->tls)) != 0)
+		return rv;
+	return nng_listener_start(l->lst, 0);
+}
+
+/* The link's watch, every HELLO_MS / 3 while it is not up:
+ * - a new connection must say hello within HELLO_MS: a sandbox process
+ *   that connects to its own socket and says nothing would otherwise keep
+ *   its agent out for good (pair1 takes one peer at a time);
+ * - a link down for long gets its listener made again, backing off to
+ *   RELISTEN_MAX_MS: nng 1.5's ipc listener stops accepting after a peer
+ *   connects and closes before the handshake, which a sandbox process
+ *   can do to its own socket. */
 static void
-hello_deadline(void *arg)
+link_watch(void *arg)
 {
 	struct agentlink *l = arg;
 	nng_pipe pipe;
-	int close_it = 0, rearm;
+	int close_it = 0, rearm, relisten = 0, rv;
+	uint64_t now = mono_ms();
 
 	if (nng_aio_result(l->timer) == NNG_ECANCELED || nng_aio_result(l->timer) == NNG_ECLOSED)
 		return;
 	pthread_mutex_lock(&l->mu);
-	if (l->greeting != 0 && mono_ms() - l->greeting_since >= HELLO_MS) {
+	if (l->up && l->greeting == l->pipe_id)
+		l->greeting = 0;    /* its hello came before this notice */
+	if (l->greeting != 0 && now - l->greeting_since >= HELLO_MS) {
 		close_it = l->greeting;
 		l->greeting = 0;
 	}
-	rearm = l->timer_on = l->greeting != 0 && !l->closed;
+	if (!l->up && !l->closed && l->greeting == 0 && now >= l->relisten_at &&
+	    strncmp(l->url, "ipc://", 6) == 0) {
+		relisten = 1;
+		l->relisten_at = now + l->relisten_every;
+		l->relisten_every = l->relisten_every * 2 > RELISTEN_MAX_MS ? RELISTEN_MAX_MS :
+		    l->relisten_every * 2;
+	}
+	rearm = l->timer_on = (l->greeting != 0 || !l->up) && !l->closed;
 	pthread_mutex_unlock(&l->mu);
 	if (close_it != 0) {
 		memset(&pipe, 0, sizeof(pipe));
@@ -505,8 +544,24 @@ hello_deadline(void *arg)
 		    "closing it", l->session, HELLO_MS);
 		nng_pipe_close(pipe);
 	}
+	if (relisten) {
+		nng_listener_close(l->lst);
+		if ((rv = listener_up(l)) != 0)
+			log_warnx("agent link of session %s: listening again on %s: %s", l->session,
+			    l->url, nng_strerror(rv));
+	}
 	if (rearm)
 		nng_sleep_aio(HELLO_MS / 3, l->timer);
+}
+
+/* Starts the watch unless it runs; l->mu held. */
+static int
+watch_needed(struct agentlink *l)
+{
+	int start = !l->timer_on && !l->closed;
+
+	l->timer_on = 1;
+	return start;
 }
 
 static void
@@ -516,10 +571,14 @@ pipe_added(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 	int start;
 
 	pthread_mutex_lock(&l->mu);
+	if (l->up && l->pipe_id == nng_pipe_id(pipe)) {
+		/* its hello was handled before this notice ran */
+		pthread_mutex_unlock(&l->mu);
+		return;
+	}
 	l->greeting = nng_pipe_id(pipe);
 	l->greeting_since = mono_ms();
-	start = !l->timer_on && !l->closed;
-	l->timer_on = 1;
+	start = watch_needed(l);
 	pthread_mutex_unlock(&l->mu);
 	if (start)
 		nng_sleep_aio(HELLO_MS / 3, l->timer);
@@ -529,6 +588,7 @@ static void
 pipe_gone(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
 	struct agentlink *l = arg;
+	int start = 0;
 
 	pthread_mutex_lock(&l->mu);
 	if (l->greeting == nng_pipe_id(pipe))
@@ -536,10 +596,15 @@ pipe_gone(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 	if (l->up && nng_pipe_id(pipe) == l->pipe_id) {
 		l->up = 0;
 		l->pipe_id = 0;
+		l->relisten_every = RELISTEN_MIN_MS;
+		l->relisten_at = mono_ms() + RELISTEN_MIN_MS;
 		lose_calls(l);
+		start = watch_needed(l);
 		log_debug("agent link of session %s: agent gone", l->session);
 	}
 	pthread_mutex_unlock(&l->mu);
+	if (start)
+		nng_sleep_aio(HELLO_MS / 3, l->timer);
 }
 
 /* ---- the link */
@@ -576,8 +641,9 @@ agentlink_listen(const struct agentlink_opts *o, struct agentlink **out, struct 
 	sbxd_code code;
 
 	*out = NULL;
-	if (o->token_len > sizeof(l->token) || strlen(o->session) >= sizeof(l->session))
-		return err_set(e, SBXD_INVALID_ARGUMENT, "agent link: token or session too long");
+	if (o->token_len > sizeof(l->token) || strlen(o->session) >= sizeof(l->session) ||
+	    strlen(o->url) >= sizeof(l->url))
+		return err_set(e, SBXD_INVALID_ARGUMENT, "agent link: token, session or URL too long");
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return err_set(e, SBXD_RESOURCE_EXHAUSTED, "out of memory");
 	pthread_mutex_init(&l->mu, NULL);
@@ -600,6 +666,9 @@ agentlink_listen(const struct agentlink_opts *o, struct agentlink **out, struct 
 		l->next_call = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	}
 	snprintf(l->session, sizeof(l->session), "%s", o->session);
+	snprintf(l->url, sizeof(l->url), "%s", o->url);
+	l->relisten_every = RELISTEN_MIN_MS;
+	l->relisten_at = mono_ms() + RELISTEN_MIN_MS;
 	memcpy(l->token, o->token, o->token_len);
 	l->token_len = o->token_len;
 	if ((rv = nng_pair1_open(&l->sock)) != 0) {
@@ -611,7 +680,7 @@ agentlink_listen(const struct agentlink_opts *o, struct agentlink **out, struct 
 	    (rv = nng_pipe_notify(l->sock, NNG_PIPE_EV_REM_POST, pipe_gone, l)) != 0 ||
 	    (rv = nng_pipe_notify(l->sock, NNG_PIPE_EV_ADD_POST, pipe_added, l)) != 0 ||
 	    (rv = nng_aio_alloc(&l->rx, rx_done, l)) != 0 ||
-	    (rv = nng_aio_alloc(&l->timer, hello_deadline, l)) != 0 ||
+	    (rv = nng_aio_alloc(&l->timer, link_watch, l)) != 0 ||
 	    (rv = nng_listener_create(&l->lst, l->sock, o->url)) != 0) {
 		code = nng_fail(e, "setting up", o->url, rv);
 		goto fail;
@@ -629,6 +698,10 @@ agentlink_listen(const struct agentlink_opts *o, struct agentlink **out, struct 
 	    nng_listener_get_int(l->lst, NNG_OPT_TCP_BOUND_PORT, &port) == 0)
 		l->port = port;
 	nng_recv_aio(l->sock, l->rx);
+	if (strncmp(o->url, "ipc://", 6) == 0) {
+		l->timer_on = 1;    /* no agent yet: the watch runs until one is up */
+		nng_sleep_aio(HELLO_MS / 3, l->timer);
+	}
 	*out = l;
 	return SBXD_OK;
 fail:

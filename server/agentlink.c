@@ -246,7 +246,8 @@ send_stdin(struct agentlink *l, uint64_t call, const void *data, size_t n, int c
 		f.stdin = &s;
 		if ((rv = send_frame(l, &f, wait_ms)) != 0)
 			return rv;
-		p += take;
+		if (take > 0)
+			p += take;
 		n -= take;
 	} while (n > 0);
 	return 0;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -108,6 +109,9 @@ agent_start(const char *url, int supervise)
 	pid_t pid = fork();
 
 	if (pid == 0) {
+		/* it dies with this test, whatever ends it: an agent left
+		 * behind would hold ctest's output pipe open */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (supervise)
 			execl(agent_bin, agent_bin, "--supervise", "--url", url,
 			    "--session", "s-test", (char *)NULL);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,6 +34,9 @@ spawn_agent(const char *url, const char *session, const char *token, const char 
 	fputs(token, f);
 	fclose(f);
 	if ((pid = fork()) == 0) {
+		/* it dies with this test, whatever ends it: an agent left
+		 * behind would hold ctest's output pipe open */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (ca != NULL)
 			execl(SBX_AGENT_BIN, "sbx-agent", "--supervise", "--url", url,
 			    "--session", session, "--token-file", tokf, "--tls-ca", ca,

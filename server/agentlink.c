@@ -266,12 +266,24 @@ find_call(struct agentlink *l, uint64_t id)
 	return NULL;
 }
 
+/* Queues a piece of a process's output for proc_pump; past
+ * PROC_QUEUE_MAX the oldest pieces go (the newest output is what a reader
+ * of a flood wants, as the process's own buffer keeps). */
 static void
 queue_output(struct agent_call *c, int fd, const void *p, size_t n)
 {
 	struct chunk *k;
 
-	if (c->qbytes + n > PROC_QUEUE_MAX || (k = malloc(sizeof(*k) + n)) == NULL) {
+	while (c->qhead != NULL && c->qbytes + n > PROC_QUEUE_MAX) {
+		k = c->qhead;
+		c->qhead = k->next;
+		if (c->qhead == NULL)
+			c->qtail = &c->qhead;
+		c->qbytes -= k->n;
+		c->qdropped += k->n;
+		free(k);
+	}
+	if (n > PROC_QUEUE_MAX || (k = malloc(sizeof(*k) + n)) == NULL) {
 		c->qdropped += n;
 		return;
 	}

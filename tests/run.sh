@@ -33,7 +33,9 @@ san=$top/build-sanitize
 CC=clang cmake -S "$top" -B "$san" -DCMAKE_BUILD_TYPE=Debug -DSBX_SANITIZE=ON -DSBX_FUZZ=ON \
 	-DCMAKE_C_FLAGS=-Werror >/dev/null
 cmake --build "$san" -j"$(nproc)"
-(cd "$san" && ctest --output-on-failure --timeout 900)
+# nng 1.5's own leak when a peer breaks an ipc listener: see the file
+(cd "$san" && LSAN_OPTIONS="suppressions=$top/tests/lsan.supp:print_suppressions=0" \
+	ctest --output-on-failure --timeout 900)
 
 echo "== fuzzing, ${fuzz_seconds}s per target" >&2
 corpus=$(mktemp -d /tmp/sbx-corpus-XXXXXX)

@@ -393,34 +393,38 @@ backstop_kill(struct route *r, const struct driver_exec_spec *spec, int64_t pgid
 /* The agent went away while a command ran: answer as the engine's route
  * would have. Its container gone (the session ended, or it was removed):
  * NOT_FOUND, which the caller heals or reports; stopped (killed, OOM):
- * the command was killed with it (137); still running: only the agent
- * died, and the command with it (ABORTED, as e says). */
+ * the command was killed with it (137); the agent back (its supervisor
+ * restarted it) or nothing settled within SETTLE_MS: only the agent died,
+ * and the command with it (ABORTED, as e says). The agent may die before
+ * the engine calls its container stopped or gone, so this waits for one
+ * of the three. */
 static sbxd_code
-agent_lost(struct route *r, const struct driver_exec_spec *spec, struct driver_exec_result *res,
-    struct err *e)
+agent_lost(struct route *r, struct agentlink *l, const struct driver_exec_spec *spec,
+    struct driver_exec_result *res, struct err *e)
 {
 	struct driver_container_info ci;
 	struct err ie;
 	sbxd_code rv;
 	uint64_t until = mono_ms() + SETTLE_MS;
 
-	/* the engine may still call a container running whose init is dead
-	 * (being stopped or removed): wait for it to settle */
-	while ((rv = r->inner->ops->inspect(r->inner, spec->container_id, &ci, &ie)) == SBXD_OK &&
-	    ci.running && ci.pid > 0 && kill((pid_t)ci.pid, 0) != 0 && mono_ms() < until) {
-		struct timespec ts = { 0, 20 * 1000000L };
+	for (;;) {
+		rv = r->inner->ops->inspect(r->inner, spec->container_id, &ci, &ie);
+		if (rv == SBXD_NOT_FOUND)
+			return err_set(e, SBXD_NOT_FOUND,
+			    "container %.12s went away while the command ran", spec->container_id);
+		if (rv == SBXD_OK && !ci.running) {
+			err_clear(e);
+			res->exit_code = 128 + SIGKILL;
+			return SBXD_OK;
+		}
+		if (agentlink_up(l, 0, NULL, NULL) || mono_ms() >= until)
+			return SBXD_ABORTED;
+		{
+			struct timespec ts = { 0, 20 * 1000000L };
 
-		nanosleep(&ts, NULL);
+			nanosleep(&ts, NULL);
+		}
 	}
-	if (rv == SBXD_NOT_FOUND)
-		return err_set(e, SBXD_NOT_FOUND, "container %.12s went away while the command ran",
-		    spec->container_id);
-	if (rv == SBXD_OK && !ci.running) {
-		err_clear(e);
-		res->exit_code = 128 + SIGKILL;
-		return SBXD_OK;
-	}
-	return SBXD_ABORTED;
 }
 
 static sbxd_code
@@ -435,11 +439,11 @@ route_exec(struct driver *d, const struct driver_exec_spec *spec, const void *in
 
 	if (l != NULL) {
 		rv = agentlink_exec(l, spec, in, in_len, res, &ran, &stuck, e);
-		agentlink_unref(l);
 		if (stuck != 0)
 			backstop_kill(r, spec, stuck);
 		if (rv == SBXD_ABORTED && agentlink_lost_error(e))
-			rv = agent_lost(r, spec, res, e);
+			rv = agent_lost(r, l, spec, res, e);
+		agentlink_unref(l);
 		if (ran)
 			return rv;
 		log_debug("agent: %s; using the engine", e->msg);

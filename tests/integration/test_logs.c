@@ -375,7 +375,8 @@ TEST(slow_subscriber_sees_every_event_once_in_order)
 
 	coll_init(&k, cmd);
 	k.pause_ms = 20;
-	k.pause_n = 30;             /* a slow start: the live queue overflows */
+	k.pause_n = 100;            /* a slow start (2 s) over the whole output: the live
+	                             * queue overflows however the lines are grouped */
 	o.arg = &k;
 	REQUIRE_INT(sbx_logs_subscribe_opts(svc, sa.session_id, &o, &sub), SBX_OK);
 	CHECK_INT(harness_exec_status(svc, sa.session_id, cmd, 120000), 0);

@@ -907,6 +907,96 @@ void   sbx__v1__rotate_token_response__free_unpacked
   assert(message->base.descriptor == &sbx__v1__rotate_token_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   sbx__v1__set_egress_request__init
+                     (Sbx__V1__SetEgressRequest         *message)
+{
+  static const Sbx__V1__SetEgressRequest init_value = SBX__V1__SET_EGRESS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__set_egress_request__get_packed_size
+                     (const Sbx__V1__SetEgressRequest *message)
+{
+  assert(message->base.descriptor == &sbx__v1__set_egress_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__set_egress_request__pack
+                     (const Sbx__V1__SetEgressRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__set_egress_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__set_egress_request__pack_to_buffer
+                     (const Sbx__V1__SetEgressRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__set_egress_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__SetEgressRequest *
+       sbx__v1__set_egress_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__SetEgressRequest *)
+     protobuf_c_message_unpack (&sbx__v1__set_egress_request__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__set_egress_request__free_unpacked
+                     (Sbx__V1__SetEgressRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__set_egress_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__set_egress_response__init
+                     (Sbx__V1__SetEgressResponse         *message)
+{
+  static const Sbx__V1__SetEgressResponse init_value = SBX__V1__SET_EGRESS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__set_egress_response__get_packed_size
+                     (const Sbx__V1__SetEgressResponse *message)
+{
+  assert(message->base.descriptor == &sbx__v1__set_egress_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__set_egress_response__pack
+                     (const Sbx__V1__SetEgressResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__set_egress_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__set_egress_response__pack_to_buffer
+                     (const Sbx__V1__SetEgressResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__set_egress_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__SetEgressResponse *
+       sbx__v1__set_egress_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__SetEgressResponse *)
+     protobuf_c_message_unpack (&sbx__v1__set_egress_response__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__set_egress_response__free_unpacked
+                     (Sbx__V1__SetEgressResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__set_egress_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   sbx__v1__cleanup_idle_request__init
                      (Sbx__V1__CleanupIdleRequest         *message)
 {
@@ -995,6 +1085,501 @@ void   sbx__v1__cleanup_idle_response__free_unpacked
   if(!message)
     return;
   assert(message->base.descriptor == &sbx__v1__cleanup_idle_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__snapshot__init
+                     (Sbx__V1__Snapshot         *message)
+{
+  static const Sbx__V1__Snapshot init_value = SBX__V1__SNAPSHOT__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__snapshot__get_packed_size
+                     (const Sbx__V1__Snapshot *message)
+{
+  assert(message->base.descriptor == &sbx__v1__snapshot__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__snapshot__pack
+                     (const Sbx__V1__Snapshot *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__snapshot__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__snapshot__pack_to_buffer
+                     (const Sbx__V1__Snapshot *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__snapshot__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__Snapshot *
+       sbx__v1__snapshot__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__Snapshot *)
+     protobuf_c_message_unpack (&sbx__v1__snapshot__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__snapshot__free_unpacked
+                     (Sbx__V1__Snapshot *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__snapshot__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__snapshot_request__init
+                     (Sbx__V1__SnapshotRequest         *message)
+{
+  static const Sbx__V1__SnapshotRequest init_value = SBX__V1__SNAPSHOT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__snapshot_request__get_packed_size
+                     (const Sbx__V1__SnapshotRequest *message)
+{
+  assert(message->base.descriptor == &sbx__v1__snapshot_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__snapshot_request__pack
+                     (const Sbx__V1__SnapshotRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__snapshot_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__snapshot_request__pack_to_buffer
+                     (const Sbx__V1__SnapshotRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__snapshot_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__SnapshotRequest *
+       sbx__v1__snapshot_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__SnapshotRequest *)
+     protobuf_c_message_unpack (&sbx__v1__snapshot_request__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__snapshot_request__free_unpacked
+                     (Sbx__V1__SnapshotRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__snapshot_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__snapshot_response__init
+                     (Sbx__V1__SnapshotResponse         *message)
+{
+  static const Sbx__V1__SnapshotResponse init_value = SBX__V1__SNAPSHOT_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__snapshot_response__get_packed_size
+                     (const Sbx__V1__SnapshotResponse *message)
+{
+  assert(message->base.descriptor == &sbx__v1__snapshot_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__snapshot_response__pack
+                     (const Sbx__V1__SnapshotResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__snapshot_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__snapshot_response__pack_to_buffer
+                     (const Sbx__V1__SnapshotResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__snapshot_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__SnapshotResponse *
+       sbx__v1__snapshot_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__SnapshotResponse *)
+     protobuf_c_message_unpack (&sbx__v1__snapshot_response__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__snapshot_response__free_unpacked
+                     (Sbx__V1__SnapshotResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__snapshot_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__list_snapshots_request__init
+                     (Sbx__V1__ListSnapshotsRequest         *message)
+{
+  static const Sbx__V1__ListSnapshotsRequest init_value = SBX__V1__LIST_SNAPSHOTS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__list_snapshots_request__get_packed_size
+                     (const Sbx__V1__ListSnapshotsRequest *message)
+{
+  assert(message->base.descriptor == &sbx__v1__list_snapshots_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__list_snapshots_request__pack
+                     (const Sbx__V1__ListSnapshotsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__list_snapshots_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__list_snapshots_request__pack_to_buffer
+                     (const Sbx__V1__ListSnapshotsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__list_snapshots_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__ListSnapshotsRequest *
+       sbx__v1__list_snapshots_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__ListSnapshotsRequest *)
+     protobuf_c_message_unpack (&sbx__v1__list_snapshots_request__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__list_snapshots_request__free_unpacked
+                     (Sbx__V1__ListSnapshotsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__list_snapshots_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__list_snapshots_response__init
+                     (Sbx__V1__ListSnapshotsResponse         *message)
+{
+  static const Sbx__V1__ListSnapshotsResponse init_value = SBX__V1__LIST_SNAPSHOTS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__list_snapshots_response__get_packed_size
+                     (const Sbx__V1__ListSnapshotsResponse *message)
+{
+  assert(message->base.descriptor == &sbx__v1__list_snapshots_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__list_snapshots_response__pack
+                     (const Sbx__V1__ListSnapshotsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__list_snapshots_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__list_snapshots_response__pack_to_buffer
+                     (const Sbx__V1__ListSnapshotsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__list_snapshots_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__ListSnapshotsResponse *
+       sbx__v1__list_snapshots_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__ListSnapshotsResponse *)
+     protobuf_c_message_unpack (&sbx__v1__list_snapshots_response__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__list_snapshots_response__free_unpacked
+                     (Sbx__V1__ListSnapshotsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__list_snapshots_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__get_snapshot_request__init
+                     (Sbx__V1__GetSnapshotRequest         *message)
+{
+  static const Sbx__V1__GetSnapshotRequest init_value = SBX__V1__GET_SNAPSHOT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__get_snapshot_request__get_packed_size
+                     (const Sbx__V1__GetSnapshotRequest *message)
+{
+  assert(message->base.descriptor == &sbx__v1__get_snapshot_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__get_snapshot_request__pack
+                     (const Sbx__V1__GetSnapshotRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__get_snapshot_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__get_snapshot_request__pack_to_buffer
+                     (const Sbx__V1__GetSnapshotRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__get_snapshot_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__GetSnapshotRequest *
+       sbx__v1__get_snapshot_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__GetSnapshotRequest *)
+     protobuf_c_message_unpack (&sbx__v1__get_snapshot_request__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__get_snapshot_request__free_unpacked
+                     (Sbx__V1__GetSnapshotRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__get_snapshot_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__get_snapshot_response__init
+                     (Sbx__V1__GetSnapshotResponse         *message)
+{
+  static const Sbx__V1__GetSnapshotResponse init_value = SBX__V1__GET_SNAPSHOT_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__get_snapshot_response__get_packed_size
+                     (const Sbx__V1__GetSnapshotResponse *message)
+{
+  assert(message->base.descriptor == &sbx__v1__get_snapshot_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__get_snapshot_response__pack
+                     (const Sbx__V1__GetSnapshotResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__get_snapshot_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__get_snapshot_response__pack_to_buffer
+                     (const Sbx__V1__GetSnapshotResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__get_snapshot_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__GetSnapshotResponse *
+       sbx__v1__get_snapshot_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__GetSnapshotResponse *)
+     protobuf_c_message_unpack (&sbx__v1__get_snapshot_response__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__get_snapshot_response__free_unpacked
+                     (Sbx__V1__GetSnapshotResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__get_snapshot_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__delete_snapshot_request__init
+                     (Sbx__V1__DeleteSnapshotRequest         *message)
+{
+  static const Sbx__V1__DeleteSnapshotRequest init_value = SBX__V1__DELETE_SNAPSHOT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__delete_snapshot_request__get_packed_size
+                     (const Sbx__V1__DeleteSnapshotRequest *message)
+{
+  assert(message->base.descriptor == &sbx__v1__delete_snapshot_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__delete_snapshot_request__pack
+                     (const Sbx__V1__DeleteSnapshotRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__delete_snapshot_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__delete_snapshot_request__pack_to_buffer
+                     (const Sbx__V1__DeleteSnapshotRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__delete_snapshot_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__DeleteSnapshotRequest *
+       sbx__v1__delete_snapshot_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__DeleteSnapshotRequest *)
+     protobuf_c_message_unpack (&sbx__v1__delete_snapshot_request__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__delete_snapshot_request__free_unpacked
+                     (Sbx__V1__DeleteSnapshotRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__delete_snapshot_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__delete_snapshot_response__init
+                     (Sbx__V1__DeleteSnapshotResponse         *message)
+{
+  static const Sbx__V1__DeleteSnapshotResponse init_value = SBX__V1__DELETE_SNAPSHOT_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__delete_snapshot_response__get_packed_size
+                     (const Sbx__V1__DeleteSnapshotResponse *message)
+{
+  assert(message->base.descriptor == &sbx__v1__delete_snapshot_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__delete_snapshot_response__pack
+                     (const Sbx__V1__DeleteSnapshotResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__delete_snapshot_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__delete_snapshot_response__pack_to_buffer
+                     (const Sbx__V1__DeleteSnapshotResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__delete_snapshot_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__DeleteSnapshotResponse *
+       sbx__v1__delete_snapshot_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__DeleteSnapshotResponse *)
+     protobuf_c_message_unpack (&sbx__v1__delete_snapshot_response__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__delete_snapshot_response__free_unpacked
+                     (Sbx__V1__DeleteSnapshotResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__delete_snapshot_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__restore_session_request__init
+                     (Sbx__V1__RestoreSessionRequest         *message)
+{
+  static const Sbx__V1__RestoreSessionRequest init_value = SBX__V1__RESTORE_SESSION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__restore_session_request__get_packed_size
+                     (const Sbx__V1__RestoreSessionRequest *message)
+{
+  assert(message->base.descriptor == &sbx__v1__restore_session_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__restore_session_request__pack
+                     (const Sbx__V1__RestoreSessionRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__restore_session_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__restore_session_request__pack_to_buffer
+                     (const Sbx__V1__RestoreSessionRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__restore_session_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__RestoreSessionRequest *
+       sbx__v1__restore_session_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__RestoreSessionRequest *)
+     protobuf_c_message_unpack (&sbx__v1__restore_session_request__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__restore_session_request__free_unpacked
+                     (Sbx__V1__RestoreSessionRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__restore_session_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__restore_session_response__init
+                     (Sbx__V1__RestoreSessionResponse         *message)
+{
+  static const Sbx__V1__RestoreSessionResponse init_value = SBX__V1__RESTORE_SESSION_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__restore_session_response__get_packed_size
+                     (const Sbx__V1__RestoreSessionResponse *message)
+{
+  assert(message->base.descriptor == &sbx__v1__restore_session_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__restore_session_response__pack
+                     (const Sbx__V1__RestoreSessionResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__restore_session_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__restore_session_response__pack_to_buffer
+                     (const Sbx__V1__RestoreSessionResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__restore_session_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__RestoreSessionResponse *
+       sbx__v1__restore_session_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__RestoreSessionResponse *)
+     protobuf_c_message_unpack (&sbx__v1__restore_session_response__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__restore_session_response__free_unpacked
+                     (Sbx__V1__RestoreSessionResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__restore_session_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 void   sbx__v1__runtime__init
@@ -3967,6 +4552,771 @@ void   sbx__v1__read_logs_response__free_unpacked
   assert(message->base.descriptor == &sbx__v1__read_logs_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   sbx__v1__terminal_info__init
+                     (Sbx__V1__TerminalInfo         *message)
+{
+  static const Sbx__V1__TerminalInfo init_value = SBX__V1__TERMINAL_INFO__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__terminal_info__get_packed_size
+                     (const Sbx__V1__TerminalInfo *message)
+{
+  assert(message->base.descriptor == &sbx__v1__terminal_info__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__terminal_info__pack
+                     (const Sbx__V1__TerminalInfo *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__terminal_info__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__terminal_info__pack_to_buffer
+                     (const Sbx__V1__TerminalInfo *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__terminal_info__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__TerminalInfo *
+       sbx__v1__terminal_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__TerminalInfo *)
+     protobuf_c_message_unpack (&sbx__v1__terminal_info__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__terminal_info__free_unpacked
+                     (Sbx__V1__TerminalInfo *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__terminal_info__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__open_terminal_request__init
+                     (Sbx__V1__OpenTerminalRequest         *message)
+{
+  static const Sbx__V1__OpenTerminalRequest init_value = SBX__V1__OPEN_TERMINAL_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__open_terminal_request__get_packed_size
+                     (const Sbx__V1__OpenTerminalRequest *message)
+{
+  assert(message->base.descriptor == &sbx__v1__open_terminal_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__open_terminal_request__pack
+                     (const Sbx__V1__OpenTerminalRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__open_terminal_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__open_terminal_request__pack_to_buffer
+                     (const Sbx__V1__OpenTerminalRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__open_terminal_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__OpenTerminalRequest *
+       sbx__v1__open_terminal_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__OpenTerminalRequest *)
+     protobuf_c_message_unpack (&sbx__v1__open_terminal_request__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__open_terminal_request__free_unpacked
+                     (Sbx__V1__OpenTerminalRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__open_terminal_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__open_terminal_response__init
+                     (Sbx__V1__OpenTerminalResponse         *message)
+{
+  static const Sbx__V1__OpenTerminalResponse init_value = SBX__V1__OPEN_TERMINAL_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__open_terminal_response__get_packed_size
+                     (const Sbx__V1__OpenTerminalResponse *message)
+{
+  assert(message->base.descriptor == &sbx__v1__open_terminal_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__open_terminal_response__pack
+                     (const Sbx__V1__OpenTerminalResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__open_terminal_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__open_terminal_response__pack_to_buffer
+                     (const Sbx__V1__OpenTerminalResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__open_terminal_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__OpenTerminalResponse *
+       sbx__v1__open_terminal_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__OpenTerminalResponse *)
+     protobuf_c_message_unpack (&sbx__v1__open_terminal_response__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__open_terminal_response__free_unpacked
+                     (Sbx__V1__OpenTerminalResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__open_terminal_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__terminal_input_request__init
+                     (Sbx__V1__TerminalInputRequest         *message)
+{
+  static const Sbx__V1__TerminalInputRequest init_value = SBX__V1__TERMINAL_INPUT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__terminal_input_request__get_packed_size
+                     (const Sbx__V1__TerminalInputRequest *message)
+{
+  assert(message->base.descriptor == &sbx__v1__terminal_input_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__terminal_input_request__pack
+                     (const Sbx__V1__TerminalInputRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__terminal_input_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__terminal_input_request__pack_to_buffer
+                     (const Sbx__V1__TerminalInputRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__terminal_input_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__TerminalInputRequest *
+       sbx__v1__terminal_input_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__TerminalInputRequest *)
+     protobuf_c_message_unpack (&sbx__v1__terminal_input_request__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__terminal_input_request__free_unpacked
+                     (Sbx__V1__TerminalInputRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__terminal_input_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__terminal_input_response__init
+                     (Sbx__V1__TerminalInputResponse         *message)
+{
+  static const Sbx__V1__TerminalInputResponse init_value = SBX__V1__TERMINAL_INPUT_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__terminal_input_response__get_packed_size
+                     (const Sbx__V1__TerminalInputResponse *message)
+{
+  assert(message->base.descriptor == &sbx__v1__terminal_input_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__terminal_input_response__pack
+                     (const Sbx__V1__TerminalInputResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__terminal_input_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__terminal_input_response__pack_to_buffer
+                     (const Sbx__V1__TerminalInputResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__terminal_input_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__TerminalInputResponse *
+       sbx__v1__terminal_input_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__TerminalInputResponse *)
+     protobuf_c_message_unpack (&sbx__v1__terminal_input_response__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__terminal_input_response__free_unpacked
+                     (Sbx__V1__TerminalInputResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__terminal_input_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__resize_terminal_request__init
+                     (Sbx__V1__ResizeTerminalRequest         *message)
+{
+  static const Sbx__V1__ResizeTerminalRequest init_value = SBX__V1__RESIZE_TERMINAL_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__resize_terminal_request__get_packed_size
+                     (const Sbx__V1__ResizeTerminalRequest *message)
+{
+  assert(message->base.descriptor == &sbx__v1__resize_terminal_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__resize_terminal_request__pack
+                     (const Sbx__V1__ResizeTerminalRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__resize_terminal_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__resize_terminal_request__pack_to_buffer
+                     (const Sbx__V1__ResizeTerminalRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__resize_terminal_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__ResizeTerminalRequest *
+       sbx__v1__resize_terminal_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__ResizeTerminalRequest *)
+     protobuf_c_message_unpack (&sbx__v1__resize_terminal_request__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__resize_terminal_request__free_unpacked
+                     (Sbx__V1__ResizeTerminalRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__resize_terminal_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__resize_terminal_response__init
+                     (Sbx__V1__ResizeTerminalResponse         *message)
+{
+  static const Sbx__V1__ResizeTerminalResponse init_value = SBX__V1__RESIZE_TERMINAL_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__resize_terminal_response__get_packed_size
+                     (const Sbx__V1__ResizeTerminalResponse *message)
+{
+  assert(message->base.descriptor == &sbx__v1__resize_terminal_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__resize_terminal_response__pack
+                     (const Sbx__V1__ResizeTerminalResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__resize_terminal_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__resize_terminal_response__pack_to_buffer
+                     (const Sbx__V1__ResizeTerminalResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__resize_terminal_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__ResizeTerminalResponse *
+       sbx__v1__resize_terminal_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__ResizeTerminalResponse *)
+     protobuf_c_message_unpack (&sbx__v1__resize_terminal_response__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__resize_terminal_response__free_unpacked
+                     (Sbx__V1__ResizeTerminalResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__resize_terminal_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__close_terminal_request__init
+                     (Sbx__V1__CloseTerminalRequest         *message)
+{
+  static const Sbx__V1__CloseTerminalRequest init_value = SBX__V1__CLOSE_TERMINAL_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__close_terminal_request__get_packed_size
+                     (const Sbx__V1__CloseTerminalRequest *message)
+{
+  assert(message->base.descriptor == &sbx__v1__close_terminal_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__close_terminal_request__pack
+                     (const Sbx__V1__CloseTerminalRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__close_terminal_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__close_terminal_request__pack_to_buffer
+                     (const Sbx__V1__CloseTerminalRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__close_terminal_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__CloseTerminalRequest *
+       sbx__v1__close_terminal_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__CloseTerminalRequest *)
+     protobuf_c_message_unpack (&sbx__v1__close_terminal_request__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__close_terminal_request__free_unpacked
+                     (Sbx__V1__CloseTerminalRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__close_terminal_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__close_terminal_response__init
+                     (Sbx__V1__CloseTerminalResponse         *message)
+{
+  static const Sbx__V1__CloseTerminalResponse init_value = SBX__V1__CLOSE_TERMINAL_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__close_terminal_response__get_packed_size
+                     (const Sbx__V1__CloseTerminalResponse *message)
+{
+  assert(message->base.descriptor == &sbx__v1__close_terminal_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__close_terminal_response__pack
+                     (const Sbx__V1__CloseTerminalResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__close_terminal_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__close_terminal_response__pack_to_buffer
+                     (const Sbx__V1__CloseTerminalResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__close_terminal_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__CloseTerminalResponse *
+       sbx__v1__close_terminal_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__CloseTerminalResponse *)
+     protobuf_c_message_unpack (&sbx__v1__close_terminal_response__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__close_terminal_response__free_unpacked
+                     (Sbx__V1__CloseTerminalResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__close_terminal_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__list_terminals_request__init
+                     (Sbx__V1__ListTerminalsRequest         *message)
+{
+  static const Sbx__V1__ListTerminalsRequest init_value = SBX__V1__LIST_TERMINALS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__list_terminals_request__get_packed_size
+                     (const Sbx__V1__ListTerminalsRequest *message)
+{
+  assert(message->base.descriptor == &sbx__v1__list_terminals_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__list_terminals_request__pack
+                     (const Sbx__V1__ListTerminalsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__list_terminals_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__list_terminals_request__pack_to_buffer
+                     (const Sbx__V1__ListTerminalsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__list_terminals_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__ListTerminalsRequest *
+       sbx__v1__list_terminals_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__ListTerminalsRequest *)
+     protobuf_c_message_unpack (&sbx__v1__list_terminals_request__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__list_terminals_request__free_unpacked
+                     (Sbx__V1__ListTerminalsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__list_terminals_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__list_terminals_response__init
+                     (Sbx__V1__ListTerminalsResponse         *message)
+{
+  static const Sbx__V1__ListTerminalsResponse init_value = SBX__V1__LIST_TERMINALS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__list_terminals_response__get_packed_size
+                     (const Sbx__V1__ListTerminalsResponse *message)
+{
+  assert(message->base.descriptor == &sbx__v1__list_terminals_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__list_terminals_response__pack
+                     (const Sbx__V1__ListTerminalsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__list_terminals_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__list_terminals_response__pack_to_buffer
+                     (const Sbx__V1__ListTerminalsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__list_terminals_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__ListTerminalsResponse *
+       sbx__v1__list_terminals_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__ListTerminalsResponse *)
+     protobuf_c_message_unpack (&sbx__v1__list_terminals_response__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__list_terminals_response__free_unpacked
+                     (Sbx__V1__ListTerminalsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__list_terminals_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__watch_event__init
+                     (Sbx__V1__WatchEvent         *message)
+{
+  static const Sbx__V1__WatchEvent init_value = SBX__V1__WATCH_EVENT__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__watch_event__get_packed_size
+                     (const Sbx__V1__WatchEvent *message)
+{
+  assert(message->base.descriptor == &sbx__v1__watch_event__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__watch_event__pack
+                     (const Sbx__V1__WatchEvent *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__watch_event__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__watch_event__pack_to_buffer
+                     (const Sbx__V1__WatchEvent *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__watch_event__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__WatchEvent *
+       sbx__v1__watch_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__WatchEvent *)
+     protobuf_c_message_unpack (&sbx__v1__watch_event__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__watch_event__free_unpacked
+                     (Sbx__V1__WatchEvent *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__watch_event__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__watch_event_batch__init
+                     (Sbx__V1__WatchEventBatch         *message)
+{
+  static const Sbx__V1__WatchEventBatch init_value = SBX__V1__WATCH_EVENT_BATCH__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__watch_event_batch__get_packed_size
+                     (const Sbx__V1__WatchEventBatch *message)
+{
+  assert(message->base.descriptor == &sbx__v1__watch_event_batch__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__watch_event_batch__pack
+                     (const Sbx__V1__WatchEventBatch *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__watch_event_batch__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__watch_event_batch__pack_to_buffer
+                     (const Sbx__V1__WatchEventBatch *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__watch_event_batch__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__WatchEventBatch *
+       sbx__v1__watch_event_batch__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__WatchEventBatch *)
+     protobuf_c_message_unpack (&sbx__v1__watch_event_batch__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__watch_event_batch__free_unpacked
+                     (Sbx__V1__WatchEventBatch *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__watch_event_batch__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__watch_request__init
+                     (Sbx__V1__WatchRequest         *message)
+{
+  static const Sbx__V1__WatchRequest init_value = SBX__V1__WATCH_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__watch_request__get_packed_size
+                     (const Sbx__V1__WatchRequest *message)
+{
+  assert(message->base.descriptor == &sbx__v1__watch_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__watch_request__pack
+                     (const Sbx__V1__WatchRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__watch_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__watch_request__pack_to_buffer
+                     (const Sbx__V1__WatchRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__watch_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__WatchRequest *
+       sbx__v1__watch_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__WatchRequest *)
+     protobuf_c_message_unpack (&sbx__v1__watch_request__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__watch_request__free_unpacked
+                     (Sbx__V1__WatchRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__watch_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__watch_response__init
+                     (Sbx__V1__WatchResponse         *message)
+{
+  static const Sbx__V1__WatchResponse init_value = SBX__V1__WATCH_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__watch_response__get_packed_size
+                     (const Sbx__V1__WatchResponse *message)
+{
+  assert(message->base.descriptor == &sbx__v1__watch_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__watch_response__pack
+                     (const Sbx__V1__WatchResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__watch_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__watch_response__pack_to_buffer
+                     (const Sbx__V1__WatchResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__watch_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__WatchResponse *
+       sbx__v1__watch_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__WatchResponse *)
+     protobuf_c_message_unpack (&sbx__v1__watch_response__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__watch_response__free_unpacked
+                     (Sbx__V1__WatchResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__watch_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__unwatch_request__init
+                     (Sbx__V1__UnwatchRequest         *message)
+{
+  static const Sbx__V1__UnwatchRequest init_value = SBX__V1__UNWATCH_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__unwatch_request__get_packed_size
+                     (const Sbx__V1__UnwatchRequest *message)
+{
+  assert(message->base.descriptor == &sbx__v1__unwatch_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__unwatch_request__pack
+                     (const Sbx__V1__UnwatchRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__unwatch_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__unwatch_request__pack_to_buffer
+                     (const Sbx__V1__UnwatchRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__unwatch_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__UnwatchRequest *
+       sbx__v1__unwatch_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__UnwatchRequest *)
+     protobuf_c_message_unpack (&sbx__v1__unwatch_request__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__unwatch_request__free_unpacked
+                     (Sbx__V1__UnwatchRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__unwatch_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__v1__unwatch_response__init
+                     (Sbx__V1__UnwatchResponse         *message)
+{
+  static const Sbx__V1__UnwatchResponse init_value = SBX__V1__UNWATCH_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t sbx__v1__unwatch_response__get_packed_size
+                     (const Sbx__V1__UnwatchResponse *message)
+{
+  assert(message->base.descriptor == &sbx__v1__unwatch_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__v1__unwatch_response__pack
+                     (const Sbx__V1__UnwatchResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__v1__unwatch_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__v1__unwatch_response__pack_to_buffer
+                     (const Sbx__V1__UnwatchResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__v1__unwatch_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__V1__UnwatchResponse *
+       sbx__v1__unwatch_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__V1__UnwatchResponse *)
+     protobuf_c_message_unpack (&sbx__v1__unwatch_response__descriptor,
+                                allocator, len, data);
+}
+void   sbx__v1__unwatch_response__free_unpacked
+                     (Sbx__V1__UnwatchResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__v1__unwatch_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor sbx__v1__credentials__field_descriptors[2] =
 {
   {
@@ -4300,7 +5650,7 @@ const ProtobufCMessageDescriptor sbx__v1__limits__descriptor =
   (ProtobufCMessageInit) sbx__v1__limits__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sbx__v1__usage__field_descriptors[5] =
+static const ProtobufCFieldDescriptor sbx__v1__usage__field_descriptors[7] =
 {
   {
     "memory_bytes",
@@ -4362,9 +5712,35 @@ static const ProtobufCFieldDescriptor sbx__v1__usage__field_descriptors[5] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "disk_bytes",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__Usage, disk_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "disk_limit_bytes",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__Usage, disk_limit_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sbx__v1__usage__field_indices_by_name[] = {
   2,   /* field[2] = cpu_percent */
+  5,   /* field[5] = disk_bytes */
+  6,   /* field[6] = disk_limit_bytes */
   0,   /* field[0] = memory_bytes */
   1,   /* field[1] = memory_limit_bytes */
   4,   /* field[4] = oom_kills */
@@ -4373,7 +5749,7 @@ static const unsigned sbx__v1__usage__field_indices_by_name[] = {
 static const ProtobufCIntRange sbx__v1__usage__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor sbx__v1__usage__descriptor =
 {
@@ -4383,7 +5759,7 @@ const ProtobufCMessageDescriptor sbx__v1__usage__descriptor =
   "Sbx__V1__Usage",
   "sbx.v1",
   sizeof(Sbx__V1__Usage),
-  5,
+  7,
   sbx__v1__usage__field_descriptors,
   sbx__v1__usage__field_indices_by_name,
   1,  sbx__v1__usage__number_ranges,
@@ -4441,7 +5817,7 @@ const ProtobufCMessageDescriptor sbx__v1__label__descriptor =
   (ProtobufCMessageInit) sbx__v1__label__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sbx__v1__session__field_descriptors[13] =
+static const ProtobufCFieldDescriptor sbx__v1__session__field_descriptors[16] =
 {
   {
     "session_id",
@@ -4599,11 +5975,50 @@ static const ProtobufCFieldDescriptor sbx__v1__session__field_descriptors[13] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "isolation",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__Session, isolation),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "egress_allow",
+    15,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Sbx__V1__Session, n_egress_allow),
+    offsetof(Sbx__V1__Session, egress_allow),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "egress",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__Session, egress),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sbx__v1__session__field_indices_by_name[] = {
   3,   /* field[3] = container_id */
   6,   /* field[6] = created_unix_ms */
+  15,   /* field[15] = egress */
+  14,   /* field[14] = egress_allow */
   8,   /* field[8] = idle_timeout_ms */
+  13,   /* field[13] = isolation */
   10,   /* field[10] = labels */
   7,   /* field[7] = last_active_unix_ms */
   9,   /* field[9] = limits */
@@ -4618,7 +6033,7 @@ static const unsigned sbx__v1__session__field_indices_by_name[] = {
 static const ProtobufCIntRange sbx__v1__session__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor sbx__v1__session__descriptor =
 {
@@ -4628,14 +6043,14 @@ const ProtobufCMessageDescriptor sbx__v1__session__descriptor =
   "Sbx__V1__Session",
   "sbx.v1",
   sizeof(Sbx__V1__Session),
-  13,
+  16,
   sbx__v1__session__field_descriptors,
   sbx__v1__session__field_indices_by_name,
   1,  sbx__v1__session__number_ranges,
   (ProtobufCMessageInit) sbx__v1__session__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sbx__v1__create_session_request__field_descriptors[5] =
+static const ProtobufCFieldDescriptor sbx__v1__create_session_request__field_descriptors[8] =
 {
   {
     "user_id",
@@ -4697,9 +6112,48 @@ static const ProtobufCFieldDescriptor sbx__v1__create_session_request__field_des
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "isolation",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__CreateSessionRequest, isolation),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "from_snapshot",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__CreateSessionRequest, from_snapshot),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "egress_allow",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Sbx__V1__CreateSessionRequest, n_egress_allow),
+    offsetof(Sbx__V1__CreateSessionRequest, egress_allow),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sbx__v1__create_session_request__field_indices_by_name[] = {
+  7,   /* field[7] = egress_allow */
+  6,   /* field[6] = from_snapshot */
   4,   /* field[4] = idle_timeout_ms */
+  5,   /* field[5] = isolation */
   3,   /* field[3] = labels */
   2,   /* field[2] = limits */
   1,   /* field[1] = runtime */
@@ -4708,7 +6162,7 @@ static const unsigned sbx__v1__create_session_request__field_indices_by_name[] =
 static const ProtobufCIntRange sbx__v1__create_session_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor sbx__v1__create_session_request__descriptor =
 {
@@ -4718,7 +6172,7 @@ const ProtobufCMessageDescriptor sbx__v1__create_session_request__descriptor =
   "Sbx__V1__CreateSessionRequest",
   "sbx.v1",
   sizeof(Sbx__V1__CreateSessionRequest),
-  5,
+  8,
   sbx__v1__create_session_request__field_descriptors,
   sbx__v1__create_session_request__field_indices_by_name,
   1,  sbx__v1__create_session_request__number_ranges,
@@ -4852,7 +6306,7 @@ const ProtobufCMessageDescriptor sbx__v1__get_session_response__descriptor =
   (ProtobufCMessageInit) sbx__v1__get_session_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sbx__v1__get_or_create_session_request__field_descriptors[5] =
+static const ProtobufCFieldDescriptor sbx__v1__get_or_create_session_request__field_descriptors[7] =
 {
   {
     "user_id",
@@ -4914,9 +6368,35 @@ static const ProtobufCFieldDescriptor sbx__v1__get_or_create_session_request__fi
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "isolation",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__GetOrCreateSessionRequest, isolation),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "egress_allow",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Sbx__V1__GetOrCreateSessionRequest, n_egress_allow),
+    offsetof(Sbx__V1__GetOrCreateSessionRequest, egress_allow),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sbx__v1__get_or_create_session_request__field_indices_by_name[] = {
+  6,   /* field[6] = egress_allow */
   4,   /* field[4] = idle_timeout_ms */
+  5,   /* field[5] = isolation */
   3,   /* field[3] = labels */
   2,   /* field[2] = limits */
   1,   /* field[1] = runtime */
@@ -4925,7 +6405,7 @@ static const unsigned sbx__v1__get_or_create_session_request__field_indices_by_n
 static const ProtobufCIntRange sbx__v1__get_or_create_session_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor sbx__v1__get_or_create_session_request__descriptor =
 {
@@ -4935,7 +6415,7 @@ const ProtobufCMessageDescriptor sbx__v1__get_or_create_session_request__descrip
   "Sbx__V1__GetOrCreateSessionRequest",
   "sbx.v1",
   sizeof(Sbx__V1__GetOrCreateSessionRequest),
-  5,
+  7,
   sbx__v1__get_or_create_session_request__field_descriptors,
   sbx__v1__get_or_create_session_request__field_indices_by_name,
   1,  sbx__v1__get_or_create_session_request__number_ranges,
@@ -5338,6 +6818,95 @@ const ProtobufCMessageDescriptor sbx__v1__rotate_token_response__descriptor =
   (ProtobufCMessageInit) sbx__v1__rotate_token_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor sbx__v1__set_egress_request__field_descriptors[2] =
+{
+  {
+    "session_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__SetEgressRequest, session_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "egress_allow",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Sbx__V1__SetEgressRequest, n_egress_allow),
+    offsetof(Sbx__V1__SetEgressRequest, egress_allow),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__v1__set_egress_request__field_indices_by_name[] = {
+  1,   /* field[1] = egress_allow */
+  0,   /* field[0] = session_id */
+};
+static const ProtobufCIntRange sbx__v1__set_egress_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sbx__v1__set_egress_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.SetEgressRequest",
+  "SetEgressRequest",
+  "Sbx__V1__SetEgressRequest",
+  "sbx.v1",
+  sizeof(Sbx__V1__SetEgressRequest),
+  2,
+  sbx__v1__set_egress_request__field_descriptors,
+  sbx__v1__set_egress_request__field_indices_by_name,
+  1,  sbx__v1__set_egress_request__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__set_egress_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__v1__set_egress_response__field_descriptors[1] =
+{
+  {
+    "session",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__SetEgressResponse, session),
+    &sbx__v1__session__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__v1__set_egress_response__field_indices_by_name[] = {
+  0,   /* field[0] = session */
+};
+static const ProtobufCIntRange sbx__v1__set_egress_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sbx__v1__set_egress_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.SetEgressResponse",
+  "SetEgressResponse",
+  "Sbx__V1__SetEgressResponse",
+  "sbx.v1",
+  sizeof(Sbx__V1__SetEgressResponse),
+  1,
+  sbx__v1__set_egress_response__field_descriptors,
+  sbx__v1__set_egress_response__field_indices_by_name,
+  1,  sbx__v1__set_egress_response__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__set_egress_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor sbx__v1__cleanup_idle_request__field_descriptors[3] =
 {
   {
@@ -5440,7 +7009,600 @@ const ProtobufCMessageDescriptor sbx__v1__cleanup_idle_response__descriptor =
   (ProtobufCMessageInit) sbx__v1__cleanup_idle_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sbx__v1__runtime__field_descriptors[10] =
+static const ProtobufCFieldDescriptor sbx__v1__snapshot__field_descriptors[12] =
+{
+  {
+    "snapshot_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__Snapshot, snapshot_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__Snapshot, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "user_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__Snapshot, user_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "session_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__Snapshot, session_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "runtime",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__Snapshot, runtime),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created_unix_ms",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__Snapshot, created_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "frozen_ms",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__Snapshot, frozen_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "workspace_bytes",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__Snapshot, workspace_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "layer_bytes",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__Snapshot, layer_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kept",
+    10,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Sbx__V1__Snapshot, n_kept),
+    offsetof(Sbx__V1__Snapshot, kept),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "labels",
+    11,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sbx__V1__Snapshot, n_labels),
+    offsetof(Sbx__V1__Snapshot, labels),
+    &sbx__v1__label__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "image",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__Snapshot, image),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__v1__snapshot__field_indices_by_name[] = {
+  5,   /* field[5] = created_unix_ms */
+  6,   /* field[6] = frozen_ms */
+  11,   /* field[11] = image */
+  9,   /* field[9] = kept */
+  10,   /* field[10] = labels */
+  8,   /* field[8] = layer_bytes */
+  1,   /* field[1] = name */
+  4,   /* field[4] = runtime */
+  3,   /* field[3] = session_id */
+  0,   /* field[0] = snapshot_id */
+  2,   /* field[2] = user_id */
+  7,   /* field[7] = workspace_bytes */
+};
+static const ProtobufCIntRange sbx__v1__snapshot__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 12 }
+};
+const ProtobufCMessageDescriptor sbx__v1__snapshot__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.Snapshot",
+  "Snapshot",
+  "Sbx__V1__Snapshot",
+  "sbx.v1",
+  sizeof(Sbx__V1__Snapshot),
+  12,
+  sbx__v1__snapshot__field_descriptors,
+  sbx__v1__snapshot__field_indices_by_name,
+  1,  sbx__v1__snapshot__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__snapshot__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__v1__snapshot_request__field_descriptors[3] =
+{
+  {
+    "session_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__SnapshotRequest, session_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__SnapshotRequest, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "labels",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sbx__V1__SnapshotRequest, n_labels),
+    offsetof(Sbx__V1__SnapshotRequest, labels),
+    &sbx__v1__label__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__v1__snapshot_request__field_indices_by_name[] = {
+  2,   /* field[2] = labels */
+  1,   /* field[1] = name */
+  0,   /* field[0] = session_id */
+};
+static const ProtobufCIntRange sbx__v1__snapshot_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sbx__v1__snapshot_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.SnapshotRequest",
+  "SnapshotRequest",
+  "Sbx__V1__SnapshotRequest",
+  "sbx.v1",
+  sizeof(Sbx__V1__SnapshotRequest),
+  3,
+  sbx__v1__snapshot_request__field_descriptors,
+  sbx__v1__snapshot_request__field_indices_by_name,
+  1,  sbx__v1__snapshot_request__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__snapshot_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__v1__snapshot_response__field_descriptors[1] =
+{
+  {
+    "snapshot",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__SnapshotResponse, snapshot),
+    &sbx__v1__snapshot__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__v1__snapshot_response__field_indices_by_name[] = {
+  0,   /* field[0] = snapshot */
+};
+static const ProtobufCIntRange sbx__v1__snapshot_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sbx__v1__snapshot_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.SnapshotResponse",
+  "SnapshotResponse",
+  "Sbx__V1__SnapshotResponse",
+  "sbx.v1",
+  sizeof(Sbx__V1__SnapshotResponse),
+  1,
+  sbx__v1__snapshot_response__field_descriptors,
+  sbx__v1__snapshot_response__field_indices_by_name,
+  1,  sbx__v1__snapshot_response__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__snapshot_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__v1__list_snapshots_request__field_descriptors[2] =
+{
+  {
+    "user_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__ListSnapshotsRequest, user_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "session_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__ListSnapshotsRequest, session_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__v1__list_snapshots_request__field_indices_by_name[] = {
+  1,   /* field[1] = session_id */
+  0,   /* field[0] = user_id */
+};
+static const ProtobufCIntRange sbx__v1__list_snapshots_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sbx__v1__list_snapshots_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.ListSnapshotsRequest",
+  "ListSnapshotsRequest",
+  "Sbx__V1__ListSnapshotsRequest",
+  "sbx.v1",
+  sizeof(Sbx__V1__ListSnapshotsRequest),
+  2,
+  sbx__v1__list_snapshots_request__field_descriptors,
+  sbx__v1__list_snapshots_request__field_indices_by_name,
+  1,  sbx__v1__list_snapshots_request__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__list_snapshots_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__v1__list_snapshots_response__field_descriptors[1] =
+{
+  {
+    "snapshots",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sbx__V1__ListSnapshotsResponse, n_snapshots),
+    offsetof(Sbx__V1__ListSnapshotsResponse, snapshots),
+    &sbx__v1__snapshot__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__v1__list_snapshots_response__field_indices_by_name[] = {
+  0,   /* field[0] = snapshots */
+};
+static const ProtobufCIntRange sbx__v1__list_snapshots_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sbx__v1__list_snapshots_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.ListSnapshotsResponse",
+  "ListSnapshotsResponse",
+  "Sbx__V1__ListSnapshotsResponse",
+  "sbx.v1",
+  sizeof(Sbx__V1__ListSnapshotsResponse),
+  1,
+  sbx__v1__list_snapshots_response__field_descriptors,
+  sbx__v1__list_snapshots_response__field_indices_by_name,
+  1,  sbx__v1__list_snapshots_response__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__list_snapshots_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__v1__get_snapshot_request__field_descriptors[1] =
+{
+  {
+    "snapshot_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__GetSnapshotRequest, snapshot_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__v1__get_snapshot_request__field_indices_by_name[] = {
+  0,   /* field[0] = snapshot_id */
+};
+static const ProtobufCIntRange sbx__v1__get_snapshot_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sbx__v1__get_snapshot_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.GetSnapshotRequest",
+  "GetSnapshotRequest",
+  "Sbx__V1__GetSnapshotRequest",
+  "sbx.v1",
+  sizeof(Sbx__V1__GetSnapshotRequest),
+  1,
+  sbx__v1__get_snapshot_request__field_descriptors,
+  sbx__v1__get_snapshot_request__field_indices_by_name,
+  1,  sbx__v1__get_snapshot_request__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__get_snapshot_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__v1__get_snapshot_response__field_descriptors[1] =
+{
+  {
+    "snapshot",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__GetSnapshotResponse, snapshot),
+    &sbx__v1__snapshot__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__v1__get_snapshot_response__field_indices_by_name[] = {
+  0,   /* field[0] = snapshot */
+};
+static const ProtobufCIntRange sbx__v1__get_snapshot_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sbx__v1__get_snapshot_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.GetSnapshotResponse",
+  "GetSnapshotResponse",
+  "Sbx__V1__GetSnapshotResponse",
+  "sbx.v1",
+  sizeof(Sbx__V1__GetSnapshotResponse),
+  1,
+  sbx__v1__get_snapshot_response__field_descriptors,
+  sbx__v1__get_snapshot_response__field_indices_by_name,
+  1,  sbx__v1__get_snapshot_response__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__get_snapshot_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__v1__delete_snapshot_request__field_descriptors[1] =
+{
+  {
+    "snapshot_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__DeleteSnapshotRequest, snapshot_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__v1__delete_snapshot_request__field_indices_by_name[] = {
+  0,   /* field[0] = snapshot_id */
+};
+static const ProtobufCIntRange sbx__v1__delete_snapshot_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sbx__v1__delete_snapshot_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.DeleteSnapshotRequest",
+  "DeleteSnapshotRequest",
+  "Sbx__V1__DeleteSnapshotRequest",
+  "sbx.v1",
+  sizeof(Sbx__V1__DeleteSnapshotRequest),
+  1,
+  sbx__v1__delete_snapshot_request__field_descriptors,
+  sbx__v1__delete_snapshot_request__field_indices_by_name,
+  1,  sbx__v1__delete_snapshot_request__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__delete_snapshot_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define sbx__v1__delete_snapshot_response__field_descriptors NULL
+#define sbx__v1__delete_snapshot_response__field_indices_by_name NULL
+#define sbx__v1__delete_snapshot_response__number_ranges NULL
+const ProtobufCMessageDescriptor sbx__v1__delete_snapshot_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.DeleteSnapshotResponse",
+  "DeleteSnapshotResponse",
+  "Sbx__V1__DeleteSnapshotResponse",
+  "sbx.v1",
+  sizeof(Sbx__V1__DeleteSnapshotResponse),
+  0,
+  sbx__v1__delete_snapshot_response__field_descriptors,
+  sbx__v1__delete_snapshot_response__field_indices_by_name,
+  0,  sbx__v1__delete_snapshot_response__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__delete_snapshot_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__v1__restore_session_request__field_descriptors[2] =
+{
+  {
+    "session_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__RestoreSessionRequest, session_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "snapshot_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__RestoreSessionRequest, snapshot_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__v1__restore_session_request__field_indices_by_name[] = {
+  0,   /* field[0] = session_id */
+  1,   /* field[1] = snapshot_id */
+};
+static const ProtobufCIntRange sbx__v1__restore_session_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sbx__v1__restore_session_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.RestoreSessionRequest",
+  "RestoreSessionRequest",
+  "Sbx__V1__RestoreSessionRequest",
+  "sbx.v1",
+  sizeof(Sbx__V1__RestoreSessionRequest),
+  2,
+  sbx__v1__restore_session_request__field_descriptors,
+  sbx__v1__restore_session_request__field_indices_by_name,
+  1,  sbx__v1__restore_session_request__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__restore_session_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__v1__restore_session_response__field_descriptors[1] =
+{
+  {
+    "session",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__RestoreSessionResponse, session),
+    &sbx__v1__session__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__v1__restore_session_response__field_indices_by_name[] = {
+  0,   /* field[0] = session */
+};
+static const ProtobufCIntRange sbx__v1__restore_session_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sbx__v1__restore_session_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.RestoreSessionResponse",
+  "RestoreSessionResponse",
+  "Sbx__V1__RestoreSessionResponse",
+  "sbx.v1",
+  sizeof(Sbx__V1__RestoreSessionResponse),
+  1,
+  sbx__v1__restore_session_response__field_descriptors,
+  sbx__v1__restore_session_response__field_indices_by_name,
+  1,  sbx__v1__restore_session_response__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__restore_session_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__v1__runtime__field_descriptors[11] =
 {
   {
     "name",
@@ -5562,6 +7724,18 @@ static const ProtobufCFieldDescriptor sbx__v1__runtime__field_descriptors[10] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "isolation",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__Runtime, isolation),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sbx__v1__runtime__field_indices_by_name[] = {
   9,   /* field[9] = build_command */
@@ -5569,6 +7743,7 @@ static const unsigned sbx__v1__runtime__field_indices_by_name[] = {
   2,   /* field[2] = description */
   5,   /* field[5] = env */
   1,   /* field[1] = image */
+  10,   /* field[10] = isolation */
   0,   /* field[0] = name */
   7,   /* field[7] = network_mode */
   3,   /* field[3] = packages */
@@ -5578,7 +7753,7 @@ static const unsigned sbx__v1__runtime__field_indices_by_name[] = {
 static const ProtobufCIntRange sbx__v1__runtime__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor sbx__v1__runtime__descriptor =
 {
@@ -5588,7 +7763,7 @@ const ProtobufCMessageDescriptor sbx__v1__runtime__descriptor =
   "Sbx__V1__Runtime",
   "sbx.v1",
   sizeof(Sbx__V1__Runtime),
-  10,
+  11,
   sbx__v1__runtime__field_descriptors,
   sbx__v1__runtime__field_indices_by_name,
   1,  sbx__v1__runtime__number_ranges,
@@ -9192,7 +11367,7 @@ const ProtobufCMessageDescriptor sbx__v1__read_process_output_response__descript
   (ProtobufCMessageInit) sbx__v1__read_process_output_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sbx__v1__log_event__field_descriptors[5] =
+static const ProtobufCFieldDescriptor sbx__v1__log_event__field_descriptors[6] =
 {
   {
     "seq",
@@ -9254,9 +11429,22 @@ static const ProtobufCFieldDescriptor sbx__v1__log_event__field_descriptors[5] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "epoch",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__LogEvent, epoch),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sbx__v1__log_event__field_indices_by_name[] = {
   3,   /* field[3] = data */
+  5,   /* field[5] = epoch */
   1,   /* field[1] = process_id */
   0,   /* field[0] = seq */
   2,   /* field[2] = stream */
@@ -9265,7 +11453,7 @@ static const unsigned sbx__v1__log_event__field_indices_by_name[] = {
 static const ProtobufCIntRange sbx__v1__log_event__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor sbx__v1__log_event__descriptor =
 {
@@ -9275,7 +11463,7 @@ const ProtobufCMessageDescriptor sbx__v1__log_event__descriptor =
   "Sbx__V1__LogEvent",
   "sbx.v1",
   sizeof(Sbx__V1__LogEvent),
-  5,
+  6,
   sbx__v1__log_event__field_descriptors,
   sbx__v1__log_event__field_indices_by_name,
   1,  sbx__v1__log_event__number_ranges,
@@ -9384,7 +11572,7 @@ const ProtobufCMessageDescriptor sbx__v1__subscribe_logs_request__descriptor =
   (ProtobufCMessageInit) sbx__v1__subscribe_logs_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sbx__v1__subscribe_logs_response__field_descriptors[4] =
+static const ProtobufCFieldDescriptor sbx__v1__subscribe_logs_response__field_descriptors[5] =
 {
   {
     "endpoint",
@@ -9434,9 +11622,22 @@ static const ProtobufCFieldDescriptor sbx__v1__subscribe_logs_response__field_de
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "epoch",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__SubscribeLogsResponse, epoch),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sbx__v1__subscribe_logs_response__field_indices_by_name[] = {
   0,   /* field[0] = endpoint */
+  4,   /* field[4] = epoch */
   2,   /* field[2] = key */
   3,   /* field[3] = next_seq */
   1,   /* field[1] = topic */
@@ -9444,7 +11645,7 @@ static const unsigned sbx__v1__subscribe_logs_response__field_indices_by_name[] 
 static const ProtobufCIntRange sbx__v1__subscribe_logs_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor sbx__v1__subscribe_logs_response__descriptor =
 {
@@ -9454,7 +11655,7 @@ const ProtobufCMessageDescriptor sbx__v1__subscribe_logs_response__descriptor =
   "Sbx__V1__SubscribeLogsResponse",
   "sbx.v1",
   sizeof(Sbx__V1__SubscribeLogsResponse),
-  4,
+  5,
   sbx__v1__subscribe_logs_response__field_descriptors,
   sbx__v1__subscribe_logs_response__field_indices_by_name,
   1,  sbx__v1__subscribe_logs_response__number_ranges,
@@ -9525,7 +11726,7 @@ const ProtobufCMessageDescriptor sbx__v1__read_logs_request__descriptor =
   (ProtobufCMessageInit) sbx__v1__read_logs_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sbx__v1__read_logs_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor sbx__v1__read_logs_response__field_descriptors[4] =
 {
   {
     "events",
@@ -9563,8 +11764,21 @@ static const ProtobufCFieldDescriptor sbx__v1__read_logs_response__field_descrip
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "epoch",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__ReadLogsResponse, epoch),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sbx__v1__read_logs_response__field_indices_by_name[] = {
+  3,   /* field[3] = epoch */
   0,   /* field[0] = events */
   1,   /* field[1] = first_available_seq */
   2,   /* field[2] = lost */
@@ -9572,7 +11786,7 @@ static const unsigned sbx__v1__read_logs_response__field_indices_by_name[] = {
 static const ProtobufCIntRange sbx__v1__read_logs_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor sbx__v1__read_logs_response__descriptor =
 {
@@ -9582,11 +11796,987 @@ const ProtobufCMessageDescriptor sbx__v1__read_logs_response__descriptor =
   "Sbx__V1__ReadLogsResponse",
   "sbx.v1",
   sizeof(Sbx__V1__ReadLogsResponse),
-  3,
+  4,
   sbx__v1__read_logs_response__field_descriptors,
   sbx__v1__read_logs_response__field_indices_by_name,
   1,  sbx__v1__read_logs_response__number_ranges,
   (ProtobufCMessageInit) sbx__v1__read_logs_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__v1__terminal_info__field_descriptors[10] =
+{
+  {
+    "terminal_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__TerminalInfo, terminal_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "command",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__TerminalInfo, command),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cols",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__TerminalInfo, cols),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rows",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__TerminalInfo, rows),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "running",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__TerminalInfo, running),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "exit_code",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__TerminalInfo, exit_code),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "started_unix_ms",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__TerminalInfo, started_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ended_unix_ms",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__TerminalInfo, ended_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pid",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__TerminalInfo, pid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "after_seq",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__TerminalInfo, after_seq),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__v1__terminal_info__field_indices_by_name[] = {
+  9,   /* field[9] = after_seq */
+  2,   /* field[2] = cols */
+  1,   /* field[1] = command */
+  7,   /* field[7] = ended_unix_ms */
+  5,   /* field[5] = exit_code */
+  8,   /* field[8] = pid */
+  3,   /* field[3] = rows */
+  4,   /* field[4] = running */
+  6,   /* field[6] = started_unix_ms */
+  0,   /* field[0] = terminal_id */
+};
+static const ProtobufCIntRange sbx__v1__terminal_info__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 10 }
+};
+const ProtobufCMessageDescriptor sbx__v1__terminal_info__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.TerminalInfo",
+  "TerminalInfo",
+  "Sbx__V1__TerminalInfo",
+  "sbx.v1",
+  sizeof(Sbx__V1__TerminalInfo),
+  10,
+  sbx__v1__terminal_info__field_descriptors,
+  sbx__v1__terminal_info__field_indices_by_name,
+  1,  sbx__v1__terminal_info__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__terminal_info__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__v1__open_terminal_request__field_descriptors[6] =
+{
+  {
+    "session_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__OpenTerminalRequest, session_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "argv",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Sbx__V1__OpenTerminalRequest, n_argv),
+    offsetof(Sbx__V1__OpenTerminalRequest, argv),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cols",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__OpenTerminalRequest, cols),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rows",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__OpenTerminalRequest, rows),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "env",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sbx__V1__OpenTerminalRequest, n_env),
+    offsetof(Sbx__V1__OpenTerminalRequest, env),
+    &sbx__v1__env_var__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cwd",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__OpenTerminalRequest, cwd),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__v1__open_terminal_request__field_indices_by_name[] = {
+  1,   /* field[1] = argv */
+  2,   /* field[2] = cols */
+  5,   /* field[5] = cwd */
+  4,   /* field[4] = env */
+  3,   /* field[3] = rows */
+  0,   /* field[0] = session_id */
+};
+static const ProtobufCIntRange sbx__v1__open_terminal_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor sbx__v1__open_terminal_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.OpenTerminalRequest",
+  "OpenTerminalRequest",
+  "Sbx__V1__OpenTerminalRequest",
+  "sbx.v1",
+  sizeof(Sbx__V1__OpenTerminalRequest),
+  6,
+  sbx__v1__open_terminal_request__field_descriptors,
+  sbx__v1__open_terminal_request__field_indices_by_name,
+  1,  sbx__v1__open_terminal_request__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__open_terminal_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__v1__open_terminal_response__field_descriptors[1] =
+{
+  {
+    "terminal",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__OpenTerminalResponse, terminal),
+    &sbx__v1__terminal_info__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__v1__open_terminal_response__field_indices_by_name[] = {
+  0,   /* field[0] = terminal */
+};
+static const ProtobufCIntRange sbx__v1__open_terminal_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sbx__v1__open_terminal_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.OpenTerminalResponse",
+  "OpenTerminalResponse",
+  "Sbx__V1__OpenTerminalResponse",
+  "sbx.v1",
+  sizeof(Sbx__V1__OpenTerminalResponse),
+  1,
+  sbx__v1__open_terminal_response__field_descriptors,
+  sbx__v1__open_terminal_response__field_indices_by_name,
+  1,  sbx__v1__open_terminal_response__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__open_terminal_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__v1__terminal_input_request__field_descriptors[3] =
+{
+  {
+    "session_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__TerminalInputRequest, session_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "terminal_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__TerminalInputRequest, terminal_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "data",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__TerminalInputRequest, data),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__v1__terminal_input_request__field_indices_by_name[] = {
+  2,   /* field[2] = data */
+  0,   /* field[0] = session_id */
+  1,   /* field[1] = terminal_id */
+};
+static const ProtobufCIntRange sbx__v1__terminal_input_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sbx__v1__terminal_input_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.TerminalInputRequest",
+  "TerminalInputRequest",
+  "Sbx__V1__TerminalInputRequest",
+  "sbx.v1",
+  sizeof(Sbx__V1__TerminalInputRequest),
+  3,
+  sbx__v1__terminal_input_request__field_descriptors,
+  sbx__v1__terminal_input_request__field_indices_by_name,
+  1,  sbx__v1__terminal_input_request__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__terminal_input_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define sbx__v1__terminal_input_response__field_descriptors NULL
+#define sbx__v1__terminal_input_response__field_indices_by_name NULL
+#define sbx__v1__terminal_input_response__number_ranges NULL
+const ProtobufCMessageDescriptor sbx__v1__terminal_input_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.TerminalInputResponse",
+  "TerminalInputResponse",
+  "Sbx__V1__TerminalInputResponse",
+  "sbx.v1",
+  sizeof(Sbx__V1__TerminalInputResponse),
+  0,
+  sbx__v1__terminal_input_response__field_descriptors,
+  sbx__v1__terminal_input_response__field_indices_by_name,
+  0,  sbx__v1__terminal_input_response__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__terminal_input_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__v1__resize_terminal_request__field_descriptors[4] =
+{
+  {
+    "session_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__ResizeTerminalRequest, session_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "terminal_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__ResizeTerminalRequest, terminal_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cols",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__ResizeTerminalRequest, cols),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rows",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__ResizeTerminalRequest, rows),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__v1__resize_terminal_request__field_indices_by_name[] = {
+  2,   /* field[2] = cols */
+  3,   /* field[3] = rows */
+  0,   /* field[0] = session_id */
+  1,   /* field[1] = terminal_id */
+};
+static const ProtobufCIntRange sbx__v1__resize_terminal_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor sbx__v1__resize_terminal_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.ResizeTerminalRequest",
+  "ResizeTerminalRequest",
+  "Sbx__V1__ResizeTerminalRequest",
+  "sbx.v1",
+  sizeof(Sbx__V1__ResizeTerminalRequest),
+  4,
+  sbx__v1__resize_terminal_request__field_descriptors,
+  sbx__v1__resize_terminal_request__field_indices_by_name,
+  1,  sbx__v1__resize_terminal_request__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__resize_terminal_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define sbx__v1__resize_terminal_response__field_descriptors NULL
+#define sbx__v1__resize_terminal_response__field_indices_by_name NULL
+#define sbx__v1__resize_terminal_response__number_ranges NULL
+const ProtobufCMessageDescriptor sbx__v1__resize_terminal_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.ResizeTerminalResponse",
+  "ResizeTerminalResponse",
+  "Sbx__V1__ResizeTerminalResponse",
+  "sbx.v1",
+  sizeof(Sbx__V1__ResizeTerminalResponse),
+  0,
+  sbx__v1__resize_terminal_response__field_descriptors,
+  sbx__v1__resize_terminal_response__field_indices_by_name,
+  0,  sbx__v1__resize_terminal_response__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__resize_terminal_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__v1__close_terminal_request__field_descriptors[2] =
+{
+  {
+    "session_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__CloseTerminalRequest, session_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "terminal_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__CloseTerminalRequest, terminal_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__v1__close_terminal_request__field_indices_by_name[] = {
+  0,   /* field[0] = session_id */
+  1,   /* field[1] = terminal_id */
+};
+static const ProtobufCIntRange sbx__v1__close_terminal_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sbx__v1__close_terminal_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.CloseTerminalRequest",
+  "CloseTerminalRequest",
+  "Sbx__V1__CloseTerminalRequest",
+  "sbx.v1",
+  sizeof(Sbx__V1__CloseTerminalRequest),
+  2,
+  sbx__v1__close_terminal_request__field_descriptors,
+  sbx__v1__close_terminal_request__field_indices_by_name,
+  1,  sbx__v1__close_terminal_request__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__close_terminal_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__v1__close_terminal_response__field_descriptors[1] =
+{
+  {
+    "terminal",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__CloseTerminalResponse, terminal),
+    &sbx__v1__terminal_info__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__v1__close_terminal_response__field_indices_by_name[] = {
+  0,   /* field[0] = terminal */
+};
+static const ProtobufCIntRange sbx__v1__close_terminal_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sbx__v1__close_terminal_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.CloseTerminalResponse",
+  "CloseTerminalResponse",
+  "Sbx__V1__CloseTerminalResponse",
+  "sbx.v1",
+  sizeof(Sbx__V1__CloseTerminalResponse),
+  1,
+  sbx__v1__close_terminal_response__field_descriptors,
+  sbx__v1__close_terminal_response__field_indices_by_name,
+  1,  sbx__v1__close_terminal_response__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__close_terminal_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__v1__list_terminals_request__field_descriptors[1] =
+{
+  {
+    "session_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__ListTerminalsRequest, session_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__v1__list_terminals_request__field_indices_by_name[] = {
+  0,   /* field[0] = session_id */
+};
+static const ProtobufCIntRange sbx__v1__list_terminals_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sbx__v1__list_terminals_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.ListTerminalsRequest",
+  "ListTerminalsRequest",
+  "Sbx__V1__ListTerminalsRequest",
+  "sbx.v1",
+  sizeof(Sbx__V1__ListTerminalsRequest),
+  1,
+  sbx__v1__list_terminals_request__field_descriptors,
+  sbx__v1__list_terminals_request__field_indices_by_name,
+  1,  sbx__v1__list_terminals_request__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__list_terminals_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__v1__list_terminals_response__field_descriptors[1] =
+{
+  {
+    "terminals",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sbx__V1__ListTerminalsResponse, n_terminals),
+    offsetof(Sbx__V1__ListTerminalsResponse, terminals),
+    &sbx__v1__terminal_info__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__v1__list_terminals_response__field_indices_by_name[] = {
+  0,   /* field[0] = terminals */
+};
+static const ProtobufCIntRange sbx__v1__list_terminals_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sbx__v1__list_terminals_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.ListTerminalsResponse",
+  "ListTerminalsResponse",
+  "Sbx__V1__ListTerminalsResponse",
+  "sbx.v1",
+  sizeof(Sbx__V1__ListTerminalsResponse),
+  1,
+  sbx__v1__list_terminals_response__field_descriptors,
+  sbx__v1__list_terminals_response__field_indices_by_name,
+  1,  sbx__v1__list_terminals_response__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__list_terminals_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__v1__watch_event__field_descriptors[6] =
+{
+  {
+    "kind",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__WatchEvent, kind),
+    &sbx__v1__watch_event_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "path",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__WatchEvent, path),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "from",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__WatchEvent, from),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "size",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__WatchEvent, size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "mtime_unix_ns",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__WatchEvent, mtime_unix_ns),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "is_dir",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__WatchEvent, is_dir),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__v1__watch_event__field_indices_by_name[] = {
+  2,   /* field[2] = from */
+  5,   /* field[5] = is_dir */
+  0,   /* field[0] = kind */
+  4,   /* field[4] = mtime_unix_ns */
+  1,   /* field[1] = path */
+  3,   /* field[3] = size */
+};
+static const ProtobufCIntRange sbx__v1__watch_event__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor sbx__v1__watch_event__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.WatchEvent",
+  "WatchEvent",
+  "Sbx__V1__WatchEvent",
+  "sbx.v1",
+  sizeof(Sbx__V1__WatchEvent),
+  6,
+  sbx__v1__watch_event__field_descriptors,
+  sbx__v1__watch_event__field_indices_by_name,
+  1,  sbx__v1__watch_event__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__watch_event__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__v1__watch_event_batch__field_descriptors[1] =
+{
+  {
+    "events",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sbx__V1__WatchEventBatch, n_events),
+    offsetof(Sbx__V1__WatchEventBatch, events),
+    &sbx__v1__watch_event__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__v1__watch_event_batch__field_indices_by_name[] = {
+  0,   /* field[0] = events */
+};
+static const ProtobufCIntRange sbx__v1__watch_event_batch__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sbx__v1__watch_event_batch__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.WatchEventBatch",
+  "WatchEventBatch",
+  "Sbx__V1__WatchEventBatch",
+  "sbx.v1",
+  sizeof(Sbx__V1__WatchEventBatch),
+  1,
+  sbx__v1__watch_event_batch__field_descriptors,
+  sbx__v1__watch_event_batch__field_indices_by_name,
+  1,  sbx__v1__watch_event_batch__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__watch_event_batch__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__v1__watch_request__field_descriptors[4] =
+{
+  {
+    "session_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__WatchRequest, session_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "path",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__WatchRequest, path),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "recursive",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__WatchRequest, recursive),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "globs",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Sbx__V1__WatchRequest, n_globs),
+    offsetof(Sbx__V1__WatchRequest, globs),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__v1__watch_request__field_indices_by_name[] = {
+  3,   /* field[3] = globs */
+  1,   /* field[1] = path */
+  2,   /* field[2] = recursive */
+  0,   /* field[0] = session_id */
+};
+static const ProtobufCIntRange sbx__v1__watch_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor sbx__v1__watch_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.WatchRequest",
+  "WatchRequest",
+  "Sbx__V1__WatchRequest",
+  "sbx.v1",
+  sizeof(Sbx__V1__WatchRequest),
+  4,
+  sbx__v1__watch_request__field_descriptors,
+  sbx__v1__watch_request__field_indices_by_name,
+  1,  sbx__v1__watch_request__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__watch_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__v1__watch_response__field_descriptors[2] =
+{
+  {
+    "watch_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__WatchResponse, watch_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "after_seq",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__WatchResponse, after_seq),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__v1__watch_response__field_indices_by_name[] = {
+  1,   /* field[1] = after_seq */
+  0,   /* field[0] = watch_id */
+};
+static const ProtobufCIntRange sbx__v1__watch_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sbx__v1__watch_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.WatchResponse",
+  "WatchResponse",
+  "Sbx__V1__WatchResponse",
+  "sbx.v1",
+  sizeof(Sbx__V1__WatchResponse),
+  2,
+  sbx__v1__watch_response__field_descriptors,
+  sbx__v1__watch_response__field_indices_by_name,
+  1,  sbx__v1__watch_response__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__watch_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__v1__unwatch_request__field_descriptors[2] =
+{
+  {
+    "session_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__UnwatchRequest, session_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "watch_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__UnwatchRequest, watch_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__v1__unwatch_request__field_indices_by_name[] = {
+  0,   /* field[0] = session_id */
+  1,   /* field[1] = watch_id */
+};
+static const ProtobufCIntRange sbx__v1__unwatch_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sbx__v1__unwatch_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.UnwatchRequest",
+  "UnwatchRequest",
+  "Sbx__V1__UnwatchRequest",
+  "sbx.v1",
+  sizeof(Sbx__V1__UnwatchRequest),
+  2,
+  sbx__v1__unwatch_request__field_descriptors,
+  sbx__v1__unwatch_request__field_indices_by_name,
+  1,  sbx__v1__unwatch_request__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__unwatch_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define sbx__v1__unwatch_response__field_descriptors NULL
+#define sbx__v1__unwatch_response__field_indices_by_name NULL
+#define sbx__v1__unwatch_response__number_ranges NULL
+const ProtobufCMessageDescriptor sbx__v1__unwatch_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.v1.UnwatchResponse",
+  "UnwatchResponse",
+  "Sbx__V1__UnwatchResponse",
+  "sbx.v1",
+  sizeof(Sbx__V1__UnwatchResponse),
+  0,
+  sbx__v1__unwatch_response__field_descriptors,
+  sbx__v1__unwatch_response__field_indices_by_name,
+  0,  sbx__v1__unwatch_response__number_ranges,
+  (ProtobufCMessageInit) sbx__v1__unwatch_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue sbx__v1__code__enum_values_by_number[17] =
@@ -9777,22 +12967,26 @@ const ProtobufCEnumDescriptor sbx__v1__signal__descriptor =
   sbx__v1__signal__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue sbx__v1__log_stream__enum_values_by_number[4] =
+static const ProtobufCEnumValue sbx__v1__log_stream__enum_values_by_number[6] =
 {
   { "LOG_STREAM_UNSPECIFIED", "SBX__V1__LOG_STREAM__LOG_STREAM_UNSPECIFIED", 0 },
   { "LOG_STREAM_STDOUT", "SBX__V1__LOG_STREAM__LOG_STREAM_STDOUT", 1 },
   { "LOG_STREAM_STDERR", "SBX__V1__LOG_STREAM__LOG_STREAM_STDERR", 2 },
   { "LOG_STREAM_SYSTEM", "SBX__V1__LOG_STREAM__LOG_STREAM_SYSTEM", 3 },
+  { "LOG_STREAM_TERMINAL", "SBX__V1__LOG_STREAM__LOG_STREAM_TERMINAL", 4 },
+  { "LOG_STREAM_WATCH", "SBX__V1__LOG_STREAM__LOG_STREAM_WATCH", 5 },
 };
 static const ProtobufCIntRange sbx__v1__log_stream__value_ranges[] = {
-{0, 0},{0, 4}
+{0, 0},{0, 6}
 };
-static const ProtobufCEnumValueIndex sbx__v1__log_stream__enum_values_by_name[4] =
+static const ProtobufCEnumValueIndex sbx__v1__log_stream__enum_values_by_name[6] =
 {
   { "LOG_STREAM_STDERR", 2 },
   { "LOG_STREAM_STDOUT", 1 },
   { "LOG_STREAM_SYSTEM", 3 },
+  { "LOG_STREAM_TERMINAL", 4 },
   { "LOG_STREAM_UNSPECIFIED", 0 },
+  { "LOG_STREAM_WATCH", 5 },
 };
 const ProtobufCEnumDescriptor sbx__v1__log_stream__descriptor =
 {
@@ -9801,15 +12995,51 @@ const ProtobufCEnumDescriptor sbx__v1__log_stream__descriptor =
   "LogStream",
   "Sbx__V1__LogStream",
   "sbx.v1",
-  4,
+  6,
   sbx__v1__log_stream__enum_values_by_number,
-  4,
+  6,
   sbx__v1__log_stream__enum_values_by_name,
   1,
   sbx__v1__log_stream__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor sbx__v1__session_service__method_descriptors[10] =
+static const ProtobufCEnumValue sbx__v1__watch_event_kind__enum_values_by_number[6] =
+{
+  { "WATCH_UNSPECIFIED", "SBX__V1__WATCH_EVENT_KIND__WATCH_UNSPECIFIED", 0 },
+  { "WATCH_CREATED", "SBX__V1__WATCH_EVENT_KIND__WATCH_CREATED", 1 },
+  { "WATCH_MODIFIED", "SBX__V1__WATCH_EVENT_KIND__WATCH_MODIFIED", 2 },
+  { "WATCH_DELETED", "SBX__V1__WATCH_EVENT_KIND__WATCH_DELETED", 3 },
+  { "WATCH_MOVED", "SBX__V1__WATCH_EVENT_KIND__WATCH_MOVED", 4 },
+  { "WATCH_RESCAN", "SBX__V1__WATCH_EVENT_KIND__WATCH_RESCAN", 5 },
+};
+static const ProtobufCIntRange sbx__v1__watch_event_kind__value_ranges[] = {
+{0, 0},{0, 6}
+};
+static const ProtobufCEnumValueIndex sbx__v1__watch_event_kind__enum_values_by_name[6] =
+{
+  { "WATCH_CREATED", 1 },
+  { "WATCH_DELETED", 3 },
+  { "WATCH_MODIFIED", 2 },
+  { "WATCH_MOVED", 4 },
+  { "WATCH_RESCAN", 5 },
+  { "WATCH_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor sbx__v1__watch_event_kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "sbx.v1.WatchEventKind",
+  "WatchEventKind",
+  "Sbx__V1__WatchEventKind",
+  "sbx.v1",
+  6,
+  sbx__v1__watch_event_kind__enum_values_by_number,
+  6,
+  sbx__v1__watch_event_kind__enum_values_by_name,
+  1,
+  sbx__v1__watch_event_kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor sbx__v1__session_service__method_descriptors[16] =
 {
   { "CreateSession", &sbx__v1__create_session_request__descriptor, &sbx__v1__create_session_response__descriptor },
   { "GetSession", &sbx__v1__get_session_request__descriptor, &sbx__v1__get_session_response__descriptor },
@@ -9821,18 +13051,30 @@ static const ProtobufCMethodDescriptor sbx__v1__session_service__method_descript
   { "ListRuntimes", &sbx__v1__list_runtimes_request__descriptor, &sbx__v1__list_runtimes_response__descriptor },
   { "GetRuntime", &sbx__v1__get_runtime_request__descriptor, &sbx__v1__get_runtime_response__descriptor },
   { "CreateRuntime", &sbx__v1__create_runtime_request__descriptor, &sbx__v1__create_runtime_response__descriptor },
+  { "Snapshot", &sbx__v1__snapshot_request__descriptor, &sbx__v1__snapshot_response__descriptor },
+  { "ListSnapshots", &sbx__v1__list_snapshots_request__descriptor, &sbx__v1__list_snapshots_response__descriptor },
+  { "GetSnapshot", &sbx__v1__get_snapshot_request__descriptor, &sbx__v1__get_snapshot_response__descriptor },
+  { "DeleteSnapshot", &sbx__v1__delete_snapshot_request__descriptor, &sbx__v1__delete_snapshot_response__descriptor },
+  { "RestoreSession", &sbx__v1__restore_session_request__descriptor, &sbx__v1__restore_session_response__descriptor },
+  { "SetEgress", &sbx__v1__set_egress_request__descriptor, &sbx__v1__set_egress_response__descriptor },
 };
 const unsigned sbx__v1__session_service__method_indices_by_name[] = {
   6,        /* CleanupIdle */
   9,        /* CreateRuntime */
   0,        /* CreateSession */
+  13,        /* DeleteSnapshot */
   4,        /* EndSession */
   2,        /* GetOrCreateSession */
   8,        /* GetRuntime */
   1,        /* GetSession */
+  12,        /* GetSnapshot */
   7,        /* ListRuntimes */
   3,        /* ListSessions */
-  5         /* RotateToken */
+  11,        /* ListSnapshots */
+  14,        /* RestoreSession */
+  5,        /* RotateToken */
+  15,        /* SetEgress */
+  10         /* Snapshot */
 };
 const ProtobufCServiceDescriptor sbx__v1__session_service__descriptor =
 {
@@ -9841,7 +13083,7 @@ const ProtobufCServiceDescriptor sbx__v1__session_service__descriptor =
   "SessionService",
   "Sbx__V1__SessionService",
   "sbx.v1",
-  10,
+  16,
   sbx__v1__session_service__method_descriptors,
   sbx__v1__session_service__method_indices_by_name
 };
@@ -9925,6 +13167,54 @@ void sbx__v1__session_service__create_runtime(ProtobufCService *service,
   assert(service->descriptor == &sbx__v1__session_service__descriptor);
   service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void sbx__v1__session_service__snapshot(ProtobufCService *service,
+                                        const Sbx__V1__SnapshotRequest *input,
+                                        Sbx__V1__SnapshotResponse_Closure closure,
+                                        void *closure_data)
+{
+  assert(service->descriptor == &sbx__v1__session_service__descriptor);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sbx__v1__session_service__list_snapshots(ProtobufCService *service,
+                                              const Sbx__V1__ListSnapshotsRequest *input,
+                                              Sbx__V1__ListSnapshotsResponse_Closure closure,
+                                              void *closure_data)
+{
+  assert(service->descriptor == &sbx__v1__session_service__descriptor);
+  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sbx__v1__session_service__get_snapshot(ProtobufCService *service,
+                                            const Sbx__V1__GetSnapshotRequest *input,
+                                            Sbx__V1__GetSnapshotResponse_Closure closure,
+                                            void *closure_data)
+{
+  assert(service->descriptor == &sbx__v1__session_service__descriptor);
+  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sbx__v1__session_service__delete_snapshot(ProtobufCService *service,
+                                               const Sbx__V1__DeleteSnapshotRequest *input,
+                                               Sbx__V1__DeleteSnapshotResponse_Closure closure,
+                                               void *closure_data)
+{
+  assert(service->descriptor == &sbx__v1__session_service__descriptor);
+  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sbx__v1__session_service__restore_session(ProtobufCService *service,
+                                               const Sbx__V1__RestoreSessionRequest *input,
+                                               Sbx__V1__RestoreSessionResponse_Closure closure,
+                                               void *closure_data)
+{
+  assert(service->descriptor == &sbx__v1__session_service__descriptor);
+  service->invoke(service, 14, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sbx__v1__session_service__set_egress(ProtobufCService *service,
+                                          const Sbx__V1__SetEgressRequest *input,
+                                          Sbx__V1__SetEgressResponse_Closure closure,
+                                          void *closure_data)
+{
+  assert(service->descriptor == &sbx__v1__session_service__descriptor);
+  service->invoke(service, 15, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void sbx__v1__session_service__init (Sbx__V1__SessionService_Service *service,
                                      Sbx__V1__SessionService_ServiceDestroy destroy)
 {
@@ -9932,7 +13222,7 @@ void sbx__v1__session_service__init (Sbx__V1__SessionService_Service *service,
                                      &sbx__v1__session_service__descriptor,
                                      (ProtobufCServiceDestroy) destroy);
 }
-static const ProtobufCMethodDescriptor sbx__v1__sandbox_service__method_descriptors[26] =
+static const ProtobufCMethodDescriptor sbx__v1__sandbox_service__method_descriptors[33] =
 {
   { "Ls", &sbx__v1__ls_request__descriptor, &sbx__v1__ls_response__descriptor },
   { "Read", &sbx__v1__read_request__descriptor, &sbx__v1__read_response__descriptor },
@@ -9960,33 +13250,47 @@ static const ProtobufCMethodDescriptor sbx__v1__sandbox_service__method_descript
   { "ReadProcessOutput", &sbx__v1__read_process_output_request__descriptor, &sbx__v1__read_process_output_response__descriptor },
   { "SubscribeLogs", &sbx__v1__subscribe_logs_request__descriptor, &sbx__v1__subscribe_logs_response__descriptor },
   { "ReadLogs", &sbx__v1__read_logs_request__descriptor, &sbx__v1__read_logs_response__descriptor },
+  { "OpenTerminal", &sbx__v1__open_terminal_request__descriptor, &sbx__v1__open_terminal_response__descriptor },
+  { "TerminalInput", &sbx__v1__terminal_input_request__descriptor, &sbx__v1__terminal_input_response__descriptor },
+  { "ResizeTerminal", &sbx__v1__resize_terminal_request__descriptor, &sbx__v1__resize_terminal_response__descriptor },
+  { "CloseTerminal", &sbx__v1__close_terminal_request__descriptor, &sbx__v1__close_terminal_response__descriptor },
+  { "ListTerminals", &sbx__v1__list_terminals_request__descriptor, &sbx__v1__list_terminals_response__descriptor },
+  { "Watch", &sbx__v1__watch_request__descriptor, &sbx__v1__watch_response__descriptor },
+  { "Unwatch", &sbx__v1__unwatch_request__descriptor, &sbx__v1__unwatch_response__descriptor },
 };
 const unsigned sbx__v1__sandbox_service__method_indices_by_name[] = {
   22,        /* CloseStdin */
+  29,        /* CloseTerminal */
   15,        /* Download */
   4,        /* Edit */
   16,        /* Execute */
   5,        /* Glob */
   6,        /* Grep */
   18,        /* ListProcesses */
+  30,        /* ListTerminals */
   0,        /* Ls */
   8,        /* Mkdir */
   10,        /* Move */
+  26,        /* OpenTerminal */
   1,        /* Read */
   2,        /* ReadBytes */
   25,        /* ReadLogs */
   23,        /* ReadProcessOutput */
   9,        /* Remove */
+  28,        /* ResizeTerminal */
   21,        /* SendStdin */
   20,        /* SignalProcess */
   17,        /* StartProcess */
   7,        /* Stat */
   24,        /* SubscribeLogs */
+  27,        /* TerminalInput */
+  32,        /* Unwatch */
   14,        /* UploadAbort */
   11,        /* UploadBegin */
   12,        /* UploadChunk */
   13,        /* UploadFinish */
   19,        /* WaitProcess */
+  31,        /* Watch */
   3         /* Write */
 };
 const ProtobufCServiceDescriptor sbx__v1__sandbox_service__descriptor =
@@ -9996,7 +13300,7 @@ const ProtobufCServiceDescriptor sbx__v1__sandbox_service__descriptor =
   "SandboxService",
   "Sbx__V1__SandboxService",
   "sbx.v1",
-  26,
+  33,
   sbx__v1__sandbox_service__method_descriptors,
   sbx__v1__sandbox_service__method_indices_by_name
 };
@@ -10207,6 +13511,62 @@ void sbx__v1__sandbox_service__read_logs(ProtobufCService *service,
 {
   assert(service->descriptor == &sbx__v1__sandbox_service__descriptor);
   service->invoke(service, 25, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sbx__v1__sandbox_service__open_terminal(ProtobufCService *service,
+                                             const Sbx__V1__OpenTerminalRequest *input,
+                                             Sbx__V1__OpenTerminalResponse_Closure closure,
+                                             void *closure_data)
+{
+  assert(service->descriptor == &sbx__v1__sandbox_service__descriptor);
+  service->invoke(service, 26, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sbx__v1__sandbox_service__terminal_input(ProtobufCService *service,
+                                              const Sbx__V1__TerminalInputRequest *input,
+                                              Sbx__V1__TerminalInputResponse_Closure closure,
+                                              void *closure_data)
+{
+  assert(service->descriptor == &sbx__v1__sandbox_service__descriptor);
+  service->invoke(service, 27, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sbx__v1__sandbox_service__resize_terminal(ProtobufCService *service,
+                                               const Sbx__V1__ResizeTerminalRequest *input,
+                                               Sbx__V1__ResizeTerminalResponse_Closure closure,
+                                               void *closure_data)
+{
+  assert(service->descriptor == &sbx__v1__sandbox_service__descriptor);
+  service->invoke(service, 28, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sbx__v1__sandbox_service__close_terminal(ProtobufCService *service,
+                                              const Sbx__V1__CloseTerminalRequest *input,
+                                              Sbx__V1__CloseTerminalResponse_Closure closure,
+                                              void *closure_data)
+{
+  assert(service->descriptor == &sbx__v1__sandbox_service__descriptor);
+  service->invoke(service, 29, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sbx__v1__sandbox_service__list_terminals(ProtobufCService *service,
+                                              const Sbx__V1__ListTerminalsRequest *input,
+                                              Sbx__V1__ListTerminalsResponse_Closure closure,
+                                              void *closure_data)
+{
+  assert(service->descriptor == &sbx__v1__sandbox_service__descriptor);
+  service->invoke(service, 30, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sbx__v1__sandbox_service__watch(ProtobufCService *service,
+                                     const Sbx__V1__WatchRequest *input,
+                                     Sbx__V1__WatchResponse_Closure closure,
+                                     void *closure_data)
+{
+  assert(service->descriptor == &sbx__v1__sandbox_service__descriptor);
+  service->invoke(service, 31, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sbx__v1__sandbox_service__unwatch(ProtobufCService *service,
+                                       const Sbx__V1__UnwatchRequest *input,
+                                       Sbx__V1__UnwatchResponse_Closure closure,
+                                       void *closure_data)
+{
+  assert(service->descriptor == &sbx__v1__sandbox_service__descriptor);
+  service->invoke(service, 32, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void sbx__v1__sandbox_service__init (Sbx__V1__SandboxService_Service *service,
                                      Sbx__V1__SandboxService_ServiceDestroy destroy)

@@ -35,8 +35,21 @@ typedef struct Sbx__V1__EndSessionRequest Sbx__V1__EndSessionRequest;
 typedef struct Sbx__V1__EndSessionResponse Sbx__V1__EndSessionResponse;
 typedef struct Sbx__V1__RotateTokenRequest Sbx__V1__RotateTokenRequest;
 typedef struct Sbx__V1__RotateTokenResponse Sbx__V1__RotateTokenResponse;
+typedef struct Sbx__V1__SetEgressRequest Sbx__V1__SetEgressRequest;
+typedef struct Sbx__V1__SetEgressResponse Sbx__V1__SetEgressResponse;
 typedef struct Sbx__V1__CleanupIdleRequest Sbx__V1__CleanupIdleRequest;
 typedef struct Sbx__V1__CleanupIdleResponse Sbx__V1__CleanupIdleResponse;
+typedef struct Sbx__V1__Snapshot Sbx__V1__Snapshot;
+typedef struct Sbx__V1__SnapshotRequest Sbx__V1__SnapshotRequest;
+typedef struct Sbx__V1__SnapshotResponse Sbx__V1__SnapshotResponse;
+typedef struct Sbx__V1__ListSnapshotsRequest Sbx__V1__ListSnapshotsRequest;
+typedef struct Sbx__V1__ListSnapshotsResponse Sbx__V1__ListSnapshotsResponse;
+typedef struct Sbx__V1__GetSnapshotRequest Sbx__V1__GetSnapshotRequest;
+typedef struct Sbx__V1__GetSnapshotResponse Sbx__V1__GetSnapshotResponse;
+typedef struct Sbx__V1__DeleteSnapshotRequest Sbx__V1__DeleteSnapshotRequest;
+typedef struct Sbx__V1__DeleteSnapshotResponse Sbx__V1__DeleteSnapshotResponse;
+typedef struct Sbx__V1__RestoreSessionRequest Sbx__V1__RestoreSessionRequest;
+typedef struct Sbx__V1__RestoreSessionResponse Sbx__V1__RestoreSessionResponse;
 typedef struct Sbx__V1__Runtime Sbx__V1__Runtime;
 typedef struct Sbx__V1__ListRuntimesRequest Sbx__V1__ListRuntimesRequest;
 typedef struct Sbx__V1__ListRuntimesResponse Sbx__V1__ListRuntimesResponse;
@@ -103,6 +116,23 @@ typedef struct Sbx__V1__SubscribeLogsRequest Sbx__V1__SubscribeLogsRequest;
 typedef struct Sbx__V1__SubscribeLogsResponse Sbx__V1__SubscribeLogsResponse;
 typedef struct Sbx__V1__ReadLogsRequest Sbx__V1__ReadLogsRequest;
 typedef struct Sbx__V1__ReadLogsResponse Sbx__V1__ReadLogsResponse;
+typedef struct Sbx__V1__TerminalInfo Sbx__V1__TerminalInfo;
+typedef struct Sbx__V1__OpenTerminalRequest Sbx__V1__OpenTerminalRequest;
+typedef struct Sbx__V1__OpenTerminalResponse Sbx__V1__OpenTerminalResponse;
+typedef struct Sbx__V1__TerminalInputRequest Sbx__V1__TerminalInputRequest;
+typedef struct Sbx__V1__TerminalInputResponse Sbx__V1__TerminalInputResponse;
+typedef struct Sbx__V1__ResizeTerminalRequest Sbx__V1__ResizeTerminalRequest;
+typedef struct Sbx__V1__ResizeTerminalResponse Sbx__V1__ResizeTerminalResponse;
+typedef struct Sbx__V1__CloseTerminalRequest Sbx__V1__CloseTerminalRequest;
+typedef struct Sbx__V1__CloseTerminalResponse Sbx__V1__CloseTerminalResponse;
+typedef struct Sbx__V1__ListTerminalsRequest Sbx__V1__ListTerminalsRequest;
+typedef struct Sbx__V1__ListTerminalsResponse Sbx__V1__ListTerminalsResponse;
+typedef struct Sbx__V1__WatchEvent Sbx__V1__WatchEvent;
+typedef struct Sbx__V1__WatchEventBatch Sbx__V1__WatchEventBatch;
+typedef struct Sbx__V1__WatchRequest Sbx__V1__WatchRequest;
+typedef struct Sbx__V1__WatchResponse Sbx__V1__WatchResponse;
+typedef struct Sbx__V1__UnwatchRequest Sbx__V1__UnwatchRequest;
+typedef struct Sbx__V1__UnwatchResponse Sbx__V1__UnwatchResponse;
 
 
 /* --- enums --- */
@@ -169,9 +199,32 @@ typedef enum _Sbx__V1__LogStream {
   SBX__V1__LOG_STREAM__LOG_STREAM_UNSPECIFIED = 0,
   SBX__V1__LOG_STREAM__LOG_STREAM_STDOUT = 1,
   SBX__V1__LOG_STREAM__LOG_STREAM_STDERR = 2,
-  SBX__V1__LOG_STREAM__LOG_STREAM_SYSTEM = 3
+  SBX__V1__LOG_STREAM__LOG_STREAM_SYSTEM = 3,
+  /*
+   * what a terminal shows; process_id = its terminal id
+   */
+  SBX__V1__LOG_STREAM__LOG_STREAM_TERMINAL = 4,
+  /*
+   * a packed WatchEventBatch; process_id = its watch id
+   */
+  SBX__V1__LOG_STREAM__LOG_STREAM_WATCH = 5
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SBX__V1__LOG_STREAM)
 } Sbx__V1__LogStream;
+typedef enum _Sbx__V1__WatchEventKind {
+  SBX__V1__WATCH_EVENT_KIND__WATCH_UNSPECIFIED = 0,
+  SBX__V1__WATCH_EVENT_KIND__WATCH_CREATED = 1,
+  SBX__V1__WATCH_EVENT_KIND__WATCH_MODIFIED = 2,
+  SBX__V1__WATCH_EVENT_KIND__WATCH_DELETED = 3,
+  /*
+   * from -> path
+   */
+  SBX__V1__WATCH_EVENT_KIND__WATCH_MOVED = 4,
+  /*
+   * events were lost: look at the tree again
+   */
+  SBX__V1__WATCH_EVENT_KIND__WATCH_RESCAN = 5
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SBX__V1__WATCH_EVENT_KIND)
+} Sbx__V1__WatchEventKind;
 
 /* --- messages --- */
 
@@ -283,10 +336,18 @@ struct  Sbx__V1__Usage
    * processes the kernel OOM-killed in the container so far
    */
   uint64_t oom_kills;
+  /*
+   * used in the user's workspace (shared by its sessions)
+   */
+  uint64_t disk_bytes;
+  /*
+   * its size (workspace_quota); 0 = no quota of its own
+   */
+  uint64_t disk_limit_bytes;
 };
 #define SBX__V1__USAGE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__usage__descriptor) \
-    , 0, 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0, 0, 0 }
 
 
 struct  Sbx__V1__Label
@@ -323,10 +384,23 @@ struct  Sbx__V1__Session
    * why it last stopped: "ended", "idle", "oom", "capacity", ...
    */
   char *stop_reason;
+  /*
+   * the container runtime in use: "runc" or "gvisor"
+   */
+  char *isolation;
+  /*
+   * Egress: the hosts the session may reach through the proxy (as
+   * CreateSessionRequest.egress_allow takes them, normalized); egress is
+   * false for a session on network none. Every reply carrying a Session
+   * fills both (ListSessions too).
+   */
+  size_t n_egress_allow;
+  char **egress_allow;
+  protobuf_c_boolean egress;
 };
 #define SBX__V1__SESSION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__session__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, SBX__V1__SESSION_STATE__SESSION_STATE_UNSPECIFIED, 0, 0, 0, NULL, 0,NULL, NULL, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, SBX__V1__SESSION_STATE__SESSION_STATE_UNSPECIFIED, 0, 0, 0, NULL, 0,NULL, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0 }
 
 
 struct  Sbx__V1__CreateSessionRequest
@@ -347,10 +421,34 @@ struct  Sbx__V1__CreateSessionRequest
   size_t n_labels;
   Sbx__V1__Label **labels;
   uint64_t idle_timeout_ms;
+  /*
+   * "runc" or "gvisor" (gVisor's user-space kernel between the sandbox and
+   * the host); "" = the runtime's own, else the server's default. Only
+   * what the server's isolations_allowed lists.
+   */
+  char *isolation;
+  /*
+   * A fork: the new session starts from this snapshot (a copy of its
+   * workspace, and its container layer when one was kept) and runs the
+   * snapshot's runtime (runtime must be "" or that one). user_id must be
+   * the snapshot's user unless the caller holds the service key; a session
+   * token may fork only its own user's snapshots.
+   */
+  char *from_snapshot;
+  /*
+   * Outbound network by allowlist: "pypi.org", "*.example.com" (names
+   * below example.com), optionally ":PORT" (else 80 and 443). Non-empty:
+   * the session gets a network whose only way out is sbx's proxy
+   * (HTTP_PROXY/HTTPS_PROXY are set in it; no DNS, no other route), never
+   * a pooled container, and isolation runc. Empty: network none. IPs,
+   * CIDRs, "*", schemes: INVALID_ARGUMENT. Change it with SetEgress.
+   */
+  size_t n_egress_allow;
+  char **egress_allow;
 };
 #define SBX__V1__CREATE_SESSION_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__create_session_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0,NULL, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0,NULL, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
 
 
 struct  Sbx__V1__CreateSessionResponse
@@ -396,10 +494,26 @@ struct  Sbx__V1__GetOrCreateSessionRequest
   size_t n_labels;
   Sbx__V1__Label **labels;
   uint64_t idle_timeout_ms;
+  /*
+   * as CreateSessionRequest's, for a new session
+   */
+  char *isolation;
+  /*
+   * As CreateSessionRequest.egress_allow for a new session. For the user's
+   * live session: empty asks nothing of its egress (it is returned as it
+   * is; its egress_allow shows what it has); non-empty must be the
+   * session's list (as a set, after normalizing: order, case and repeats
+   * do not matter), else FAILED_PRECONDITION, and nothing changes: a
+   * session on network none must be ended for one with egress, a
+   * different list changed with SetEgress. Never applied silently: a get
+   * must not widen or narrow what a running session reaches.
+   */
+  size_t n_egress_allow;
+  char **egress_allow;
 };
 #define SBX__V1__GET_OR_CREATE_SESSION_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__get_or_create_session_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0,NULL, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0,NULL, 0, (char *)protobuf_c_empty_string, 0,NULL }
 
 
 struct  Sbx__V1__GetOrCreateSessionResponse
@@ -505,6 +619,34 @@ struct  Sbx__V1__RotateTokenResponse
     , (char *)protobuf_c_empty_string }
 
 
+/*
+ * Replaces a session's egress allowlist; it applies from the session's
+ * next request through the proxy on (within a second), without a restart.
+ * Only for a session created with egress_allow (FAILED_PRECONDITION
+ * otherwise); an empty list refuses everything. Service key only.
+ */
+struct  Sbx__V1__SetEgressRequest
+{
+  ProtobufCMessage base;
+  char *session_id;
+  size_t n_egress_allow;
+  char **egress_allow;
+};
+#define SBX__V1__SET_EGRESS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__set_egress_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL }
+
+
+struct  Sbx__V1__SetEgressResponse
+{
+  ProtobufCMessage base;
+  Sbx__V1__Session *session;
+};
+#define SBX__V1__SET_EGRESS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__set_egress_response__descriptor) \
+    , NULL }
+
+
 struct  Sbx__V1__CleanupIdleRequest
 {
   ProtobufCMessage base;
@@ -536,6 +678,169 @@ struct  Sbx__V1__CleanupIdleResponse
     , 0,NULL }
 
 
+/*
+ * A session's state at one instant: its workspace always; the container's
+ * own filesystem changes (the writable layer, committed to a local image)
+ * when its root filesystem is writable. tmpfs mounts (/tmp, and the home on
+ * a read-only root) are memory and are not kept.
+ */
+struct  Sbx__V1__Snapshot
+{
+  ProtobufCMessage base;
+  char *snapshot_id;
+  char *name;
+  char *user_id;
+  /*
+   * the session it was taken of
+   */
+  char *session_id;
+  char *runtime;
+  uint64_t created_unix_ms;
+  /*
+   * how long the session's processes were frozen
+   */
+  uint64_t frozen_ms;
+  uint64_t workspace_bytes;
+  /*
+   * the committed container layer (0 when none)
+   */
+  uint64_t layer_bytes;
+  /*
+   * "workspace", "rootfs"
+   */
+  size_t n_kept;
+  char **kept;
+  size_t n_labels;
+  Sbx__V1__Label **labels;
+  /*
+   * the committed image, "" when none
+   */
+  char *image;
+};
+#define SBX__V1__SNAPSHOT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__snapshot__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Sbx__V1__SnapshotRequest
+{
+  ProtobufCMessage base;
+  char *session_id;
+  /*
+   * "" or ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$, unique per user
+   */
+  char *name;
+  size_t n_labels;
+  Sbx__V1__Label **labels;
+};
+#define SBX__V1__SNAPSHOT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__snapshot_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
+
+
+struct  Sbx__V1__SnapshotResponse
+{
+  ProtobufCMessage base;
+  Sbx__V1__Snapshot *snapshot;
+};
+#define SBX__V1__SNAPSHOT_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__snapshot_response__descriptor) \
+    , NULL }
+
+
+struct  Sbx__V1__ListSnapshotsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * service key: filter ("" = all users); a session token sees its user's
+   */
+  char *user_id;
+  /*
+   * filter: taken of this session; "" = any
+   */
+  char *session_id;
+};
+#define SBX__V1__LIST_SNAPSHOTS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__list_snapshots_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Sbx__V1__ListSnapshotsResponse
+{
+  ProtobufCMessage base;
+  size_t n_snapshots;
+  Sbx__V1__Snapshot **snapshots;
+};
+#define SBX__V1__LIST_SNAPSHOTS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__list_snapshots_response__descriptor) \
+    , 0,NULL }
+
+
+struct  Sbx__V1__GetSnapshotRequest
+{
+  ProtobufCMessage base;
+  char *snapshot_id;
+};
+#define SBX__V1__GET_SNAPSHOT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__get_snapshot_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Sbx__V1__GetSnapshotResponse
+{
+  ProtobufCMessage base;
+  Sbx__V1__Snapshot *snapshot;
+};
+#define SBX__V1__GET_SNAPSHOT_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__get_snapshot_response__descriptor) \
+    , NULL }
+
+
+struct  Sbx__V1__DeleteSnapshotRequest
+{
+  ProtobufCMessage base;
+  char *snapshot_id;
+};
+#define SBX__V1__DELETE_SNAPSHOT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__delete_snapshot_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Sbx__V1__DeleteSnapshotResponse
+{
+  ProtobufCMessage base;
+};
+#define SBX__V1__DELETE_SNAPSHOT_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__delete_snapshot_response__descriptor) \
+     }
+
+
+/*
+ * Puts a session back to a snapshot of its user: its processes end, its
+ * workspace becomes the snapshot's and its container is made anew from the
+ * snapshot's image (or its runtime's when no layer was kept).
+ */
+struct  Sbx__V1__RestoreSessionRequest
+{
+  ProtobufCMessage base;
+  char *session_id;
+  char *snapshot_id;
+};
+#define SBX__V1__RESTORE_SESSION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__restore_session_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Sbx__V1__RestoreSessionResponse
+{
+  ProtobufCMessage base;
+  Sbx__V1__Session *session;
+};
+#define SBX__V1__RESTORE_SESSION_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__restore_session_response__descriptor) \
+    , NULL }
+
+
 struct  Sbx__V1__Runtime
 {
   ProtobufCMessage base;
@@ -557,10 +862,14 @@ struct  Sbx__V1__Runtime
    * how to build it when not ready
    */
   char *build_command;
+  /*
+   * its sessions' default: "runc" or "gvisor"
+   */
+  char *isolation;
 };
 #define SBX__V1__RUNTIME__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__runtime__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0,NULL, NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0,NULL, NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Sbx__V1__ListRuntimesRequest
@@ -1360,10 +1669,17 @@ struct  Sbx__V1__LogEvent
   Sbx__V1__LogStream stream;
   ProtobufCBinaryData data;
   uint64_t unix_ms;
+  /*
+   * The sbxd run that numbered this event: larger at every start of sbxd
+   * (its start time in ms << 16, random low bits), whose seqs then begin
+   * again at 1. A follower that sees a larger epoch starts over from seq 1
+   * and drops events of a smaller one (sent before the restart).
+   */
+  uint64_t epoch;
 };
 #define SBX__V1__LOG_EVENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__log_event__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, SBX__V1__LOG_STREAM__LOG_STREAM_UNSPECIFIED, {0,NULL}, 0 }
+    , 0, (char *)protobuf_c_empty_string, SBX__V1__LOG_STREAM__LOG_STREAM_UNSPECIFIED, {0,NULL}, 0, 0 }
 
 
 /*
@@ -1403,10 +1719,14 @@ struct  Sbx__V1__SubscribeLogsResponse
    */
   ProtobufCBinaryData key;
   uint64_t next_seq;
+  /*
+   * as in LogEvent
+   */
+  uint64_t epoch;
 };
 #define SBX__V1__SUBSCRIBE_LOGS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__subscribe_logs_response__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, 0, 0 }
 
 
 struct  Sbx__V1__ReadLogsRequest
@@ -1431,10 +1751,255 @@ struct  Sbx__V1__ReadLogsResponse
    * events older than the replay window
    */
   uint64_t lost;
+  /*
+   * as in LogEvent: after_seq counts in this run's seqs
+   */
+  uint64_t epoch;
 };
 #define SBX__V1__READ_LOGS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__read_logs_response__descriptor) \
-    , 0,NULL, 0, 0 }
+    , 0,NULL, 0, 0, 0 }
+
+
+struct  Sbx__V1__TerminalInfo
+{
+  ProtobufCMessage base;
+  char *terminal_id;
+  /*
+   * the words, shell-quoted; "" = login shell
+   */
+  char *command;
+  uint32_t cols;
+  uint32_t rows;
+  protobuf_c_boolean running;
+  /*
+   * -1 while running; 137 when killed
+   */
+  int32_t exit_code;
+  uint64_t started_unix_ms;
+  uint64_t ended_unix_ms;
+  /*
+   * its leader, in the container
+   */
+  int64_t pid;
+  /*
+   * the session's last seq before its output
+   */
+  uint64_t after_seq;
+};
+#define SBX__V1__TERMINAL_INFO__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__terminal_info__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0 }
+
+
+struct  Sbx__V1__OpenTerminalRequest
+{
+  ProtobufCMessage base;
+  char *session_id;
+  /*
+   * empty = the sandbox user's login shell
+   */
+  size_t n_argv;
+  char **argv;
+  uint32_t cols;
+  uint32_t rows;
+  /*
+   * TERM defaults to xterm-256color
+   */
+  size_t n_env;
+  Sbx__V1__EnvVar **env;
+  /*
+   * "" = /workspace
+   */
+  char *cwd;
+};
+#define SBX__V1__OPEN_TERMINAL_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__open_terminal_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0,NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Sbx__V1__OpenTerminalResponse
+{
+  ProtobufCMessage base;
+  Sbx__V1__TerminalInfo *terminal;
+};
+#define SBX__V1__OPEN_TERMINAL_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__open_terminal_response__descriptor) \
+    , NULL }
+
+
+struct  Sbx__V1__TerminalInputRequest
+{
+  ProtobufCMessage base;
+  char *session_id;
+  char *terminal_id;
+  ProtobufCBinaryData data;
+};
+#define SBX__V1__TERMINAL_INPUT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__terminal_input_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL} }
+
+
+struct  Sbx__V1__TerminalInputResponse
+{
+  ProtobufCMessage base;
+};
+#define SBX__V1__TERMINAL_INPUT_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__terminal_input_response__descriptor) \
+     }
+
+
+struct  Sbx__V1__ResizeTerminalRequest
+{
+  ProtobufCMessage base;
+  char *session_id;
+  char *terminal_id;
+  uint32_t cols;
+  uint32_t rows;
+};
+#define SBX__V1__RESIZE_TERMINAL_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__resize_terminal_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Sbx__V1__ResizeTerminalResponse
+{
+  ProtobufCMessage base;
+};
+#define SBX__V1__RESIZE_TERMINAL_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__resize_terminal_response__descriptor) \
+     }
+
+
+struct  Sbx__V1__CloseTerminalRequest
+{
+  ProtobufCMessage base;
+  char *session_id;
+  char *terminal_id;
+};
+#define SBX__V1__CLOSE_TERMINAL_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__close_terminal_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Sbx__V1__CloseTerminalResponse
+{
+  ProtobufCMessage base;
+  Sbx__V1__TerminalInfo *terminal;
+};
+#define SBX__V1__CLOSE_TERMINAL_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__close_terminal_response__descriptor) \
+    , NULL }
+
+
+struct  Sbx__V1__ListTerminalsRequest
+{
+  ProtobufCMessage base;
+  char *session_id;
+};
+#define SBX__V1__LIST_TERMINALS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__list_terminals_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Sbx__V1__ListTerminalsResponse
+{
+  ProtobufCMessage base;
+  size_t n_terminals;
+  Sbx__V1__TerminalInfo **terminals;
+};
+#define SBX__V1__LIST_TERMINALS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__list_terminals_response__descriptor) \
+    , 0,NULL }
+
+
+struct  Sbx__V1__WatchEvent
+{
+  ProtobufCMessage base;
+  Sbx__V1__WatchEventKind kind;
+  /*
+   * absolute, in the container
+   */
+  ProtobufCBinaryData path;
+  /*
+   * WATCH_MOVED: where it was
+   */
+  ProtobufCBinaryData from;
+  /*
+   * when the change was reported (0 when deleted)
+   */
+  uint64_t size;
+  int64_t mtime_unix_ns;
+  protobuf_c_boolean is_dir;
+};
+#define SBX__V1__WATCH_EVENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__watch_event__descriptor) \
+    , SBX__V1__WATCH_EVENT_KIND__WATCH_UNSPECIFIED, {0,NULL}, {0,NULL}, 0, 0, 0 }
+
+
+struct  Sbx__V1__WatchEventBatch
+{
+  ProtobufCMessage base;
+  size_t n_events;
+  Sbx__V1__WatchEvent **events;
+};
+#define SBX__V1__WATCH_EVENT_BATCH__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__watch_event_batch__descriptor) \
+    , 0,NULL }
+
+
+struct  Sbx__V1__WatchRequest
+{
+  ProtobufCMessage base;
+  char *session_id;
+  /*
+   * a directory; relative to /workspace; "" = /workspace
+   */
+  char *path;
+  protobuf_c_boolean recursive;
+  /*
+   * at most 16, each at most 256 bytes
+   */
+  size_t n_globs;
+  char **globs;
+};
+#define SBX__V1__WATCH_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__watch_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL }
+
+
+struct  Sbx__V1__WatchResponse
+{
+  ProtobufCMessage base;
+  char *watch_id;
+  /*
+   * the session's last seq before its events
+   */
+  uint64_t after_seq;
+};
+#define SBX__V1__WATCH_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__watch_response__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Sbx__V1__UnwatchRequest
+{
+  ProtobufCMessage base;
+  char *session_id;
+  char *watch_id;
+};
+#define SBX__V1__UNWATCH_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__unwatch_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Sbx__V1__UnwatchResponse
+{
+  ProtobufCMessage base;
+};
+#define SBX__V1__UNWATCH_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__unwatch_response__descriptor) \
+     }
 
 
 /* Sbx__V1__Credentials methods */
@@ -1817,6 +2382,44 @@ Sbx__V1__RotateTokenResponse *
 void   sbx__v1__rotate_token_response__free_unpacked
                      (Sbx__V1__RotateTokenResponse *message,
                       ProtobufCAllocator *allocator);
+/* Sbx__V1__SetEgressRequest methods */
+void   sbx__v1__set_egress_request__init
+                     (Sbx__V1__SetEgressRequest         *message);
+size_t sbx__v1__set_egress_request__get_packed_size
+                     (const Sbx__V1__SetEgressRequest   *message);
+size_t sbx__v1__set_egress_request__pack
+                     (const Sbx__V1__SetEgressRequest   *message,
+                      uint8_t             *out);
+size_t sbx__v1__set_egress_request__pack_to_buffer
+                     (const Sbx__V1__SetEgressRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__SetEgressRequest *
+       sbx__v1__set_egress_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__set_egress_request__free_unpacked
+                     (Sbx__V1__SetEgressRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__SetEgressResponse methods */
+void   sbx__v1__set_egress_response__init
+                     (Sbx__V1__SetEgressResponse         *message);
+size_t sbx__v1__set_egress_response__get_packed_size
+                     (const Sbx__V1__SetEgressResponse   *message);
+size_t sbx__v1__set_egress_response__pack
+                     (const Sbx__V1__SetEgressResponse   *message,
+                      uint8_t             *out);
+size_t sbx__v1__set_egress_response__pack_to_buffer
+                     (const Sbx__V1__SetEgressResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__SetEgressResponse *
+       sbx__v1__set_egress_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__set_egress_response__free_unpacked
+                     (Sbx__V1__SetEgressResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Sbx__V1__CleanupIdleRequest methods */
 void   sbx__v1__cleanup_idle_request__init
                      (Sbx__V1__CleanupIdleRequest         *message);
@@ -1854,6 +2457,215 @@ Sbx__V1__CleanupIdleResponse *
                       const uint8_t       *data);
 void   sbx__v1__cleanup_idle_response__free_unpacked
                      (Sbx__V1__CleanupIdleResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__Snapshot methods */
+void   sbx__v1__snapshot__init
+                     (Sbx__V1__Snapshot         *message);
+size_t sbx__v1__snapshot__get_packed_size
+                     (const Sbx__V1__Snapshot   *message);
+size_t sbx__v1__snapshot__pack
+                     (const Sbx__V1__Snapshot   *message,
+                      uint8_t             *out);
+size_t sbx__v1__snapshot__pack_to_buffer
+                     (const Sbx__V1__Snapshot   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__Snapshot *
+       sbx__v1__snapshot__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__snapshot__free_unpacked
+                     (Sbx__V1__Snapshot *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__SnapshotRequest methods */
+void   sbx__v1__snapshot_request__init
+                     (Sbx__V1__SnapshotRequest         *message);
+size_t sbx__v1__snapshot_request__get_packed_size
+                     (const Sbx__V1__SnapshotRequest   *message);
+size_t sbx__v1__snapshot_request__pack
+                     (const Sbx__V1__SnapshotRequest   *message,
+                      uint8_t             *out);
+size_t sbx__v1__snapshot_request__pack_to_buffer
+                     (const Sbx__V1__SnapshotRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__SnapshotRequest *
+       sbx__v1__snapshot_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__snapshot_request__free_unpacked
+                     (Sbx__V1__SnapshotRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__SnapshotResponse methods */
+void   sbx__v1__snapshot_response__init
+                     (Sbx__V1__SnapshotResponse         *message);
+size_t sbx__v1__snapshot_response__get_packed_size
+                     (const Sbx__V1__SnapshotResponse   *message);
+size_t sbx__v1__snapshot_response__pack
+                     (const Sbx__V1__SnapshotResponse   *message,
+                      uint8_t             *out);
+size_t sbx__v1__snapshot_response__pack_to_buffer
+                     (const Sbx__V1__SnapshotResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__SnapshotResponse *
+       sbx__v1__snapshot_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__snapshot_response__free_unpacked
+                     (Sbx__V1__SnapshotResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__ListSnapshotsRequest methods */
+void   sbx__v1__list_snapshots_request__init
+                     (Sbx__V1__ListSnapshotsRequest         *message);
+size_t sbx__v1__list_snapshots_request__get_packed_size
+                     (const Sbx__V1__ListSnapshotsRequest   *message);
+size_t sbx__v1__list_snapshots_request__pack
+                     (const Sbx__V1__ListSnapshotsRequest   *message,
+                      uint8_t             *out);
+size_t sbx__v1__list_snapshots_request__pack_to_buffer
+                     (const Sbx__V1__ListSnapshotsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__ListSnapshotsRequest *
+       sbx__v1__list_snapshots_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__list_snapshots_request__free_unpacked
+                     (Sbx__V1__ListSnapshotsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__ListSnapshotsResponse methods */
+void   sbx__v1__list_snapshots_response__init
+                     (Sbx__V1__ListSnapshotsResponse         *message);
+size_t sbx__v1__list_snapshots_response__get_packed_size
+                     (const Sbx__V1__ListSnapshotsResponse   *message);
+size_t sbx__v1__list_snapshots_response__pack
+                     (const Sbx__V1__ListSnapshotsResponse   *message,
+                      uint8_t             *out);
+size_t sbx__v1__list_snapshots_response__pack_to_buffer
+                     (const Sbx__V1__ListSnapshotsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__ListSnapshotsResponse *
+       sbx__v1__list_snapshots_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__list_snapshots_response__free_unpacked
+                     (Sbx__V1__ListSnapshotsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__GetSnapshotRequest methods */
+void   sbx__v1__get_snapshot_request__init
+                     (Sbx__V1__GetSnapshotRequest         *message);
+size_t sbx__v1__get_snapshot_request__get_packed_size
+                     (const Sbx__V1__GetSnapshotRequest   *message);
+size_t sbx__v1__get_snapshot_request__pack
+                     (const Sbx__V1__GetSnapshotRequest   *message,
+                      uint8_t             *out);
+size_t sbx__v1__get_snapshot_request__pack_to_buffer
+                     (const Sbx__V1__GetSnapshotRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__GetSnapshotRequest *
+       sbx__v1__get_snapshot_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__get_snapshot_request__free_unpacked
+                     (Sbx__V1__GetSnapshotRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__GetSnapshotResponse methods */
+void   sbx__v1__get_snapshot_response__init
+                     (Sbx__V1__GetSnapshotResponse         *message);
+size_t sbx__v1__get_snapshot_response__get_packed_size
+                     (const Sbx__V1__GetSnapshotResponse   *message);
+size_t sbx__v1__get_snapshot_response__pack
+                     (const Sbx__V1__GetSnapshotResponse   *message,
+                      uint8_t             *out);
+size_t sbx__v1__get_snapshot_response__pack_to_buffer
+                     (const Sbx__V1__GetSnapshotResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__GetSnapshotResponse *
+       sbx__v1__get_snapshot_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__get_snapshot_response__free_unpacked
+                     (Sbx__V1__GetSnapshotResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__DeleteSnapshotRequest methods */
+void   sbx__v1__delete_snapshot_request__init
+                     (Sbx__V1__DeleteSnapshotRequest         *message);
+size_t sbx__v1__delete_snapshot_request__get_packed_size
+                     (const Sbx__V1__DeleteSnapshotRequest   *message);
+size_t sbx__v1__delete_snapshot_request__pack
+                     (const Sbx__V1__DeleteSnapshotRequest   *message,
+                      uint8_t             *out);
+size_t sbx__v1__delete_snapshot_request__pack_to_buffer
+                     (const Sbx__V1__DeleteSnapshotRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__DeleteSnapshotRequest *
+       sbx__v1__delete_snapshot_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__delete_snapshot_request__free_unpacked
+                     (Sbx__V1__DeleteSnapshotRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__DeleteSnapshotResponse methods */
+void   sbx__v1__delete_snapshot_response__init
+                     (Sbx__V1__DeleteSnapshotResponse         *message);
+size_t sbx__v1__delete_snapshot_response__get_packed_size
+                     (const Sbx__V1__DeleteSnapshotResponse   *message);
+size_t sbx__v1__delete_snapshot_response__pack
+                     (const Sbx__V1__DeleteSnapshotResponse   *message,
+                      uint8_t             *out);
+size_t sbx__v1__delete_snapshot_response__pack_to_buffer
+                     (const Sbx__V1__DeleteSnapshotResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__DeleteSnapshotResponse *
+       sbx__v1__delete_snapshot_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__delete_snapshot_response__free_unpacked
+                     (Sbx__V1__DeleteSnapshotResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__RestoreSessionRequest methods */
+void   sbx__v1__restore_session_request__init
+                     (Sbx__V1__RestoreSessionRequest         *message);
+size_t sbx__v1__restore_session_request__get_packed_size
+                     (const Sbx__V1__RestoreSessionRequest   *message);
+size_t sbx__v1__restore_session_request__pack
+                     (const Sbx__V1__RestoreSessionRequest   *message,
+                      uint8_t             *out);
+size_t sbx__v1__restore_session_request__pack_to_buffer
+                     (const Sbx__V1__RestoreSessionRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__RestoreSessionRequest *
+       sbx__v1__restore_session_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__restore_session_request__free_unpacked
+                     (Sbx__V1__RestoreSessionRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__RestoreSessionResponse methods */
+void   sbx__v1__restore_session_response__init
+                     (Sbx__V1__RestoreSessionResponse         *message);
+size_t sbx__v1__restore_session_response__get_packed_size
+                     (const Sbx__V1__RestoreSessionResponse   *message);
+size_t sbx__v1__restore_session_response__pack
+                     (const Sbx__V1__RestoreSessionResponse   *message,
+                      uint8_t             *out);
+size_t sbx__v1__restore_session_response__pack_to_buffer
+                     (const Sbx__V1__RestoreSessionResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__RestoreSessionResponse *
+       sbx__v1__restore_session_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__restore_session_response__free_unpacked
+                     (Sbx__V1__RestoreSessionResponse *message,
                       ProtobufCAllocator *allocator);
 /* Sbx__V1__Runtime methods */
 void   sbx__v1__runtime__init
@@ -3109,6 +3921,329 @@ Sbx__V1__ReadLogsResponse *
 void   sbx__v1__read_logs_response__free_unpacked
                      (Sbx__V1__ReadLogsResponse *message,
                       ProtobufCAllocator *allocator);
+/* Sbx__V1__TerminalInfo methods */
+void   sbx__v1__terminal_info__init
+                     (Sbx__V1__TerminalInfo         *message);
+size_t sbx__v1__terminal_info__get_packed_size
+                     (const Sbx__V1__TerminalInfo   *message);
+size_t sbx__v1__terminal_info__pack
+                     (const Sbx__V1__TerminalInfo   *message,
+                      uint8_t             *out);
+size_t sbx__v1__terminal_info__pack_to_buffer
+                     (const Sbx__V1__TerminalInfo   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__TerminalInfo *
+       sbx__v1__terminal_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__terminal_info__free_unpacked
+                     (Sbx__V1__TerminalInfo *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__OpenTerminalRequest methods */
+void   sbx__v1__open_terminal_request__init
+                     (Sbx__V1__OpenTerminalRequest         *message);
+size_t sbx__v1__open_terminal_request__get_packed_size
+                     (const Sbx__V1__OpenTerminalRequest   *message);
+size_t sbx__v1__open_terminal_request__pack
+                     (const Sbx__V1__OpenTerminalRequest   *message,
+                      uint8_t             *out);
+size_t sbx__v1__open_terminal_request__pack_to_buffer
+                     (const Sbx__V1__OpenTerminalRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__OpenTerminalRequest *
+       sbx__v1__open_terminal_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__open_terminal_request__free_unpacked
+                     (Sbx__V1__OpenTerminalRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__OpenTerminalResponse methods */
+void   sbx__v1__open_terminal_response__init
+                     (Sbx__V1__OpenTerminalResponse         *message);
+size_t sbx__v1__open_terminal_response__get_packed_size
+                     (const Sbx__V1__OpenTerminalResponse   *message);
+size_t sbx__v1__open_terminal_response__pack
+                     (const Sbx__V1__OpenTerminalResponse   *message,
+                      uint8_t             *out);
+size_t sbx__v1__open_terminal_response__pack_to_buffer
+                     (const Sbx__V1__OpenTerminalResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__OpenTerminalResponse *
+       sbx__v1__open_terminal_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__open_terminal_response__free_unpacked
+                     (Sbx__V1__OpenTerminalResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__TerminalInputRequest methods */
+void   sbx__v1__terminal_input_request__init
+                     (Sbx__V1__TerminalInputRequest         *message);
+size_t sbx__v1__terminal_input_request__get_packed_size
+                     (const Sbx__V1__TerminalInputRequest   *message);
+size_t sbx__v1__terminal_input_request__pack
+                     (const Sbx__V1__TerminalInputRequest   *message,
+                      uint8_t             *out);
+size_t sbx__v1__terminal_input_request__pack_to_buffer
+                     (const Sbx__V1__TerminalInputRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__TerminalInputRequest *
+       sbx__v1__terminal_input_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__terminal_input_request__free_unpacked
+                     (Sbx__V1__TerminalInputRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__TerminalInputResponse methods */
+void   sbx__v1__terminal_input_response__init
+                     (Sbx__V1__TerminalInputResponse         *message);
+size_t sbx__v1__terminal_input_response__get_packed_size
+                     (const Sbx__V1__TerminalInputResponse   *message);
+size_t sbx__v1__terminal_input_response__pack
+                     (const Sbx__V1__TerminalInputResponse   *message,
+                      uint8_t             *out);
+size_t sbx__v1__terminal_input_response__pack_to_buffer
+                     (const Sbx__V1__TerminalInputResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__TerminalInputResponse *
+       sbx__v1__terminal_input_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__terminal_input_response__free_unpacked
+                     (Sbx__V1__TerminalInputResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__ResizeTerminalRequest methods */
+void   sbx__v1__resize_terminal_request__init
+                     (Sbx__V1__ResizeTerminalRequest         *message);
+size_t sbx__v1__resize_terminal_request__get_packed_size
+                     (const Sbx__V1__ResizeTerminalRequest   *message);
+size_t sbx__v1__resize_terminal_request__pack
+                     (const Sbx__V1__ResizeTerminalRequest   *message,
+                      uint8_t             *out);
+size_t sbx__v1__resize_terminal_request__pack_to_buffer
+                     (const Sbx__V1__ResizeTerminalRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__ResizeTerminalRequest *
+       sbx__v1__resize_terminal_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__resize_terminal_request__free_unpacked
+                     (Sbx__V1__ResizeTerminalRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__ResizeTerminalResponse methods */
+void   sbx__v1__resize_terminal_response__init
+                     (Sbx__V1__ResizeTerminalResponse         *message);
+size_t sbx__v1__resize_terminal_response__get_packed_size
+                     (const Sbx__V1__ResizeTerminalResponse   *message);
+size_t sbx__v1__resize_terminal_response__pack
+                     (const Sbx__V1__ResizeTerminalResponse   *message,
+                      uint8_t             *out);
+size_t sbx__v1__resize_terminal_response__pack_to_buffer
+                     (const Sbx__V1__ResizeTerminalResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__ResizeTerminalResponse *
+       sbx__v1__resize_terminal_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__resize_terminal_response__free_unpacked
+                     (Sbx__V1__ResizeTerminalResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__CloseTerminalRequest methods */
+void   sbx__v1__close_terminal_request__init
+                     (Sbx__V1__CloseTerminalRequest         *message);
+size_t sbx__v1__close_terminal_request__get_packed_size
+                     (const Sbx__V1__CloseTerminalRequest   *message);
+size_t sbx__v1__close_terminal_request__pack
+                     (const Sbx__V1__CloseTerminalRequest   *message,
+                      uint8_t             *out);
+size_t sbx__v1__close_terminal_request__pack_to_buffer
+                     (const Sbx__V1__CloseTerminalRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__CloseTerminalRequest *
+       sbx__v1__close_terminal_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__close_terminal_request__free_unpacked
+                     (Sbx__V1__CloseTerminalRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__CloseTerminalResponse methods */
+void   sbx__v1__close_terminal_response__init
+                     (Sbx__V1__CloseTerminalResponse         *message);
+size_t sbx__v1__close_terminal_response__get_packed_size
+                     (const Sbx__V1__CloseTerminalResponse   *message);
+size_t sbx__v1__close_terminal_response__pack
+                     (const Sbx__V1__CloseTerminalResponse   *message,
+                      uint8_t             *out);
+size_t sbx__v1__close_terminal_response__pack_to_buffer
+                     (const Sbx__V1__CloseTerminalResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__CloseTerminalResponse *
+       sbx__v1__close_terminal_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__close_terminal_response__free_unpacked
+                     (Sbx__V1__CloseTerminalResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__ListTerminalsRequest methods */
+void   sbx__v1__list_terminals_request__init
+                     (Sbx__V1__ListTerminalsRequest         *message);
+size_t sbx__v1__list_terminals_request__get_packed_size
+                     (const Sbx__V1__ListTerminalsRequest   *message);
+size_t sbx__v1__list_terminals_request__pack
+                     (const Sbx__V1__ListTerminalsRequest   *message,
+                      uint8_t             *out);
+size_t sbx__v1__list_terminals_request__pack_to_buffer
+                     (const Sbx__V1__ListTerminalsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__ListTerminalsRequest *
+       sbx__v1__list_terminals_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__list_terminals_request__free_unpacked
+                     (Sbx__V1__ListTerminalsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__ListTerminalsResponse methods */
+void   sbx__v1__list_terminals_response__init
+                     (Sbx__V1__ListTerminalsResponse         *message);
+size_t sbx__v1__list_terminals_response__get_packed_size
+                     (const Sbx__V1__ListTerminalsResponse   *message);
+size_t sbx__v1__list_terminals_response__pack
+                     (const Sbx__V1__ListTerminalsResponse   *message,
+                      uint8_t             *out);
+size_t sbx__v1__list_terminals_response__pack_to_buffer
+                     (const Sbx__V1__ListTerminalsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__ListTerminalsResponse *
+       sbx__v1__list_terminals_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__list_terminals_response__free_unpacked
+                     (Sbx__V1__ListTerminalsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__WatchEvent methods */
+void   sbx__v1__watch_event__init
+                     (Sbx__V1__WatchEvent         *message);
+size_t sbx__v1__watch_event__get_packed_size
+                     (const Sbx__V1__WatchEvent   *message);
+size_t sbx__v1__watch_event__pack
+                     (const Sbx__V1__WatchEvent   *message,
+                      uint8_t             *out);
+size_t sbx__v1__watch_event__pack_to_buffer
+                     (const Sbx__V1__WatchEvent   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__WatchEvent *
+       sbx__v1__watch_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__watch_event__free_unpacked
+                     (Sbx__V1__WatchEvent *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__WatchEventBatch methods */
+void   sbx__v1__watch_event_batch__init
+                     (Sbx__V1__WatchEventBatch         *message);
+size_t sbx__v1__watch_event_batch__get_packed_size
+                     (const Sbx__V1__WatchEventBatch   *message);
+size_t sbx__v1__watch_event_batch__pack
+                     (const Sbx__V1__WatchEventBatch   *message,
+                      uint8_t             *out);
+size_t sbx__v1__watch_event_batch__pack_to_buffer
+                     (const Sbx__V1__WatchEventBatch   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__WatchEventBatch *
+       sbx__v1__watch_event_batch__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__watch_event_batch__free_unpacked
+                     (Sbx__V1__WatchEventBatch *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__WatchRequest methods */
+void   sbx__v1__watch_request__init
+                     (Sbx__V1__WatchRequest         *message);
+size_t sbx__v1__watch_request__get_packed_size
+                     (const Sbx__V1__WatchRequest   *message);
+size_t sbx__v1__watch_request__pack
+                     (const Sbx__V1__WatchRequest   *message,
+                      uint8_t             *out);
+size_t sbx__v1__watch_request__pack_to_buffer
+                     (const Sbx__V1__WatchRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__WatchRequest *
+       sbx__v1__watch_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__watch_request__free_unpacked
+                     (Sbx__V1__WatchRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__WatchResponse methods */
+void   sbx__v1__watch_response__init
+                     (Sbx__V1__WatchResponse         *message);
+size_t sbx__v1__watch_response__get_packed_size
+                     (const Sbx__V1__WatchResponse   *message);
+size_t sbx__v1__watch_response__pack
+                     (const Sbx__V1__WatchResponse   *message,
+                      uint8_t             *out);
+size_t sbx__v1__watch_response__pack_to_buffer
+                     (const Sbx__V1__WatchResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__WatchResponse *
+       sbx__v1__watch_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__watch_response__free_unpacked
+                     (Sbx__V1__WatchResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__UnwatchRequest methods */
+void   sbx__v1__unwatch_request__init
+                     (Sbx__V1__UnwatchRequest         *message);
+size_t sbx__v1__unwatch_request__get_packed_size
+                     (const Sbx__V1__UnwatchRequest   *message);
+size_t sbx__v1__unwatch_request__pack
+                     (const Sbx__V1__UnwatchRequest   *message,
+                      uint8_t             *out);
+size_t sbx__v1__unwatch_request__pack_to_buffer
+                     (const Sbx__V1__UnwatchRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__UnwatchRequest *
+       sbx__v1__unwatch_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__unwatch_request__free_unpacked
+                     (Sbx__V1__UnwatchRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__V1__UnwatchResponse methods */
+void   sbx__v1__unwatch_response__init
+                     (Sbx__V1__UnwatchResponse         *message);
+size_t sbx__v1__unwatch_response__get_packed_size
+                     (const Sbx__V1__UnwatchResponse   *message);
+size_t sbx__v1__unwatch_response__pack
+                     (const Sbx__V1__UnwatchResponse   *message,
+                      uint8_t             *out);
+size_t sbx__v1__unwatch_response__pack_to_buffer
+                     (const Sbx__V1__UnwatchResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__V1__UnwatchResponse *
+       sbx__v1__unwatch_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__v1__unwatch_response__free_unpacked
+                     (Sbx__V1__UnwatchResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Sbx__V1__Credentials_Closure)
@@ -3171,11 +4306,50 @@ typedef void (*Sbx__V1__RotateTokenRequest_Closure)
 typedef void (*Sbx__V1__RotateTokenResponse_Closure)
                  (const Sbx__V1__RotateTokenResponse *message,
                   void *closure_data);
+typedef void (*Sbx__V1__SetEgressRequest_Closure)
+                 (const Sbx__V1__SetEgressRequest *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__SetEgressResponse_Closure)
+                 (const Sbx__V1__SetEgressResponse *message,
+                  void *closure_data);
 typedef void (*Sbx__V1__CleanupIdleRequest_Closure)
                  (const Sbx__V1__CleanupIdleRequest *message,
                   void *closure_data);
 typedef void (*Sbx__V1__CleanupIdleResponse_Closure)
                  (const Sbx__V1__CleanupIdleResponse *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__Snapshot_Closure)
+                 (const Sbx__V1__Snapshot *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__SnapshotRequest_Closure)
+                 (const Sbx__V1__SnapshotRequest *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__SnapshotResponse_Closure)
+                 (const Sbx__V1__SnapshotResponse *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__ListSnapshotsRequest_Closure)
+                 (const Sbx__V1__ListSnapshotsRequest *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__ListSnapshotsResponse_Closure)
+                 (const Sbx__V1__ListSnapshotsResponse *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__GetSnapshotRequest_Closure)
+                 (const Sbx__V1__GetSnapshotRequest *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__GetSnapshotResponse_Closure)
+                 (const Sbx__V1__GetSnapshotResponse *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__DeleteSnapshotRequest_Closure)
+                 (const Sbx__V1__DeleteSnapshotRequest *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__DeleteSnapshotResponse_Closure)
+                 (const Sbx__V1__DeleteSnapshotResponse *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__RestoreSessionRequest_Closure)
+                 (const Sbx__V1__RestoreSessionRequest *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__RestoreSessionResponse_Closure)
+                 (const Sbx__V1__RestoreSessionResponse *message,
                   void *closure_data);
 typedef void (*Sbx__V1__Runtime_Closure)
                  (const Sbx__V1__Runtime *message,
@@ -3375,6 +4549,57 @@ typedef void (*Sbx__V1__ReadLogsRequest_Closure)
 typedef void (*Sbx__V1__ReadLogsResponse_Closure)
                  (const Sbx__V1__ReadLogsResponse *message,
                   void *closure_data);
+typedef void (*Sbx__V1__TerminalInfo_Closure)
+                 (const Sbx__V1__TerminalInfo *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__OpenTerminalRequest_Closure)
+                 (const Sbx__V1__OpenTerminalRequest *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__OpenTerminalResponse_Closure)
+                 (const Sbx__V1__OpenTerminalResponse *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__TerminalInputRequest_Closure)
+                 (const Sbx__V1__TerminalInputRequest *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__TerminalInputResponse_Closure)
+                 (const Sbx__V1__TerminalInputResponse *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__ResizeTerminalRequest_Closure)
+                 (const Sbx__V1__ResizeTerminalRequest *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__ResizeTerminalResponse_Closure)
+                 (const Sbx__V1__ResizeTerminalResponse *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__CloseTerminalRequest_Closure)
+                 (const Sbx__V1__CloseTerminalRequest *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__CloseTerminalResponse_Closure)
+                 (const Sbx__V1__CloseTerminalResponse *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__ListTerminalsRequest_Closure)
+                 (const Sbx__V1__ListTerminalsRequest *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__ListTerminalsResponse_Closure)
+                 (const Sbx__V1__ListTerminalsResponse *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__WatchEvent_Closure)
+                 (const Sbx__V1__WatchEvent *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__WatchEventBatch_Closure)
+                 (const Sbx__V1__WatchEventBatch *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__WatchRequest_Closure)
+                 (const Sbx__V1__WatchRequest *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__WatchResponse_Closure)
+                 (const Sbx__V1__WatchResponse *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__UnwatchRequest_Closure)
+                 (const Sbx__V1__UnwatchRequest *message,
+                  void *closure_data);
+typedef void (*Sbx__V1__UnwatchResponse_Closure)
+                 (const Sbx__V1__UnwatchResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -3422,6 +4647,30 @@ struct Sbx__V1__SessionService_Service
                          const Sbx__V1__CreateRuntimeRequest *input,
                          Sbx__V1__CreateRuntimeResponse_Closure closure,
                          void *closure_data);
+  void (*snapshot)(Sbx__V1__SessionService_Service *service,
+                   const Sbx__V1__SnapshotRequest *input,
+                   Sbx__V1__SnapshotResponse_Closure closure,
+                   void *closure_data);
+  void (*list_snapshots)(Sbx__V1__SessionService_Service *service,
+                         const Sbx__V1__ListSnapshotsRequest *input,
+                         Sbx__V1__ListSnapshotsResponse_Closure closure,
+                         void *closure_data);
+  void (*get_snapshot)(Sbx__V1__SessionService_Service *service,
+                       const Sbx__V1__GetSnapshotRequest *input,
+                       Sbx__V1__GetSnapshotResponse_Closure closure,
+                       void *closure_data);
+  void (*delete_snapshot)(Sbx__V1__SessionService_Service *service,
+                          const Sbx__V1__DeleteSnapshotRequest *input,
+                          Sbx__V1__DeleteSnapshotResponse_Closure closure,
+                          void *closure_data);
+  void (*restore_session)(Sbx__V1__SessionService_Service *service,
+                          const Sbx__V1__RestoreSessionRequest *input,
+                          Sbx__V1__RestoreSessionResponse_Closure closure,
+                          void *closure_data);
+  void (*set_egress)(Sbx__V1__SessionService_Service *service,
+                     const Sbx__V1__SetEgressRequest *input,
+                     Sbx__V1__SetEgressResponse_Closure closure,
+                     void *closure_data);
 };
 typedef void (*Sbx__V1__SessionService_ServiceDestroy)(Sbx__V1__SessionService_Service *);
 void sbx__v1__session_service__init (Sbx__V1__SessionService_Service *service,
@@ -3439,7 +4688,13 @@ void sbx__v1__session_service__init (Sbx__V1__SessionService_Service *service,
       function_prefix__ ## cleanup_idle,\
       function_prefix__ ## list_runtimes,\
       function_prefix__ ## get_runtime,\
-      function_prefix__ ## create_runtime  }
+      function_prefix__ ## create_runtime,\
+      function_prefix__ ## snapshot,\
+      function_prefix__ ## list_snapshots,\
+      function_prefix__ ## get_snapshot,\
+      function_prefix__ ## delete_snapshot,\
+      function_prefix__ ## restore_session,\
+      function_prefix__ ## set_egress  }
 void sbx__v1__session_service__create_session(ProtobufCService *service,
                                               const Sbx__V1__CreateSessionRequest *input,
                                               Sbx__V1__CreateSessionResponse_Closure closure,
@@ -3480,6 +4735,30 @@ void sbx__v1__session_service__create_runtime(ProtobufCService *service,
                                               const Sbx__V1__CreateRuntimeRequest *input,
                                               Sbx__V1__CreateRuntimeResponse_Closure closure,
                                               void *closure_data);
+void sbx__v1__session_service__snapshot(ProtobufCService *service,
+                                        const Sbx__V1__SnapshotRequest *input,
+                                        Sbx__V1__SnapshotResponse_Closure closure,
+                                        void *closure_data);
+void sbx__v1__session_service__list_snapshots(ProtobufCService *service,
+                                              const Sbx__V1__ListSnapshotsRequest *input,
+                                              Sbx__V1__ListSnapshotsResponse_Closure closure,
+                                              void *closure_data);
+void sbx__v1__session_service__get_snapshot(ProtobufCService *service,
+                                            const Sbx__V1__GetSnapshotRequest *input,
+                                            Sbx__V1__GetSnapshotResponse_Closure closure,
+                                            void *closure_data);
+void sbx__v1__session_service__delete_snapshot(ProtobufCService *service,
+                                               const Sbx__V1__DeleteSnapshotRequest *input,
+                                               Sbx__V1__DeleteSnapshotResponse_Closure closure,
+                                               void *closure_data);
+void sbx__v1__session_service__restore_session(ProtobufCService *service,
+                                               const Sbx__V1__RestoreSessionRequest *input,
+                                               Sbx__V1__RestoreSessionResponse_Closure closure,
+                                               void *closure_data);
+void sbx__v1__session_service__set_egress(ProtobufCService *service,
+                                          const Sbx__V1__SetEgressRequest *input,
+                                          Sbx__V1__SetEgressResponse_Closure closure,
+                                          void *closure_data);
 typedef struct Sbx__V1__SandboxService_Service Sbx__V1__SandboxService_Service;
 struct Sbx__V1__SandboxService_Service
 {
@@ -3588,6 +4867,34 @@ struct Sbx__V1__SandboxService_Service
                     const Sbx__V1__ReadLogsRequest *input,
                     Sbx__V1__ReadLogsResponse_Closure closure,
                     void *closure_data);
+  void (*open_terminal)(Sbx__V1__SandboxService_Service *service,
+                        const Sbx__V1__OpenTerminalRequest *input,
+                        Sbx__V1__OpenTerminalResponse_Closure closure,
+                        void *closure_data);
+  void (*terminal_input)(Sbx__V1__SandboxService_Service *service,
+                         const Sbx__V1__TerminalInputRequest *input,
+                         Sbx__V1__TerminalInputResponse_Closure closure,
+                         void *closure_data);
+  void (*resize_terminal)(Sbx__V1__SandboxService_Service *service,
+                          const Sbx__V1__ResizeTerminalRequest *input,
+                          Sbx__V1__ResizeTerminalResponse_Closure closure,
+                          void *closure_data);
+  void (*close_terminal)(Sbx__V1__SandboxService_Service *service,
+                         const Sbx__V1__CloseTerminalRequest *input,
+                         Sbx__V1__CloseTerminalResponse_Closure closure,
+                         void *closure_data);
+  void (*list_terminals)(Sbx__V1__SandboxService_Service *service,
+                         const Sbx__V1__ListTerminalsRequest *input,
+                         Sbx__V1__ListTerminalsResponse_Closure closure,
+                         void *closure_data);
+  void (*watch)(Sbx__V1__SandboxService_Service *service,
+                const Sbx__V1__WatchRequest *input,
+                Sbx__V1__WatchResponse_Closure closure,
+                void *closure_data);
+  void (*unwatch)(Sbx__V1__SandboxService_Service *service,
+                  const Sbx__V1__UnwatchRequest *input,
+                  Sbx__V1__UnwatchResponse_Closure closure,
+                  void *closure_data);
 };
 typedef void (*Sbx__V1__SandboxService_ServiceDestroy)(Sbx__V1__SandboxService_Service *);
 void sbx__v1__sandbox_service__init (Sbx__V1__SandboxService_Service *service,
@@ -3621,7 +4928,14 @@ void sbx__v1__sandbox_service__init (Sbx__V1__SandboxService_Service *service,
       function_prefix__ ## close_stdin,\
       function_prefix__ ## read_process_output,\
       function_prefix__ ## subscribe_logs,\
-      function_prefix__ ## read_logs  }
+      function_prefix__ ## read_logs,\
+      function_prefix__ ## open_terminal,\
+      function_prefix__ ## terminal_input,\
+      function_prefix__ ## resize_terminal,\
+      function_prefix__ ## close_terminal,\
+      function_prefix__ ## list_terminals,\
+      function_prefix__ ## watch,\
+      function_prefix__ ## unwatch  }
 void sbx__v1__sandbox_service__ls(ProtobufCService *service,
                                   const Sbx__V1__LsRequest *input,
                                   Sbx__V1__LsResponse_Closure closure,
@@ -3726,6 +5040,34 @@ void sbx__v1__sandbox_service__read_logs(ProtobufCService *service,
                                          const Sbx__V1__ReadLogsRequest *input,
                                          Sbx__V1__ReadLogsResponse_Closure closure,
                                          void *closure_data);
+void sbx__v1__sandbox_service__open_terminal(ProtobufCService *service,
+                                             const Sbx__V1__OpenTerminalRequest *input,
+                                             Sbx__V1__OpenTerminalResponse_Closure closure,
+                                             void *closure_data);
+void sbx__v1__sandbox_service__terminal_input(ProtobufCService *service,
+                                              const Sbx__V1__TerminalInputRequest *input,
+                                              Sbx__V1__TerminalInputResponse_Closure closure,
+                                              void *closure_data);
+void sbx__v1__sandbox_service__resize_terminal(ProtobufCService *service,
+                                               const Sbx__V1__ResizeTerminalRequest *input,
+                                               Sbx__V1__ResizeTerminalResponse_Closure closure,
+                                               void *closure_data);
+void sbx__v1__sandbox_service__close_terminal(ProtobufCService *service,
+                                              const Sbx__V1__CloseTerminalRequest *input,
+                                              Sbx__V1__CloseTerminalResponse_Closure closure,
+                                              void *closure_data);
+void sbx__v1__sandbox_service__list_terminals(ProtobufCService *service,
+                                              const Sbx__V1__ListTerminalsRequest *input,
+                                              Sbx__V1__ListTerminalsResponse_Closure closure,
+                                              void *closure_data);
+void sbx__v1__sandbox_service__watch(ProtobufCService *service,
+                                     const Sbx__V1__WatchRequest *input,
+                                     Sbx__V1__WatchResponse_Closure closure,
+                                     void *closure_data);
+void sbx__v1__sandbox_service__unwatch(ProtobufCService *service,
+                                       const Sbx__V1__UnwatchRequest *input,
+                                       Sbx__V1__UnwatchResponse_Closure closure,
+                                       void *closure_data);
 
 /* --- descriptors --- */
 
@@ -3735,6 +5077,7 @@ extern const ProtobufCEnumDescriptor    sbx__v1__grep_mode__descriptor;
 extern const ProtobufCEnumDescriptor    sbx__v1__process_state__descriptor;
 extern const ProtobufCEnumDescriptor    sbx__v1__signal__descriptor;
 extern const ProtobufCEnumDescriptor    sbx__v1__log_stream__descriptor;
+extern const ProtobufCEnumDescriptor    sbx__v1__watch_event_kind__descriptor;
 extern const ProtobufCMessageDescriptor sbx__v1__credentials__descriptor;
 extern const ProtobufCMessageDescriptor sbx__v1__request__descriptor;
 extern const ProtobufCMessageDescriptor sbx__v1__status__descriptor;
@@ -3755,8 +5098,21 @@ extern const ProtobufCMessageDescriptor sbx__v1__end_session_request__descriptor
 extern const ProtobufCMessageDescriptor sbx__v1__end_session_response__descriptor;
 extern const ProtobufCMessageDescriptor sbx__v1__rotate_token_request__descriptor;
 extern const ProtobufCMessageDescriptor sbx__v1__rotate_token_response__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__set_egress_request__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__set_egress_response__descriptor;
 extern const ProtobufCMessageDescriptor sbx__v1__cleanup_idle_request__descriptor;
 extern const ProtobufCMessageDescriptor sbx__v1__cleanup_idle_response__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__snapshot__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__snapshot_request__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__snapshot_response__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__list_snapshots_request__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__list_snapshots_response__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__get_snapshot_request__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__get_snapshot_response__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__delete_snapshot_request__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__delete_snapshot_response__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__restore_session_request__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__restore_session_response__descriptor;
 extern const ProtobufCMessageDescriptor sbx__v1__runtime__descriptor;
 extern const ProtobufCMessageDescriptor sbx__v1__list_runtimes_request__descriptor;
 extern const ProtobufCMessageDescriptor sbx__v1__list_runtimes_response__descriptor;
@@ -3823,6 +5179,23 @@ extern const ProtobufCMessageDescriptor sbx__v1__subscribe_logs_request__descrip
 extern const ProtobufCMessageDescriptor sbx__v1__subscribe_logs_response__descriptor;
 extern const ProtobufCMessageDescriptor sbx__v1__read_logs_request__descriptor;
 extern const ProtobufCMessageDescriptor sbx__v1__read_logs_response__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__terminal_info__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__open_terminal_request__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__open_terminal_response__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__terminal_input_request__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__terminal_input_response__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__resize_terminal_request__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__resize_terminal_response__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__close_terminal_request__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__close_terminal_response__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__list_terminals_request__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__list_terminals_response__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__watch_event__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__watch_event_batch__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__watch_request__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__watch_response__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__unwatch_request__descriptor;
+extern const ProtobufCMessageDescriptor sbx__v1__unwatch_response__descriptor;
 extern const ProtobufCServiceDescriptor sbx__v1__session_service__descriptor;
 extern const ProtobufCServiceDescriptor sbx__v1__sandbox_service__descriptor;
 

@@ -727,6 +727,321 @@ void   sbx__agent__v1__file_reply__free_unpacked
   assert(message->base.descriptor == &sbx__agent__v1__file_reply__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   sbx__agent__v1__term_open__init
+                     (Sbx__Agent__V1__TermOpen         *message)
+{
+  static const Sbx__Agent__V1__TermOpen init_value = SBX__AGENT__V1__TERM_OPEN__INIT;
+  *message = init_value;
+}
+size_t sbx__agent__v1__term_open__get_packed_size
+                     (const Sbx__Agent__V1__TermOpen *message)
+{
+  assert(message->base.descriptor == &sbx__agent__v1__term_open__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__agent__v1__term_open__pack
+                     (const Sbx__Agent__V1__TermOpen *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__agent__v1__term_open__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__agent__v1__term_open__pack_to_buffer
+                     (const Sbx__Agent__V1__TermOpen *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__agent__v1__term_open__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__Agent__V1__TermOpen *
+       sbx__agent__v1__term_open__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__Agent__V1__TermOpen *)
+     protobuf_c_message_unpack (&sbx__agent__v1__term_open__descriptor,
+                                allocator, len, data);
+}
+void   sbx__agent__v1__term_open__free_unpacked
+                     (Sbx__Agent__V1__TermOpen *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__agent__v1__term_open__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__agent__v1__term_resize__init
+                     (Sbx__Agent__V1__TermResize         *message)
+{
+  static const Sbx__Agent__V1__TermResize init_value = SBX__AGENT__V1__TERM_RESIZE__INIT;
+  *message = init_value;
+}
+size_t sbx__agent__v1__term_resize__get_packed_size
+                     (const Sbx__Agent__V1__TermResize *message)
+{
+  assert(message->base.descriptor == &sbx__agent__v1__term_resize__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__agent__v1__term_resize__pack
+                     (const Sbx__Agent__V1__TermResize *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__agent__v1__term_resize__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__agent__v1__term_resize__pack_to_buffer
+                     (const Sbx__Agent__V1__TermResize *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__agent__v1__term_resize__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__Agent__V1__TermResize *
+       sbx__agent__v1__term_resize__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__Agent__V1__TermResize *)
+     protobuf_c_message_unpack (&sbx__agent__v1__term_resize__descriptor,
+                                allocator, len, data);
+}
+void   sbx__agent__v1__term_resize__free_unpacked
+                     (Sbx__Agent__V1__TermResize *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__agent__v1__term_resize__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__agent__v1__term_close__init
+                     (Sbx__Agent__V1__TermClose         *message)
+{
+  static const Sbx__Agent__V1__TermClose init_value = SBX__AGENT__V1__TERM_CLOSE__INIT;
+  *message = init_value;
+}
+size_t sbx__agent__v1__term_close__get_packed_size
+                     (const Sbx__Agent__V1__TermClose *message)
+{
+  assert(message->base.descriptor == &sbx__agent__v1__term_close__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__agent__v1__term_close__pack
+                     (const Sbx__Agent__V1__TermClose *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__agent__v1__term_close__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__agent__v1__term_close__pack_to_buffer
+                     (const Sbx__Agent__V1__TermClose *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__agent__v1__term_close__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__Agent__V1__TermClose *
+       sbx__agent__v1__term_close__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__Agent__V1__TermClose *)
+     protobuf_c_message_unpack (&sbx__agent__v1__term_close__descriptor,
+                                allocator, len, data);
+}
+void   sbx__agent__v1__term_close__free_unpacked
+                     (Sbx__Agent__V1__TermClose *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__agent__v1__term_close__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__agent__v1__watch_start__init
+                     (Sbx__Agent__V1__WatchStart         *message)
+{
+  static const Sbx__Agent__V1__WatchStart init_value = SBX__AGENT__V1__WATCH_START__INIT;
+  *message = init_value;
+}
+size_t sbx__agent__v1__watch_start__get_packed_size
+                     (const Sbx__Agent__V1__WatchStart *message)
+{
+  assert(message->base.descriptor == &sbx__agent__v1__watch_start__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__agent__v1__watch_start__pack
+                     (const Sbx__Agent__V1__WatchStart *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__agent__v1__watch_start__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__agent__v1__watch_start__pack_to_buffer
+                     (const Sbx__Agent__V1__WatchStart *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__agent__v1__watch_start__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__Agent__V1__WatchStart *
+       sbx__agent__v1__watch_start__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__Agent__V1__WatchStart *)
+     protobuf_c_message_unpack (&sbx__agent__v1__watch_start__descriptor,
+                                allocator, len, data);
+}
+void   sbx__agent__v1__watch_start__free_unpacked
+                     (Sbx__Agent__V1__WatchStart *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__agent__v1__watch_start__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__agent__v1__watch_stop__init
+                     (Sbx__Agent__V1__WatchStop         *message)
+{
+  static const Sbx__Agent__V1__WatchStop init_value = SBX__AGENT__V1__WATCH_STOP__INIT;
+  *message = init_value;
+}
+size_t sbx__agent__v1__watch_stop__get_packed_size
+                     (const Sbx__Agent__V1__WatchStop *message)
+{
+  assert(message->base.descriptor == &sbx__agent__v1__watch_stop__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__agent__v1__watch_stop__pack
+                     (const Sbx__Agent__V1__WatchStop *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__agent__v1__watch_stop__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__agent__v1__watch_stop__pack_to_buffer
+                     (const Sbx__Agent__V1__WatchStop *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__agent__v1__watch_stop__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__Agent__V1__WatchStop *
+       sbx__agent__v1__watch_stop__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__Agent__V1__WatchStop *)
+     protobuf_c_message_unpack (&sbx__agent__v1__watch_stop__descriptor,
+                                allocator, len, data);
+}
+void   sbx__agent__v1__watch_stop__free_unpacked
+                     (Sbx__Agent__V1__WatchStop *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__agent__v1__watch_stop__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__agent__v1__watch_event__init
+                     (Sbx__Agent__V1__WatchEvent         *message)
+{
+  static const Sbx__Agent__V1__WatchEvent init_value = SBX__AGENT__V1__WATCH_EVENT__INIT;
+  *message = init_value;
+}
+size_t sbx__agent__v1__watch_event__get_packed_size
+                     (const Sbx__Agent__V1__WatchEvent *message)
+{
+  assert(message->base.descriptor == &sbx__agent__v1__watch_event__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__agent__v1__watch_event__pack
+                     (const Sbx__Agent__V1__WatchEvent *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__agent__v1__watch_event__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__agent__v1__watch_event__pack_to_buffer
+                     (const Sbx__Agent__V1__WatchEvent *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__agent__v1__watch_event__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__Agent__V1__WatchEvent *
+       sbx__agent__v1__watch_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__Agent__V1__WatchEvent *)
+     protobuf_c_message_unpack (&sbx__agent__v1__watch_event__descriptor,
+                                allocator, len, data);
+}
+void   sbx__agent__v1__watch_event__free_unpacked
+                     (Sbx__Agent__V1__WatchEvent *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__agent__v1__watch_event__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sbx__agent__v1__watch_events__init
+                     (Sbx__Agent__V1__WatchEvents         *message)
+{
+  static const Sbx__Agent__V1__WatchEvents init_value = SBX__AGENT__V1__WATCH_EVENTS__INIT;
+  *message = init_value;
+}
+size_t sbx__agent__v1__watch_events__get_packed_size
+                     (const Sbx__Agent__V1__WatchEvents *message)
+{
+  assert(message->base.descriptor == &sbx__agent__v1__watch_events__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sbx__agent__v1__watch_events__pack
+                     (const Sbx__Agent__V1__WatchEvents *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sbx__agent__v1__watch_events__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sbx__agent__v1__watch_events__pack_to_buffer
+                     (const Sbx__Agent__V1__WatchEvents *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sbx__agent__v1__watch_events__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sbx__Agent__V1__WatchEvents *
+       sbx__agent__v1__watch_events__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sbx__Agent__V1__WatchEvents *)
+     protobuf_c_message_unpack (&sbx__agent__v1__watch_events__descriptor,
+                                allocator, len, data);
+}
+void   sbx__agent__v1__watch_events__free_unpacked
+                     (Sbx__Agent__V1__WatchEvents *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sbx__agent__v1__watch_events__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   sbx__agent__v1__frame__init
                      (Sbx__Agent__V1__Frame         *message)
 {
@@ -1841,7 +2156,363 @@ const ProtobufCMessageDescriptor sbx__agent__v1__file_reply__descriptor =
   (ProtobufCMessageInit) sbx__agent__v1__file_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sbx__agent__v1__frame__field_descriptors[16] =
+static const ProtobufCFieldDescriptor sbx__agent__v1__term_open__field_descriptors[3] =
+{
+  {
+    "run",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__Agent__V1__TermOpen, run),
+    &sbx__agent__v1__run__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cols",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__Agent__V1__TermOpen, cols),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rows",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__Agent__V1__TermOpen, rows),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__agent__v1__term_open__field_indices_by_name[] = {
+  1,   /* field[1] = cols */
+  2,   /* field[2] = rows */
+  0,   /* field[0] = run */
+};
+static const ProtobufCIntRange sbx__agent__v1__term_open__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sbx__agent__v1__term_open__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.agent.v1.TermOpen",
+  "TermOpen",
+  "Sbx__Agent__V1__TermOpen",
+  "sbx.agent.v1",
+  sizeof(Sbx__Agent__V1__TermOpen),
+  3,
+  sbx__agent__v1__term_open__field_descriptors,
+  sbx__agent__v1__term_open__field_indices_by_name,
+  1,  sbx__agent__v1__term_open__number_ranges,
+  (ProtobufCMessageInit) sbx__agent__v1__term_open__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__agent__v1__term_resize__field_descriptors[2] =
+{
+  {
+    "cols",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__Agent__V1__TermResize, cols),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rows",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__Agent__V1__TermResize, rows),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__agent__v1__term_resize__field_indices_by_name[] = {
+  0,   /* field[0] = cols */
+  1,   /* field[1] = rows */
+};
+static const ProtobufCIntRange sbx__agent__v1__term_resize__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sbx__agent__v1__term_resize__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.agent.v1.TermResize",
+  "TermResize",
+  "Sbx__Agent__V1__TermResize",
+  "sbx.agent.v1",
+  sizeof(Sbx__Agent__V1__TermResize),
+  2,
+  sbx__agent__v1__term_resize__field_descriptors,
+  sbx__agent__v1__term_resize__field_indices_by_name,
+  1,  sbx__agent__v1__term_resize__number_ranges,
+  (ProtobufCMessageInit) sbx__agent__v1__term_resize__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define sbx__agent__v1__term_close__field_descriptors NULL
+#define sbx__agent__v1__term_close__field_indices_by_name NULL
+#define sbx__agent__v1__term_close__number_ranges NULL
+const ProtobufCMessageDescriptor sbx__agent__v1__term_close__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.agent.v1.TermClose",
+  "TermClose",
+  "Sbx__Agent__V1__TermClose",
+  "sbx.agent.v1",
+  sizeof(Sbx__Agent__V1__TermClose),
+  0,
+  sbx__agent__v1__term_close__field_descriptors,
+  sbx__agent__v1__term_close__field_indices_by_name,
+  0,  sbx__agent__v1__term_close__number_ranges,
+  (ProtobufCMessageInit) sbx__agent__v1__term_close__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__agent__v1__watch_start__field_descriptors[3] =
+{
+  {
+    "path",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__Agent__V1__WatchStart, path),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "recursive",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__Agent__V1__WatchStart, recursive),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "globs",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Sbx__Agent__V1__WatchStart, n_globs),
+    offsetof(Sbx__Agent__V1__WatchStart, globs),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__agent__v1__watch_start__field_indices_by_name[] = {
+  2,   /* field[2] = globs */
+  0,   /* field[0] = path */
+  1,   /* field[1] = recursive */
+};
+static const ProtobufCIntRange sbx__agent__v1__watch_start__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sbx__agent__v1__watch_start__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.agent.v1.WatchStart",
+  "WatchStart",
+  "Sbx__Agent__V1__WatchStart",
+  "sbx.agent.v1",
+  sizeof(Sbx__Agent__V1__WatchStart),
+  3,
+  sbx__agent__v1__watch_start__field_descriptors,
+  sbx__agent__v1__watch_start__field_indices_by_name,
+  1,  sbx__agent__v1__watch_start__number_ranges,
+  (ProtobufCMessageInit) sbx__agent__v1__watch_start__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define sbx__agent__v1__watch_stop__field_descriptors NULL
+#define sbx__agent__v1__watch_stop__field_indices_by_name NULL
+#define sbx__agent__v1__watch_stop__number_ranges NULL
+const ProtobufCMessageDescriptor sbx__agent__v1__watch_stop__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.agent.v1.WatchStop",
+  "WatchStop",
+  "Sbx__Agent__V1__WatchStop",
+  "sbx.agent.v1",
+  sizeof(Sbx__Agent__V1__WatchStop),
+  0,
+  sbx__agent__v1__watch_stop__field_descriptors,
+  sbx__agent__v1__watch_stop__field_indices_by_name,
+  0,  sbx__agent__v1__watch_stop__number_ranges,
+  (ProtobufCMessageInit) sbx__agent__v1__watch_stop__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__agent__v1__watch_event__field_descriptors[6] =
+{
+  {
+    "kind",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__Agent__V1__WatchEvent, kind),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "path",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__Agent__V1__WatchEvent, path),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "from",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__Agent__V1__WatchEvent, from),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "size",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__Agent__V1__WatchEvent, size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "mtime_ns",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__Agent__V1__WatchEvent, mtime_ns),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "is_dir",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__Agent__V1__WatchEvent, is_dir),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__agent__v1__watch_event__field_indices_by_name[] = {
+  2,   /* field[2] = from */
+  5,   /* field[5] = is_dir */
+  0,   /* field[0] = kind */
+  4,   /* field[4] = mtime_ns */
+  1,   /* field[1] = path */
+  3,   /* field[3] = size */
+};
+static const ProtobufCIntRange sbx__agent__v1__watch_event__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor sbx__agent__v1__watch_event__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.agent.v1.WatchEvent",
+  "WatchEvent",
+  "Sbx__Agent__V1__WatchEvent",
+  "sbx.agent.v1",
+  sizeof(Sbx__Agent__V1__WatchEvent),
+  6,
+  sbx__agent__v1__watch_event__field_descriptors,
+  sbx__agent__v1__watch_event__field_indices_by_name,
+  1,  sbx__agent__v1__watch_event__number_ranges,
+  (ProtobufCMessageInit) sbx__agent__v1__watch_event__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__agent__v1__watch_events__field_descriptors[1] =
+{
+  {
+    "events",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sbx__Agent__V1__WatchEvents, n_events),
+    offsetof(Sbx__Agent__V1__WatchEvents, events),
+    &sbx__agent__v1__watch_event__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sbx__agent__v1__watch_events__field_indices_by_name[] = {
+  0,   /* field[0] = events */
+};
+static const ProtobufCIntRange sbx__agent__v1__watch_events__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sbx__agent__v1__watch_events__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sbx.agent.v1.WatchEvents",
+  "WatchEvents",
+  "Sbx__Agent__V1__WatchEvents",
+  "sbx.agent.v1",
+  sizeof(Sbx__Agent__V1__WatchEvents),
+  1,
+  sbx__agent__v1__watch_events__field_descriptors,
+  sbx__agent__v1__watch_events__field_indices_by_name,
+  1,  sbx__agent__v1__watch_events__number_ranges,
+  (ProtobufCMessageInit) sbx__agent__v1__watch_events__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sbx__agent__v1__frame__field_descriptors[22] =
 {
   {
     "call",
@@ -2035,6 +2706,78 @@ static const ProtobufCFieldDescriptor sbx__agent__v1__frame__field_descriptors[1
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "term_open",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sbx__Agent__V1__Frame, body_case),
+    offsetof(Sbx__Agent__V1__Frame, term_open),
+    &sbx__agent__v1__term_open__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "term_resize",
+    18,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sbx__Agent__V1__Frame, body_case),
+    offsetof(Sbx__Agent__V1__Frame, term_resize),
+    &sbx__agent__v1__term_resize__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "term_close",
+    19,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sbx__Agent__V1__Frame, body_case),
+    offsetof(Sbx__Agent__V1__Frame, term_close),
+    &sbx__agent__v1__term_close__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "watch_start",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sbx__Agent__V1__Frame, body_case),
+    offsetof(Sbx__Agent__V1__Frame, watch_start),
+    &sbx__agent__v1__watch_start__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "watch_stop",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sbx__Agent__V1__Frame, body_case),
+    offsetof(Sbx__Agent__V1__Frame, watch_stop),
+    &sbx__agent__v1__watch_stop__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "watch_events",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sbx__Agent__V1__Frame, body_case),
+    offsetof(Sbx__Agent__V1__Frame, watch_events),
+    &sbx__agent__v1__watch_events__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sbx__agent__v1__frame__field_indices_by_name[] = {
   0,   /* field[0] = call */
@@ -2051,13 +2794,19 @@ static const unsigned sbx__agent__v1__frame__field_indices_by_name[] = {
   6,   /* field[6] = started */
   13,   /* field[13] = stat */
   4,   /* field[4] = stdin */
+  18,   /* field[18] = term_close */
+  16,   /* field[16] = term_open */
+  17,   /* field[17] = term_resize */
+  21,   /* field[21] = watch_events */
+  19,   /* field[19] = watch_start */
+  20,   /* field[20] = watch_stop */
   2,   /* field[2] = welcome */
   12,   /* field[12] = write_file */
 };
 static const ProtobufCIntRange sbx__agent__v1__frame__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 16 }
+  { 0, 22 }
 };
 const ProtobufCMessageDescriptor sbx__agent__v1__frame__descriptor =
 {
@@ -2067,7 +2816,7 @@ const ProtobufCMessageDescriptor sbx__agent__v1__frame__descriptor =
   "Sbx__Agent__V1__Frame",
   "sbx.agent.v1",
   sizeof(Sbx__Agent__V1__Frame),
-  16,
+  22,
   sbx__agent__v1__frame__field_descriptors,
   sbx__agent__v1__frame__field_indices_by_name,
   1,  sbx__agent__v1__frame__number_ranges,

@@ -31,6 +31,13 @@ typedef struct Sbx__Agent__V1__ReadFile Sbx__Agent__V1__ReadFile;
 typedef struct Sbx__Agent__V1__WriteFile Sbx__Agent__V1__WriteFile;
 typedef struct Sbx__Agent__V1__StatPath Sbx__Agent__V1__StatPath;
 typedef struct Sbx__Agent__V1__FileReply Sbx__Agent__V1__FileReply;
+typedef struct Sbx__Agent__V1__TermOpen Sbx__Agent__V1__TermOpen;
+typedef struct Sbx__Agent__V1__TermResize Sbx__Agent__V1__TermResize;
+typedef struct Sbx__Agent__V1__TermClose Sbx__Agent__V1__TermClose;
+typedef struct Sbx__Agent__V1__WatchStart Sbx__Agent__V1__WatchStart;
+typedef struct Sbx__Agent__V1__WatchStop Sbx__Agent__V1__WatchStop;
+typedef struct Sbx__Agent__V1__WatchEvent Sbx__Agent__V1__WatchEvent;
+typedef struct Sbx__Agent__V1__WatchEvents Sbx__Agent__V1__WatchEvents;
 typedef struct Sbx__Agent__V1__Frame Sbx__Agent__V1__Frame;
 
 
@@ -359,6 +366,146 @@ struct  Sbx__Agent__V1__FileReply
     , 0, {0,NULL}, 0, 0, 0, {0,NULL} }
 
 
+/*
+ * ---- terminals: a call whose command runs on a pseudo-terminal.
+ *   sbxd -> agent  term_open    (answered by started, or failed)
+ *   sbxd -> agent  stdin*       (keystrokes, written to the terminal;
+ *                                Stdin.close is ignored)
+ *   sbxd -> agent  term_resize* (TIOCSWINSZ: the program gets SIGWINCH)
+ *   agent -> sbxd  output*      (fd 1: everything the terminal shows)
+ *   sbxd -> agent  term_close   (every process of the terminal's session
+ *                                is killed)
+ *   agent -> sbxd  exited       (last frame of the call)
+ * The command is the leader of a new session whose controlling terminal
+ * is the pty; when the leader ends, what is left of its session is
+ * killed. A terminal is a foreground call: it dies with its link.
+ */
+struct  Sbx__Agent__V1__TermOpen
+{
+  ProtobufCMessage base;
+  /*
+   * argv, env, cwd only; argv empty = the
+   */
+  Sbx__Agent__V1__Run *run;
+  /*
+   * user's login shell (/etc/passwd), else /bin/sh
+   */
+  /*
+   * 1..AGENT_TERM_COLS_MAX
+   */
+  uint32_t cols;
+  /*
+   * 1..AGENT_TERM_ROWS_MAX
+   */
+  uint32_t rows;
+};
+#define SBX__AGENT__V1__TERM_OPEN__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__agent__v1__term_open__descriptor) \
+    , NULL, 0, 0 }
+
+
+struct  Sbx__Agent__V1__TermResize
+{
+  ProtobufCMessage base;
+  uint32_t cols;
+  uint32_t rows;
+};
+#define SBX__AGENT__V1__TERM_RESIZE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__agent__v1__term_resize__descriptor) \
+    , 0, 0 }
+
+
+struct  Sbx__Agent__V1__TermClose
+{
+  ProtobufCMessage base;
+};
+#define SBX__AGENT__V1__TERM_CLOSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__agent__v1__term_close__descriptor) \
+     }
+
+
+/*
+ * ---- file watches: inotify in the sandbox, as the sandbox user.
+ *   sbxd -> agent  watch_start  (answered by started (pid 0), or failed:
+ *                                ENOENT no such path, ENOTDIR not a
+ *                                directory, EINVAL /proc or /sys, ENOSPC
+ *                                the user's inotify limits)
+ *   agent -> sbxd  watch_events* (coalesced over a short window)
+ *   sbxd -> agent  watch_stop   (answered by exited)
+ * A watch is a foreground call: it ends with its link.
+ */
+struct  Sbx__Agent__V1__WatchStart
+{
+  ProtobufCMessage base;
+  /*
+   * absolute; a directory
+   */
+  ProtobufCBinaryData path;
+  /*
+   * its subdirectories too, as they come
+   */
+  protobuf_c_boolean recursive;
+  /*
+   * fnmatch(3) patterns: one with '/' against
+   */
+  size_t n_globs;
+  ProtobufCBinaryData *globs;
+};
+#define SBX__AGENT__V1__WATCH_START__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__agent__v1__watch_start__descriptor) \
+    , {0,NULL}, 0, 0,NULL }
+
+
+struct  Sbx__Agent__V1__WatchStop
+{
+  ProtobufCMessage base;
+};
+#define SBX__AGENT__V1__WATCH_STOP__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__agent__v1__watch_stop__descriptor) \
+     }
+
+
+struct  Sbx__Agent__V1__WatchEvent
+{
+  ProtobufCMessage base;
+  /*
+   * 1 created, 2 modified, 3 deleted, 4 moved,
+   */
+  uint32_t kind;
+  /*
+   * 5 rescan (events were lost: look again)
+   */
+  /*
+   * absolute
+   */
+  ProtobufCBinaryData path;
+  /*
+   * moved: where it was
+   */
+  ProtobufCBinaryData from;
+  /*
+   * at the flush (0 when deleted)
+   */
+  uint64_t size;
+  int64_t mtime_ns;
+  protobuf_c_boolean is_dir;
+};
+#define SBX__AGENT__V1__WATCH_EVENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__agent__v1__watch_event__descriptor) \
+    , 0, {0,NULL}, {0,NULL}, 0, 0, 0 }
+
+
+struct  Sbx__Agent__V1__WatchEvents
+{
+  ProtobufCMessage base;
+  size_t n_events;
+  Sbx__Agent__V1__WatchEvent **events;
+};
+#define SBX__AGENT__V1__WATCH_EVENTS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sbx__agent__v1__watch_events__descriptor) \
+    , 0,NULL }
+
+
 typedef enum {
   SBX__AGENT__V1__FRAME__BODY__NOT_SET = 0,
   SBX__AGENT__V1__FRAME__BODY_HELLO = 2,
@@ -375,7 +522,13 @@ typedef enum {
   SBX__AGENT__V1__FRAME__BODY_WRITE_FILE = 13,
   SBX__AGENT__V1__FRAME__BODY_STAT = 14,
   SBX__AGENT__V1__FRAME__BODY_FILE_REPLY = 15,
-  SBX__AGENT__V1__FRAME__BODY_DETACH = 16
+  SBX__AGENT__V1__FRAME__BODY_DETACH = 16,
+  SBX__AGENT__V1__FRAME__BODY_TERM_OPEN = 17,
+  SBX__AGENT__V1__FRAME__BODY_TERM_RESIZE = 18,
+  SBX__AGENT__V1__FRAME__BODY_TERM_CLOSE = 19,
+  SBX__AGENT__V1__FRAME__BODY_WATCH_START = 20,
+  SBX__AGENT__V1__FRAME__BODY_WATCH_STOP = 21,
+  SBX__AGENT__V1__FRAME__BODY_WATCH_EVENTS = 22
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SBX__AGENT__V1__FRAME__BODY__CASE)
 } Sbx__Agent__V1__Frame__BodyCase;
 
@@ -400,6 +553,12 @@ struct  Sbx__Agent__V1__Frame
     Sbx__Agent__V1__StatPath *stat;
     Sbx__Agent__V1__FileReply *file_reply;
     Sbx__Agent__V1__Detach *detach;
+    Sbx__Agent__V1__TermOpen *term_open;
+    Sbx__Agent__V1__TermResize *term_resize;
+    Sbx__Agent__V1__TermClose *term_close;
+    Sbx__Agent__V1__WatchStart *watch_start;
+    Sbx__Agent__V1__WatchStop *watch_stop;
+    Sbx__Agent__V1__WatchEvents *watch_events;
   };
 };
 #define SBX__AGENT__V1__FRAME__INIT \
@@ -711,6 +870,139 @@ Sbx__Agent__V1__FileReply *
 void   sbx__agent__v1__file_reply__free_unpacked
                      (Sbx__Agent__V1__FileReply *message,
                       ProtobufCAllocator *allocator);
+/* Sbx__Agent__V1__TermOpen methods */
+void   sbx__agent__v1__term_open__init
+                     (Sbx__Agent__V1__TermOpen         *message);
+size_t sbx__agent__v1__term_open__get_packed_size
+                     (const Sbx__Agent__V1__TermOpen   *message);
+size_t sbx__agent__v1__term_open__pack
+                     (const Sbx__Agent__V1__TermOpen   *message,
+                      uint8_t             *out);
+size_t sbx__agent__v1__term_open__pack_to_buffer
+                     (const Sbx__Agent__V1__TermOpen   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__Agent__V1__TermOpen *
+       sbx__agent__v1__term_open__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__agent__v1__term_open__free_unpacked
+                     (Sbx__Agent__V1__TermOpen *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__Agent__V1__TermResize methods */
+void   sbx__agent__v1__term_resize__init
+                     (Sbx__Agent__V1__TermResize         *message);
+size_t sbx__agent__v1__term_resize__get_packed_size
+                     (const Sbx__Agent__V1__TermResize   *message);
+size_t sbx__agent__v1__term_resize__pack
+                     (const Sbx__Agent__V1__TermResize   *message,
+                      uint8_t             *out);
+size_t sbx__agent__v1__term_resize__pack_to_buffer
+                     (const Sbx__Agent__V1__TermResize   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__Agent__V1__TermResize *
+       sbx__agent__v1__term_resize__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__agent__v1__term_resize__free_unpacked
+                     (Sbx__Agent__V1__TermResize *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__Agent__V1__TermClose methods */
+void   sbx__agent__v1__term_close__init
+                     (Sbx__Agent__V1__TermClose         *message);
+size_t sbx__agent__v1__term_close__get_packed_size
+                     (const Sbx__Agent__V1__TermClose   *message);
+size_t sbx__agent__v1__term_close__pack
+                     (const Sbx__Agent__V1__TermClose   *message,
+                      uint8_t             *out);
+size_t sbx__agent__v1__term_close__pack_to_buffer
+                     (const Sbx__Agent__V1__TermClose   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__Agent__V1__TermClose *
+       sbx__agent__v1__term_close__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__agent__v1__term_close__free_unpacked
+                     (Sbx__Agent__V1__TermClose *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__Agent__V1__WatchStart methods */
+void   sbx__agent__v1__watch_start__init
+                     (Sbx__Agent__V1__WatchStart         *message);
+size_t sbx__agent__v1__watch_start__get_packed_size
+                     (const Sbx__Agent__V1__WatchStart   *message);
+size_t sbx__agent__v1__watch_start__pack
+                     (const Sbx__Agent__V1__WatchStart   *message,
+                      uint8_t             *out);
+size_t sbx__agent__v1__watch_start__pack_to_buffer
+                     (const Sbx__Agent__V1__WatchStart   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__Agent__V1__WatchStart *
+       sbx__agent__v1__watch_start__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__agent__v1__watch_start__free_unpacked
+                     (Sbx__Agent__V1__WatchStart *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__Agent__V1__WatchStop methods */
+void   sbx__agent__v1__watch_stop__init
+                     (Sbx__Agent__V1__WatchStop         *message);
+size_t sbx__agent__v1__watch_stop__get_packed_size
+                     (const Sbx__Agent__V1__WatchStop   *message);
+size_t sbx__agent__v1__watch_stop__pack
+                     (const Sbx__Agent__V1__WatchStop   *message,
+                      uint8_t             *out);
+size_t sbx__agent__v1__watch_stop__pack_to_buffer
+                     (const Sbx__Agent__V1__WatchStop   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__Agent__V1__WatchStop *
+       sbx__agent__v1__watch_stop__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__agent__v1__watch_stop__free_unpacked
+                     (Sbx__Agent__V1__WatchStop *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__Agent__V1__WatchEvent methods */
+void   sbx__agent__v1__watch_event__init
+                     (Sbx__Agent__V1__WatchEvent         *message);
+size_t sbx__agent__v1__watch_event__get_packed_size
+                     (const Sbx__Agent__V1__WatchEvent   *message);
+size_t sbx__agent__v1__watch_event__pack
+                     (const Sbx__Agent__V1__WatchEvent   *message,
+                      uint8_t             *out);
+size_t sbx__agent__v1__watch_event__pack_to_buffer
+                     (const Sbx__Agent__V1__WatchEvent   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__Agent__V1__WatchEvent *
+       sbx__agent__v1__watch_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__agent__v1__watch_event__free_unpacked
+                     (Sbx__Agent__V1__WatchEvent *message,
+                      ProtobufCAllocator *allocator);
+/* Sbx__Agent__V1__WatchEvents methods */
+void   sbx__agent__v1__watch_events__init
+                     (Sbx__Agent__V1__WatchEvents         *message);
+size_t sbx__agent__v1__watch_events__get_packed_size
+                     (const Sbx__Agent__V1__WatchEvents   *message);
+size_t sbx__agent__v1__watch_events__pack
+                     (const Sbx__Agent__V1__WatchEvents   *message,
+                      uint8_t             *out);
+size_t sbx__agent__v1__watch_events__pack_to_buffer
+                     (const Sbx__Agent__V1__WatchEvents   *message,
+                      ProtobufCBuffer     *buffer);
+Sbx__Agent__V1__WatchEvents *
+       sbx__agent__v1__watch_events__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sbx__agent__v1__watch_events__free_unpacked
+                     (Sbx__Agent__V1__WatchEvents *message,
+                      ProtobufCAllocator *allocator);
 /* Sbx__Agent__V1__Frame methods */
 void   sbx__agent__v1__frame__init
                      (Sbx__Agent__V1__Frame         *message);
@@ -780,6 +1072,27 @@ typedef void (*Sbx__Agent__V1__StatPath_Closure)
 typedef void (*Sbx__Agent__V1__FileReply_Closure)
                  (const Sbx__Agent__V1__FileReply *message,
                   void *closure_data);
+typedef void (*Sbx__Agent__V1__TermOpen_Closure)
+                 (const Sbx__Agent__V1__TermOpen *message,
+                  void *closure_data);
+typedef void (*Sbx__Agent__V1__TermResize_Closure)
+                 (const Sbx__Agent__V1__TermResize *message,
+                  void *closure_data);
+typedef void (*Sbx__Agent__V1__TermClose_Closure)
+                 (const Sbx__Agent__V1__TermClose *message,
+                  void *closure_data);
+typedef void (*Sbx__Agent__V1__WatchStart_Closure)
+                 (const Sbx__Agent__V1__WatchStart *message,
+                  void *closure_data);
+typedef void (*Sbx__Agent__V1__WatchStop_Closure)
+                 (const Sbx__Agent__V1__WatchStop *message,
+                  void *closure_data);
+typedef void (*Sbx__Agent__V1__WatchEvent_Closure)
+                 (const Sbx__Agent__V1__WatchEvent *message,
+                  void *closure_data);
+typedef void (*Sbx__Agent__V1__WatchEvents_Closure)
+                 (const Sbx__Agent__V1__WatchEvents *message,
+                  void *closure_data);
 typedef void (*Sbx__Agent__V1__Frame_Closure)
                  (const Sbx__Agent__V1__Frame *message,
                   void *closure_data);
@@ -805,6 +1118,13 @@ extern const ProtobufCMessageDescriptor sbx__agent__v1__read_file__descriptor;
 extern const ProtobufCMessageDescriptor sbx__agent__v1__write_file__descriptor;
 extern const ProtobufCMessageDescriptor sbx__agent__v1__stat_path__descriptor;
 extern const ProtobufCMessageDescriptor sbx__agent__v1__file_reply__descriptor;
+extern const ProtobufCMessageDescriptor sbx__agent__v1__term_open__descriptor;
+extern const ProtobufCMessageDescriptor sbx__agent__v1__term_resize__descriptor;
+extern const ProtobufCMessageDescriptor sbx__agent__v1__term_close__descriptor;
+extern const ProtobufCMessageDescriptor sbx__agent__v1__watch_start__descriptor;
+extern const ProtobufCMessageDescriptor sbx__agent__v1__watch_stop__descriptor;
+extern const ProtobufCMessageDescriptor sbx__agent__v1__watch_event__descriptor;
+extern const ProtobufCMessageDescriptor sbx__agent__v1__watch_events__descriptor;
 extern const ProtobufCMessageDescriptor sbx__agent__v1__frame__descriptor;
 
 PROTOBUF_C__END_DECLS

@@ -19,7 +19,9 @@ INVALID_ARGUMENT: Code
 LOG_STREAM_STDERR: LogStream
 LOG_STREAM_STDOUT: LogStream
 LOG_STREAM_SYSTEM: LogStream
+LOG_STREAM_TERMINAL: LogStream
 LOG_STREAM_UNSPECIFIED: LogStream
+LOG_STREAM_WATCH: LogStream
 NOT_FOUND: Code
 OK: Code
 OUT_OF_RANGE: Code
@@ -43,6 +45,12 @@ UNAUTHENTICATED: Code
 UNAVAILABLE: Code
 UNIMPLEMENTED: Code
 UNKNOWN: Code
+WATCH_CREATED: WatchEventKind
+WATCH_DELETED: WatchEventKind
+WATCH_MODIFIED: WatchEventKind
+WATCH_MOVED: WatchEventKind
+WATCH_RESCAN: WatchEventKind
+WATCH_UNSPECIFIED: WatchEventKind
 
 class CleanupIdleRequest(_message.Message):
     __slots__ = ["labels", "max_idle_ms", "user_ids"]
@@ -71,6 +79,20 @@ class CloseStdinRequest(_message.Message):
 class CloseStdinResponse(_message.Message):
     __slots__ = []
     def __init__(self) -> None: ...
+
+class CloseTerminalRequest(_message.Message):
+    __slots__ = ["session_id", "terminal_id"]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TERMINAL_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    terminal_id: str
+    def __init__(self, session_id: _Optional[str] = ..., terminal_id: _Optional[str] = ...) -> None: ...
+
+class CloseTerminalResponse(_message.Message):
+    __slots__ = ["terminal"]
+    TERMINAL_FIELD_NUMBER: _ClassVar[int]
+    terminal: TerminalInfo
+    def __init__(self, terminal: _Optional[_Union[TerminalInfo, _Mapping]] = ...) -> None: ...
 
 class CreateRuntimeRequest(_message.Message):
     __slots__ = ["base_runtime", "env", "name", "npm_packages", "os_packages", "pip_packages", "setup_commands", "work_dir"]
@@ -101,18 +123,24 @@ class CreateRuntimeResponse(_message.Message):
     def __init__(self, runtime: _Optional[_Union[Runtime, _Mapping]] = ..., build_log: _Optional[bytes] = ...) -> None: ...
 
 class CreateSessionRequest(_message.Message):
-    __slots__ = ["idle_timeout_ms", "labels", "limits", "runtime", "user_id"]
+    __slots__ = ["egress_allow", "from_snapshot", "idle_timeout_ms", "isolation", "labels", "limits", "runtime", "user_id"]
+    EGRESS_ALLOW_FIELD_NUMBER: _ClassVar[int]
+    FROM_SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
     IDLE_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    ISOLATION_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     RUNTIME_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    egress_allow: _containers.RepeatedScalarFieldContainer[str]
+    from_snapshot: str
     idle_timeout_ms: int
+    isolation: str
     labels: _containers.RepeatedCompositeFieldContainer[Label]
     limits: Limits
     runtime: str
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., runtime: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ..., idle_timeout_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., runtime: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ..., idle_timeout_ms: _Optional[int] = ..., isolation: _Optional[str] = ..., from_snapshot: _Optional[str] = ..., egress_allow: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreateSessionResponse(_message.Message):
     __slots__ = ["session", "session_token"]
@@ -129,6 +157,16 @@ class Credentials(_message.Message):
     service_key: str
     session_token: str
     def __init__(self, service_key: _Optional[str] = ..., session_token: _Optional[str] = ...) -> None: ...
+
+class DeleteSnapshotRequest(_message.Message):
+    __slots__ = ["snapshot_id"]
+    SNAPSHOT_ID_FIELD_NUMBER: _ClassVar[int]
+    snapshot_id: str
+    def __init__(self, snapshot_id: _Optional[str] = ...) -> None: ...
+
+class DeleteSnapshotResponse(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
 
 class DownloadRequest(_message.Message):
     __slots__ = ["length", "offset", "path", "session_id"]
@@ -257,18 +295,22 @@ class FileInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., path: _Optional[str] = ..., is_dir: bool = ..., size: _Optional[int] = ..., mode: _Optional[int] = ..., mtime_unix_ms: _Optional[int] = ..., is_symlink: bool = ..., raw_name: _Optional[bytes] = ..., raw_path: _Optional[bytes] = ...) -> None: ...
 
 class GetOrCreateSessionRequest(_message.Message):
-    __slots__ = ["idle_timeout_ms", "labels", "limits", "runtime", "user_id"]
+    __slots__ = ["egress_allow", "idle_timeout_ms", "isolation", "labels", "limits", "runtime", "user_id"]
+    EGRESS_ALLOW_FIELD_NUMBER: _ClassVar[int]
     IDLE_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    ISOLATION_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     RUNTIME_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    egress_allow: _containers.RepeatedScalarFieldContainer[str]
     idle_timeout_ms: int
+    isolation: str
     labels: _containers.RepeatedCompositeFieldContainer[Label]
     limits: Limits
     runtime: str
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., runtime: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ..., idle_timeout_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., runtime: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ..., idle_timeout_ms: _Optional[int] = ..., isolation: _Optional[str] = ..., egress_allow: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetOrCreateSessionResponse(_message.Message):
     __slots__ = ["created", "session", "session_token"]
@@ -303,6 +345,18 @@ class GetSessionResponse(_message.Message):
     SESSION_FIELD_NUMBER: _ClassVar[int]
     session: Session
     def __init__(self, session: _Optional[_Union[Session, _Mapping]] = ...) -> None: ...
+
+class GetSnapshotRequest(_message.Message):
+    __slots__ = ["snapshot_id"]
+    SNAPSHOT_ID_FIELD_NUMBER: _ClassVar[int]
+    snapshot_id: str
+    def __init__(self, snapshot_id: _Optional[str] = ...) -> None: ...
+
+class GetSnapshotResponse(_message.Message):
+    __slots__ = ["snapshot"]
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    snapshot: Snapshot
+    def __init__(self, snapshot: _Optional[_Union[Snapshot, _Mapping]] = ...) -> None: ...
 
 class GlobRequest(_message.Message):
     __slots__ = ["max_results", "newest_first", "path", "pattern", "session_id"]
@@ -446,19 +500,47 @@ class ListSessionsResponse(_message.Message):
     sessions: _containers.RepeatedCompositeFieldContainer[Session]
     def __init__(self, sessions: _Optional[_Iterable[_Union[Session, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
+class ListSnapshotsRequest(_message.Message):
+    __slots__ = ["session_id", "user_id"]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ..., session_id: _Optional[str] = ...) -> None: ...
+
+class ListSnapshotsResponse(_message.Message):
+    __slots__ = ["snapshots"]
+    SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
+    snapshots: _containers.RepeatedCompositeFieldContainer[Snapshot]
+    def __init__(self, snapshots: _Optional[_Iterable[_Union[Snapshot, _Mapping]]] = ...) -> None: ...
+
+class ListTerminalsRequest(_message.Message):
+    __slots__ = ["session_id"]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+
+class ListTerminalsResponse(_message.Message):
+    __slots__ = ["terminals"]
+    TERMINALS_FIELD_NUMBER: _ClassVar[int]
+    terminals: _containers.RepeatedCompositeFieldContainer[TerminalInfo]
+    def __init__(self, terminals: _Optional[_Iterable[_Union[TerminalInfo, _Mapping]]] = ...) -> None: ...
+
 class LogEvent(_message.Message):
-    __slots__ = ["data", "process_id", "seq", "stream", "unix_ms"]
+    __slots__ = ["data", "epoch", "process_id", "seq", "stream", "unix_ms"]
     DATA_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     STREAM_FIELD_NUMBER: _ClassVar[int]
     UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     data: bytes
+    epoch: int
     process_id: str
     seq: int
     stream: LogStream
     unix_ms: int
-    def __init__(self, seq: _Optional[int] = ..., process_id: _Optional[str] = ..., stream: _Optional[_Union[LogStream, str]] = ..., data: _Optional[bytes] = ..., unix_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, seq: _Optional[int] = ..., process_id: _Optional[str] = ..., stream: _Optional[_Union[LogStream, str]] = ..., data: _Optional[bytes] = ..., unix_ms: _Optional[int] = ..., epoch: _Optional[int] = ...) -> None: ...
 
 class LsRequest(_message.Message):
     __slots__ = ["path", "session_id"]
@@ -504,6 +586,28 @@ class MoveRequest(_message.Message):
 class MoveResponse(_message.Message):
     __slots__ = []
     def __init__(self) -> None: ...
+
+class OpenTerminalRequest(_message.Message):
+    __slots__ = ["argv", "cols", "cwd", "env", "rows", "session_id"]
+    ARGV_FIELD_NUMBER: _ClassVar[int]
+    COLS_FIELD_NUMBER: _ClassVar[int]
+    CWD_FIELD_NUMBER: _ClassVar[int]
+    ENV_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    argv: _containers.RepeatedScalarFieldContainer[str]
+    cols: int
+    cwd: str
+    env: _containers.RepeatedCompositeFieldContainer[EnvVar]
+    rows: int
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ..., argv: _Optional[_Iterable[str]] = ..., cols: _Optional[int] = ..., rows: _Optional[int] = ..., env: _Optional[_Iterable[_Union[EnvVar, _Mapping]]] = ..., cwd: _Optional[str] = ...) -> None: ...
+
+class OpenTerminalResponse(_message.Message):
+    __slots__ = ["terminal"]
+    TERMINAL_FIELD_NUMBER: _ClassVar[int]
+    terminal: TerminalInfo
+    def __init__(self, terminal: _Optional[_Union[TerminalInfo, _Mapping]] = ...) -> None: ...
 
 class ProcessInfo(_message.Message):
     __slots__ = ["command", "ended_unix_ms", "exit_code", "pid", "process_id", "started_unix_ms", "state"]
@@ -556,14 +660,16 @@ class ReadLogsRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., after_seq: _Optional[int] = ..., max: _Optional[int] = ...) -> None: ...
 
 class ReadLogsResponse(_message.Message):
-    __slots__ = ["events", "first_available_seq", "lost"]
+    __slots__ = ["epoch", "events", "first_available_seq", "lost"]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     FIRST_AVAILABLE_SEQ_FIELD_NUMBER: _ClassVar[int]
     LOST_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
     events: _containers.RepeatedCompositeFieldContainer[LogEvent]
     first_available_seq: int
     lost: int
-    def __init__(self, events: _Optional[_Iterable[_Union[LogEvent, _Mapping]]] = ..., first_available_seq: _Optional[int] = ..., lost: _Optional[int] = ...) -> None: ...
+    def __init__(self, events: _Optional[_Iterable[_Union[LogEvent, _Mapping]]] = ..., first_available_seq: _Optional[int] = ..., lost: _Optional[int] = ..., epoch: _Optional[int] = ...) -> None: ...
 
 class ReadProcessOutputRequest(_message.Message):
     __slots__ = ["process_id", "session_id"]
@@ -631,6 +737,22 @@ class Request(_message.Message):
     request_id: str
     def __init__(self, method: _Optional[str] = ..., request_id: _Optional[str] = ..., credentials: _Optional[_Union[Credentials, _Mapping]] = ..., deadline_unix_ms: _Optional[int] = ..., payload: _Optional[bytes] = ...) -> None: ...
 
+class ResizeTerminalRequest(_message.Message):
+    __slots__ = ["cols", "rows", "session_id", "terminal_id"]
+    COLS_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TERMINAL_ID_FIELD_NUMBER: _ClassVar[int]
+    cols: int
+    rows: int
+    session_id: str
+    terminal_id: str
+    def __init__(self, session_id: _Optional[str] = ..., terminal_id: _Optional[str] = ..., cols: _Optional[int] = ..., rows: _Optional[int] = ...) -> None: ...
+
+class ResizeTerminalResponse(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
 class Response(_message.Message):
     __slots__ = ["payload", "request_id", "status"]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
@@ -640,6 +762,20 @@ class Response(_message.Message):
     request_id: str
     status: Status
     def __init__(self, request_id: _Optional[str] = ..., status: _Optional[_Union[Status, _Mapping]] = ..., payload: _Optional[bytes] = ...) -> None: ...
+
+class RestoreSessionRequest(_message.Message):
+    __slots__ = ["session_id", "snapshot_id"]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    snapshot_id: str
+    def __init__(self, session_id: _Optional[str] = ..., snapshot_id: _Optional[str] = ...) -> None: ...
+
+class RestoreSessionResponse(_message.Message):
+    __slots__ = ["session"]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    session: Session
+    def __init__(self, session: _Optional[_Union[Session, _Mapping]] = ...) -> None: ...
 
 class RotateTokenRequest(_message.Message):
     __slots__ = ["revoke_only", "session_id"]
@@ -656,12 +792,13 @@ class RotateTokenResponse(_message.Message):
     def __init__(self, session_token: _Optional[str] = ...) -> None: ...
 
 class Runtime(_message.Message):
-    __slots__ = ["build_command", "default_limits", "description", "env", "image", "name", "network_mode", "packages", "ready", "work_dir"]
+    __slots__ = ["build_command", "default_limits", "description", "env", "image", "isolation", "name", "network_mode", "packages", "ready", "work_dir"]
     BUILD_COMMAND_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_LIMITS_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     ENV_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
+    ISOLATION_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     NETWORK_MODE_FIELD_NUMBER: _ClassVar[int]
     PACKAGES_FIELD_NUMBER: _ClassVar[int]
@@ -672,12 +809,13 @@ class Runtime(_message.Message):
     description: str
     env: _containers.RepeatedCompositeFieldContainer[Label]
     image: str
+    isolation: str
     name: str
     network_mode: str
     packages: _containers.RepeatedScalarFieldContainer[str]
     ready: bool
     work_dir: str
-    def __init__(self, name: _Optional[str] = ..., image: _Optional[str] = ..., description: _Optional[str] = ..., packages: _Optional[_Iterable[str]] = ..., work_dir: _Optional[str] = ..., env: _Optional[_Iterable[_Union[Label, _Mapping]]] = ..., default_limits: _Optional[_Union[Limits, _Mapping]] = ..., network_mode: _Optional[str] = ..., ready: bool = ..., build_command: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., image: _Optional[str] = ..., description: _Optional[str] = ..., packages: _Optional[_Iterable[str]] = ..., work_dir: _Optional[str] = ..., env: _Optional[_Iterable[_Union[Label, _Mapping]]] = ..., default_limits: _Optional[_Union[Limits, _Mapping]] = ..., network_mode: _Optional[str] = ..., ready: bool = ..., build_command: _Optional[str] = ..., isolation: _Optional[str] = ...) -> None: ...
 
 class SealedLogEvent(_message.Message):
     __slots__ = ["ciphertext", "nonce", "seq"]
@@ -704,10 +842,13 @@ class SendStdinResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class Session(_message.Message):
-    __slots__ = ["container_id", "created_unix_ms", "idle_timeout_ms", "labels", "last_active_unix_ms", "limits", "runtime", "session_id", "state", "stop_reason", "usage", "user_id", "workspace_path"]
+    __slots__ = ["container_id", "created_unix_ms", "egress", "egress_allow", "idle_timeout_ms", "isolation", "labels", "last_active_unix_ms", "limits", "runtime", "session_id", "state", "stop_reason", "usage", "user_id", "workspace_path"]
     CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    EGRESS_ALLOW_FIELD_NUMBER: _ClassVar[int]
+    EGRESS_FIELD_NUMBER: _ClassVar[int]
     IDLE_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    ISOLATION_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     LAST_ACTIVE_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
@@ -720,7 +861,10 @@ class Session(_message.Message):
     WORKSPACE_PATH_FIELD_NUMBER: _ClassVar[int]
     container_id: str
     created_unix_ms: int
+    egress: bool
+    egress_allow: _containers.RepeatedScalarFieldContainer[str]
     idle_timeout_ms: int
+    isolation: str
     labels: _containers.RepeatedCompositeFieldContainer[Label]
     last_active_unix_ms: int
     limits: Limits
@@ -731,7 +875,21 @@ class Session(_message.Message):
     usage: Usage
     user_id: str
     workspace_path: str
-    def __init__(self, session_id: _Optional[str] = ..., user_id: _Optional[str] = ..., runtime: _Optional[str] = ..., container_id: _Optional[str] = ..., workspace_path: _Optional[str] = ..., state: _Optional[_Union[SessionState, str]] = ..., created_unix_ms: _Optional[int] = ..., last_active_unix_ms: _Optional[int] = ..., idle_timeout_ms: _Optional[int] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., stop_reason: _Optional[str] = ...) -> None: ...
+    def __init__(self, session_id: _Optional[str] = ..., user_id: _Optional[str] = ..., runtime: _Optional[str] = ..., container_id: _Optional[str] = ..., workspace_path: _Optional[str] = ..., state: _Optional[_Union[SessionState, str]] = ..., created_unix_ms: _Optional[int] = ..., last_active_unix_ms: _Optional[int] = ..., idle_timeout_ms: _Optional[int] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., stop_reason: _Optional[str] = ..., isolation: _Optional[str] = ..., egress_allow: _Optional[_Iterable[str]] = ..., egress: bool = ...) -> None: ...
+
+class SetEgressRequest(_message.Message):
+    __slots__ = ["egress_allow", "session_id"]
+    EGRESS_ALLOW_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    egress_allow: _containers.RepeatedScalarFieldContainer[str]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ..., egress_allow: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SetEgressResponse(_message.Message):
+    __slots__ = ["session"]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    session: Session
+    def __init__(self, session: _Optional[_Union[Session, _Mapping]] = ...) -> None: ...
 
 class SignalProcessRequest(_message.Message):
     __slots__ = ["all", "process_id", "session_id", "signal"]
@@ -750,6 +908,50 @@ class SignalProcessResponse(_message.Message):
     SIGNALLED_FIELD_NUMBER: _ClassVar[int]
     signalled: int
     def __init__(self, signalled: _Optional[int] = ...) -> None: ...
+
+class Snapshot(_message.Message):
+    __slots__ = ["created_unix_ms", "frozen_ms", "image", "kept", "labels", "layer_bytes", "name", "runtime", "session_id", "snapshot_id", "user_id", "workspace_bytes"]
+    CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    FROZEN_MS_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    KEPT_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    LAYER_BYTES_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    RUNTIME_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    created_unix_ms: int
+    frozen_ms: int
+    image: str
+    kept: _containers.RepeatedScalarFieldContainer[str]
+    labels: _containers.RepeatedCompositeFieldContainer[Label]
+    layer_bytes: int
+    name: str
+    runtime: str
+    session_id: str
+    snapshot_id: str
+    user_id: str
+    workspace_bytes: int
+    def __init__(self, snapshot_id: _Optional[str] = ..., name: _Optional[str] = ..., user_id: _Optional[str] = ..., session_id: _Optional[str] = ..., runtime: _Optional[str] = ..., created_unix_ms: _Optional[int] = ..., frozen_ms: _Optional[int] = ..., workspace_bytes: _Optional[int] = ..., layer_bytes: _Optional[int] = ..., kept: _Optional[_Iterable[str]] = ..., labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ..., image: _Optional[str] = ...) -> None: ...
+
+class SnapshotRequest(_message.Message):
+    __slots__ = ["labels", "name", "session_id"]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    labels: _containers.RepeatedCompositeFieldContainer[Label]
+    name: str
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ..., name: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ...) -> None: ...
+
+class SnapshotResponse(_message.Message):
+    __slots__ = ["snapshot"]
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    snapshot: Snapshot
+    def __init__(self, snapshot: _Optional[_Union[Snapshot, _Mapping]] = ...) -> None: ...
 
 class StartProcessRequest(_message.Message):
     __slots__ = ["argv", "command", "cwd", "env", "session_id"]
@@ -802,16 +1004,68 @@ class SubscribeLogsRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ...) -> None: ...
 
 class SubscribeLogsResponse(_message.Message):
-    __slots__ = ["endpoint", "key", "next_seq", "topic"]
+    __slots__ = ["endpoint", "epoch", "key", "next_seq", "topic"]
     ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     NEXT_SEQ_FIELD_NUMBER: _ClassVar[int]
     TOPIC_FIELD_NUMBER: _ClassVar[int]
     endpoint: str
+    epoch: int
     key: bytes
     next_seq: int
     topic: str
-    def __init__(self, endpoint: _Optional[str] = ..., topic: _Optional[str] = ..., key: _Optional[bytes] = ..., next_seq: _Optional[int] = ...) -> None: ...
+    def __init__(self, endpoint: _Optional[str] = ..., topic: _Optional[str] = ..., key: _Optional[bytes] = ..., next_seq: _Optional[int] = ..., epoch: _Optional[int] = ...) -> None: ...
+
+class TerminalInfo(_message.Message):
+    __slots__ = ["after_seq", "cols", "command", "ended_unix_ms", "exit_code", "pid", "rows", "running", "started_unix_ms", "terminal_id"]
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    COLS_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    ENDED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    STARTED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    TERMINAL_ID_FIELD_NUMBER: _ClassVar[int]
+    after_seq: int
+    cols: int
+    command: str
+    ended_unix_ms: int
+    exit_code: int
+    pid: int
+    rows: int
+    running: bool
+    started_unix_ms: int
+    terminal_id: str
+    def __init__(self, terminal_id: _Optional[str] = ..., command: _Optional[str] = ..., cols: _Optional[int] = ..., rows: _Optional[int] = ..., running: bool = ..., exit_code: _Optional[int] = ..., started_unix_ms: _Optional[int] = ..., ended_unix_ms: _Optional[int] = ..., pid: _Optional[int] = ..., after_seq: _Optional[int] = ...) -> None: ...
+
+class TerminalInputRequest(_message.Message):
+    __slots__ = ["data", "session_id", "terminal_id"]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TERMINAL_ID_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    session_id: str
+    terminal_id: str
+    def __init__(self, session_id: _Optional[str] = ..., terminal_id: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class TerminalInputResponse(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class UnwatchRequest(_message.Message):
+    __slots__ = ["session_id", "watch_id"]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    WATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    watch_id: str
+    def __init__(self, session_id: _Optional[str] = ..., watch_id: _Optional[str] = ...) -> None: ...
+
+class UnwatchResponse(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
 
 class UploadAbortRequest(_message.Message):
     __slots__ = ["session_id", "upload_id"]
@@ -878,18 +1132,22 @@ class UploadFinishResponse(_message.Message):
     def __init__(self, size: _Optional[int] = ...) -> None: ...
 
 class Usage(_message.Message):
-    __slots__ = ["cpu_percent", "memory_bytes", "memory_limit_bytes", "oom_kills", "pids"]
+    __slots__ = ["cpu_percent", "disk_bytes", "disk_limit_bytes", "memory_bytes", "memory_limit_bytes", "oom_kills", "pids"]
     CPU_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    DISK_BYTES_FIELD_NUMBER: _ClassVar[int]
+    DISK_LIMIT_BYTES_FIELD_NUMBER: _ClassVar[int]
     MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
     MEMORY_LIMIT_BYTES_FIELD_NUMBER: _ClassVar[int]
     OOM_KILLS_FIELD_NUMBER: _ClassVar[int]
     PIDS_FIELD_NUMBER: _ClassVar[int]
     cpu_percent: float
+    disk_bytes: int
+    disk_limit_bytes: int
     memory_bytes: int
     memory_limit_bytes: int
     oom_kills: int
     pids: int
-    def __init__(self, memory_bytes: _Optional[int] = ..., memory_limit_bytes: _Optional[int] = ..., cpu_percent: _Optional[float] = ..., pids: _Optional[int] = ..., oom_kills: _Optional[int] = ...) -> None: ...
+    def __init__(self, memory_bytes: _Optional[int] = ..., memory_limit_bytes: _Optional[int] = ..., cpu_percent: _Optional[float] = ..., pids: _Optional[int] = ..., oom_kills: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., disk_limit_bytes: _Optional[int] = ...) -> None: ...
 
 class WaitProcessRequest(_message.Message):
     __slots__ = ["process_id", "session_id", "timeout_ms"]
@@ -908,6 +1166,47 @@ class WaitProcessResponse(_message.Message):
     process: ProcessInfo
     timed_out: bool
     def __init__(self, process: _Optional[_Union[ProcessInfo, _Mapping]] = ..., timed_out: bool = ...) -> None: ...
+
+class WatchEvent(_message.Message):
+    __slots__ = ["is_dir", "kind", "mtime_unix_ns", "path", "size"]
+    FROM_FIELD_NUMBER: _ClassVar[int]
+    IS_DIR_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    MTIME_UNIX_NS_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    is_dir: bool
+    kind: WatchEventKind
+    mtime_unix_ns: int
+    path: bytes
+    size: int
+    def __init__(self, kind: _Optional[_Union[WatchEventKind, str]] = ..., path: _Optional[bytes] = ..., size: _Optional[int] = ..., mtime_unix_ns: _Optional[int] = ..., is_dir: bool = ..., **kwargs) -> None: ...
+
+class WatchEventBatch(_message.Message):
+    __slots__ = ["events"]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[WatchEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[WatchEvent, _Mapping]]] = ...) -> None: ...
+
+class WatchRequest(_message.Message):
+    __slots__ = ["globs", "path", "recursive", "session_id"]
+    GLOBS_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    RECURSIVE_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    globs: _containers.RepeatedScalarFieldContainer[str]
+    path: str
+    recursive: bool
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ..., path: _Optional[str] = ..., recursive: bool = ..., globs: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class WatchResponse(_message.Message):
+    __slots__ = ["after_seq", "watch_id"]
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    WATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    after_seq: int
+    watch_id: str
+    def __init__(self, watch_id: _Optional[str] = ..., after_seq: _Optional[int] = ...) -> None: ...
 
 class WriteRequest(_message.Message):
     __slots__ = ["append", "content", "path", "session_id"]
@@ -945,4 +1244,7 @@ class Signal(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class LogStream(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class WatchEventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

@@ -28,7 +28,9 @@
 #include "agentlink.h"
 #include "arena.h"
 #include "log.h"
+#include "metrics.h"
 #include "sbx/agent/v1/agent.pb-c.h"
+#include "monotime.h"
 
 #define SEND_RUN_MS        1000   /* a Run the agent does not take by then falls back */
 #define SEND_STDIN_MS      10000
@@ -48,7 +50,7 @@
 
 typedef Sbx__Agent__V1__Frame Frame;
 
-enum call_kind { CALL_EXEC, CALL_PROC, CALL_FILE, CALL_SIGNAL };
+enum call_kind { CALL_EXEC, CALL_PROC, CALL_FILE, CALL_SIGNAL, CALL_TERM, CALL_WATCH };
 
 struct chunk {
 	struct chunk *next;
@@ -64,6 +66,7 @@ struct agent_call {
 	enum call_kind kind;
 	int started, ended, failed, lost, killed_by_drain;
 	int64_t pid;
+	int stale;                    /* pid names a previous run of the container */
 	int fail_errno;
 	char fail_msg[200];
 	int exit_code, signal, timed_out, truncated;
@@ -76,13 +79,18 @@ struct agent_call {
 	/* proc */
 	struct chunk *qhead, **qtail;
 	size_t qbytes;
-	uint64_t qdropped;
+	uint64_t qdropped;            /* lost here or in the agent; not yet told */
+	uint64_t agent_dropped;       /* the agent's own count, as last heard */
 	int efd;
 	int stdin_closed;
 	int held;                     /* listed in a hello: awaits adoption */
 	/* file */
 	int replied;
 	struct agent_file_reply *reply;
+	/* terminal */
+	const struct agentlink_term_opts *term;
+	/* watch */
+	const struct agentlink_watch_opts *watch;
 };
 
 struct agent_proc {
@@ -119,39 +127,24 @@ struct agentlink {
 	uint64_t down_since;          /* no agent up since (monotonic ms), 0 = up */
 	uint64_t relisten_at;         /* when the listener is made again if still down */
 	uint64_t relisten_every;
+	struct agentlink *relisten_next; /* in the relisten queue (relisten_mu) */
+	int relisten_queued;             /* relisten_mu */
 	int port;
 };
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Waits on l->cv until the monotonic deadline (0 = none); 0 at the deadline. */
 static int
 wait_until(struct agentlink *l, uint64_t deadline)
 {
-	struct timespec ts;
 	uint64_t now;
 
 	if (deadline == 0) {
 		pthread_cond_wait(&l->cv, &l->mu);
 		return 1;
 	}
-	if ((now = mono_ms()) >= deadline)
+	if ((now = monotime_ms()) >= deadline)
 		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)((deadline - now) / 1000);
-	ts.tv_nsec += (long)((deadline - now) % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+	monotime_wait_ms(&l->cv, &l->mu, deadline - now);
 	return 1;
 }
 
@@ -331,6 +324,8 @@ call_frame(struct agentlink *l, const Frame *f)
 			driver_exec_result_add(c->res, fd, p, n);
 		} else if (c->kind == CALL_PROC)
 			queue_output(c, fd, p, n);
+		else if (c->kind == CALL_TERM)
+			c->term->on_output(c->term->arg, p, n);
 		break;
 	}
 	case SBX__AGENT__V1__FRAME__BODY_FILE_REPLY: {
@@ -363,11 +358,28 @@ call_frame(struct agentlink *l, const Frame *f)
 		c->signal = x->signal;
 		c->timed_out = x->timed_out;
 		c->truncated = x->truncated;
+		if (c->kind == CALL_TERM)
+			c->term->on_end(c->term->arg, c->exit_code, 0);
+		else if (c->kind == CALL_WATCH)
+			c->watch->on_end(c->watch->arg, 0);
+		break;
+	case SBX__AGENT__V1__FRAME__BODY_WATCH_EVENTS:
+		if (c->kind != CALL_WATCH) {
+			l->bad_frames++;
+			return;
+		}
+		c->watch->on_events(c->watch->arg, f->watch_events);
 		break;
 	default:
 		l->bad_frames++;
 		return;
 	}
+	/* A foreground command's waiter (agentlink_exec) waits for its end
+	 * only: its started and output frames wake nobody, so the worker
+	 * sleeps on while the command runs instead of waking to sleep again. */
+	if (c->kind == CALL_EXEC && (f->body_case == SBX__AGENT__V1__FRAME__BODY_STARTED ||
+	    f->body_case == SBX__AGENT__V1__FRAME__BODY_OUTPUT))
+		return;
 	wake_call(c);
 	pthread_cond_broadcast(&l->cv);
 }
@@ -380,8 +392,13 @@ hold_call(struct agentlink *l, const Sbx__Agent__V1__Held *h)
 {
 	struct agent_call *c = find_call(l, h->call);
 
+	if (c != NULL && h->dropped > c->agent_dropped) {   /* lost while the link was down */
+		c->qdropped += h->dropped - c->agent_dropped;
+		c->agent_dropped = h->dropped;
+	}
 	if (c != NULL || h->call == 0 || (c = calloc(1, sizeof(*c))) == NULL)
 		return;    /* still ours from before the reconnect, or no memory */
+	c->qdropped = c->agent_dropped = h->dropped;
 	if ((c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
 		free(c);
 		return;
@@ -492,6 +509,10 @@ lose_calls(struct agentlink *l)
 
 	for (c = l->calls; c != NULL; c = c->next)
 		if (!c->ended) {
+			if (c->kind == CALL_TERM && c->started && !c->lost)
+				c->term->on_end(c->term->arg, 128 + SIGKILL, 1);
+			else if (c->kind == CALL_WATCH && c->started && !c->lost)
+				c->watch->on_end(c->watch->arg, 1);
 			c->lost = 1;
 			wake_call(c);
 		}
@@ -516,6 +537,8 @@ listener_up(struct agentlink *l)
 	return nng_listener_start(l->lst, 0);
 }
 
+static void relisten_later(struct agentlink *l);
+
 /* The link's watch, every HELLO_MS / 3 while it is not up:
  * - a new connection must say hello within HELLO_MS: a sandbox process
  *   that connects to its own socket and says nothing would otherwise keep
@@ -529,8 +552,8 @@ link_watch(void *arg)
 {
 	struct agentlink *l = arg;
 	nng_pipe pipe;
-	int close_it = 0, rearm, relisten = 0, rv;
-	uint64_t now = mono_ms();
+	int close_it = 0, rearm, relisten = 0;
+	uint64_t now = monotime_ms();
 
 	if (nng_aio_result(l->timer) == NNG_ECANCELED || nng_aio_result(l->timer) == NNG_ECLOSED)
 		return;
@@ -557,14 +580,80 @@ link_watch(void *arg)
 		    "closing it", l->session, HELLO_MS);
 		nng_pipe_close(pipe);
 	}
-	if (relisten) {
-		nng_listener_close(l->lst);
-		if ((rv = listener_up(l)) != 0)
-			log_warnx("agent link of session %s: listening again on %s: %s", l->session,
-			    l->url, nng_strerror(rv));
-	}
+	if (relisten)
+		relisten_later(l);   /* never here: this is one of nng's task threads */
 	if (rearm)
 		nng_sleep_aio(HELLO_MS / 3, l->timer);
+}
+
+/* ---- listening anew, on a thread of its own
+ *
+ * nng_listener_close waits for the listener's callbacks, and link_watch
+ * runs on one of nng's few task threads: closing a listener there blocked
+ * the thread, and with as many links due at once as nng has task threads
+ * (10 containers killed together did it) nothing in nng ran any more and
+ * sbxd stopped answering. So link_watch only queues the link; this thread
+ * closes and makes its listener. The queue holds a reference to each link. */
+
+static pthread_mutex_t relisten_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t relisten_cv = PTHREAD_COND_INITIALIZER;
+static struct agentlink *relisten_head;
+static int relisten_running;
+
+static void *
+relisten_main(void *arg)
+{
+	struct agentlink *l;
+	int closed, rv;
+
+	(void)arg;
+	for (;;) {
+		pthread_mutex_lock(&relisten_mu);
+		while (relisten_head == NULL)
+			pthread_cond_wait(&relisten_cv, &relisten_mu);
+		l = relisten_head;
+		relisten_head = l->relisten_next;
+		l->relisten_queued = 0;
+		pthread_mutex_unlock(&relisten_mu);
+		pthread_mutex_lock(&l->mu);
+		closed = l->closed || l->up;
+		pthread_mutex_unlock(&l->mu);
+		if (!closed) {
+			nng_listener_close(l->lst);
+			if ((rv = listener_up(l)) != 0)
+				log_warnx("agent link of session %s: listening again on %s: %s",
+				    l->session, l->url, nng_strerror(rv));
+			metrics_count(METRICS_C_AGENT_RELISTENS, 1);
+		}
+		agentlink_unref(l);
+	}
+	return NULL;
+}
+
+/* Queues l to listen anew (once, however often it is asked). */
+static void
+relisten_later(struct agentlink *l)
+{
+	pthread_t t;
+
+	pthread_mutex_lock(&relisten_mu);
+	if (!relisten_running) {
+		if (pthread_create(&t, NULL, relisten_main, NULL) != 0) {
+			pthread_mutex_unlock(&relisten_mu);
+			log_warnx("agent links: cannot start the thread that listens anew");
+			return;
+		}
+		pthread_detach(t);
+		relisten_running = 1;
+	}
+	if (!l->relisten_queued) {
+		agentlink_ref(l);
+		l->relisten_queued = 1;
+		l->relisten_next = relisten_head;
+		relisten_head = l;
+		pthread_cond_signal(&relisten_cv);
+	}
+	pthread_mutex_unlock(&relisten_mu);
 }
 
 /* Starts the watch unless it runs; l->mu held. */
@@ -590,7 +679,7 @@ pipe_added(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 		return;
 	}
 	l->greeting = nng_pipe_id(pipe);
-	l->greeting_since = mono_ms();
+	l->greeting_since = monotime_ms();
 	start = watch_needed(l);
 	pthread_mutex_unlock(&l->mu);
 	if (start)
@@ -610,7 +699,7 @@ pipe_gone(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 		l->up = 0;
 		l->pipe_id = 0;
 		l->relisten_every = RELISTEN_MIN_MS;
-		l->relisten_at = mono_ms() + RELISTEN_MIN_MS;
+		l->relisten_at = monotime_ms() + RELISTEN_MIN_MS;
 		lose_calls(l);
 		start = watch_needed(l);
 		log_debug("agent link of session %s: agent gone", l->session);
@@ -660,14 +749,7 @@ agentlink_listen(const struct agentlink_opts *o, struct agentlink **out, struct 
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return err_set(e, SBXD_RESOURCE_EXHAUSTED, "out of memory");
 	pthread_mutex_init(&l->mu, NULL);
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&l->cv, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+	monotime_cond_init(&l->cv);
 	l->refs = 1;
 	{
 		/* call ids keep growing across sbxd restarts: an agent still
@@ -681,7 +763,7 @@ agentlink_listen(const struct agentlink_opts *o, struct agentlink **out, struct 
 	snprintf(l->session, sizeof(l->session), "%s", o->session);
 	snprintf(l->url, sizeof(l->url), "%s", o->url);
 	l->relisten_every = RELISTEN_MIN_MS;
-	l->relisten_at = mono_ms() + RELISTEN_MIN_MS;
+	l->relisten_at = monotime_ms() + RELISTEN_MIN_MS;
 	memcpy(l->token, o->token, o->token_len);
 	l->token_len = o->token_len;
 	if ((rv = nng_pair1_open(&l->sock)) != 0) {
@@ -783,7 +865,7 @@ agentlink_port(struct agentlink *l)
 int
 agentlink_up(struct agentlink *l, uint64_t wait_ms, uid_t *uid, gid_t *gid)
 {
-	uint64_t deadline = mono_ms() + wait_ms;
+	uint64_t deadline = monotime_ms() + wait_ms;
 	int up;
 
 	pthread_mutex_lock(&l->mu);
@@ -813,7 +895,7 @@ agentlink_generation(struct agentlink *l)
 uint64_t
 agentlink_rejected(struct agentlink *l, uint64_t at_least, uint64_t wait_ms)
 {
-	uint64_t deadline = mono_ms() + wait_ms, n;
+	uint64_t deadline = monotime_ms() + wait_ms, n;
 
 	pthread_mutex_lock(&l->mu);
 	while (l->rejected < at_least && wait_until(l, deadline))
@@ -973,7 +1055,7 @@ sbxd_code
 agentlink_exec(struct agentlink *l, const struct driver_exec_spec *spec, const void *in,
     size_t in_len, struct driver_exec_result *res, int *ran, int64_t *stuck, struct err *e)
 {
-	uint64_t t0 = mono_ms(), deadline = 0;
+	uint64_t t0 = monotime_ms(), deadline = 0;
 	int keep_stdin = in_len > AGENT_CHUNK_MAX, rv, kill_sent = 0;
 	size_t cap = spec->max_output ? spec->max_output : DRIVER_OUTPUT_DEFAULT;
 	struct agent_call *c;
@@ -1016,7 +1098,7 @@ agentlink_exec(struct agentlink *l, const struct driver_exec_spec *spec, const v
 			kill_sent = 1;
 			c->killed_by_drain = 1;
 			send_signal(l, c->id, SIGKILL, 0);
-			deadline = mono_ms() + DRAIN_WAIT_MS;
+			deadline = monotime_ms() + DRAIN_WAIT_MS;
 		}
 		if (!wait_until(l, deadline))
 			break;
@@ -1047,7 +1129,7 @@ agentlink_exec(struct agentlink *l, const struct driver_exec_spec *spec, const v
 		if (c->truncated)
 			res->truncated = 1;
 	}
-	res->duration_ms = mono_ms() - t0;
+	res->duration_ms = monotime_ms() - t0;
 	call_free(c);
 	return code;
 }
@@ -1072,7 +1154,7 @@ file_call(struct agentlink *l, Frame *f, struct agent_file_reply *r, struct err 
 		return SBXD_UNIMPLEMENTED;
 	f->call = c->id;
 	rv = send_frame(l, f, SEND_RUN_MS);
-	deadline = mono_ms() + FILE_ANSWER_MS;
+	deadline = monotime_ms() + FILE_ANSWER_MS;
 	pthread_mutex_lock(&l->mu);
 	while (rv == 0 && !c->replied && !c->lost && wait_until(l, deadline))
 		;
@@ -1171,7 +1253,7 @@ agentlink_proc_start(struct agentlink *l, const struct driver_exec_spec *spec,
 	}
 	rv = send_run(l, c, spec, NULL, 0, 1, 1, 0);
 	pthread_mutex_lock(&l->mu);
-	deadline = mono_ms() + START_ANSWER_MS;
+	deadline = monotime_ms() + START_ANSWER_MS;
 	while (rv == 0 && !c->started && !c->failed && !c->lost && wait_until(l, deadline))
 		;
 	if (rv != 0 || c->failed || !c->started) {
@@ -1214,7 +1296,7 @@ agent_proc_pump(struct agent_proc *p, int *eof, struct err *e)
 	struct agent_call *c = p->c;
 	struct agentlink *l = c->link;
 	struct chunk *list, *k;
-	uint64_t v;
+	uint64_t v, dropped;
 
 	if (read(c->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return err_set(e, SBXD_INTERNAL, "reading a process's eventfd: %s",
@@ -1224,8 +1306,12 @@ agent_proc_pump(struct agent_proc *p, int *eof, struct err *e)
 	c->qhead = NULL;
 	c->qtail = &c->qhead;
 	c->qbytes = 0;
+	dropped = c->qdropped;
+	c->qdropped = 0;
 	*eof = c->ended || c->lost;
 	pthread_mutex_unlock(&l->mu);
+	if (dropped > 0 && c->on_output != NULL)   /* before what came after the loss */
+		c->on_output(c->on_output_arg, 0, NULL, (size_t)dropped);
 	while ((k = list) != NULL) {
 		list = k->next;
 		if (c->on_output != NULL)
@@ -1304,7 +1390,7 @@ signal_leftovers(struct agentlink *l, int64_t pgid, int sig, int *n, struct err 
 	if (c == NULL)
 		return SBXD_OK;    /* no agent: nothing of it to reach */
 	rv = send_signal_group(l, c->id, sig, pgid, SEND_STDIN_MS);
-	deadline = mono_ms() + SIGNAL_ANSWER_MS;
+	deadline = monotime_ms() + SIGNAL_ANSWER_MS;
 	pthread_mutex_lock(&l->mu);
 	while (rv == 0 && c->sig_answers == 0 && !c->lost && wait_until(l, deadline))
 		;
@@ -1335,7 +1421,7 @@ agent_proc_signal(struct agent_proc *p, int sig, int *n, struct err *e)
 		return SBXD_OK;    /* its agent took the process with it */
 	}
 	if (c->ended) {
-		pid = c->pid;
+		pid = c->stale ? 0 : c->pid;
 		pthread_mutex_unlock(&l->mu);
 		return pid > 1 ? signal_leftovers(l, pid, sig, n, e) : SBXD_OK;
 	}
@@ -1344,7 +1430,7 @@ agent_proc_signal(struct agent_proc *p, int sig, int *n, struct err *e)
 	if ((rv = send_signal(l, c->id, sig, SEND_STDIN_MS)) != 0)
 		return err_set(e, SBXD_UNAVAILABLE, "signalling through the sandbox agent: %s",
 		    nng_strerror(rv));
-	deadline = mono_ms() + SIGNAL_ANSWER_MS;
+	deadline = monotime_ms() + SIGNAL_ANSWER_MS;
 	pthread_mutex_lock(&l->mu);
 	while (c->sig_answers < want && !c->lost && !c->ended && wait_until(l, deadline))
 		;
@@ -1382,6 +1468,40 @@ agent_proc_status(struct agent_proc *p, struct driver_proc_status *st, struct er
 	pthread_mutex_unlock(&l->mu);
 	(void)e;
 	return code;
+}
+
+int
+agent_proc_lost(struct agent_proc *p, int *back)
+{
+	struct agentlink *l = p->c->link;
+	int lost;
+
+	pthread_mutex_lock(&l->mu);
+	lost = p->c->lost;
+	*back = l->up && !l->closed;
+	pthread_mutex_unlock(&l->mu);
+	return lost;
+}
+
+void
+agentlink_container_restarted(struct agentlink *l)
+{
+	pthread_mutex_lock(&l->mu);
+	for (struct agent_call *c = l->calls; c != NULL; c = c->next)
+		c->stale = 1;
+	pthread_mutex_unlock(&l->mu);
+}
+
+int
+agentlink_container_died(struct agentlink *l)
+{
+	nng_pipe p = NNG_PIPE_INITIALIZER;
+
+	pthread_mutex_lock(&l->mu);
+	if (l->up)
+		p.id = (uint32_t)l->pipe_id;
+	pthread_mutex_unlock(&l->mu);
+	return p.id != 0 && nng_pipe_close(p) == 0;
 }
 
 void
@@ -1435,16 +1555,369 @@ agent_proc_call(struct agent_proc *p)
 	return p->c->id;
 }
 
+/* ---- terminals */
+
+static int send_frame_term_close(struct agentlink *l, uint64_t call);
+static int send_frame_watch_stop(struct agentlink *l, uint64_t call);
+
+#define OPEN_ANSWER_MS 10000  /* a terminal's or watch's started/failed */
+
+/* How a call that runs until closed (a terminal, a watch) is opened. */
+struct open_kind {
+	const char *name;              /* "terminal" */
+	const char *refused;           /* "could not start the terminal" */
+	sbxd_code (*code_of)(int err); /* the agent's errno as a status */
+	int (*cancel)(struct agentlink *l, uint64_t call);  /* its close frame */
+};
+
+/* Sends c's opening frame f and waits for the agent's answer: SBXD_OK
+ * once it started (c stays linked); else c is unlinked, and the error says
+ * why: UNAVAILABLE when f could not go or no answer came (the agent is
+ * then told to close it, should it start after all), k->code_of's status
+ * when the agent refused it. */
+static sbxd_code
+call_open(struct agentlink *l, struct agent_call *c, const Frame *f, const struct open_kind *k,
+    struct err *e)
+{
+	uint64_t deadline;
+	int rv;
+
+	rv = send_frame(l, f, SEND_RUN_MS);
+	deadline = monotime_ms() + OPEN_ANSWER_MS;
+	pthread_mutex_lock(&l->mu);
+	while (rv == 0 && !c->started && !c->failed && !c->lost && wait_until(l, deadline))
+		;
+	if (rv == 0 && c->started && !c->lost) {
+		pthread_mutex_unlock(&l->mu);
+		return SBXD_OK;
+	}
+	call_unlink(l, c);
+	pthread_mutex_unlock(&l->mu);
+	if (rv != 0)
+		return err_set(e, SBXD_UNAVAILABLE, "the sandbox agent did not take the %s: %s; "
+		    "try again", k->name, nng_strerror(rv));
+	if (c->failed)
+		return err_set(e, k->code_of(c->fail_errno), "the sandbox agent %s: %s",
+		    k->refused, c->fail_msg);
+	k->cancel(l, c->id);
+	return err_set(e, SBXD_UNAVAILABLE, "the sandbox agent did not confirm the %s; try "
+	    "again", k->name);
+}
+
+static sbxd_code
+term_code_of(int err)
+{
+	return err == EINVAL ? SBXD_INVALID_ARGUMENT : err == EAGAIN ? SBXD_RESOURCE_EXHAUSTED :
+	    SBXD_FAILED_PRECONDITION;
+}
+
+static sbxd_code
+watch_code_of(int err)
+{
+	return err == ENOENT ? SBXD_NOT_FOUND :
+	    err == ENOTDIR || err == EINVAL ? SBXD_INVALID_ARGUMENT :
+	    err == EAGAIN || err == ENOSPC ? SBXD_RESOURCE_EXHAUSTED : SBXD_FAILED_PRECONDITION;
+}
+
+static const struct open_kind term_opening = {
+	"terminal", "could not start the terminal", term_code_of, send_frame_term_close
+};
+static const struct open_kind watch_starting = {
+	"watch", "could not watch it", watch_code_of, send_frame_watch_stop
+};
+
+struct agent_term {
+	struct agent_call *c;
+};
+
+sbxd_code
+agentlink_term_open(struct agentlink *l, const struct agentlink_term_opts *o,
+    struct agent_term **out, int64_t *pid, struct err *e)
+{
+	size_t na = count_strv(o->argv), ne = count_strv(o->env);
+	ProtobufCBinaryData *argv = calloc(na + 1, sizeof(*argv));
+	ProtobufCBinaryData *env = calloc(ne + 1, sizeof(*env));
+	struct driver_exec_spec spec = { .argv = o->argv, .env = o->env, .workdir = o->cwd };
+	Sbx__Agent__V1__TermOpen to = SBX__AGENT__V1__TERM_OPEN__INIT;
+	Sbx__Agent__V1__Run run = SBX__AGENT__V1__RUN__INIT;
+	Frame f = SBX__AGENT__V1__FRAME__INIT;
+	struct agent_term *t = calloc(1, sizeof(*t));
+	struct agent_call *c = NULL;
+	sbxd_code code = SBXD_RESOURCE_EXHAUSTED;
+
+	*out = NULL;
+	*pid = 0;
+	if (argv == NULL || env == NULL || t == NULL) {
+		err_set(e, code, "out of memory");
+		goto out;
+	}
+	pthread_mutex_lock(&l->mu);
+	if ((c = call_new(l, CALL_TERM, e)) != NULL)
+		c->term = o;
+	pthread_mutex_unlock(&l->mu);
+	if (c == NULL) {
+		code = e->code;
+		goto out;
+	}
+	fill_run(&run, &spec, argv, na, env, ne);
+	to.run = &run;
+	to.cols = o->cols;
+	to.rows = o->rows;
+	f.call = c->id;
+	f.body_case = SBX__AGENT__V1__FRAME__BODY_TERM_OPEN;
+	f.term_open = &to;
+	if ((code = call_open(l, c, &f, &term_opening, e)) == SBXD_OK) {
+		*pid = c->pid;
+		t->c = c;
+		*out = t;
+		t = NULL;
+		c = NULL;
+	}
+out:
+	if (c != NULL)
+		call_free(c);
+	free(argv);
+	free(env);
+	free(t);
+	return code;
+}
+
+/* SBXD_OK when t still runs; l->mu held. */
+static sbxd_code
+term_live(struct agent_call *c, struct err *e)
+{
+	if (c->lost)
+		return err_set(e, SBXD_FAILED_PRECONDITION, "the terminal is gone: the "
+		    "sandbox agent that ran it went away; open a new one");
+	if (c->ended)
+		return err_set(e, SBXD_FAILED_PRECONDITION, "the terminal has exited "
+		    "(code %d); open a new one", c->exit_code);
+	return SBXD_OK;
+}
+
+sbxd_code
+agent_term_input(struct agent_term *t, const void *data, size_t n, struct err *e)
+{
+	struct agent_call *c = t->c;
+	struct agentlink *l = c->link;
+	sbxd_code code;
+	int rv;
+
+	pthread_mutex_lock(&l->mu);
+	code = term_live(c, e);
+	pthread_mutex_unlock(&l->mu);
+	if (code != SBXD_OK || n == 0)
+		return code;
+	if ((rv = send_stdin(l, c->id, data, n, 0, SEND_STDIN_MS)) != 0)
+		return err_set(e, rv == NNG_ETIMEDOUT ? SBXD_DEADLINE_EXCEEDED :
+		    SBXD_UNAVAILABLE, "sending input to the sandbox agent: %s",
+		    nng_strerror(rv));
+	return SBXD_OK;
+}
+
+sbxd_code
+agent_term_resize(struct agent_term *t, uint32_t cols, uint32_t rows, struct err *e)
+{
+	Sbx__Agent__V1__TermResize tr = SBX__AGENT__V1__TERM_RESIZE__INIT;
+	Frame f = SBX__AGENT__V1__FRAME__INIT;
+	struct agent_call *c = t->c;
+	struct agentlink *l = c->link;
+	sbxd_code code;
+	int rv;
+
+	pthread_mutex_lock(&l->mu);
+	code = term_live(c, e);
+	pthread_mutex_unlock(&l->mu);
+	if (code != SBXD_OK)
+		return code;
+	tr.cols = cols;
+	tr.rows = rows;
+	f.call = c->id;
+	f.body_case = SBX__AGENT__V1__FRAME__BODY_TERM_RESIZE;
+	f.term_resize = &tr;
+	if ((rv = send_frame(l, &f, SEND_STDIN_MS)) != 0)
+		return err_set(e, SBXD_UNAVAILABLE, "resizing through the sandbox agent: %s",
+		    nng_strerror(rv));
+	return SBXD_OK;
+}
+
+static int
+send_frame_term_close(struct agentlink *l, uint64_t call)
+{
+	Sbx__Agent__V1__TermClose tc = SBX__AGENT__V1__TERM_CLOSE__INIT;
+	Frame f = SBX__AGENT__V1__FRAME__INIT;
+
+	f.call = call;
+	f.body_case = SBX__AGENT__V1__FRAME__BODY_TERM_CLOSE;
+	f.term_close = &tc;
+	return send_frame(l, &f, SEND_STDIN_MS);
+}
+
+/* Ends call c of a terminal or watch: unless it has ended, sends f (its
+ * close or stop) and waits up to wait_ms for the agent to say it ended.
+ * sending and ending name the step in errors ("closing the terminal";
+ * "the terminal's processes did not end"). */
+static sbxd_code
+call_end(struct agent_call *c, const Frame *f, uint64_t wait_ms, const char *sending,
+    const char *ending, struct err *e)
+{
+	struct agentlink *l = c->link;
+	uint64_t deadline;
+	int rv, done;
+
+	pthread_mutex_lock(&l->mu);
+	done = c->ended || c->lost;
+	pthread_mutex_unlock(&l->mu);
+	if (done)
+		return SBXD_OK;
+	if ((rv = send_frame(l, f, SEND_STDIN_MS)) != 0)
+		return err_set(e, SBXD_UNAVAILABLE, "%s through the sandbox agent: %s", sending,
+		    nng_strerror(rv));
+	deadline = monotime_ms() + wait_ms;
+	pthread_mutex_lock(&l->mu);
+	while (!c->ended && !c->lost && wait_until(l, deadline))
+		;
+	done = c->ended || c->lost;
+	pthread_mutex_unlock(&l->mu);
+	if (!done)
+		return err_set(e, SBXD_DEADLINE_EXCEEDED, "%s within %llu ms", ending,
+		    (unsigned long long)wait_ms);
+	return SBXD_OK;
+}
+
+/* Takes call c off its link and frees it (a terminal's or watch's last use). */
+static void
+call_release(struct agent_call *c)
+{
+	struct agentlink *l = c->link;
+
+	pthread_mutex_lock(&l->mu);
+	call_unlink(l, c);
+	pthread_mutex_unlock(&l->mu);
+	call_free(c);
+}
+
+sbxd_code
+agent_term_close(struct agent_term *t, uint64_t wait_ms, struct err *e)
+{
+	Sbx__Agent__V1__TermClose tc = SBX__AGENT__V1__TERM_CLOSE__INIT;
+	Frame f = SBX__AGENT__V1__FRAME__INIT;
+
+	f.call = t->c->id;
+	f.body_case = SBX__AGENT__V1__FRAME__BODY_TERM_CLOSE;
+	f.term_close = &tc;
+	return call_end(t->c, &f, wait_ms, "closing the terminal",
+	    "the terminal's processes did not end after the kill", e);
+}
+
+void
+agent_term_free(struct agent_term *t)
+{
+	if (t == NULL)
+		return;
+	call_release(t->c);
+	free(t);
+}
+
+/* ---- watches */
+
+struct agent_watch {
+	struct agent_call *c;
+};
+
+sbxd_code
+agentlink_watch_start(struct agentlink *l, const struct agentlink_watch_opts *o,
+    struct agent_watch **out, struct err *e)
+{
+	Sbx__Agent__V1__WatchStart ws = SBX__AGENT__V1__WATCH_START__INIT;
+	Frame f = SBX__AGENT__V1__FRAME__INIT;
+	size_t ng = count_strv(o->globs);
+	ProtobufCBinaryData *globs = calloc(ng + 1, sizeof(*globs));
+	struct agent_watch *w = calloc(1, sizeof(*w));
+	struct agent_call *c = NULL;
+	sbxd_code code = SBXD_RESOURCE_EXHAUSTED;
+
+	*out = NULL;
+	if (globs == NULL || w == NULL) {
+		err_set(e, code, "out of memory");
+		goto out;
+	}
+	pthread_mutex_lock(&l->mu);
+	if ((c = call_new(l, CALL_WATCH, e)) != NULL)
+		c->watch = o;
+	pthread_mutex_unlock(&l->mu);
+	if (c == NULL) {
+		code = e->code;
+		goto out;
+	}
+	for (size_t i = 0; i < ng; i++)
+		globs[i] = (ProtobufCBinaryData){ strlen(o->globs[i]), (uint8_t *)o->globs[i] };
+	ws.path = (ProtobufCBinaryData){ strlen(o->path), (uint8_t *)o->path };
+	ws.recursive = o->recursive;
+	ws.globs = globs;
+	ws.n_globs = ng;
+	f.call = c->id;
+	f.body_case = SBX__AGENT__V1__FRAME__BODY_WATCH_START;
+	f.watch_start = &ws;
+	if ((code = call_open(l, c, &f, &watch_starting, e)) == SBXD_OK) {
+		w->c = c;
+		*out = w;
+		w = NULL;
+		c = NULL;
+	}
+out:
+	if (c != NULL)
+		call_free(c);
+	free(globs);
+	free(w);
+	return code;
+}
+
+static int
+send_frame_watch_stop(struct agentlink *l, uint64_t call)
+{
+	Sbx__Agent__V1__WatchStop st = SBX__AGENT__V1__WATCH_STOP__INIT;
+	Frame f = SBX__AGENT__V1__FRAME__INIT;
+
+	f.call = call;
+	f.body_case = SBX__AGENT__V1__FRAME__BODY_WATCH_STOP;
+	f.watch_stop = &st;
+	return send_frame(l, &f, SEND_STDIN_MS);
+}
+
+sbxd_code
+agent_watch_stop(struct agent_watch *w, uint64_t wait_ms, struct err *e)
+{
+	Sbx__Agent__V1__WatchStop st = SBX__AGENT__V1__WATCH_STOP__INIT;
+	Frame f = SBX__AGENT__V1__FRAME__INIT;
+
+	f.call = w->c->id;
+	f.body_case = SBX__AGENT__V1__FRAME__BODY_WATCH_STOP;
+	f.watch_stop = &st;
+	return call_end(w->c, &f, wait_ms, "stopping the watch",
+	    "the sandbox agent did not end the watch", e);
+}
+
+void
+agent_watch_free(struct agent_watch *w)
+{
+	if (w == NULL)
+		return;
+	call_release(w->c);
+	free(w);
+}
+
 /* ---- fuzzing */
 
 /* See agentlink.h. The link is never listening: its socket is not open,
  * so whatever the frames make it send fails quietly. */
 void
-agentlink_fuzz_frame(const uint8_t *p, size_t n)
+agentlink_fuzz_frame(const uint8_t *p, size_t n, const struct agentlink_term_opts *term,
+    const struct agentlink_watch_opts *watch)
 {
 	static struct agentlink l;
 	static struct driver_exec_result res;
-	static struct agent_call exec_call, proc_call, file_call_;
+	static struct agent_call exec_call, proc_call, file_call_, term_call, watch_call;
 	static struct agent_file_reply reply;
 	static struct buf data;
 	struct chunk *k;
@@ -1473,8 +1946,14 @@ agentlink_fuzz_frame(const uint8_t *p, size_t n)
 	reply = (struct agent_file_reply){ .data = &data };
 	file_call_ = (struct agent_call){ .link = &l, .id = 3, .kind = CALL_FILE,
 	    .reply = &reply, .efd = -1 };
+	term_call = (struct agent_call){ .link = &l, .id = 4, .kind = CALL_TERM, .term = term,
+	    .started = 1, .efd = -1 };
+	watch_call = (struct agent_call){ .link = &l, .id = 5, .kind = CALL_WATCH,
+	    .watch = watch, .started = 1, .efd = -1 };
 	exec_call.next = &proc_call;
 	proc_call.next = &file_call_;
+	file_call_.next = &term_call;
+	term_call.next = &watch_call;
 	l.calls = &exec_call;
 	on_frame(&l, (nng_pipe)NNG_PIPE_INITIALIZER, p, n);
 	{

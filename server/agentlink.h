@@ -116,6 +116,19 @@ sbxd_code agent_proc_signal(struct agent_proc *p, int sig, int *n, struct err *e
 sbxd_code agent_proc_status(struct agent_proc *p, struct driver_proc_status *st,
     struct err *e);
 void agent_proc_free(struct agent_proc *p);
+/* 1 when p's agent went away before p's end was heard (proc_status then
+ * reports it killed, 137); *back: an agent is connected again. */
+int agent_proc_lost(struct agent_proc *p, int *back);
+/* The container of l was started again: the processes of its previous
+ * run are gone, and the process groups their ended calls named may be
+ * reused by new ones, so a signal to what such a call left reaches
+ * nothing from now on. */
+void agentlink_container_restarted(struct agentlink *l);
+/* The engine says l's container stopped: its agent is gone, whether or
+ * not the link has seen it go (under gVisor a sandbox killed by the host
+ * may leave it open for a while): the connection is closed, which ends
+ * its calls as the agent's own going would. 1 when one was open. */
+int agentlink_container_died(struct agentlink *l);
 /* The call id of p: its handle across a restart of sbxd. */
 uint64_t agent_proc_call(struct agent_proc *p);
 /* Takes back the background call the agent listed in its hello (it ran
@@ -125,9 +138,65 @@ uint64_t agent_proc_call(struct agent_proc *p);
 sbxd_code agentlink_proc_adopt(struct agentlink *l, uint64_t call,
     const struct driver_exec_spec *spec, struct agent_proc **out, struct err *e);
 
+/* ---- terminals: a command on a pty in the sandbox (agent.proto's
+ * term_open). Its callbacks run on nng's threads under the link's lock:
+ * copy, do not block, call no agentlink function. on_output gets what the
+ * terminal shows; on_end comes once, when it exited (lost 0) or its agent
+ * went away (lost 1, exit_code 137). o must stay valid until
+ * agent_term_free. */
+struct agent_term;
+struct agentlink_term_opts {
+	const char *const *argv;      /* NULL or empty: the user's login shell */
+	const char *const *env;       /* "K=V", NULL-terminated, or NULL */
+	const char *cwd;              /* NULL: the container's workdir */
+	uint32_t cols, rows;          /* 1..AGENT_TERM_COLS_MAX / _ROWS_MAX */
+	void (*on_output)(void *arg, const void *p, size_t n);
+	void (*on_end)(void *arg, int exit_code, int lost);
+	void *arg;
+};
+/* Starts a terminal; *pid is its leader in the container. UNAVAILABLE
+ * when the agent is not connected or did not answer, INVALID_ARGUMENT /
+ * FAILED_PRECONDITION when it could not start it (the agent's reason). */
+sbxd_code agentlink_term_open(struct agentlink *l, const struct agentlink_term_opts *o,
+    struct agent_term **out, int64_t *pid, struct err *e);
+/* Keystrokes; FAILED_PRECONDITION once the terminal has ended. */
+sbxd_code agent_term_input(struct agent_term *t, const void *data, size_t n, struct err *e);
+sbxd_code agent_term_resize(struct agent_term *t, uint32_t cols, uint32_t rows,
+    struct err *e);
+/* Kills every process of the terminal's session and waits up to wait_ms
+ * for its end (on_end has run then); OK at once when it has ended. */
+sbxd_code agent_term_close(struct agent_term *t, uint64_t wait_ms, struct err *e);
+/* Forgets t (no callback runs afterwards). NULL is fine. */
+void agent_term_free(struct agent_term *t);
+
+/* ---- file watches (agent.proto's watch_start). Callbacks as the
+ * terminal's: on nng's threads under the link's lock. on_events gets each
+ * watch_events frame; on_end comes once, when the agent ended the watch
+ * (lost 0: its directory went) or went away (lost 1). o (and its strings)
+ * must stay valid until agent_watch_free. */
+struct agent_watch;
+struct Sbx__Agent__V1__WatchEvents;
+struct agentlink_watch_opts {
+	const char *path;             /* absolute */
+	int recursive;
+	const char *const *globs;     /* NULL-terminated, or NULL */
+	void (*on_events)(void *arg, const struct Sbx__Agent__V1__WatchEvents *ev);
+	void (*on_end)(void *arg, int lost);
+	void *arg;
+};
+/* NOT_FOUND / INVALID_ARGUMENT / RESOURCE_EXHAUSTED with the agent's
+ * reason when it refused, UNAVAILABLE when it is not there. */
+sbxd_code agentlink_watch_start(struct agentlink *l, const struct agentlink_watch_opts *o,
+    struct agent_watch **out, struct err *e);
+/* Ends the watch, waiting up to wait_ms for the agent's answer. */
+sbxd_code agent_watch_stop(struct agent_watch *w, uint64_t wait_ms, struct err *e);
+void agent_watch_free(struct agent_watch *w);
+
 /* For the fuzz target (tests/fuzz/fuzz_agent_frame_sbxd.c): handles one
  * frame as sbxd would from its welcomed agent, on a link that is not
- * listening, with an exec, a process and a file call in flight. */
-void agentlink_fuzz_frame(const uint8_t *p, size_t n);
+ * listening, with an exec (call 1), a process (2), a file call (3), a
+ * terminal (4, term's callbacks) and a watch (5, watch's) in flight. */
+void agentlink_fuzz_frame(const uint8_t *p, size_t n, const struct agentlink_term_opts *term,
+    const struct agentlink_watch_opts *watch);
 
 #endif

@@ -13,9 +13,11 @@
 #include <strings.h>
 
 #include "config.h"
+#include "egress.h"
 #include "log.h"
 
-enum kind { K_STR, K_INT, K_SIZE, K_MS, K_BOOL, K_LEVEL, K_KEY, K_RUNTIME, K_POOL };
+enum kind { K_STR, K_INT, K_SIZE, K_MS, K_BOOL, K_LEVEL, K_KEY, K_RUNTIME, K_POOL, K_ISO,
+	K_ISOS };
 
 struct key {
 	const char *name;
@@ -43,7 +45,11 @@ static const struct key keys[] = {
 	{ "pool_dir", K_STR, F(pool_dir), 0, 0 },
 	{ "log_level", K_LEVEL, F(log_level), 0, 3 },
 	{ "workers", K_INT, F(workers), 1, 1024 },
-	{ "contexts", K_INT, F(contexts), 1, 4096 },
+	{ "workspace_quota", K_SIZE, F(workspace_quota), 0, 1LL << 50 },
+	{ "command_workers", K_INT, F(command_workers), 1, 4096 },
+	{ "command_calls_per_credential", K_INT, F(command_calls_per_credential), 1, 4096 },
+	{ "command_calls_per_session", K_INT, F(command_calls_per_session), 1, 4096 },
+	{ "contexts", K_INT, F(contexts), 1, 8192 },
 	{ "max_connections", K_INT, F(max_connections), 1, 16384 },
 	{ "max_connections_per_address", K_INT, F(max_connections_per_address), 1, 16384 },
 	{ "drain", K_MS, F(drain_ms), 1000, 3600000 },
@@ -68,6 +74,8 @@ static const struct key keys[] = {
 	{ "reap_interval", K_MS, F(reap_interval_ms), 0, 1LL << 40 },
 	{ "max_live_sessions", K_INT, F(max_live_sessions), 0, 1 << 20 },
 	{ "max_live_sessions_per_user", K_INT, F(max_live_sessions_per_user), 0, 1 << 20 },
+	{ "snapshot_max_per_user", K_INT, F(snapshot_max_per_user), 0, 1 << 20 },
+	{ "snapshot_max_bytes_per_user", K_SIZE, F(snapshot_max_bytes_per_user), 0, 1LL << 50 },
 	{ "network_mode", K_STR, F(network_mode), 0, 0 },
 	{ "readonly_rootfs", K_BOOL, F(readonly_rootfs), 0, 1 },
 	{ "agent", K_BOOL, F(agent), 0, 1 },
@@ -81,6 +89,14 @@ static const struct key keys[] = {
 	{ "log_ring_bytes", K_SIZE, F(log_ring_bytes), 64LL << 10, 1LL << 30 },
 	{ "log_total_bytes", K_SIZE, F(log_total_bytes), 1LL << 20, 1LL << 40 },
 	{ "log_sendbuf", K_INT, F(log_sendbuf), 1, 8192 },
+	{ "isolation", K_ISO, F(isolation), 0, 0 },
+	{ "isolations_allowed", K_ISOS, F(isolations_allowed), 0, 0 },
+	{ "gvisor_runtime", K_STR, F(gvisor_runtime), 0, 0 },
+	{ "egress_proxy_image", K_STR, F(egress_proxy_image), 0, 0 },
+	{ "egress_subnets", K_STR, F(egress_subnets), 0, 0 },
+	{ "egress_hosts_file", K_STR, F(egress_hosts_file), 0, 0 },
+	{ "egress_out_subnet", K_STR, F(egress_out_subnet), 0, 0 },
+	{ "egress_log_max_bytes", K_SIZE, F(egress_log_max_bytes), 1024, 1LL << 40 },
 };
 
 static const char *const builtin_runtimes[] = {
@@ -96,9 +112,15 @@ config_defaults(struct config *c)
 	snprintf(c->docker_socket, sizeof(c->docker_socket), "/var/run/docker.sock");
 	snprintf(c->default_runtime, sizeof(c->default_runtime), "python-minimal");
 	snprintf(c->network_mode, sizeof(c->network_mode), "none");
+	snprintf(c->egress_proxy_image, sizeof(c->egress_proxy_image), "sbx/egress-proxy:latest");
+	snprintf(c->egress_subnets, sizeof(c->egress_subnets), "10.213.0.0/16");
+	c->egress_log_max_bytes = 16u << 20;
 	c->log_level = LOG_LVL_INFO;
 	c->workers = 32;
-	c->contexts = 128;
+	c->command_workers = 128;
+	c->command_calls_per_credential = 96;
+	c->command_calls_per_session = 32;
+	c->contexts = 192;
 	c->max_connections = 512;
 	c->max_connections_per_address = 64;
 	c->drain_ms = 10000;
@@ -131,6 +153,8 @@ config_defaults(struct config *c)
 	c->reap_interval_ms = 30000;
 	c->max_live_sessions = 20;
 	c->max_live_sessions_per_user = 4;
+	c->snapshot_max_per_user = 20;
+	c->snapshot_max_bytes_per_user = 20LL << 30;
 	c->pool_size = 2;
 	/* the built-ins (runtime.c describes them); a "runtime" line may
 	 * re-point one at another image */
@@ -141,6 +165,7 @@ config_defaults(struct config *c)
 		snprintf(r->image, sizeof(r->image), "sbx/%s:latest", builtin_runtimes[i]);
 		snprintf(r->build_command, sizeof(r->build_command),
 		    "deploy/images/build.sh %s", builtin_runtimes[i]);
+		r->isolation = -1;          /* the config's isolation */
 	}
 	snprintf(c->log_listen, sizeof(c->log_listen), "tcp://127.0.0.1:7411");
 	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "127.0.0.1:7412");
@@ -149,6 +174,9 @@ config_defaults(struct config *c)
 	c->log_ring_bytes = 4u << 20;
 	c->log_total_bytes = 256u << 20;
 	c->log_sendbuf = 256;
+	c->isolation = ISOLATION_RUNC;
+	c->isolations_allowed = ISOLATION_ALL;
+	snprintf(c->gvisor_runtime, sizeof(c->gvisor_runtime), "runsc");
 }
 
 /* Parses a number with an optional unit suffix scaled by the table given. */
@@ -221,21 +249,58 @@ store_int(struct config *c, const struct key *k, int64_t v)
 	}
 }
 
-/* "NAME IMAGE [writable_rootfs]". Re-pointing a runtime at the image it
- * has (to add an option to a built-in) keeps its build command. */
+/* One option of a runtime line into r: "writable_rootfs" or
+ * "isolation=NAME". */
+static sbxd_code
+runtime_option(struct config_runtime *r, const char *opt, struct err *e)
+{
+	if (strcmp(opt, "writable_rootfs") == 0) {
+		r->writable_rootfs = 1;
+		return SBXD_OK;
+	}
+	if (strncmp(opt, "isolation=", 10) == 0 && isolation_parse(opt + 10) >= 0) {
+		r->isolation = isolation_parse(opt + 10);
+		return SBXD_OK;
+	}
+	if (strncmp(opt, "egress=", 7) == 0) {
+		/* "egress=pypi.org,*.example.com": its sessions' allowlist when
+		 * they give none (egress.h) */
+		char list[CONFIG_EGRESS_MAX], *words[EGRESS_ENTRIES_MAX + 1], *save = NULL;
+		size_t n = 0;
+
+		snprintf(list, sizeof(list), "%s", opt + 7);
+		for (char *t = strtok_r(list, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save))
+			if (n <= EGRESS_ENTRIES_MAX)
+				words[n++] = t;
+		if (n == 0)
+			return err_set(e, SBXD_INVALID_ARGUMENT, "runtime option egress= needs "
+			    "domains, comma-separated (egress=pypi.org,*.example.com)");
+		if (egress_parse(words, n, r->egress, sizeof(r->egress), e) != SBXD_OK)
+			return err_wrap(e, "runtime option egress=: ");
+		return SBXD_OK;
+	}
+	return err_set(e, SBXD_INVALID_ARGUMENT, "unknown runtime option \"%s\" (known: "
+	    "writable_rootfs, isolation=runc, isolation=gvisor, egress=DOMAIN,...)", opt);
+}
+
+/* "NAME IMAGE [writable_rootfs] [isolation=NAME]". Re-pointing a runtime
+ * at the image it has (to add an option to a built-in) keeps its build
+ * command. */
 static sbxd_code
 set_runtime(struct config *c, const char *value, struct err *e)
 {
-	char name[64], image[256], opt[64] = "", extra;
-	struct config_runtime *r = NULL;
-	int n = sscanf(value, "%63s %255s %63s %c", name, image, opt, &extra);
+	char name[64], image[256], opt[3][CONFIG_EGRESS_MAX], extra;
+	struct config_runtime *r = NULL, nr = { .isolation = -1 };
+	int n = sscanf(value, "%63s %255s %1023s %1023s %1023s %c", name, image, opt[0], opt[1],
+	    opt[2], &extra);
+	sbxd_code rv;
 
-	if (n < 2 || n > 3)
-		return err_set(e, SBXD_INVALID_ARGUMENT,
-		    "runtime needs \"NAME IMAGE [writable_rootfs]\", got \"%s\"", value);
-	if (n == 3 && strcmp(opt, "writable_rootfs") != 0)
-		return err_set(e, SBXD_INVALID_ARGUMENT,
-		    "unknown runtime option \"%s\" (known: writable_rootfs)", opt);
+	if (n < 2 || n > 5)
+		return err_set(e, SBXD_INVALID_ARGUMENT, "runtime needs \"NAME IMAGE "
+		    "[writable_rootfs] [isolation=NAME] [egress=DOMAIN,...]\", got \"%s\"", value);
+	for (int i = 0; i < n - 2; i++)
+		if ((rv = runtime_option(&nr, opt[i], e)) != SBXD_OK)
+			return rv;
 	for (int i = 0; i < c->nruntimes; i++)
 		if (strcmp(c->runtimes[i].name, name) == 0)
 			r = &c->runtimes[i];
@@ -251,23 +316,29 @@ set_runtime(struct config *c, const char *value, struct err *e)
 		    "docker build or import an image tagged %s", image);
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	snprintf(r->image, sizeof(r->image), "%s", image);
-	r->writable_rootfs = n == 3;
+	r->writable_rootfs = nr.writable_rootfs;
+	r->isolation = nr.isolation;
+	snprintf(r->egress, sizeof(r->egress), "%s", nr.egress);
 	return SBXD_OK;
 }
 
 #define POOL_SIZE_MAX 1000
 
-/* "N" (the default runtime's pool) or "NAME N" (that runtime's). */
+/* "N" (the default runtime's pool), "NAME N" (that runtime's, in its
+ * isolation) or "NAME N ISOLATION" (its containers in that isolation). */
 static sbxd_code
 set_pool_size(struct config *c, const char *value, struct err *e)
 {
-	char name[64] = "", extra;
-	int n, i;
+	char name[64] = "", iso[ISOLATION_NAME_MAX] = "", extra;
+	int n, i, k;
 
 	if (sscanf(value, "%d %c", &n, &extra) != 1 &&
-	    sscanf(value, "%63s %d %c", name, &n, &extra) != 2)
+	    (k = sscanf(value, "%63s %d %15s %c", name, &n, iso, &extra)) != 2 && k != 3)
+		return err_set(e, SBXD_INVALID_ARGUMENT, "pool_size needs \"N\", \"RUNTIME N\" "
+		    "or \"RUNTIME N ISOLATION\", got \"%s\"", value);
+	if (iso[0] != '\0' && isolation_parse(iso) < 0)
 		return err_set(e, SBXD_INVALID_ARGUMENT,
-		    "pool_size needs \"N\" or \"RUNTIME N\", got \"%s\"", value);
+		    "pool_size: unknown isolation \"%s\" (runc or gvisor)", iso);
 	if (n < 0 || n > POOL_SIZE_MAX)
 		return err_set(e, SBXD_INVALID_ARGUMENT,
 		    "pool_size must be from 0 to %d, got %d", POOL_SIZE_MAX, n);
@@ -275,7 +346,8 @@ set_pool_size(struct config *c, const char *value, struct err *e)
 		c->pool_size = n;
 		return SBXD_OK;
 	}
-	for (i = 0; i < c->npool_sizes && strcmp(c->pool_sizes[i].name, name) != 0; i++)
+	for (i = 0; i < c->npool_sizes && (strcmp(c->pool_sizes[i].name, name) != 0 ||
+	    c->pool_sizes[i].isolation != (iso[0] ? isolation_parse(iso) : -1)); i++)
 		;
 	if (i == CONFIG_MAX_RUNTIMES)
 		return err_set(e, SBXD_RESOURCE_EXHAUSTED, "at most %d pool_size lines",
@@ -284,17 +356,25 @@ set_pool_size(struct config *c, const char *value, struct err *e)
 		c->npool_sizes++;
 	snprintf(c->pool_sizes[i].name, sizeof(c->pool_sizes[i].name), "%s", name);
 	c->pool_sizes[i].n = n;
+	c->pool_sizes[i].isolation = iso[0] ? isolation_parse(iso) : -1;
 	return SBXD_OK;
 }
 
-/* Gives each runtime its pool size: a "NAME N" line, else pool_size for
- * the default runtime, else 0. */
+/* Gives each runtime its pool sizes: a "NAME N [ISOLATION]" line, else
+ * pool_size for the default runtime in its isolation, else 0. A runtime
+ * whose line carries egress= keeps none: its sessions always have an
+ * allowlist, so they run on a network of their own made at create, never
+ * in a pool container (network none); a line asking for some is refused. */
 static sbxd_code
 finish_pool(struct config *c, struct err *e)
 {
-	for (int i = 0; i < c->nruntimes; i++)
-		c->runtimes[i].pool_size = strcmp(c->runtimes[i].name, c->default_runtime) == 0 ?
-		    c->pool_size : 0;
+	for (int i = 0; i < c->nruntimes; i++) {
+		struct config_runtime *r = &c->runtimes[i];
+
+		memset(r->pool_iso, 0, sizeof(r->pool_iso));
+		r->pool_iso[r->isolation] = strcmp(r->name, c->default_runtime) == 0 &&
+		    r->egress[0] == '\0' ? c->pool_size : 0;
+	}
 	for (int i = 0; i < c->npool_sizes; i++) {
 		struct config_runtime *r = NULL;
 
@@ -305,8 +385,75 @@ finish_pool(struct config *c, struct err *e)
 			return err_set(e, SBXD_INVALID_ARGUMENT,
 			    "pool_size names runtime \"%s\", which is not configured",
 			    c->pool_sizes[i].name);
-		r->pool_size = c->pool_sizes[i].n;
+		if (r->egress[0] != '\0' && c->pool_sizes[i].n > 0)
+			return err_set(e, SBXD_INVALID_ARGUMENT, "pool_size = %s %d: runtime %s "
+			    "has egress=, so each of its sessions is created on an egress network "
+			    "of its own and never takes a warm container; remove the line (or "
+			    "give 0)", r->name, c->pool_sizes[i].n, r->name);
+		r->pool_iso[c->pool_sizes[i].isolation < 0 ? r->isolation :
+		    c->pool_sizes[i].isolation] = c->pool_sizes[i].n;
 	}
+	for (int i = 0; i < c->nruntimes; i++)
+		c->runtimes[i].pool_size = c->runtimes[i].pool_iso[c->runtimes[i].isolation];
+	return SBXD_OK;
+}
+
+/* Gives runtimes without an isolation of their own the config's, and
+ * checks every isolation a session could get is allowed. */
+static sbxd_code
+finish_isolation(struct config *c, struct err *e)
+{
+	char list[64];
+
+	isolation_names(c->isolations_allowed, list, sizeof(list));
+	if (!(c->isolations_allowed & (1u << c->isolation)))
+		return err_set(e, SBXD_INVALID_ARGUMENT, "isolation %s is not among "
+		    "isolations_allowed (%s)", isolation_name(c->isolation), list);
+	for (int i = 0; i < c->nruntimes; i++) {
+		struct config_runtime *r = &c->runtimes[i];
+
+		if (r->isolation < 0)
+			r->isolation = c->isolation;
+		if (!(c->isolations_allowed & (1u << r->isolation)))
+			return err_set(e, SBXD_INVALID_ARGUMENT, "runtime %s has isolation %s, "
+			    "which is not among isolations_allowed (%s)", r->name,
+			    isolation_name(r->isolation), list);
+	}
+	if (c->gvisor_runtime[0] == '\0' || strspn(c->gvisor_runtime, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(c->gvisor_runtime))
+		return err_set(e, SBXD_INVALID_ARGUMENT, "gvisor_runtime must be the name the "
+		    "Docker engine knows runsc by (A-Z a-z 0-9 . _ -), got \"%s\"", c->gvisor_runtime);
+	return SBXD_OK;
+}
+
+/* "isolation = NAME" or "isolations_allowed = NAME[,NAME...]" (commas
+ * or spaces). */
+static sbxd_code
+set_isolation(struct config *c, const struct key *k, const char *value, struct err *e)
+{
+	char list[128], *tok, *save;
+	unsigned mask = 0;
+	int iso;
+
+	if (k->kind == K_ISO) {
+		if ((iso = isolation_parse(value)) < 0)
+			return err_set(e, SBXD_INVALID_ARGUMENT,
+			    "isolation must be runc or gvisor, got \"%s\"", value);
+		c->isolation = iso;
+		return SBXD_OK;
+	}
+	if ((size_t)snprintf(list, sizeof(list), "%s", value) >= sizeof(list))
+		return err_set(e, SBXD_INVALID_ARGUMENT, "isolations_allowed is too long");
+	for (tok = strtok_r(list, ", \t", &save); tok != NULL; tok = strtok_r(NULL, ", \t", &save)) {
+		if ((iso = isolation_parse(tok)) < 0)
+			return err_set(e, SBXD_INVALID_ARGUMENT, "isolations_allowed: unknown "
+			    "isolation \"%s\" (runc, gvisor)", tok);
+		mask |= 1u << iso;
+	}
+	if (mask == 0)
+		return err_set(e, SBXD_INVALID_ARGUMENT, "isolations_allowed names none; "
+		    "give runc, gvisor or both");
+	c->isolations_allowed = mask;
 	return SBXD_OK;
 }
 
@@ -342,6 +489,8 @@ config_set(struct config *c, const char *key, const char *value, struct err *e)
 		return set_runtime(c, value, e);
 	if (k->kind == K_POOL)
 		return set_pool_size(c, value, e);
+	if (k->kind == K_ISO || k->kind == K_ISOS)
+		return set_isolation(c, k, value, e);
 	if (k->kind == K_STR) {
 		if (strlen(value) >= k->size)
 			return err_set(e, SBXD_INVALID_ARGUMENT,
@@ -539,7 +688,8 @@ config_finish(struct config *c, struct err *e)
 	if (config_runtime(c, c->default_runtime) == NULL)
 		return err_set(e, SBXD_INVALID_ARGUMENT,
 		    "default_runtime \"%s\" is not a configured runtime", c->default_runtime);
-	if ((rv = finish_pool(c, e)) != SBXD_OK || (rv = finish_tmpfs(c, e)) != SBXD_OK)
+	if ((rv = finish_isolation(c, e)) != SBXD_OK || (rv = finish_pool(c, e)) != SBXD_OK ||
+	    (rv = finish_tmpfs(c, e)) != SBXD_OK)
 		return rv;
 	if (c->memory_bytes > c->max_memory_bytes || c->nano_cpus > c->max_nano_cpus ||
 	    c->pids_limit > c->max_pids_limit)

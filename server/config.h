@@ -15,11 +15,14 @@
 #include <sys/types.h>
 
 #include "err.h"
+#include "isolation.h"
 
 #define CONFIG_PATH_MAX 1024
 #define CONFIG_MAX_KEYS 8
 #define CONFIG_KEY_MAX 256
 #define CONFIG_MAX_RUNTIMES 16
+
+#define CONFIG_EGRESS_MAX 1024
 
 struct config_runtime {
 	char name[64];
@@ -28,6 +31,13 @@ struct config_runtime {
 	int pool_size;               /* warm containers kept (pool.c); set by config_finish */
 	int writable_rootfs;         /* "writable_rootfs" on its runtime line: the image's
 	                                root filesystem stays writable, no home tmpfs */
+	int isolation;               /* "isolation=NAME" on its runtime line, else the
+	                                config's isolation (set by config_finish) */
+	char egress[CONFIG_EGRESS_MAX]; /* "egress=..." on its runtime line: its sessions'
+	                                allowlist when they give none (egress_parse's
+	                                form, one a line); "" = network none */
+	int pool_iso[ISOLATION_N];   /* warm containers per isolation; pool_size is
+	                                pool_iso[isolation] (set by config_finish) */
 };
 
 struct config {
@@ -45,7 +55,11 @@ struct config {
 	struct config_runtime runtimes[CONFIG_MAX_RUNTIMES];
 	int nruntimes;
 	int log_level;
-	int workers;                 /* blocking-work threads */
+	int workers;                 /* threads for short calls (files, sessions, logs) */
+	uint64_t workspace_quota;    /* bytes of each user's workspace image; 0 = unbounded */
+	int command_workers;         /* threads for long calls (commands, waits, engine work) */
+	int command_calls_per_credential; /* long calls one credential may have running */
+	int command_calls_per_session;    /* long calls on one session at once */
 	int contexts;                /* requests in flight at once */
 	int max_connections;         /* per listening socket (connlimit.h) */
 	int max_connections_per_address;
@@ -71,6 +85,8 @@ struct config {
 	uint64_t reap_interval_ms;   /* how often idle sessions are stopped; 0 = never */
 	int max_live_sessions;       /* running containers at once; 0 = no ceiling */
 	int max_live_sessions_per_user;
+	int snapshot_max_per_user;   /* snapshots a user may keep (snapshot.c) ... */
+	int64_t snapshot_max_bytes_per_user; /* ... and their bytes together */
 	char network_mode[64];
 	int readonly_rootfs;         /* a read-only root, with tmpfs_home at sandbox_home */
 	int agent;                   /* give each session an in-sandbox agent */
@@ -89,11 +105,26 @@ struct config {
 	int log_sendbuf;             /* pub queue per subscriber, in messages */
 	char pool_dir[CONFIG_PATH_MAX];  /* warm-pool slots; "" = state_dir/pool */
 	int pool_size;               /* warm containers of the default runtime; 0 = off */
-	struct {                     /* "pool_size = NAME N" lines, for other runtimes */
+	struct {                     /* "pool_size = NAME N [ISOLATION]" lines */
 		char name[64];
 		int n;
+		int isolation;       /* -1 = the runtime's */
 	} pool_sizes[CONFIG_MAX_RUNTIMES];
 	int npool_sizes;
+	int isolation;               /* sessions' default (enum isolation) */
+	unsigned isolations_allowed; /* bit (1 << isolation) for each one sessions may have */
+	char gvisor_runtime[64];     /* the engine's OCI runtime name for gvisor */
+	/* egress (egress.h): the kept proxy's image; the IPv4 range (a /16
+	 * to a /24) cut into one /29 network per session with an allowlist;
+	 * a hosts file the proxy resolves names with before DNS ("" = the
+	 * image's /etc/hosts) */
+	char egress_proxy_image[256];
+	char egress_subnets[32];
+	char egress_hosts_file[CONFIG_PATH_MAX];
+	char egress_out_subnet[32];  /* the proxy's way out (a plain bridge
+	                                network): its range, "" = the engine's */
+	uint64_t egress_log_max_bytes; /* the proxy's access log is rotated past
+	                                  this (egress_log.c); one old file kept */
 };
 
 /* Fills c with the built-in defaults. */

@@ -17,6 +17,8 @@
 
 #include "connlimit.h"
 #include "log.h"
+#include "metrics.h"
+#include "monotime.h"
 
 #define KEY_LEN 17                  /* family byte + up to 16 address bytes */
 
@@ -34,15 +36,6 @@ struct connlimit {
 	struct connlimit_stats st;
 	uint64_t logged_ms, logged_refused;
 };
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* The remote address as a key: IPv4, IPv6 (scope ignored), or one key
  * for every local (ipc) peer. */
@@ -75,7 +68,7 @@ address_count(const struct connlimit *cl, const unsigned char key[KEY_LEN])
 static void
 maybe_log(struct connlimit *cl)
 {
-	uint64_t now = mono_ms(), refused = cl->st.refused_total + cl->st.refused_address;
+	uint64_t now = monotime_ms(), refused = cl->st.refused_total + cl->st.refused_address;
 
 	if (refused == cl->logged_refused ||
 	    (cl->logged_ms != 0 && now - cl->logged_ms < CONNLIMIT_LOG_EVERY_MS))
@@ -107,9 +100,12 @@ pipe_added(struct connlimit *cl, nng_pipe p)
 		cl->n++;
 		cl->st.accepted++;
 		cl->st.open = (uint64_t)cl->n;
+		metrics_gauge_add(METRICS_G_CONNECTIONS, 1);
 	}
-	if (refuse)
+	if (refuse) {
 		maybe_log(cl);
+		metrics_count(METRICS_C_CONN_REFUSED, 1);
+	}
 	pthread_mutex_unlock(&cl->mu);
 	if (refuse)
 		nng_pipe_close(p);
@@ -126,6 +122,7 @@ pipe_removed(struct connlimit *cl, nng_pipe p)
 			continue;
 		cl->conns[i] = cl->conns[--cl->n];
 		cl->st.open = (uint64_t)cl->n;
+		metrics_gauge_add(METRICS_G_CONNECTIONS, -1);
 		break;
 	}
 	pthread_mutex_unlock(&cl->mu);

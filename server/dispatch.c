@@ -24,16 +24,26 @@ struct row {
 };
 
 static const struct row rows[] = {
-	{ "SessionService", "CreateSession", h_create_session, METHOD_SERVICE_ONLY },
+	/* service key, or a session token forking its user's snapshot (the
+	 * handler checks) */
+	{ "SessionService", "CreateSession", h_create_session, METHOD_LONG },
 	{ "SessionService", "GetSession", h_get_session, 0 },
-	{ "SessionService", "GetOrCreateSession", h_get_or_create_session, METHOD_SERVICE_ONLY },
+	{ "SessionService", "GetOrCreateSession", h_get_or_create_session,
+	    METHOD_SERVICE_ONLY | METHOD_LONG },
 	{ "SessionService", "ListSessions", h_list_sessions, METHOD_SERVICE_ONLY },
-	{ "SessionService", "EndSession", h_end_session, 0 },
+	{ "SessionService", "EndSession", h_end_session, METHOD_LONG },
 	{ "SessionService", "RotateToken", h_rotate_token, 0 },
-	{ "SessionService", "CleanupIdle", h_cleanup_idle, METHOD_SERVICE_ONLY },
+	{ "SessionService", "CleanupIdle", h_cleanup_idle, METHOD_SERVICE_ONLY | METHOD_LONG },
 	{ "SessionService", "ListRuntimes", h_list_runtimes, 0 },
 	{ "SessionService", "GetRuntime", h_get_runtime, 0 },
-	{ "SessionService", "CreateRuntime", h_create_runtime, METHOD_SERVICE_ONLY },
+	{ "SessionService", "CreateRuntime", h_create_runtime,
+	    METHOD_SERVICE_ONLY | METHOD_LONG },
+	{ "SessionService", "Snapshot", h_snapshot, METHOD_LONG },
+	{ "SessionService", "ListSnapshots", h_list_snapshots, 0 },
+	{ "SessionService", "GetSnapshot", h_get_snapshot, 0 },
+	{ "SessionService", "DeleteSnapshot", h_delete_snapshot, METHOD_LONG },
+	{ "SessionService", "RestoreSession", h_restore_session, METHOD_LONG },
+	{ "SessionService", "SetEgress", h_set_egress, METHOD_SERVICE_ONLY },
 	{ "SandboxService", "Ls", h_ls, 0 },
 	{ "SandboxService", "Read", h_read, 0 },
 	{ "SandboxService", "ReadBytes", h_read_bytes, 0 },
@@ -50,16 +60,23 @@ static const struct row rows[] = {
 	{ "SandboxService", "UploadFinish", h_upload_finish, 0 },
 	{ "SandboxService", "UploadAbort", h_upload_abort, 0 },
 	{ "SandboxService", "Download", h_download, 0 },
-	{ "SandboxService", "Execute", h_execute, 0 },
-	{ "SandboxService", "StartProcess", h_start_process, 0 },
+	{ "SandboxService", "Execute", h_execute, METHOD_LONG },
+	{ "SandboxService", "StartProcess", h_start_process, METHOD_LONG },
 	{ "SandboxService", "ListProcesses", h_list_processes, 0 },
-	{ "SandboxService", "WaitProcess", h_wait_process, 0 },
-	{ "SandboxService", "SignalProcess", h_signal_process, 0 },
+	{ "SandboxService", "WaitProcess", h_wait_process, METHOD_LONG },
+	{ "SandboxService", "SignalProcess", h_signal_process, METHOD_LONG },
 	{ "SandboxService", "SendStdin", h_send_stdin, 0 },
 	{ "SandboxService", "CloseStdin", h_close_stdin, 0 },
 	{ "SandboxService", "ReadProcessOutput", h_read_process_output, 0 },
 	{ "SandboxService", "SubscribeLogs", h_subscribe_logs, 0 },
 	{ "SandboxService", "ReadLogs", h_read_logs, 0 },
+	{ "SandboxService", "OpenTerminal", h_open_terminal, METHOD_LONG },     /* waits for the agent */
+	{ "SandboxService", "TerminalInput", h_terminal_input, 0 },
+	{ "SandboxService", "ResizeTerminal", h_resize_terminal, 0 },
+	{ "SandboxService", "CloseTerminal", h_close_terminal, METHOD_LONG },   /* waits out the group */
+	{ "SandboxService", "ListTerminals", h_list_terminals, 0 },
+	{ "SandboxService", "Watch", h_watch, 0 },
+	{ "SandboxService", "Unwatch", h_unwatch, 0 },
 };
 
 #define MAX_METHODS 64

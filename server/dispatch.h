@@ -22,6 +22,10 @@
 
 /* Flags of a method. */
 #define METHOD_SERVICE_ONLY 0x1   /* needs a service key; a session token is not enough */
+/* May take long (a command, a wait, engine work): runs on the command
+ * workers, within the caller's share of them (rpc.c), so short calls
+ * (files, sessions, logs) always find a worker of their own. */
+#define METHOD_LONG 0x2
 
 struct call {
 	struct server *srv;
@@ -30,6 +34,8 @@ struct call {
 	const char *request_id;
 	uint64_t deadline_ms;       /* absolute unix ms, 0 = none */
 	int is_service;             /* caller holds a service key */
+	int is_long;                /* a METHOD_LONG call: call_session takes a session share */
+	char session_share[STORE_ID_MAX]; /* the session whose share this call holds, or "" */
 	char token_session[STORE_ID_MAX]; /* else: the one session its token reaches */
 	struct err err;
 };
@@ -56,6 +62,10 @@ const struct method *dispatch_find(const char *name, size_t len);
 const char *dispatch_slot_name(unsigned slot);
 /* Calls fn for every method, in descriptor order (for tests and docs). */
 void dispatch_foreach(void (*fn)(const struct method *m, void *arg), void *arg);
+
+/* Gives back the session share call_session took for a long call, if
+ * any (rpc.c, when the call ends). */
+void call_session_share_give(struct call *c);
 
 /* Handlers, one per implemented RPC (handlers_session.c, handlers_sandbox.c). */
 sbxd_code h_create_session(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
@@ -95,11 +105,45 @@ sbxd_code h_close_stdin(struct call *, const ProtobufCMessage *, ProtobufCMessag
 sbxd_code h_read_process_output(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
 sbxd_code h_subscribe_logs(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
 sbxd_code h_read_logs(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+/* Snapshots (handlers_snapshot.c). */
+sbxd_code h_snapshot(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_list_snapshots(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_get_snapshot(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_delete_snapshot(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_set_egress(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_restore_session(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+/* Terminals (handlers_terms.c). */
+sbxd_code h_open_terminal(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_terminal_input(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_resize_terminal(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_close_terminal(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_list_terminals(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+/* File watches (handlers_watch.c). */
+sbxd_code h_watch(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
+sbxd_code h_unwatch(struct call *, const ProtobufCMessage *, ProtobufCMessage *);
 
 /* Loads the session id names, if the caller may reach it: NOT_FOUND when
  * there is none, PERMISSION_DENIED when the caller's token is another
  * session's. Shared by the handlers. */
 sbxd_code call_session(struct call *c, const char *id, struct session_row *out);
+/* call_session's checks without the load: the id is well formed, the
+ * caller may reach it, and a long call holds the session's share. */
+sbxd_code call_session_reach(struct call *c, const char *id);
+/* Label checks (INVALID_ARGUMENT saying what to change) into out, and a
+ * Session message of r in c->out (handlers_session.c). */
+struct Sbx__V1__Label;
+struct Sbx__V1__Session;
+sbxd_code call_check_labels(struct call *c, struct Sbx__V1__Label **in, size_t n,
+    struct session_label *out);
+sbxd_code call_set_session(struct call *c, struct Sbx__V1__Session **dst,
+    const struct session_row *r);
+/* For CreateSession from_snapshot: holds snapshot id (snapshot_use; the
+ * caller unuses it) into *p when the caller may fork it for user: the
+ * service key, any; a session token, its own user's for its own user
+ * (PERMISSION_DENIED otherwise). */
+struct store_snapshot;
+sbxd_code call_fork_snapshot(struct call *c, const char *id, const char *user,
+    struct store_snapshot *p);
 /* call_session for SandboxService calls: also wakes a stopped container and
  * records activity (handlers_sandbox.c). */
 sbxd_code call_sandbox(struct call *c, const char *id, struct session_row *out);

@@ -436,6 +436,25 @@ docker_image_present(struct driver *d, const char *image, int *present,
 	return SBXD_OK;
 }
 
+/* GET /info: the engine lists its OCI runtimes under Runtimes, by name. */
+static sbxd_code
+docker_engine_runtime(struct driver *d, const char *name, int *present, struct err *e)
+{
+	struct docker_call c = { .method = "GET" };
+	cJSON *root = NULL, *rts;
+	sbxd_code rv;
+
+	*present = 0;
+	if ((rv = docker_call_url(&c, e, "/info")) != SBXD_OK ||
+	    (rv = docker_api(d->impl, &c, 200, 0, DOCKER_JSON_MAX,
+	    "asking the engine for its runtimes", &root, e)) != SBXD_OK)
+		return rv;
+	rts = cJSON_GetObjectItemCaseSensitive(root, "Runtimes");
+	*present = cJSON_IsObject(rts) && cJSON_GetObjectItemCaseSensitive(rts, name) != NULL;
+	cJSON_Delete(root);
+	return SBXD_OK;
+}
+
 /* POSTs to /containers/<id>/<verb>[query]; 204 and 304 are success. */
 static sbxd_code
 container_post(struct docker *dk, const char *id, const char *verb,
@@ -469,6 +488,29 @@ docker_stop(struct driver *d, const char *id, int grace_s, struct err *e)
 	snprintf(q, sizeof(q), "?t=%d", grace_s);
 	return container_post(d->impl, id, "stop", q,
 	    DOCKER_CALL_MS + (long)grace_s * 1000, e);
+}
+
+static sbxd_code
+docker_signal(struct driver *d, const char *id, int sig, struct err *e)
+{
+	char q[32];
+
+	snprintf(q, sizeof(q), "?signal=%d", sig);
+	return container_post(d->impl, id, "kill", q, 0, e);
+}
+
+/* The engine answers 409 for a container not running (pause) or not
+ * paused (unpause): FAILED_PRECONDITION, as docker_api maps it. */
+static sbxd_code
+docker_pause(struct driver *d, const char *id, struct err *e)
+{
+	return container_post(d->impl, id, "pause", "", 0, e);
+}
+
+static sbxd_code
+docker_unpause(struct driver *d, const char *id, struct err *e)
+{
+	return container_post(d->impl, id, "unpause", "", 0, e);
 }
 
 static sbxd_code
@@ -609,6 +651,7 @@ host_config(const struct driver_container_spec *s)
 	    add_pos(hc, "MemorySwap", s->memory_bytes) &
 	    add_pos(hc, "NanoCpus", s->nano_cpus) &
 	    docker_add_str(hc, "NetworkMode", s->network_mode) &
+	    docker_add_str(hc, "Runtime", s->oci_runtime) &
 	    docker_add_bool(hc, "Init", s->init) &
 	    docker_add_bool(hc, "ReadonlyRootfs", s->readonly_rootfs);
 	if (s->tmpfs_tmp_opts != NULL || (s->tmpfs_home != NULL && s->tmpfs_home_opts != NULL))
@@ -617,6 +660,8 @@ host_config(const struct driver_container_spec *s)
 		ok &= cJSON_AddStringToObject(tmpfs, "/tmp", s->tmpfs_tmp_opts) != NULL;
 	if (ok && s->tmpfs_home != NULL && s->tmpfs_home_opts != NULL)
 		ok &= cJSON_AddStringToObject(tmpfs, s->tmpfs_home, s->tmpfs_home_opts) != NULL;
+	if (s->dns != NULL)
+		ok &= docker_add_item(hc, "Dns", docker_str_array(s->dns));
 	ok &= add_ulimit_mount(hc, s);
 	if (!ok) {
 		cJSON_Delete(hc);
@@ -647,6 +692,15 @@ create_body(const struct driver_container_spec *s)
 		    docker_add_str(labels, s->labels[i].key,
 		    s->labels[i].value);
 	ok &= docker_add_item(root, "HostConfig", host_config(s));
+	if (ok && s->ipv4_address != NULL && s->network_mode != NULL) {
+		/* NetworkingConfig.EndpointsConfig[network].IPAMConfig.IPv4Address */
+		cJSON *nc = cJSON_AddObjectToObject(root, "NetworkingConfig");
+		cJSON *eps = nc ? cJSON_AddObjectToObject(nc, "EndpointsConfig") : NULL;
+		cJSON *ep = eps ? cJSON_AddObjectToObject(eps, s->network_mode) : NULL;
+		cJSON *ipam = ep ? cJSON_AddObjectToObject(ep, "IPAMConfig") : NULL;
+
+		ok &= ipam != NULL && docker_add_str(ipam, "IPv4Address", s->ipv4_address);
+	}
 	if (ok)
 		out = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
@@ -868,6 +922,7 @@ docker_free(struct driver *d)
 static const struct driver_ops docker_ops = {
 	.ping = docker_ping,
 	.image_present = docker_image_present,
+	.engine_runtime = docker_engine_runtime,
 	.create = docker_create,
 	.start = docker_start,
 	.inspect = docker_inspect,
@@ -891,9 +946,17 @@ static const struct driver_ops docker_ops = {
 	.proc_free = docker_proc_free,
 	.commit = docker_commit,
 	.image_remove = docker_image_remove,
+	.pause = docker_pause,
+	.unpause = docker_unpause,
+	.image_size = docker_image_size,
+	.image_list = docker_image_list,
 	.events = docker_events,
 	.reserve = docker_reserve,
 	.drain = docker_drain,
+	.net_create = docker_net_create,
+	.net_remove = docker_net_remove,
+	.net_connect = docker_net_connect,
+	.signal = docker_signal,
 	.free = docker_free,
 };
 

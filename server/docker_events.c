@@ -68,7 +68,8 @@ one_event(struct stream *st, const char *p, size_t n)
 	snprintf(ev.id, sizeof(ev.id), "%s", id->valuestring);
 	if ((v = attr(attrs, "sbx.session")) != NULL && strlen(v) < sizeof(ev.session))
 		snprintf(ev.session, sizeof(ev.session), "%s", v);
-	ev.pool = attr(attrs, "sbx.pool") != NULL;
+	/* empty: a snapshot image blanks the label a pooled container left in it */
+	ev.pool = (v = attr(attrs, "sbx.pool")) != NULL && *v != '\0';
 	if ((v = attr(attrs, ev.kind == DRIVER_EVENT_KILL ? "signal" : "exitCode")) != NULL)
 		ev.exit_code = atoi(v);
 	if (cJSON_IsNumber(tn))

@@ -74,3 +74,64 @@ docker_image_remove(struct driver *d, const char *image, struct err *e)
 		return rv;
 	return docker_api(d->impl, &c, 200, 404, DOCKER_JSON_MAX, "removing an image", NULL, e);
 }
+
+sbxd_code
+docker_image_size(struct driver *d, const char *image, int64_t *size, struct err *e)
+{
+	struct docker_call c = { .method = "GET" };
+	char ref[DOCKER_URL_MAX / 2];
+	cJSON *root = NULL;
+	sbxd_code rv;
+
+	*size = 0;
+	if ((rv = docker_enc_ref(ref, sizeof(ref), "image name", image, e)) ||
+	    (rv = docker_call_url(&c, e, "/images/%s/json", ref)) ||
+	    (rv = docker_api(d->impl, &c, 200, 0, DOCKER_JSON_MAX, "inspecting an image",
+	    &root, e)))
+		return rv;
+	*size = docker_json_int(root, "Size", 0);
+	cJSON_Delete(root);
+	return SBXD_OK;
+}
+
+/* The images labelled key=value that carry want, by id. The strings given
+ * to cb live until it returns. */
+sbxd_code
+docker_image_list(struct driver *d, const char *key, const char *value, const char *want,
+    driver_image_cb cb, void *arg, struct err *e)
+{
+	struct docker_call c = { .method = "GET" };
+	char kv[512], filt[1536], *fjson = NULL;
+	cJSON *f = NULL, *root = NULL, *it;
+	sbxd_code rv;
+
+	if ((size_t)snprintf(kv, sizeof(kv), "%s=%s", key, value) >= sizeof(kv)) {
+		rv = err_set(e, SBXD_INVALID_ARGUMENT, "bad label filter");
+		goto out;
+	}
+	f = cJSON_CreateObject();
+	if (!docker_add_item(f, "label",
+	    docker_str_array((const char *const[]){ kv, want, NULL })) ||
+	    (fjson = cJSON_PrintUnformatted(f)) == NULL) {
+		rv = err_set(e, SBXD_INTERNAL, "out of memory listing images");
+		goto out;
+	}
+	if ((rv = docker_enc_ref(filt, sizeof(filt), "label filter", fjson, e)) ||
+	    (rv = docker_call_url(&c, e, "/images/json?filters=%s", filt)) ||
+	    (rv = docker_api(d->impl, &c, 200, 0, DOCKER_JSON_MAX, "listing images",
+	    &root, e)))
+		goto out;
+	cJSON_ArrayForEach(it, root) {
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "Id");
+		const cJSON *labels = cJSON_GetObjectItemCaseSensitive(it, "Labels");
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(labels, want);
+
+		if (cJSON_IsString(id) && cJSON_IsString(v))
+			cb(arg, id->valuestring, v->valuestring);
+	}
+out:
+	cJSON_Delete(root);
+	cJSON_Delete(f);
+	cJSON_free(fjson);
+	return rv;
+}

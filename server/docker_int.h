@@ -208,5 +208,16 @@ sbxd_code docker_stats(struct driver *d, const char *id, struct driver_usage *ou
 sbxd_code docker_commit(struct driver *d, const char *id,
     const struct driver_commit_spec *spec, struct err *e);
 sbxd_code docker_image_remove(struct driver *d, const char *image, struct err *e);
+sbxd_code docker_image_size(struct driver *d, const char *image, int64_t *size,
+    struct err *e);
+sbxd_code docker_image_list(struct driver *d, const char *key, const char *value,
+    const char *want, driver_image_cb cb, void *arg, struct err *e);
+
+/* ---- networks (docker_network.c): driver_ops.net_* */
+sbxd_code docker_net_create(struct driver *d, const struct driver_network_spec *spec,
+    struct err *e);
+sbxd_code docker_net_remove(struct driver *d, const char *name, struct err *e);
+sbxd_code docker_net_connect(struct driver *d, const char *name, const char *container,
+    const char *ipv4, int connect, struct err *e);
 
 #endif

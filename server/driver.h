@@ -85,6 +85,22 @@ struct driver_container_spec {
 	const char *const *cmd;       /* Cmd, NULL-terminated; NULL = the image's */
 	const struct driver_mount *mounts; /* more bind mounts (the agent's) */
 	size_t nmounts;
+	const char *oci_runtime;      /* the engine's OCI runtime ("runc", "runsc");
+	                                 NULL = the engine's default */
+	const char *ipv4_address;     /* the container's fixed address on network
+	                                 network_mode, or NULL for the engine's */
+	const char *const *dns;       /* HostConfig.Dns, NULL-terminated, or NULL */
+};
+
+/* A network (net_create). */
+struct driver_network_spec {
+	const char *name;
+	const char *subnet;           /* "10.213.0.0/29", or NULL for the engine's */
+	int internal;                 /* no route out of it (Internal) */
+	int no_host_address;          /* the host's bridge gets no address on it,
+	                                 so nothing on it reaches the host */
+	const struct driver_label *labels;
+	size_t nlabels;
 };
 
 /* What an image committed from a container says of itself (Engine API
@@ -122,7 +138,10 @@ struct driver_exec_spec {
 	size_t max_output;            /* per stream cap for stdout, stderr; merged gets 2x */
 	/* When set, called from the driver's thread with each piece of output
 	 * as it arrives (stream 1 stdout, 2 stderr), before the caps apply —
-	 * the log bus uses it to stream a command's output live. */
+	 * the log bus uses it to stream a command's output live. A background
+	 * process's on_output may also get stream 0 with p NULL: n bytes of
+	 * its output were lost before reaching sbxd (a buffer on the way
+	 * overflowed while nobody read it). */
 	void (*on_output)(void *arg, int stream, const void *p, size_t n);
 	void *on_output_arg;
 };
@@ -171,6 +190,10 @@ struct driver_proc_status {
 typedef void (*driver_list_cb)(void *arg, const char *id, const char *state,
     const struct driver_label *labels, size_t nlabels);
 
+/* Called once per image found by driver_ops.image_list: its id and the
+ * value of the label asked for. */
+typedef void (*driver_image_cb)(void *arg, const char *id, const char *value);
+
 struct driver;
 
 struct driver_ops {
@@ -178,6 +201,11 @@ struct driver_ops {
 	sbxd_code (*ping)(struct driver *d, struct err *e);
 	/* *present = 1 when the image exists locally. */
 	sbxd_code (*image_present)(struct driver *d, const char *image,
+	    int *present, struct err *e);
+	/* *present = 1 when the engine has the OCI runtime called name
+	 * registered (driver_container_spec.oci_runtime). NULL: the driver
+	 * has only its default one. */
+	sbxd_code (*engine_runtime)(struct driver *d, const char *name,
 	    int *present, struct err *e);
 	/* Creates (not starts) a container; writes its id to id_out. */
 	sbxd_code (*create)(struct driver *d, const struct driver_container_spec *spec,
@@ -285,6 +313,20 @@ struct driver_ops {
 	sbxd_code (*commit)(struct driver *d, const char *id,
 	    const struct driver_commit_spec *spec, struct err *e);
 	sbxd_code (*image_remove)(struct driver *d, const char *image, struct err *e);
+	/* ---- snapshots (docker.c, docker_image.c). pause freezes every
+	 * process of a running container (the engine's cgroup freezer) and
+	 * unpause thaws them: FAILED_PRECONDITION when the container is not
+	 * running (pause) or not paused (unpause). image_size: the image's
+	 * size in bytes, its base layers counted (NOT_FOUND when missing).
+	 * image_list: calls cb with the id of each local image labelled
+	 * key=value that also carries label want, and want's value. NULL ops:
+	 * the driver cannot snapshot. */
+	sbxd_code (*pause)(struct driver *d, const char *id, struct err *e);
+	sbxd_code (*unpause)(struct driver *d, const char *id, struct err *e);
+	sbxd_code (*image_size)(struct driver *d, const char *image, int64_t *size,
+	    struct err *e);
+	sbxd_code (*image_list)(struct driver *d, const char *key, const char *value,
+	    const char *want, driver_image_cb cb, void *arg, struct err *e);
 	/* ---- files in the container's own view, as the sandbox user (the
 	 * in-sandbox agent): tmpfs mounts, symlinks and all. Each answers
 	 * SBXD_UNIMPLEMENTED when this route cannot serve the call now (no
@@ -321,6 +363,22 @@ struct driver_ops {
 	 * stopped after a restart; the driver takes back whatever it keeps
 	 * per container (the agent's link). NULL: it keeps nothing. */
 	void (*adopt)(struct driver *d, const char *id, const char *sid);
+	/* ---- networks (egress.c). net_create: ALREADY_EXISTS when one of
+	 * that name exists; an address range in use elsewhere is
+	 * FAILED_PRECONDITION. net_remove: a missing one is OK.
+	 * net_connect: attaches (connect 1, with a fixed address ipv4 or
+	 * NULL) or detaches a container; attaching one already there is
+	 * ALREADY_EXISTS, detaching one not there OK. NULL: the driver has
+	 * no networks (sessions with an egress allowlist cannot run). */
+	sbxd_code (*net_create)(struct driver *d, const struct driver_network_spec *spec,
+	    struct err *e);
+	sbxd_code (*net_remove)(struct driver *d, const char *name, struct err *e);
+	sbxd_code (*net_connect)(struct driver *d, const char *name, const char *container,
+	    const char *ipv4, int connect, struct err *e);
+	/* Sends signal sig to container id's main process (egress.c asks the
+	 * proxy to rotate its logs); one not running is FAILED_PRECONDITION.
+	 * NULL: the driver cannot. */
+	sbxd_code (*signal)(struct driver *d, const char *id, int sig, struct err *e);
 	void (*free)(struct driver *d);
 };
 

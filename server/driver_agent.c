@@ -21,6 +21,7 @@
 #include "agentlink.h"
 #include "driver_agent.h"
 #include "log.h"
+#include "monotime.h"
 
 #define CTR_BIN_DIR     "/.sbx/agent"
 #define CTR_LINK_DIR    "/.sbx/link"
@@ -28,6 +29,7 @@
 #define FRESH_WAIT_MS   50    /* ... and is waited for this long */
 #define BUCKETS         256
 #define SETTLE_MS       5000  /* a dying container's, after its agent went away */
+#define NEED_UP_WAIT_MS 5000  /* driver_agent_need_link: a container just started */
 
 struct route_entry {
 	struct route_entry *next;
@@ -53,16 +55,10 @@ struct route {
 struct route_proc {
 	struct agent_proc *ap;
 	struct driver_proc *inner;
+	struct driver *d;
+	char container[128];
+	uint64_t settle_until;        /* its agent lost: monotonic ms, 0 before */
 };
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static struct route *
 R(struct driver *d)
@@ -168,7 +164,7 @@ entry_add(struct route *r, const char *id, const char *sid, struct agentlink *l)
 	snprintf(en->id, sizeof(en->id), "%s", id);
 	snprintf(en->sid, sizeof(en->sid), "%s", sid);
 	en->link = l;
-	en->fresh_until = mono_ms() + FRESH_MS;
+	en->fresh_until = monotime_ms() + FRESH_MS;
 	if (atomic_load(&r->draining))
 		agentlink_drain(l);
 	pthread_mutex_lock(&r->mu);
@@ -221,7 +217,7 @@ entry_fresh(struct route *r, const char *id)
 	pthread_mutex_lock(&r->mu);
 	for (en = r->bucket[bucket_of(id)]; en != NULL; en = en->next)
 		if (strcmp(en->id, id) == 0)
-			en->fresh_until = mono_ms() + FRESH_MS;
+			en->fresh_until = monotime_ms() + FRESH_MS;
 	pthread_mutex_unlock(&r->mu);
 }
 
@@ -233,10 +229,47 @@ driver_agent_link(struct driver *d, const char *id)
 	return entry_link(R(d), id, &fresh);
 }
 
+static void ra_free(struct driver *d);
+
+struct agentlink *
+driver_agent_find_link(struct driver *d, const char *id)
+{
+	uint64_t fresh;
+
+	if (d == NULL || d->ops == NULL || d->ops->free != ra_free)
+		return NULL;
+	return entry_link(R(d), id, &fresh);
+}
+
+sbxd_code
+driver_agent_need_link(struct driver *d, const char *session_id, const char *container_id,
+    const char *what, struct agentlink **out, struct err *e)
+{
+	struct agentlink *l = driver_agent_find_link(d, container_id);
+
+	*out = NULL;
+	if (l == NULL)
+		return err_set(e, SBXD_FAILED_PRECONDITION, "session %s's sandbox has no "
+		    "in-sandbox agent, and %s need one; sbxd finds sbx-agent beside "
+		    "its binary or at agent_binary", session_id, what);
+	if (!agentlink_up(l, NEED_UP_WAIT_MS, NULL, NULL)) {
+		agentlink_unref(l);
+		return err_set(e, SBXD_UNAVAILABLE, "the sandbox agent of session %s is not "
+		    "connected; try again in a moment", session_id);
+	}
+	*out = l;
+	return SBXD_OK;
+}
+
 /* The link a command of spec may take: up, and the command runs as the
- * agent's user. NULL: use the wrapped driver. */
+ * agent's user. NULL: use the wrapped driver. An agent still fresh (its
+ * container just started) is waited for FRESH_WAIT_MS, or to the end of
+ * its FRESH_MS when whole: a background process waits that out (its
+ * agent dials later under gVisor), since the engine's exec serves one
+ * badly there: its pid is runsc's on the host, so signals miss the
+ * process, and its stream is not ended when the host kills the sandbox. */
 static struct agentlink *
-route_for(struct route *r, const struct driver_exec_spec *spec)
+route_for(struct route *r, const struct driver_exec_spec *spec, int whole)
 {
 	uint64_t fresh = 0, now;
 	struct agentlink *l;
@@ -246,8 +279,9 @@ route_for(struct route *r, const struct driver_exec_spec *spec)
 
 	if ((l = entry_link(r, spec->container_id, &fresh)) == NULL)
 		return NULL;
-	now = mono_ms();
-	if (!agentlink_up(l, now < fresh ? FRESH_WAIT_MS : 0, &uid, &gid)) {
+	now = monotime_ms();
+	if (!agentlink_up(l, now >= fresh ? 0 : whole ? fresh - now : FRESH_WAIT_MS, &uid,
+	    &gid)) {
 		agentlink_unref(l);
 		return NULL;
 	}
@@ -319,13 +353,24 @@ ra_create(struct driver *d, const struct driver_container_spec *spec,
 	return SBXD_OK;
 }
 
+/* Starts container id. When its agent was not connected before (the
+ * container had stopped), the processes of its previous run are gone and
+ * their pids may be dealt out again: the link is told so, and a signal
+ * for an ended process of that run reaches nothing. */
 static sbxd_code
 ra_start(struct driver *d, const char *id, struct err *e)
 {
+	struct agentlink *l = driver_agent_link(d, id);
+	int was_up = l != NULL && agentlink_up(l, 0, NULL, NULL);
 	sbxd_code rv = IN(d)->ops->start(IN(d), id, e);
 
-	if (rv == SBXD_OK)
+	if (rv == SBXD_OK) {
 		entry_fresh(R(d), id);
+		if (l != NULL && !was_up)
+			agentlink_container_restarted(l);
+	}
+	if (l != NULL)
+		agentlink_unref(l);
 	return rv;
 }
 
@@ -405,7 +450,7 @@ agent_lost(struct route *r, struct agentlink *l, const struct driver_exec_spec *
 	struct driver_container_info ci;
 	struct err ie;
 	sbxd_code rv;
-	uint64_t until = mono_ms() + SETTLE_MS;
+	uint64_t until = monotime_ms() + SETTLE_MS;
 
 	for (;;) {
 		rv = r->inner->ops->inspect(r->inner, spec->container_id, &ci, &ie);
@@ -417,7 +462,7 @@ agent_lost(struct route *r, struct agentlink *l, const struct driver_exec_spec *
 			res->exit_code = 128 + SIGKILL;
 			return SBXD_OK;
 		}
-		if (agentlink_up(l, 0, NULL, NULL) || mono_ms() >= until)
+		if (agentlink_up(l, 0, NULL, NULL) || monotime_ms() >= until)
 			return SBXD_ABORTED;
 		{
 			struct timespec ts = { 0, 20 * 1000000L };
@@ -432,7 +477,7 @@ route_exec(struct driver *d, const struct driver_exec_spec *spec, const void *in
     int with_stdin, struct driver_exec_result *res, struct err *e)
 {
 	struct route *r = R(d);
-	struct agentlink *l = route_for(r, spec);
+	struct agentlink *l = route_for(r, spec, 0);
 	int64_t stuck = 0;
 	int ran = 0;
 	sbxd_code rv;
@@ -591,7 +636,9 @@ ra_proc_start(struct driver *d, const struct driver_exec_spec *spec, struct driv
 	*out = NULL;
 	if (rp == NULL)
 		return err_set(e, SBXD_RESOURCE_EXHAUSTED, "out of memory");
-	if ((l = route_for(r, spec)) != NULL) {
+	rp->d = d;
+	snprintf(rp->container, sizeof(rp->container), "%s", spec->container_id);
+	if ((l = route_for(r, spec, 1)) != NULL) {
 		rv = agentlink_proc_start(l, spec, &rp->ap, &ran, e);
 		agentlink_unref(l);
 		if (rv == SBXD_OK || ran) {
@@ -650,11 +697,50 @@ ra_proc_signal(struct driver_proc *p, int sig, int *n, struct err *e)
 	    inner_proc_ops->proc_signal(RP(p)->inner, sig, n, e);
 }
 
+/* p's agent went away while p ran: 1 once it is clear whether p went
+ * with its container, as agent_lost decides for a command: the container
+ * gone (NOT_FOUND in e), or stopped; or the agent back, or SETTLE_MS
+ * passed (only the agent died). Until then p is reported running, and
+ * asked about again: under gVisor the agent's link breaks as the
+ * sandbox's kernel goes down, well before the engine and the host see
+ * the container stop, and a process read as ended then would be read as
+ * exited, not killed with its container. */
+static int
+lost_settled(struct route_proc *rp, int back, struct err *e)
+{
+	struct driver *in = IN(rp->d);
+	struct driver_container_info ci;
+	struct err ie;
+	uint64_t now = monotime_ms();
+	sbxd_code rv;
+
+	if (rp->settle_until == 0)
+		rp->settle_until = now + SETTLE_MS;
+	rv = in->ops->inspect(in, rp->container, &ci, &ie);
+	if (rv == SBXD_NOT_FOUND) {
+		err_set(e, SBXD_NOT_FOUND, "container %.12s went away while the process ran",
+		    rp->container);
+		return 1;
+	}
+	return (rv == SBXD_OK && !ci.running) || back || now >= rp->settle_until;
+}
+
 static sbxd_code
 ra_proc_status(struct driver_proc *p, struct driver_proc_status *st, struct err *e)
 {
-	return RP(p)->ap ? agent_proc_status(RP(p)->ap, st, e) :
-	    inner_proc_ops->proc_status(RP(p)->inner, st, e);
+	struct route_proc *rp = RP(p);
+	sbxd_code rv;
+	int back;
+
+	if (rp->ap == NULL)
+		return inner_proc_ops->proc_status(rp->inner, st, e);
+	if ((rv = agent_proc_status(rp->ap, st, e)) != SBXD_OK ||
+	    !agent_proc_lost(rp->ap, &back) || rp->container[0] == '\0')
+		return rv;
+	err_clear(e);
+	if (!lost_settled(rp, back, e))
+		st->running = 1;
+	return e->code != SBXD_OK ? e->code : SBXD_OK;
 }
 
 static void
@@ -708,6 +794,8 @@ ra_proc_adopt(struct driver *d, const char *id, const char *key,
 		agentlink_unref(l);
 		return err_set(e, SBXD_RESOURCE_EXHAUSTED, "out of memory");
 	}
+	rp->d = d;
+	snprintf(rp->container, sizeof(rp->container), "%s", spec->container_id);
 	rv = agentlink_proc_adopt(l, (uint64_t)call, spec, &rp->ap, e);
 	agentlink_unref(l);
 	if (rv != SBXD_OK) {
@@ -724,6 +812,12 @@ static sbxd_code
 ra_ping(struct driver *d, struct err *e)
 {
 	return IN(d)->ops->ping(IN(d), e);
+}
+
+static sbxd_code
+ra_engine_runtime(struct driver *d, const char *name, int *present, struct err *e)
+{
+	return IN(d)->ops->engine_runtime(IN(d), name, present, e);
 }
 
 static sbxd_code
@@ -804,6 +898,31 @@ ra_image_remove(struct driver *d, const char *image, struct err *e)
 	return IN(d)->ops->image_remove(IN(d), image, e);
 }
 
+static sbxd_code
+ra_pause(struct driver *d, const char *id, struct err *e)
+{
+	return IN(d)->ops->pause(IN(d), id, e);
+}
+
+static sbxd_code
+ra_unpause(struct driver *d, const char *id, struct err *e)
+{
+	return IN(d)->ops->unpause(IN(d), id, e);
+}
+
+static sbxd_code
+ra_image_size(struct driver *d, const char *image, int64_t *size, struct err *e)
+{
+	return IN(d)->ops->image_size(IN(d), image, size, e);
+}
+
+static sbxd_code
+ra_image_list(struct driver *d, const char *key, const char *value, const char *want,
+    driver_image_cb cb, void *arg, struct err *e)
+{
+	return IN(d)->ops->image_list(IN(d), key, value, want, cb, arg, e);
+}
+
 static void
 ra_free(struct driver *d)
 {
@@ -822,6 +941,31 @@ ra_free(struct driver *d)
 	free(r);
 }
 
+static sbxd_code
+ra_net_create(struct driver *d, const struct driver_network_spec *spec, struct err *e)
+{
+	return IN(d)->ops->net_create(IN(d), spec, e);
+}
+
+static sbxd_code
+ra_net_remove(struct driver *d, const char *name, struct err *e)
+{
+	return IN(d)->ops->net_remove(IN(d), name, e);
+}
+
+static sbxd_code
+ra_net_connect(struct driver *d, const char *name, const char *container,
+    const char *ipv4, int connect, struct err *e)
+{
+	return IN(d)->ops->net_connect(IN(d), name, container, ipv4, connect, e);
+}
+
+static sbxd_code
+ra_signal(struct driver *d, const char *id, int sig, struct err *e)
+{
+	return IN(d)->ops->signal(IN(d), id, sig, e);
+}
+
 /* The ops: an op the wrapped driver lacks stays NULL, so callers see the
  * same capabilities. */
 static void
@@ -829,6 +973,7 @@ fill_ops(struct driver_ops *o, const struct driver_ops *in)
 {
 	*o = (struct driver_ops){
 		.ping = ra_ping, .image_present = ra_image_present, .create = ra_create,
+		.engine_runtime = in->engine_runtime ? ra_engine_runtime : NULL,
 		.start = ra_start, .inspect = ra_inspect, .stop = ra_stop,
 		.remove = ra_remove, .exec = ra_exec, .list = ra_list,
 		.archive_get = in->archive_get ? ra_archive_get : NULL,
@@ -840,6 +985,14 @@ fill_ops(struct driver_ops *o, const struct driver_ops *in)
 		.drain = ra_drain,
 		.commit = in->commit ? ra_commit : NULL,
 		.image_remove = in->image_remove ? ra_image_remove : NULL,
+		.pause = in->pause ? ra_pause : NULL,
+		.unpause = in->unpause ? ra_unpause : NULL,
+		.image_size = in->image_size ? ra_image_size : NULL,
+		.image_list = in->image_list ? ra_image_list : NULL,
+		.net_create = in->net_create ? ra_net_create : NULL,
+		.net_remove = in->net_remove ? ra_net_remove : NULL,
+		.net_connect = in->net_connect ? ra_net_connect : NULL,
+		.signal = in->signal ? ra_signal : NULL,
 		.adopt = ra_adopt,
 		.file_read = ra_file_read,
 		.file_write = ra_file_write,

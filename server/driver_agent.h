@@ -45,4 +45,16 @@ sbxd_code driver_agent_new(struct driver *inner, const struct driver_agent_opts 
  * tests and the benchmark's direct-to-agent floor. */
 struct agentlink *driver_agent_link(struct driver *d, const char *id);
 
+/* driver_agent_link when d is this wrapper, else NULL (any driver may be
+ * passed: terminals need the agent and ask through this). */
+struct agentlink *driver_agent_find_link(struct driver *d, const char *id);
+
+/* For calls only an agent can serve (what: "terminals", "watches"): the
+ * link of session_id's container container_id, up (waiting a few seconds
+ * for a container that has just started), referenced; else
+ * FAILED_PRECONDITION when the sandbox has no agent, UNAVAILABLE when it
+ * is not connected. */
+sbxd_code driver_agent_need_link(struct driver *d, const char *session_id,
+    const char *container_id, const char *what, struct agentlink **out, struct err *e);
+
 #endif

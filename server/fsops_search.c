@@ -51,6 +51,7 @@
 
 #include "fsops.h"
 #include "fsops_int.h"
+#include "monotime.h"
 
 #define REGEX_MAX 65536           /* bytes of a grep pattern */
 #define NAMES_MAX (32u << 20)     /* bytes of candidate paths one search holds */
@@ -72,10 +73,7 @@
 static int64_t
 mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)monotime_ms();
 }
 
 /*

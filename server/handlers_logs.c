@@ -64,6 +64,7 @@ h_subscribe_logs(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *o
 	rs->key.data = arena_memdup(c->out, key, sizeof(key));
 	rs->key.len = sizeof(key);
 	rs->next_seq = w.next_seq;
+	rs->epoch = logbus_epoch(c->srv);
 	sodium_memzero(key, sizeof(key));
 	if (rs->endpoint == NULL || rs->topic == NULL || rs->key.data == NULL)
 		return err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "out of memory");
@@ -93,6 +94,7 @@ read_one(void *arg, const struct logbus_event *ev)
 	sbx__v1__log_event__init(le);
 	le->seq = ev->seq;
 	le->unix_ms = ev->unix_ms;
+	le->epoch = logbus_epoch(a->c->srv);
 	le->stream = (Sbx__V1__LogStream)ev->stream;
 	le->process_id = arena_strdup(a->c->out, ev->process_id);
 	le->data.len = ev->len;
@@ -132,5 +134,6 @@ h_read_logs(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	rs->n_events = a.n;
 	rs->first_available_seq = w.first_available;
 	rs->lost = w.lost;
+	rs->epoch = logbus_epoch(c->srv);
 	return SBXD_OK;
 }

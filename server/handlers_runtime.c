@@ -14,6 +14,7 @@
 
 #include "arena.h"
 #include "dispatch.h"
+#include "isolation.h"
 #include "log.h"
 #include "runtime.h"
 #include "sbx/v1/sbx.pb-c.h"
@@ -89,6 +90,7 @@ runtime_msg(struct call *c, const struct runtime *rt)
 	    (m->description = arena_strdup(c->out, rt->description)) == NULL ||
 	    (m->work_dir = arena_strdup(c->out, rt->work_dir)) == NULL ||
 	    (m->network_mode = arena_strdup(c->out, rt->network_mode)) == NULL ||
+	    (m->isolation = arena_strdup(c->out, isolation_name(rt->isolation))) == NULL ||
 	    !msg_packages(c, m, rt->packages) || !msg_env(c, m, rt))
 		return NULL;
 	if (runtime_ready(c->srv, rt, &present, &e) != SBXD_OK)

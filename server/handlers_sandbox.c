@@ -34,8 +34,10 @@ call_sandbox(struct call *c, const char *id, struct session_row *r)
 	if ((rv = session_ensure_running(c->srv, r, &c->err)) != SBXD_OK)
 		return rv;
 	/* Activity is kept to the second: a burst of calls costs one write. */
-	if (server_now_ms() - r->last_active_ms >= TOUCH_EVERY_MS)
-		store_session_touch(c->srv->store, r->id, server_now_ms(), NULL);
+	if (server_now_ms() - r->last_active_ms >= TOUCH_EVERY_MS) {
+		r->last_active_ms = server_now_ms();
+		store_session_touch(c->srv->store, r->id, r->last_active_ms, NULL);
+	}
 	return SBXD_OK;
 }
 
@@ -243,11 +245,11 @@ h_execute(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	if ((rv = exec_env(c, rq->env, rq->n_env, (const char ***)&a.env)) != SBXD_OK ||
 	    (rv = exec_cwd(c, rq->cwd, &a.cwd)) != SBXD_OK)
 		return rv;
-	if ((rv = call_session(c, rq->session_id, &row)) != SBXD_OK)
+	if ((rv = call_session_reach(c, rq->session_id)) != SBXD_OK)
 		return rv;
-	/* Busy before waking: a stop under way is waited out and the row
-	 * read again after it, so the command never meets a stopped box. */
-	lifecycle_busy_enter(c->srv, row.id);
+	/* Busy before waking, and before the row is read: a stop under way
+	 * is waited out first, so the command never meets a stopped box. */
+	lifecycle_busy_enter(c->srv, rq->session_id);
 	if ((rv = call_sandbox(c, rq->session_id, &row)) != SBXD_OK) {
 		lifecycle_busy_leave(c->srv, rq->session_id);
 		return rv;
@@ -268,6 +270,10 @@ h_execute(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		take_buf(c, &res.merged, &rs->output);
 	}
 	driver_exec_result_fini(&res);
+	/* the command's end is activity (a long one's idle time starts
+	 * there), to the millisecond: capacity stops the least recently used
+	 * session, and a command is what makes a session recent. The store
+	 * keeps it in memory and writes it within a second (store.c). */
 	store_session_touch(c->srv->store, row.id, server_now_ms(), NULL);
 	return rv;
 }

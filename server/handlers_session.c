@@ -6,10 +6,17 @@
 #include <string.h>
 
 #include "dispatch.h"
+#include "egress.h"
+#include "isolation.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "logbus.h"
+#include "metrics.h"
 #include "sbx/v1/sbx.pb-c.h"
+#include "quota.h"
 #include "session.h"
+#include "shares.h"
+#include "snapshot.h"
 
 #define LIST_DEFAULT 100
 #define LIST_MAX 1000
@@ -33,8 +40,29 @@ valid_session_id(const char *id)
 	return 1;
 }
 
+/* Takes the session's share of the command workers for a long call
+ * (one per call, however often it looks the session up); 0 with c->err
+ * set when the session is over its share. */
+static int
+session_share_take(struct call *c, const char *id)
+{
+	char key[SHARES_KEY_MAX];
+	int cap = c->srv->cfg->command_calls_per_session;
+
+	snprintf(key, sizeof(key), "session:%s", id);
+	if (!shares_take(c->srv->shares, key, cap)) {
+		metrics_count(METRICS_C_SHARE_REFUSED, 1);
+		err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "session %s already has %d commands and "
+		    "waits running (command_calls_per_session); retry after one of them ends, "
+		    "e.g. in 100 ms", id, cap);
+		return 0;
+	}
+	snprintf(c->session_share, sizeof(c->session_share), "%s", id);
+	return 1;
+}
+
 sbxd_code
-call_session(struct call *c, const char *id, struct session_row *out)
+call_session_reach(struct call *c, const char *id)
 {
 	if (!valid_session_id(id))
 		return err_set(&c->err, SBXD_INVALID_ARGUMENT,
@@ -42,7 +70,31 @@ call_session(struct call *c, const char *id, struct session_row *out)
 	if (!c->is_service && strcmp(c->token_session, id) != 0)
 		return err_set(&c->err, SBXD_PERMISSION_DENIED,
 		    "this session token does not reach session %s", id);
+	if (c->is_long && c->session_share[0] == '\0' && !session_share_take(c, id))
+		return c->err.code;
+	return SBXD_OK;
+}
+
+sbxd_code
+call_session(struct call *c, const char *id, struct session_row *out)
+{
+	sbxd_code rv;
+
+	if ((rv = call_session_reach(c, id)) != SBXD_OK)
+		return rv;
 	return store_session_get(c->srv->store, id, out, &c->err);
+}
+
+void
+call_session_share_give(struct call *c)
+{
+	char key[SHARES_KEY_MAX];
+
+	if (c->session_share[0] == '\0')
+		return;
+	snprintf(key, sizeof(key), "session:%s", c->session_share);
+	shares_give(c->srv->shares, key);
+	c->session_share[0] = '\0';
 }
 
 static Sbx__V1__Session *
@@ -62,6 +114,7 @@ session_msg(struct call *c, const struct session_row *r)
 	s->container_id = arena_strdup(c->out, r->container_id);
 	s->workspace_path = arena_strdup(c->out, r->workspace);
 	s->stop_reason = arena_strdup(c->out, r->stop_reason);
+	s->isolation = arena_strdup(c->out, r->isolation);
 	s->state = (Sbx__V1__SessionState)r->state;
 	s->created_unix_ms = (uint64_t)r->created_ms;
 	s->last_active_unix_ms = (uint64_t)r->last_active_ms;
@@ -83,9 +136,33 @@ session_msg(struct call *c, const struct session_row *r)
 	}
 	s->labels = labels;
 	if (!s->session_id || !s->user_id || !s->runtime || !s->container_id ||
-	    !s->workspace_path || !s->stop_reason)
+	    !s->workspace_path || !s->stop_reason || !s->isolation)
 		return NULL;
 	return s;
+}
+
+/* Fills msg's egress fields from the store: egress_allow the session's
+ * list, egress 1, when it has one (else neither); exactly as much reply
+ * memory as the list takes, since ListSessions does this for every row. */
+static sbxd_code
+session_egress_msg(struct call *c, Sbx__V1__Session *msg, const char *id)
+{
+	char text[EGRESS_TEXT_MAX], *copy, *save = NULL;
+	size_t n = 0;
+	struct err ignored;
+
+	if (store_session_egress_get(c->srv->store, id, text, sizeof(text), &ignored) != SBXD_OK)
+		return SBXD_OK;   /* network none (or unreadable: shown as none) */
+	msg->egress = 1;
+	for (const char *p = text; *p; p++)
+		n += *p == '\n';
+	if ((copy = arena_strdup(c->out, text)) == NULL ||
+	    (msg->egress_allow = arena_calloc(c->out, n + 2, sizeof(char *))) == NULL)
+		return err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "out of reply memory");
+	for (char *t = strtok_r(copy, "\n", &save); t != NULL && msg->n_egress_allow < n + 1;
+	    t = strtok_r(NULL, "\n", &save))
+		msg->egress_allow[msg->n_egress_allow++] = t;
+	return SBXD_OK;
 }
 
 static sbxd_code
@@ -93,7 +170,7 @@ set_session(struct call *c, Sbx__V1__Session **dst, const struct session_row *r)
 {
 	if ((*dst = session_msg(c, r)) == NULL)
 		return err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "out of reply memory");
-	return SBXD_OK;
+	return session_egress_msg(c, *dst, r->id);
 }
 
 static int
@@ -132,6 +209,18 @@ check_labels(struct call *c, Sbx__V1__Label **in, size_t n, struct session_label
 	return SBXD_OK;
 }
 
+sbxd_code
+call_check_labels(struct call *c, Sbx__V1__Label **in, size_t n, struct session_label *out)
+{
+	return check_labels(c, in, n, out);
+}
+
+sbxd_code
+call_set_session(struct call *c, Sbx__V1__Session **dst, const struct session_row *r)
+{
+	return set_session(c, dst, r);
+}
+
 static sbxd_code
 check_limit(struct call *c, const char *what, int64_t v, int64_t max)
 {
@@ -141,9 +230,29 @@ check_limit(struct call *c, const char *what, int64_t v, int64_t max)
 	return SBXD_OK;
 }
 
+/* "" (the runtime's), or a known isolation the config allows. */
+static sbxd_code
+check_isolation(struct call *c, const char *name)
+{
+	char list[64];
+	int iso;
+
+	if (name[0] == '\0')
+		return SBXD_OK;
+	isolation_names(c->srv->cfg->isolations_allowed, list, sizeof(list));
+	if ((iso = isolation_parse(name)) < 0)
+		return err_set(&c->err, SBXD_INVALID_ARGUMENT, "isolation \"%.32s\" is not "
+		    "known; give runc, gvisor or \"\" (the runtime's)", name);
+	if (!(c->srv->cfg->isolations_allowed & (1u << iso)))
+		return err_set(&c->err, SBXD_PERMISSION_DENIED, "isolation %s is not allowed "
+		    "on this server (isolations_allowed = %s); ask for one of those, or \"\"",
+		    name, list);
+	return SBXD_OK;
+}
+
 /* Validates the fields CreateSession and GetOrCreateSession share. */
 static sbxd_code
-create_args(struct call *c, const char *user, const char *runtime,
+create_args(struct call *c, const char *user, const char *runtime, const char *isolation,
     const Sbx__V1__Limits *lim, Sbx__V1__Label **labels, size_t nlabels,
     uint64_t idle_ms, struct session_label *lbuf, struct session_create_args *a)
 {
@@ -155,10 +264,12 @@ create_args(struct call *c, const char *user, const char *runtime,
 		    "user_id must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ (got %zu bytes)", strlen(user));
 	if (strlen(runtime) >= STORE_NAME_MAX)
 		return err_set(&c->err, SBXD_INVALID_ARGUMENT, "runtime name too long");
-	if ((rv = check_labels(c, labels, nlabels, lbuf)) != SBXD_OK)
+	if ((rv = check_labels(c, labels, nlabels, lbuf)) != SBXD_OK ||
+	    (rv = check_isolation(c, isolation)) != SBXD_OK)
 		return rv;
 	*a = (struct session_create_args){ .user = user, .runtime = runtime,
-	    .idle_timeout_ms = idle_ms, .labels = lbuf, .nlabels = (int)nlabels };
+	    .isolation = isolation, .idle_timeout_ms = idle_ms, .labels = lbuf,
+	    .nlabels = (int)nlabels };
 	if (lim != NULL) {
 		if ((rv = check_limit(c, "memory_bytes", (int64_t)lim->memory_bytes, cfg->max_memory_bytes)) ||
 		    (rv = check_limit(c, "nano_cpus", (int64_t)lim->nano_cpus, cfg->max_nano_cpus)) ||
@@ -173,6 +284,24 @@ create_args(struct call *c, const char *user, const char *runtime,
 	return SBXD_OK;
 }
 
+/* A request's egress_allow, checked and normalized into a->egress_allow
+ * (left NULL when it has none). */
+static sbxd_code
+egress_arg(struct call *c, char *const *in, size_t n, struct session_create_args *a)
+{
+	char *allow;
+	sbxd_code rv;
+
+	if (n == 0)
+		return SBXD_OK;
+	if ((allow = arena_alloc(c->out, EGRESS_TEXT_MAX)) == NULL)
+		return err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "out of reply memory");
+	if ((rv = egress_parse(in, n, allow, EGRESS_TEXT_MAX, &c->err)) != SBXD_OK)
+		return rv;
+	a->egress_allow = allow;
+	return SBXD_OK;
+}
+
 sbxd_code
 h_create_session(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
@@ -181,15 +310,78 @@ h_create_session(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *o
 	struct session_label lbuf[STORE_LABEL_MAX];
 	struct session_create_args a;
 	struct session_row row;
+	struct store_snapshot *snap = NULL;
 	char token[AUTH_TOKEN_MAX];
 	sbxd_code rv;
 
-	if ((rv = create_args(c, rq->user_id, rq->runtime, rq->limits, rq->labels,
+	/* not METHOD_SERVICE_ONLY: a session token may fork its own user's
+	 * snapshots (call_fork_snapshot), and nothing else */
+	if (!c->is_service && rq->from_snapshot[0] == '\0')
+		return err_set(&c->err, SBXD_PERMISSION_DENIED, "%s needs a service key; a "
+		    "session token reaches only its own session", c->method);
+	if ((rv = create_args(c, rq->user_id, rq->runtime, rq->isolation, rq->limits, rq->labels,
 	    rq->n_labels, rq->idle_timeout_ms, lbuf, &a)) != SBXD_OK)
 		return rv;
-	if ((rv = session_create(c->srv, &a, &row, token, &c->err)) != SBXD_OK)
+	if ((rv = egress_arg(c, rq->egress_allow, rq->n_egress_allow, &a)) != SBXD_OK)
+		return rv;
+	if (rq->from_snapshot[0] != '\0') {
+		if ((snap = arena_alloc(c->out, sizeof(*snap))) == NULL)
+			return err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "out of reply memory");
+		if ((rv = call_fork_snapshot(c, rq->from_snapshot, rq->user_id, snap)) != SBXD_OK)
+			return rv;
+		if (rq->runtime[0] != '\0' && strcmp(rq->runtime, snap->runtime) != 0) {
+			snapshot_unuse(snap->id);
+			return err_set(&c->err, SBXD_INVALID_ARGUMENT, "snapshot %s is of runtime "
+			    "%s; leave runtime empty or name that one", snap->id, snap->runtime);
+		}
+		a.runtime = snap->runtime;
+		a.snapshot = snap;
+	}
+	rv = session_create(c->srv, &a, &row, token, &c->err);
+	if (snap != NULL)
+		snapshot_unuse(snap->id);
+	if (rv != SBXD_OK)
 		return rv;
 	rs->session_token = arena_strdup(c->out, token);
+	return set_session(c, &rs->session, &row);
+}
+
+/* Replaces a session's allowlist: the store first (what GetSession shows
+ * and a restarted container gets), then the proxy's rules. */
+sbxd_code
+h_set_egress(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	const Sbx__V1__SetEgressRequest *rq = (const void *)in;
+	Sbx__V1__SetEgressResponse *rs = (void *)out;
+	struct session_row row;
+	char *allow = arena_alloc(c->out, EGRESS_TEXT_MAX), *old = arena_alloc(c->out,
+	    EGRESS_TEXT_MAX);
+	struct err ignored;
+	sbxd_code rv;
+
+	if (allow == NULL || old == NULL)
+		return err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "out of reply memory");
+	if ((rv = call_session(c, rq->session_id, &row)) != SBXD_OK ||
+	    (rv = egress_parse(rq->egress_allow, rq->n_egress_allow, allow, EGRESS_TEXT_MAX,
+	    &c->err)) != SBXD_OK)
+		return rv;
+	if (row.state == SESSION_ENDED || row.state == SESSION_FAILED)
+		return err_set(&c->err, SBXD_FAILED_PRECONDITION, "session %s has %s; its egress "
+		    "cannot change", row.id, row.state == SESSION_ENDED ? "ended" : "failed");
+	if (store_session_egress_get(c->srv->store, row.id, old, EGRESS_TEXT_MAX, &ignored) !=
+	    SBXD_OK)
+		return err_set(&c->err, SBXD_FAILED_PRECONDITION, "session %s was created without "
+		    "egress_allow and runs with network none; create a new session with "
+		    "egress_allow to give it egress", row.id);
+	if ((rv = store_session_egress_set(c->srv->store, row.id, allow, &c->err)) != SBXD_OK)
+		return rv;
+	/* a stopped session whose network is gone gets the list at its start */
+	if ((rv = egress_session_set(c->srv, row.id, allow, &c->err)) != SBXD_OK &&
+	    row.container_id[0] != '\0')
+		return rv;
+	log_info("session %s: egress allowlist set (%zu entries)", row.id, rq->n_egress_allow);
+	logbus_emitf(c->srv, row.id, "", "egress allowlist set: %zu entries",
+	    rq->n_egress_allow);
 	return set_session(c, &rs->session, &row);
 }
 
@@ -205,8 +397,9 @@ h_get_or_create_session(struct call *c, const ProtobufCMessage *in, ProtobufCMes
 	int created = 0;
 	sbxd_code rv;
 
-	if ((rv = create_args(c, rq->user_id, rq->runtime, rq->limits, rq->labels,
-	    rq->n_labels, rq->idle_timeout_ms, lbuf, &a)) != SBXD_OK)
+	if ((rv = create_args(c, rq->user_id, rq->runtime, rq->isolation, rq->limits, rq->labels,
+	    rq->n_labels, rq->idle_timeout_ms, lbuf, &a)) != SBXD_OK ||
+	    (rv = egress_arg(c, rq->egress_allow, rq->n_egress_allow, &a)) != SBXD_OK)
 		return rv;
 	if ((rv = session_get_or_create(c->srv, &a, &row, token, &created, &c->err)) != SBXD_OK)
 		return rv;
@@ -227,18 +420,23 @@ session_usage(struct call *c, struct session_row *r, Sbx__V1__Usage **u)
 	struct err e;
 	sbxd_code rv;
 
+	uint64_t disk, disk_limit;
+
 	*u = NULL;
-	if (r->state != SESSION_RUNNING || r->container_id[0] == '\0' || d->ops->stats == NULL)
-		return;
-	if ((rv = d->ops->stats(d, r->container_id, &du, &e)) != SBXD_OK) {
+	quota_usage(c->srv, r->workspace, &disk, &disk_limit);
+	memset(&du, 0, sizeof(du));
+	rv = SBXD_FAILED_PRECONDITION;
+	if (r->state == SESSION_RUNNING && r->container_id[0] != '\0' && d->ops->stats != NULL &&
+	    (rv = d->ops->stats(d, r->container_id, &du, &e)) != SBXD_OK) {
 		log_debug("session %s: usage: %s", r->id, e.msg);
 		if (rv == SBXD_FAILED_PRECONDITION)
 			session_note_exit(c->srv, r, 1);
-		return;
 	}
-	if ((*u = arena_alloc(c->out, sizeof(**u))) == NULL)
+	if ((rv != SBXD_OK && disk_limit == 0) || (*u = arena_alloc(c->out, sizeof(**u))) == NULL)
 		return;
 	sbx__v1__usage__init(*u);
+	(*u)->disk_bytes = disk;
+	(*u)->disk_limit_bytes = disk_limit;
 	(*u)->memory_bytes = du.memory_bytes;
 	(*u)->memory_limit_bytes = du.memory_limit_bytes;
 	(*u)->cpu_percent = du.cpu_percent;

@@ -33,8 +33,13 @@ void lifecycle_busy_leave(struct server *s, const char *id);
  * reservation of one's own. */
 sbxd_code lifecycle_make_room(struct server *s, const char *user, const char *except,
     struct err *e);
-/* Once per successful lifecycle_make_room, after the start it made room
- * for has ended — its row RUNNING, or the start failed. */
+/* Once per successful lifecycle_make_room, one of these ends the start:
+ * lifecycle_start_land when it succeeded — it writes r (state RUNNING) to
+ * the store and releases the start as one step, so capacity never counts
+ * the session twice (as running and as starting) nor not at all; the
+ * start is released even when the write fails — or lifecycle_start_done
+ * when it failed and no row says RUNNING. */
+sbxd_code lifecycle_start_land(struct server *s, const struct session_row *r, struct err *e);
 void lifecycle_start_done(struct server *s, const char *user);
 /* Stops up to max sessions idle longer than their own timeout (max_idle_ms
  * 0) or than max_idle_ms, least recently active first, none busy (state

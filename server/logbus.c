@@ -108,6 +108,7 @@ struct logbus {
 	atomic_int nonempty;        /* rings holding an event */
 	atomic_llong trim_at_ms;    /* the next trim pass may run from then */
 	unsigned char master[MASTER_BYTES];
+	uint64_t epoch;             /* this run's (logbus_epoch) */
 	nng_socket pub;
 	int pub_open;
 	char endpoint[CONFIG_PATH_MAX];
@@ -258,6 +259,7 @@ logbus_open(struct server *s, struct err *e)
 	atomic_init(&b->total, 0);
 	atomic_init(&b->nonempty, 0);
 	atomic_init(&b->trim_at_ms, 0);
+	b->epoch = (uint64_t)server_now_ms() << 16 | (randombytes_random() & 0xffffu);
 	s->logbus = b;
 	if ((rv = master_load(s->cfg, b->master, e)) != SBXD_OK ||
 	    (rv = pub_open(b, s, e)) != SBXD_OK) {
@@ -525,7 +527,7 @@ logbus_bytes(struct server *s)
 /* Packs the LogEvent and seals it; *ct (malloc'd, *ct_len bytes) is the
  * ciphertext. -1 out of memory. */
 static int
-seal(const struct ring *r, const struct logbus_event *in,
+seal(const struct ring *r, uint64_t epoch, const struct logbus_event *in,
     unsigned char nonce[LOGBUS_NONCE_BYTES], unsigned char **ct, size_t *ct_len)
 {
 	Sbx__V1__LogEvent le = SBX__V1__LOG_EVENT__INIT;
@@ -539,6 +541,7 @@ seal(const struct ring *r, const struct logbus_event *in,
 	le.data.data = (uint8_t *)in->data;
 	le.data.len = in->len;
 	le.unix_ms = in->unix_ms;
+	le.epoch = epoch;
 	plen = sbx__v1__log_event__get_packed_size(&le);
 	if ((pt = malloc(plen)) == NULL)
 		return -1;
@@ -564,7 +567,7 @@ publish(struct logbus *b, const struct ring *r, const struct logbus_event *in)
 	size_t ct_len, n;
 	nng_msg *m;
 
-	if (!b->pub_open || r->topic_len == 0 || seal(r, in, nonce, &ct, &ct_len) != 0)
+	if (!b->pub_open || r->topic_len == 0 || seal(r, b->epoch, in, nonce, &ct, &ct_len) != 0)
 		return;
 	se.seq = in->seq;
 	se.nonce.data = nonce;
@@ -738,6 +741,12 @@ logbus_read(struct server *s, const char *session_id, uint64_t after_seq, uint32
 }
 
 /* ---- leases and the endpoint */
+
+uint64_t
+logbus_epoch(struct server *s)
+{
+	return s->logbus != NULL ? s->logbus->epoch : 0;
+}
 
 const char *
 logbus_endpoint(struct server *s)

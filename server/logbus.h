@@ -25,6 +25,8 @@ enum logbus_stream {
 	LOGBUS_STDOUT = 1,
 	LOGBUS_STDERR = 2,
 	LOGBUS_SYSTEM = 3,
+	LOGBUS_TERMINAL = 4,        /* what a terminal shows (terms.h) */
+	LOGBUS_WATCH = 5,           /* a packed WatchEventBatch (watches.h) */
 };
 
 /* Opens s->logbus and binds the pub socket (server_open calls it). */
@@ -90,6 +92,10 @@ void logbus_session_key(struct server *s, const char *session_id,
 /* The URL subscribers dial ("" when log_listen is empty), with the port the
  * listener really bound (log_listen may name port 0). Static per bus. */
 const char *logbus_endpoint(struct server *s);
+/* This run's epoch (LogEvent.epoch): its start time in ms shifted left 16
+ * bits, random below, so a later start has a larger one; 0 when the bus is
+ * closed. */
+uint64_t logbus_epoch(struct server *s);
 /* Renews session_id's subscription lease until until_ms; while it runs,
  * logbus_leased says so and the idle reaper leaves the session alone. */
 void logbus_lease(struct server *s, const char *session_id, int64_t until_ms);

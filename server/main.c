@@ -8,6 +8,7 @@
  * `drain` (foreground commands still running then are killed), close.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "config.h"
 #include "connlimit.h"
 #include "http.h"
+#include "isolation.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "procs.h"
@@ -27,6 +29,8 @@
 #include "server.h"
 
 #define DEFAULT_CONFIG "/etc/sbx/sbxd.conf"
+#define MALLOC_MMAP_MIN (128 * 1024)   /* glibc's starting threshold, kept fixed */
+#define MALLOC_ARENAS 4
 
 static void
 usage(FILE *f)
@@ -132,6 +136,12 @@ main(int argc, char **argv)
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* Memory after a storm of large requests goes back to the system:
+	 * a fixed mmap threshold stops glibc from raising it (a request's
+	 * decoding memory is then mapped and unmapped, not left in a heap),
+	 * and few arenas keep 160 worker threads from each keeping one. */
+	mallopt(M_MMAP_THRESHOLD, MALLOC_MMAP_MIN);
+	mallopt(M_ARENA_MAX, MALLOC_ARENAS);
 	/* the rep socket and the log bus each hold up to max_connections */
 	connlimit_raise_nofile(2 * (uint64_t)cfg.max_connections + CONNLIMIT_NOFILE_RESERVE);
 	sigemptyset(&set);
@@ -148,8 +158,10 @@ main(int argc, char **argv)
 		fatalx("%s", e.msg);
 	if (srv->drv->ops->ping(srv->drv, &e) != SBXD_OK)
 		log_warnx("%s (sessions will fail with UNAVAILABLE until it answers)", e.msg);
-	else
+	else {
 		runtime_log_readiness(srv);
+		isolation_log_readiness(srv);
+	}
 	if (lifecycle_recover(srv, &e) != SBXD_OK)
 		log_warnx("recovery: %s (sessions heal on their next request)", e.msg);
 	if (procs_adopt_start(srv, &e) != SBXD_OK)

@@ -55,6 +55,14 @@ static const struct {
 	[METRICS_C_POOL_HITS] = { "sbxd_pool_hits_total", "Sessions given a warm container." },
 	[METRICS_C_POOL_MISSES] = { "sbxd_pool_misses_total",
 	    "Sessions with the pool's limits that found no warm container of their runtime." },
+	[METRICS_C_SHARE_REFUSED] = { "sbxd_share_refusals_total",
+	    "Long calls answered RESOURCE_EXHAUSTED: a credential or session over its share." },
+	[METRICS_C_CONN_REFUSED] = { "sbxd_connections_refused_total",
+	    "Connections closed over max_connections or max_connections_per_address." },
+	[METRICS_C_REPLY_REPEATS] = { "sbxd_reply_cache_repeats_total",
+	    "Repeated request ids answered with the first reply instead of running again." },
+	[METRICS_C_AGENT_RELISTENS] = { "sbxd_agent_relistens_total",
+	    "Agent link listeners made again after their link stayed down." },
 };
 
 #define RELAXED memory_order_relaxed
@@ -261,6 +269,9 @@ metrics_render(struct buf *out, metrics_slot_name_fn name_of)
 	    "Requests waiting for a worker thread.",
 	    metrics_gauge_get(METRICS_G_WORKER_QUEUED))) != SBXD_OK)
 		return rv;
-	return metrics_render_gauge(out, "sbxd_workers_busy", "Worker threads running a request.",
-	    metrics_gauge_get(METRICS_G_WORKER_BUSY));
+	if ((rv = metrics_render_gauge(out, "sbxd_workers_busy", "Worker threads running a request.",
+	    metrics_gauge_get(METRICS_G_WORKER_BUSY))) != SBXD_OK)
+		return rv;
+	return metrics_render_gauge(out, "sbxd_connections_open",
+	    "Connections open on the RPC and log sockets.", metrics_gauge_get(METRICS_G_CONNECTIONS));
 }

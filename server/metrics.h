@@ -26,6 +26,7 @@
 enum metrics_gauge {
 	METRICS_G_WORKER_QUEUED,     /* jobs waiting for a worker */
 	METRICS_G_WORKER_BUSY,       /* workers running a job */
+	METRICS_G_CONNECTIONS,       /* connections open on sbxd's sockets */
 	METRICS_G_COUNT
 };
 
@@ -36,6 +37,10 @@ enum metrics_counter {
 	METRICS_C_LOGBUS_PUB_FAILED, /* events the pub socket refused */
 	METRICS_C_POOL_HITS,         /* sessions given a warm container */
 	METRICS_C_POOL_MISSES,       /* sessions that had to create one (pool on) */
+	METRICS_C_SHARE_REFUSED,     /* long calls refused: a tenant over its share */
+	METRICS_C_CONN_REFUSED,      /* connections closed over a connection cap */
+	METRICS_C_REPLY_REPEATS,     /* calls answered from the reply cache */
+	METRICS_C_AGENT_RELISTENS,   /* agent link listeners made again */
 	METRICS_C_COUNT
 };
 

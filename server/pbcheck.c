@@ -23,58 +23,77 @@ varint(const uint8_t *p, size_t len, uint64_t *v)
 	return 0;
 }
 
+/* Steps over the next field of *p: 1 with its tag, and for a
+ * length-delimited field its value in *val / *vlen; 0 at the end or at
+ * bytes that are malformed or truncated (unpack reports those). */
+static int
+next_field(const uint8_t **p, size_t *len, uint64_t *tag, const uint8_t **val, size_t *vlen)
+{
+	uint64_t n;
+	size_t used;
+
+	if (*len == 0 || (used = varint(*p, *len, tag)) == 0)
+		return 0;
+	*p += used;
+	*len -= used;
+	*val = NULL;
+	*vlen = 0;
+	switch (*tag & 7) {
+	case 0:
+		if ((used = varint(*p, *len, &n)) == 0)
+			return 0;
+		break;
+	case 1:
+		used = 8;
+		break;
+	case 5:
+		used = 4;
+		break;
+	case 2:
+		if ((used = varint(*p, *len, &n)) == 0 || n > *len - used)
+			return 0;
+		*p += used;
+		*len -= used;
+		used = (size_t)n;
+		*val = *p;
+		*vlen = used;
+		break;
+	default:
+		return 0;
+	}
+	if (used > *len)
+		return 0;
+	*p += used;
+	*len -= used;
+	return 1;
+}
+
 static sbxd_code
 walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len, int depth,
     int utf8, struct err *e)
 {
 	const ProtobufCFieldDescriptor *f;
-	uint64_t tag, n;
-	size_t used;
+	const uint8_t *v;
+	uint64_t tag;
+	size_t vlen;
 	sbxd_code rv;
 
 	if (depth > PBCHECK_DEPTH)
 		return SBXD_OK;
-	while (len > 0) {
-		if ((used = varint(p, len, &tag)) == 0)
-			return SBXD_OK;
-		p += used;
-		len -= used;
-		switch (tag & 7) {
-		case 0:
-			if ((used = varint(p, len, &n)) == 0)
-				return SBXD_OK;
-			break;
-		case 1:
-			used = 8;
-			break;
-		case 5:
-			used = 4;
-			break;
-		case 2:
-			if ((used = varint(p, len, &n)) == 0 || n > len - used)
-				return SBXD_OK;
-			p += used;
-			len -= used;
-			used = (size_t)n;
-			f = protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3));
-			if (f != NULL && f->type == PROTOBUF_C_TYPE_STRING && memchr(p, 0, used) != NULL)
-				return err_set(e, SBXD_INVALID_ARGUMENT,
-				    "field %s.%s contains a NUL byte", d->short_name, f->name);
-			if (utf8 && f != NULL && f->type == PROTOBUF_C_TYPE_STRING && !utf8_valid(p, used))
-				return err_set(e, SBXD_INVALID_ARGUMENT,
-				    "field %s.%s is not valid UTF-8; string fields carry UTF-8 text "
-				    "(file contents and output travel as bytes)", d->short_name, f->name);
-			if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE &&
-			    (rv = walk(f->descriptor, p, used, depth + 1, utf8, e)) != SBXD_OK)
-				return rv;
-			break;
-		default:
-			return SBXD_OK;
-		}
-		if (used > len)
-			return SBXD_OK;
-		p += used;
-		len -= used;
+	while (next_field(&p, &len, &tag, &v, &vlen)) {
+		if ((tag & 7) != 2 ||
+		    (f = protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3))) == NULL)
+			continue;
+		if (f->type == PROTOBUF_C_TYPE_STRING && memchr(v, 0, vlen) != NULL)
+			return err_set(e, SBXD_INVALID_ARGUMENT,
+			    "field %s.%s contains a NUL byte", d->short_name, f->name);
+		if (utf8 && f->type == PROTOBUF_C_TYPE_STRING && !utf8_valid(v, vlen))
+			return err_set(e, SBXD_INVALID_ARGUMENT,
+			    "field %s.%s is not valid UTF-8; string fields carry UTF-8 text "
+			    "(file contents and output travel as bytes)", d->short_name, f->name);
+		if (f->type == PROTOBUF_C_TYPE_MESSAGE &&
+		    (rv = walk(f->descriptor, v, vlen, depth + 1, utf8, e)) != SBXD_OK)
+			return rv;
 	}
 	return SBXD_OK;
 }
@@ -90,6 +109,24 @@ sbxd_code
 pbcheck_nul(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len, struct err *e)
 {
 	return walk(d, p, len, 0, 0, e);
+}
+
+int
+pbcheck_peek_bytes(const uint8_t *p, size_t len, unsigned field, const uint8_t **val,
+    size_t *vlen)
+{
+	const uint8_t *v;
+	uint64_t tag;
+	size_t n;
+	int found = 0;
+
+	while (next_field(&p, &len, &tag, &v, &n))
+		if ((tag & 7) == 2 && (tag >> 3) == field) {
+			*val = v;
+			*vlen = n;
+			found = 1;
+		}
+	return found;
 }
 
 /* Fixes one string field's slot; -1 when out of memory. */

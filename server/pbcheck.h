@@ -42,4 +42,12 @@ sbxd_code pbcheck_nul(const ProtobufCMessageDescriptor *d, const uint8_t *p, siz
  * that need them). 0, or -1 when a is out of budget. */
 int pbcheck_fix_utf8(ProtobufCMessage *m, struct arena *a);
 
+/* The value of the top-level length-delimited field number `field` in the
+ * packed message p (the last one, as unpack would keep), without decoding
+ * the rest: 1 with *val and *vlen pointing into p, 0 when absent or the
+ * bytes before it are malformed. For routing a request before it is
+ * unpacked (rpc.c reads the method name this way). */
+int pbcheck_peek_bytes(const uint8_t *p, size_t len, unsigned field, const uint8_t **val,
+    size_t *vlen);
+
 #endif

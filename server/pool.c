@@ -39,19 +39,23 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "isolation.h"
 #include "log.h"
 #include "metrics.h"
 #include "pool.h"
 #include "runtime.h"
+#include "monotime.h"
 
 #define POOL_RETRY_MS 2000
 #define POOL_RETRY_MISSING_MS 10000
 #define POOL_IDLE_WAIT_MS 30000     /* refill re-checks even unsignalled */
 #define MOUNTINFO_LINE_MAX 8192
 #define UNMOUNT_MAX 16              /* stacked mounts one slot may carry */
+#define GVISOR_SLOTS ".gvisor-pool" /* under workspace_root; no user id starts with '.' */
 
 struct pool_rt {
 	char name[64];
+	int isolation;
 	int want;                   /* configured pool_size */
 	struct pool_item *items;    /* ready, oldest first */
 	int n;
@@ -63,7 +67,7 @@ struct pool {
 	struct server *s;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;          /* a take, or quit */
-	struct pool_rt rts[CONFIG_MAX_RUNTIMES];
+	struct pool_rt rts[CONFIG_MAX_RUNTIMES * ISOLATION_N];
 	int nrt;
 	pthread_t thread;
 	int thread_running, quit;
@@ -194,10 +198,30 @@ same_dir(const char *a, const char *b)
 
 /* ---- slots */
 
+/* The directory gvisor members' slots live in: beside the workspaces, on
+ * their filesystem and mount, so a slot can be renamed into place. */
 static sbxd_code
-slot_path(struct server *s, const char *id, char *out, size_t n, struct err *e)
+gvisor_slots(struct server *s, char *out, size_t n, struct err *e)
 {
-	if ((size_t)snprintf(out, n, "%s/%s", s->cfg->pool_dir, id) >= n)
+	if ((size_t)snprintf(out, n, "%s/" GVISOR_SLOTS, s->cfg->workspace_root) >= n)
+		return err_set(e, SBXD_INVALID_ARGUMENT, "workspace_root is too long; shorten it");
+	return SBXD_OK;
+}
+
+/* Where pool member id's slot is: {pool_dir}/{id}, or for gvisor
+ * {workspace_root}/.gvisor-pool/{id}. */
+static sbxd_code
+slot_path(struct server *s, const char *id, int iso, char *out, size_t n, struct err *e)
+{
+	char dir[STORE_PATH_MAX];
+	sbxd_code rv;
+
+	if (iso == ISOLATION_GVISOR) {
+		if ((rv = gvisor_slots(s, dir, sizeof(dir), e)) != SBXD_OK)
+			return rv;
+	} else
+		snprintf(dir, sizeof(dir), "%s", s->cfg->pool_dir);
+	if ((size_t)snprintf(out, n, "%s/%s", dir, id) >= n)
 		return err_set(e, SBXD_INVALID_ARGUMENT, "pool_dir is too long; shorten it");
 	return SBXD_OK;
 }
@@ -228,10 +252,7 @@ slot_remove(const char *slot)
 static int64_t
 mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)monotime_ms();
 }
 
 /* The limits a session of runtime rt gets by default (runtime.c), so a
@@ -275,11 +296,12 @@ warm_up(struct server *s, const char *cid)
 	driver_exec_result_fini(&res);
 }
 
-/* Makes one pool member of runtime rt: a minted id, its slot, its
- * container started. Nothing is left behind on failure. */
+/* Makes one pool member of runtime rt in isolation iso: a minted id, its
+ * slot, its container started. Nothing is left behind on failure. */
 static sbxd_code
-make_one(struct server *s, const char *rt, struct pool_item *it, struct err *e)
+make_one(struct server *s, const char *rt, int iso, struct pool_item *it, struct err *e)
 {
+	char dir[STORE_PATH_MAX];
 	struct session_row *r;
 	sbxd_code rv;
 
@@ -287,7 +309,15 @@ make_one(struct server *s, const char *rt, struct pool_item *it, struct err *e)
 	it->id[0] = 's';
 	it->id[1] = '-';
 	auth_random_hex(it->id + 2, 16);
-	if ((rv = slot_path(s, it->id, it->slot, sizeof(it->slot), e)) != SBXD_OK ||
+	it->isolation = iso;
+	if (iso == ISOLATION_GVISOR) {
+		if ((rv = gvisor_slots(s, dir, sizeof(dir), e)) != SBXD_OK)
+			return rv;
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+			return err_set(e, SBXD_INTERNAL, "cannot create %s: %s", dir,
+			    strerror(errno));
+	}
+	if ((rv = slot_path(s, it->id, iso, it->slot, sizeof(it->slot), e)) != SBXD_OK ||
 	    (rv = slot_make(s, it->slot, e)) != SBXD_OK)
 		return rv;
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
@@ -296,6 +326,7 @@ make_one(struct server *s, const char *rt, struct pool_item *it, struct err *e)
 	}
 	memcpy(r->id, it->id, sizeof(it->id));
 	snprintf(r->runtime, sizeof(r->runtime), "%s", rt);
+	snprintf(r->isolation, sizeof(r->isolation), "%s", isolation_name(iso));
 	if ((rv = pool_runtime_limits(s, rt, r, e)) != SBXD_OK)
 		goto out;
 	if ((rv = session_pool_container_up(s, r, it->slot, e)) == SBXD_OK) {
@@ -310,8 +341,8 @@ out:
 }
 
 int
-pool_take(struct server *s, const char *runtime, int64_t memory_bytes, int64_t nano_cpus,
-    int64_t pids_limit, struct pool_item *it)
+pool_take(struct server *s, const char *runtime, int isolation, int64_t memory_bytes,
+    int64_t nano_cpus, int64_t pids_limit, int fresh_workspace, struct pool_item *it)
 {
 	struct pool *p = s->pool;
 	const struct config *c = s->cfg;
@@ -320,11 +351,15 @@ pool_take(struct server *s, const char *runtime, int64_t memory_bytes, int64_t n
 	if (p == NULL || memory_bytes != c->memory_bytes || nano_cpus != c->nano_cpus ||
 	    pids_limit != c->pids_limit)
 		return 0;
+	if (isolation == ISOLATION_GVISOR && !fresh_workspace) {
+		metrics_count(METRICS_C_POOL_MISSES, 1);
+		return 0;
+	}
 	pthread_mutex_lock(&p->mu);
 	for (int i = 0; i < p->nrt && !got; i++) {
 		struct pool_rt *rt = &p->rts[i];
 
-		if (strcmp(rt->name, runtime) != 0 || rt->n == 0)
+		if (strcmp(rt->name, runtime) != 0 || rt->isolation != isolation || rt->n == 0)
 			continue;
 		*it = rt->items[0];
 		memmove(&rt->items[0], &rt->items[1], (size_t)(--rt->n) * sizeof(*it));
@@ -351,6 +386,27 @@ pool_ready(struct server *s)
 	return n;
 }
 
+/* A gvisor member: its slot directory becomes the workspace. The names of
+ * the slot and of the fresh, empty workspace are swapped at once
+ * (RENAME_EXCHANGE; both under workspace_root), then the empty directory
+ * made for the workspace, now at the slot's name, is removed. Should it
+ * not be empty (something wrote there meanwhile), the swap is undone and
+ * the session is created cold. */
+static sbxd_code
+attach_by_exchange(const struct pool_item *it, const char *workspace, struct err *e)
+{
+	if (renameat2(AT_FDCWD, it->slot, AT_FDCWD, workspace, RENAME_EXCHANGE) != 0)
+		return err_set(e, SBXD_INTERNAL, "cannot swap pool slot %s in as workspace "
+		    "%s: %s", it->slot, workspace, strerror(errno));
+	if (rmdir(it->slot) == 0)
+		return SBXD_OK;
+	err_set(e, SBXD_FAILED_PRECONDITION, "workspace %s was not empty when its pool "
+	    "slot was swapped in (%s)", workspace, strerror(errno));
+	if (renameat2(AT_FDCWD, it->slot, AT_FDCWD, workspace, RENAME_EXCHANGE) != 0)
+		log_warn("pool: swapping workspace %s back", workspace);
+	return e->code;
+}
+
 sbxd_code
 pool_attach(struct server *s, const struct pool_item *it, const char *workspace,
     struct err *e)
@@ -364,8 +420,13 @@ pool_attach(struct server *s, const struct pool_item *it, const char *workspace,
 	    workspace[rootlen] != '/' || strstr(workspace, "/../") != NULL)
 		return err_set(e, SBXD_INTERNAL, "workspace %s is not under %s", workspace,
 		    s->cfg->workspace_root);
-	if ((rv = bind_workspace(workspace, it->slot, e)) != SBXD_OK)
+	if (it->isolation == ISOLATION_GVISOR)
+		rv = attach_by_exchange(it, workspace, e);
+	else
+		rv = bind_workspace(workspace, it->slot, e);
+	if (rv != SBXD_OK)
 		return rv;
+	/* a gvisor slot is bound again (pool_slot_ensure) before a restart */
 	if ((rv = store_slot_set(s->store, it->id, it->slot, e)) != SBXD_OK) {
 		unmount_all(it->slot);
 		store_slot_delete(s->store, it->id, &ignored);
@@ -408,9 +469,12 @@ pool_slot_release(struct server *s, const char *id)
 
 	if (store_slot_get(s->store, id, slot, sizeof(slot), &e) != SBXD_OK) {
 		/* no record: a member never attached has its slot by name */
-		if (e.code != SBXD_NOT_FOUND || slot_path(s, id, slot, sizeof(slot), &e) != SBXD_OK)
+		if (e.code != SBXD_NOT_FOUND)
 			return;
-		if (access(slot, F_OK) != 0)
+		if ((slot_path(s, id, ISOLATION_RUNC, slot, sizeof(slot), &e) != SBXD_OK ||
+		    access(slot, F_OK) != 0) &&
+		    (slot_path(s, id, ISOLATION_GVISOR, slot, sizeof(slot), &e) != SBXD_OK ||
+		    access(slot, F_OK) != 0))
 			return;
 	}
 	slot_remove(slot);
@@ -490,7 +554,8 @@ note_failure(struct pool_rt *rt, const struct err *e)
 	if (rt->failing == e->code)
 		return;
 	rt->failing = e->code;
-	log_warnx("pool: runtime %s: %s%s", rt->name, e->msg, missing ?
+	log_warnx("pool: runtime %s (%s): %s%s", rt->name, isolation_name(rt->isolation),
+	    e->msg, missing ?
 	    "; its pool stays empty until then and sessions are created cold" :
 	    "; retrying (sessions are created cold meanwhile)");
 }
@@ -498,16 +563,7 @@ note_failure(struct pool_rt *rt, const struct err *e)
 static void
 timed_wait(struct pool *p, int64_t ms)
 {
-	struct timespec until;
-
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += (time_t)(ms / 1000);
-	until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_cond_timedwait(&p->cv, &p->mu, &until);
+	monotime_wait_ms(&p->cv, &p->mu, ms);
 }
 
 static void *
@@ -519,6 +575,7 @@ refill_main(void *arg)
 	struct err e;
 	int64_t wait_ms;
 	char name[64];
+	int iso;
 
 	pthread_mutex_lock(&p->mu);
 	while (!p->quit) {
@@ -527,18 +584,21 @@ refill_main(void *arg)
 			continue;
 		}
 		memcpy(name, rt->name, sizeof(name));
+		iso = rt->isolation;
 		pthread_mutex_unlock(&p->mu);
-		sbxd_code rv = make_one(p->s, name, &it, &e);
+		sbxd_code rv = make_one(p->s, name, iso, &it, &e);
 		pthread_mutex_lock(&p->mu);
 		if (rv != SBXD_OK) {
 			note_failure(rt, &e);
 			continue;
 		}
 		if (rt->failing != SBXD_OK)
-			log_info("pool: runtime %s: containers can be made again; refilling", rt->name);
+			log_info("pool: runtime %s (%s): containers can be made again; refilling",
+			    rt->name, isolation_name(rt->isolation));
 		rt->failing = SBXD_OK;
 		rt->items[rt->n++] = it;     /* n < want: room */
-		log_debug("pool: runtime %s: %d of %d ready", rt->name, rt->n, rt->want);
+		log_debug("pool: runtime %s (%s): %d of %d ready", rt->name,
+		    isolation_name(rt->isolation), rt->n, rt->want);
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
@@ -553,29 +613,38 @@ pool_open(struct server *s, struct err *e)
 	struct pool *p;
 	int total = 0;
 
-	for (int i = 0; i < c->nruntimes; i++)
-		total += c->runtimes[i].pool_size;
+	for (int i = 0; i < c->nruntimes; i++) {
+		for (int k = 0; k < ISOLATION_N; k++)
+			total += c->runtimes[i].pool_iso[k];
+		if (c->runtimes[i].egress[0] != '\0' && c->pool_size > 0 &&
+		    strcmp(c->runtimes[i].name, c->default_runtime) == 0)
+			log_info("pool: the default runtime %s has egress=: its sessions are "
+			    "created on egress networks of their own, never from the pool, so "
+			    "no warm containers are kept for it", c->runtimes[i].name);
+	}
 	if (total == 0)
 		return SBXD_OK;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return err_set(e, SBXD_INTERNAL, "out of memory");
 	p->s = s;
 	pthread_mutex_init(&p->mu, NULL);
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&p->cv, &ca);
-		pthread_condattr_destroy(&ca);
-	}
-	for (int i = 0; i < c->nruntimes; i++) {
+	monotime_cond_init(&p->cv);
+	for (int j = 0; j < c->nruntimes * ISOLATION_N; j++) {
+		const struct config_runtime *cr = &c->runtimes[j / ISOLATION_N];
 		struct pool_rt *rt = &p->rts[p->nrt];
 
-		if (c->runtimes[i].pool_size == 0)
+		if (cr->pool_iso[j % ISOLATION_N] == 0)
 			continue;
-		snprintf(rt->name, sizeof(rt->name), "%s", c->runtimes[i].name);
-		rt->want = c->runtimes[i].pool_size;
+		if (j % ISOLATION_N == ISOLATION_GVISOR && c->workspace_quota > 0) {
+			log_warnx("pool: runtime %s: no gvisor containers are kept warm with "
+			    "workspace_quota (each workspace is a filesystem of its own, which "
+			    "a gvisor container started before it cannot be given); its gvisor "
+			    "sessions are created cold", cr->name);
+			continue;
+		}
+		snprintf(rt->name, sizeof(rt->name), "%s", cr->name);
+		rt->isolation = j % ISOLATION_N;
+		rt->want = cr->pool_iso[rt->isolation];
 		if ((rt->items = calloc((size_t)rt->want, sizeof(*rt->items))) == NULL) {
 			s->pool = p;
 			pool_close(s);
@@ -627,7 +696,8 @@ sweep_container(void *arg, const char *id, const char *state,
 
 	(void)state;
 	for (size_t i = 0; i < n; i++) {
-		pooled |= strcmp(l[i].key, "sbx.pool") == 0;
+		/* empty: blanked in a snapshot image (snapshot.c) */
+		pooled |= strcmp(l[i].key, "sbx.pool") == 0 && l[i].value[0] != '\0';
 		if (strcmp(l[i].key, "sbx.session") == 0)
 			sid = l[i].value;
 	}
@@ -641,20 +711,22 @@ sweep_container(void *arg, const char *id, const char *state,
 	sw->removed++;
 }
 
-/* Unmounts and removes the slots in pool_dir no live session owns. */
+/* Unmounts and removes the slots of isolation iso no live session owns. */
 static void
-sweep_slots(struct server *s, int *removed)
+sweep_slots(struct server *s, int iso, int *removed)
 {
-	DIR *d = opendir(s->cfg->pool_dir);
+	DIR *d;
 	struct dirent *de;
-	char slot[STORE_PATH_MAX], rec[STORE_PATH_MAX];
+	char dir[STORE_PATH_MAX], slot[STORE_PATH_MAX], rec[STORE_PATH_MAX];
 	struct err e;
 
-	if (d == NULL)
+	if (iso == ISOLATION_GVISOR && gvisor_slots(s, dir, sizeof(dir), &e) != SBXD_OK)
+		return;
+	if ((d = opendir(iso == ISOLATION_GVISOR ? dir : s->cfg->pool_dir)) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.' || strlen(de->d_name) >= STORE_ID_MAX ||
-		    slot_path(s, de->d_name, slot, sizeof(slot), &e) != SBXD_OK)
+		    slot_path(s, de->d_name, iso, slot, sizeof(slot), &e) != SBXD_OK)
 			continue;
 		if (owned(s, de->d_name, NULL) &&
 		    store_slot_get(s->store, de->d_name, rec, sizeof(rec), &e) == SBXD_OK)
@@ -677,7 +749,8 @@ pool_start(struct server *s, struct err *e)
 	if (s->drv->ops->list(s->drv, "sbx.instance", s->instance, sweep_container, &sw, e) != SBXD_OK)
 		log_warnx("pool: listing containers: %s (idle pool containers are removed at "
 		    "the next start)", e->msg);
-	sweep_slots(s, &slots);
+	sweep_slots(s, ISOLATION_RUNC, &slots);
+	sweep_slots(s, ISOLATION_GVISOR, &slots);
 	if (sw.removed || slots || sw.errors)
 		log_info("pool: removed %d idle pool containers and %d slots left by the last run%s",
 		    sw.removed, slots, sw.errors ? " (some failed; see above)" : "");
@@ -699,8 +772,8 @@ pool_start(struct server *s, struct err *e)
 		return err_set(e, SBXD_INTERNAL, "cannot start the pool thread: %s", strerror(rc));
 	p->thread_running = 1;
 	for (int i = 0; i < p->nrt; i++)
-		log_info("pool: runtime %s keeps %d containers warm in %s", p->rts[i].name,
-		    p->rts[i].want, s->cfg->pool_dir);
+		log_info("pool: runtime %s (%s) keeps %d containers warm", p->rts[i].name,
+		    isolation_name(p->rts[i].isolation), p->rts[i].want);
 	return SBXD_OK;
 }
 
@@ -719,6 +792,26 @@ pool_stop(struct server *s)
 	p->thread_running = 0;
 }
 
+/* At a clean shutdown: the binds pool_slot_ensure put on gvisor slots
+ * go (runsc's file server holds what it opened at start: the running
+ * sandboxes keep their workspaces); a wake binds them again. */
+static void
+unmount_gvisor_slots(struct server *s)
+{
+	char dir[STORE_PATH_MAX], slot[STORE_PATH_MAX];
+	struct dirent *de;
+	struct err e;
+	DIR *d;
+
+	if (gvisor_slots(s, dir, sizeof(dir), &e) != SBXD_OK || (d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' && slot_path(s, de->d_name, ISOLATION_GVISOR, slot,
+		    sizeof(slot), &e) == SBXD_OK)
+			unmount_all(slot);
+	closedir(d);
+}
+
 /* At a clean shutdown: cuts propagation so running containers keep their
  * workspaces, then leaves no mount under pool_dir (see the top). */
 static void
@@ -731,6 +824,7 @@ unmount_tree(struct server *s)
 	struct err e;
 	int shared = 0;
 
+	unmount_gvisor_slots(s);
 	if (realpath(dir, real) == NULL || mount_point(real, &shared) != 1)
 		return;
 	if (mount(NULL, dir, NULL, MS_PRIVATE | MS_REC, NULL) != 0) {
@@ -740,7 +834,8 @@ unmount_tree(struct server *s)
 	if ((d = opendir(dir)) != NULL) {
 		while ((de = readdir(d)) != NULL)
 			if (de->d_name[0] != '.' &&
-			    slot_path(s, de->d_name, slot, sizeof(slot), &e) == SBXD_OK)
+			    slot_path(s, de->d_name, ISOLATION_RUNC, slot, sizeof(slot),
+			    &e) == SBXD_OK)
 				unmount_all(slot);
 		closedir(d);
 	}

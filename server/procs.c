@@ -15,9 +15,10 @@
  * RECHECK_MAX_MS), records it, emits the event, wakes the waiters and
  * leaves the session's busy mark.
  *
- * WaitProcess blocks its worker on a condition variable, bounded twice:
- * by a ceiling on one wait (process_wait_max) and by a ceiling on waits
- * at once (half the workers), so waits can never take every worker; the
+ * WaitProcess blocks its command worker (rpc.c: long calls have their own
+ * workers) on a condition variable, bounded twice: by a ceiling on one
+ * wait (process_wait_max) and by a ceiling on waits at once (half the
+ * command workers), so waits can never take every one of them; the
  * client library repeats waits for longer ones. rpc.c has no way to
  * answer a request later, which a wait list woken on exit would need.
  *
@@ -44,20 +45,13 @@
 #include "logbus.h"
 #include "procs.h"
 #include "procs_int.h"
+#include "monotime.h"
 
 #define STDIN_TIMEOUT_MS	10000	/* one SendStdin */
 #define CMD_SHOWN		200	/* command bytes in the started event */
 #define KILL_AGAIN_MS		250	/* KILL what a killed group forked since */
 #define SESSION_END_WAIT_MS	30000	/* the processes' ends, at session end */
-
-uint64_t
-procs_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+#define ADOPT_LOOKUP_MS		5000	/* a process still being taken back, at a call */
 
 /* ---- records (ps->mu held) */
 
@@ -113,11 +107,28 @@ find(struct procs *ps, const char *session, const char *id)
 	return NULL;
 }
 
-static sbxd_code
-not_found(const char *id, struct err *e)
+/* find, but a process still being taken back after a restart is waited
+ * for (its agent redials within about a second), up to ADOPT_LOOKUP_MS;
+ * ps->mu held (released while waiting). NULL with *e set when there is
+ * none: NOT_FOUND, or UNAVAILABLE while it is still being taken back. */
+static struct proc *
+lookup(struct procs *ps, const char *session, const char *id, struct err *e)
 {
-	return err_set(e, SBXD_NOT_FOUND, "no process \"%.32s\" in this session; "
-	    "ListProcesses shows its processes", id);
+	uint64_t end = monotime_ms() + ADOPT_LOOKUP_MS;
+	struct proc *p;
+
+	while ((p = find(ps, session, id)) == NULL && procs_adopt_pending(ps, session, id)) {
+		if (monotime_ms() >= end) {
+			err_set(e, SBXD_UNAVAILABLE, "process %.32s is being taken back after sbxd "
+			    "restarted (its agent has not redialled yet); retry", id);
+			return NULL;
+		}
+		monotime_wait_ms(&ps->ended, &ps->mu, 100);
+	}
+	if (p == NULL)
+		err_set(e, SBXD_NOT_FOUND, "no process \"%.32s\" in this session; "
+		    "ListProcesses shows its processes", id);
+	return p;
 }
 
 static int
@@ -215,14 +226,7 @@ procs_open(struct server *s, struct err *e)
 	}
 	ps->poll_cap = 1;
 	pthread_mutex_init(&ps->mu, NULL);
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&ps->ended, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+	monotime_cond_init(&ps->ended);
 	s->procs = ps;
 	if (pthread_create(&ps->thread, NULL, procs_output_thread, ps) != 0) {
 		procs_close(s);
@@ -444,10 +448,17 @@ wait_end(struct procs *ps, struct proc *p, uint64_t deadline)
 	    (long)(deadline % 1000) * 1000000L };
 
 	while (p->state == PROCS_RUNNING && !ps->stopping && !ps->draining &&
-	    procs_mono_ms() < deadline)
+	    monotime_ms() < deadline)
 		if (pthread_cond_timedwait(&ps->ended, &ps->mu, &ts) ==
 		    ETIMEDOUT)
 			break;
+}
+
+/* Waits at once: half the command workers, so waits never take them all. */
+static int
+procs_max_waiters(const struct server *s)
+{
+	return s->cfg->command_workers / 2 > 0 ? s->cfg->command_workers / 2 : 1;
 }
 
 sbxd_code
@@ -455,7 +466,7 @@ procs_wait(struct server *s, const char *session, const char *id,
     uint64_t timeout_ms, struct procs_info *info, int *timed_out, struct err *e)
 {
 	struct procs *ps = s->procs;
-	int max_waiters = s->cfg->workers / 2 > 0 ? s->cfg->workers / 2 : 1;
+	int max_waiters = procs_max_waiters(s);
 	struct proc *p;
 	sbxd_code rv;
 
@@ -464,8 +475,8 @@ procs_wait(struct server *s, const char *session, const char *id,
 	if (timeout_ms > s->cfg->process_wait_max_ms)
 		timeout_ms = s->cfg->process_wait_max_ms;
 	pthread_mutex_lock(&ps->mu);
-	if ((p = find(ps, session, id)) == NULL) {
-		rv = not_found(id, e);
+	if ((p = lookup(ps, session, id, e)) == NULL) {
+		rv = e->code;
 		goto out;
 	}
 	if (p->state == PROCS_RUNNING && timeout_ms > 0) {
@@ -477,7 +488,7 @@ procs_wait(struct server *s, const char *session, const char *id,
 		}
 		ps->waiters++;
 		p->refs++;
-		wait_end(ps, p, procs_mono_ms() + timeout_ms);
+		wait_end(ps, p, monotime_ms() + timeout_ms);
 		ps->waiters--;
 	} else
 		p->refs++;
@@ -547,8 +558,8 @@ signal_targets(struct procs *ps, const char *session, const char *id,
 		goto out;
 	}
 	if (id != NULL) {
-		if ((p = find(ps, session, id)) == NULL)
-			rv = not_found(id, e);
+		if ((p = lookup(ps, session, id, e)) == NULL)
+			rv = e->code;
 		else if ((rv = hold_any(p, e)) == SBXD_OK)
 			v[(*n)++] = p;
 	} else {
@@ -579,8 +590,8 @@ kill_wait(struct server *s, struct proc **v, const int *alive, size_t cnt,
     uint64_t wait_ms, struct err *e)
 {
 	struct procs *ps = s->procs;
-	int max_waiters = s->cfg->workers / 2 > 0 ? s->cfg->workers / 2 : 1;
-	uint64_t deadline = procs_mono_ms() + wait_ms, slice;
+	int max_waiters = procs_max_waiters(s);
+	uint64_t deadline = monotime_ms() + wait_ms, slice;
 	struct err ignored;
 	sbxd_code rv = SBXD_OK;
 	int hit;
@@ -596,8 +607,8 @@ kill_wait(struct server *s, struct proc **v, const int *alive, size_t cnt,
 	ps->waiters++;
 	for (size_t i = 0; i < cnt && rv == SBXD_OK; i++) {
 		while (alive[i] && v[i]->state == PROCS_RUNNING &&
-		    !ps->stopping && !ps->draining && procs_mono_ms() < deadline) {
-			slice = procs_mono_ms() + KILL_AGAIN_MS;
+		    !ps->stopping && !ps->draining && monotime_ms() < deadline) {
+			slice = monotime_ms() + KILL_AGAIN_MS;
 			wait_end(ps, v[i], slice < deadline ? slice : deadline);
 			if (v[i]->state != PROCS_RUNNING)
 				break;
@@ -684,8 +695,8 @@ hold_stdin(struct procs *ps, const char *session, const char *id,
 
 	*out = NULL;
 	pthread_mutex_lock(&ps->mu);
-	if ((p = find(ps, session, id)) == NULL)
-		rv = not_found(id, e);
+	if ((p = lookup(ps, session, id, e)) == NULL)
+		rv = e->code;
 	else if (p->stdin_closed && p->state == PROCS_RUNNING)
 		rv = err_set(e, SBXD_FAILED_PRECONDITION, "process %s's stdin "
 		    "is closed already", id);
@@ -745,12 +756,37 @@ procs_read_output(struct server *s, const char *session, const char *id,
 	*n = 0;
 	memset(info, 0, sizeof(*info));
 	pthread_mutex_lock(&ps->mu);
-	if ((p = find(ps, session, id)) == NULL)
-		rv = not_found(id, e);
+	if ((p = lookup(ps, session, id, e)) == NULL)
+		rv = e->code;
 	else if ((rv = info_fill(p, info, e)) == SBXD_OK)
 		rv = procs_take_output(p, out, n, e);
 	pthread_mutex_unlock(&ps->mu);
 	return rv;
+}
+
+void
+procs_container_stopped(struct server *s, const char *container)
+{
+	struct procs *ps = s->procs;
+	uint64_t now = monotime_ms();
+	int hit = 0;
+
+	if (ps == NULL || container[0] == '\0')
+		return;
+	pthread_mutex_lock(&ps->mu);
+	/* only those whose exec had started: one starting now meets the
+	 * stopped container (or the run a restart begins) */
+	for (struct proc *p = ps->head; p != NULL; p = p->next)
+		if (p->state == PROCS_RUNNING && p->dp != NULL && !p->container_down &&
+		    strcmp(p->container, container) == 0) {
+			p->container_down = 1;
+			p->recheck_ms = now;
+			p->recheck_every = 0;
+			hit++;
+		}
+	pthread_mutex_unlock(&ps->mu);
+	if (hit > 0)
+		procs_wake(ps);
 }
 
 void

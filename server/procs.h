@@ -107,6 +107,16 @@ sbxd_code procs_close_stdin(struct server *s, const char *session, const char *i
  * was dropped and a line saying how much starts *out. */
 sbxd_code procs_read_output(struct server *s, const char *session, const char *id,
     void **out, size_t *n, struct procs_info *info, struct err *e);
+/* The engine says container is not running (session_note_exit): the
+ * processes that ran in it are over, whether or not their streams say so.
+ * Under gVisor an engine exec's stream stays open when the sandbox is
+ * killed from the host (an OOM kill of runsc, a fork bomb at the pids
+ * limit): runsc's exec reports "urpc method containerManager.WaitPID
+ * failed: EOF" on it and the engine never ends it, so without this such a
+ * process ran on in sbx's records forever. They are asked about at once;
+ * one the engine still calls running, no longer knows, or saw fail under
+ * runsc (exit code 128) is recorded killed with its container (137). */
+void procs_container_stopped(struct server *s, const char *container);
 /* The session ends (reason, a static string, goes in the events, e.g.
  * "session ended"): kills its running processes and returns once they
  * have ended (bounded; a process still running then is logged), and

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "logbus.h"
 #include "procs_int.h"
+#include "monotime.h"
 
 #define ADOPT_WAIT_MS   30000  /* for an agent to come back */
 #define ADOPT_RETRY_MS  100
@@ -129,7 +130,7 @@ adopter(void *arg)
 {
 	struct procs *ps = arg;
 	struct adopt_list *al = ps->adopt;
-	uint64_t deadline = procs_mono_ms() + ADOPT_WAIT_MS;
+	uint64_t deadline = monotime_ms() + ADOPT_WAIT_MS;
 	size_t left = al->n;
 	int last;
 
@@ -139,10 +140,13 @@ adopter(void *arg)
 		pthread_mutex_unlock(&ps->mu);
 		if (last)
 			break;
-		last = procs_mono_ms() >= deadline;
+		last = monotime_ms() >= deadline;
 		for (size_t i = 0; i < al->n; i++)
 			if (al->v[i].id[0] != '\0' && adopt_one(ps, &al->v[i], last)) {
+				pthread_mutex_lock(&ps->mu);   /* procs_adopt_pending reads it */
 				al->v[i].id[0] = '\0';
+				pthread_cond_broadcast(&ps->ended);
+				pthread_mutex_unlock(&ps->mu);
 				left--;
 			}
 		if (left > 0) {
@@ -189,6 +193,17 @@ procs_adopt_start(struct server *s, struct err *e)
 		return err_set(e, SBXD_INTERNAL, "starting the adoption thread failed");
 	}
 	return SBXD_OK;
+}
+
+int
+procs_adopt_pending(struct procs *ps, const char *session, const char *id)
+{
+	struct adopt_list *al = ps->adopt;
+
+	for (size_t i = 0; al != NULL && i < al->n; i++)
+		if (strcmp(al->v[i].id, id) == 0 && strcmp(al->v[i].session, session) == 0)
+			return 1;
+	return 0;
 }
 
 void

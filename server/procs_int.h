@@ -35,6 +35,7 @@ struct proc {
 	int sent_sig;			/* the last signal sbx sent; 0 none */
 	const char *end_reason;		/* set when the session ends */
 	int eof;			/* the output stream ended */
+	int container_down;		/* the engine said its container stopped */
 	uint64_t recheck_ms;		/* when to ask the engine next */
 	uint64_t recheck_every;
 	int refs;			/* the list's one + holds */
@@ -83,11 +84,12 @@ struct procs {
 void procs_adopt_record(struct server *s, struct proc *p, struct driver_proc *dp);
 /* Forgets p's record once it ended. */
 void procs_adopt_forget(struct server *s, struct proc *p);
+/* Whether process id of session is still to be taken back after the
+ * restart; ps->mu held. */
+int procs_adopt_pending(struct procs *ps, const char *session, const char *id);
 /* Joins the adoption thread (ps->stopping set). */
 void procs_adopt_stop(struct procs *ps);
 
-/* Monotonic milliseconds. */
-uint64_t procs_mono_ms(void);
 /* Drops a hold; the last one frees p (its connection too). */
 void procs_unref(struct proc *p);
 /* Closes an ended process's connection once nobody uses it (dp stays,

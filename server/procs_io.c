@@ -22,6 +22,7 @@
 #include "log.h"
 #include "logbus.h"
 #include "procs_int.h"
+#include "monotime.h"
 
 /* ---- output */
 
@@ -93,6 +94,12 @@ procs_on_output(void *arg, int stream, const void *data, size_t n)
 	struct procs *ps = p->ps;
 	int quiet;
 
+	if (data == NULL) {      /* lost on the way (driver.h): the next read says so */
+		pthread_mutex_lock(&ps->mu);
+		p->dropped += n;
+		pthread_mutex_unlock(&ps->mu);
+		return;
+	}
 	pthread_mutex_lock(&ps->mu);
 	ring_add(p, data, n);
 	quiet = p->quiet;
@@ -147,9 +154,11 @@ host_pid_alive(int64_t pid)
 /* Why p, killed by a signal sbx did not send, died, from its container:
  * "OOM" (the container's count of OOM kills grew since p started; the
  * engine's OOMKilled flag only tells of its init), "stopped" (the
- * container is no longer running), or NULL. */
+ * container is no longer running, or down: the engine found it stopped
+ * while p ran, though a restart may have begun another run since), or
+ * NULL. */
 static const char *
-container_cause(struct server *s, const struct proc *p)
+container_cause(struct server *s, const struct proc *p, int down)
 {
 	struct driver_container_info ci;
 	struct driver_usage u;
@@ -162,9 +171,9 @@ container_cause(struct server *s, const struct proc *p)
 	    u.oom_kills > p->oom_base)
 		return "OOM";
 	if (s->drv->ops->inspect(s->drv, p->container, &ci, &e) != SBXD_OK)
-		return NULL;
+		return down ? "stopped" : NULL;
 	/* The engine may not have seen its init die yet: ask the kernel. */
-	return ci.oom_killed ? "OOM" : !ci.running || !host_pid_alive(ci.pid) ?
+	return ci.oom_killed ? "OOM" : !ci.running || !host_pid_alive(ci.pid) || down ?
 	    "stopped" : NULL;
 }
 
@@ -177,13 +186,14 @@ finish(struct procs *ps, struct proc *p, const struct driver_proc_status *st,
 {
 	struct server *s = ps->srv;
 	enum procs_state state = PROCS_EXITED;
-	int code = gone ? -1 : st->exit_code, busy, sig, quiet;
+	int code = gone ? -1 : st->exit_code, busy, sig, quiet, down;
 	const char *cause;
 	char what[160];
 
 	pthread_mutex_lock(&ps->mu);
 	sig = p->sent_sig;
 	quiet = p->quiet;
+	down = p->container_down;
 	pthread_mutex_unlock(&ps->mu);
 
 	if (p->end_reason != NULL) {
@@ -197,9 +207,11 @@ finish(struct procs *ps, struct proc *p, const struct driver_proc_status *st,
 		state = PROCS_KILLED;
 		snprintf(what, sizeof(what), "killed by signal %s (exit code "
 		    "%d)", procs_sig_name(code - 128 == sig ? sig : code - 128), code);
-	} else if ((code > 128 || code < 0) &&
-	    (cause = container_cause(s, p)) != NULL) {
+	} else if ((code >= 128 || code < 0) &&
+	    (cause = container_cause(s, p, down)) != NULL) {
 		state = PROCS_KILLED;
+		if (code == 128)	/* runsc's exec, failing as the sandbox died */
+			code = 128 + SIGKILL;
 		if (strcmp(cause, "OOM") == 0)
 			snprintf(what, sizeof(what), "OOM-killed (exit code %d): "
 			    "the session's memory limit was reached", code);
@@ -246,7 +258,7 @@ procs_wake(struct procs *ps)
 static size_t
 poll_set(struct procs *ps, int *timeout)
 {
-	uint64_t now = procs_mono_ms(), next = 0;
+	uint64_t now = monotime_ms(), next = 0;
 	struct driver_ops const *ops = ps->srv->drv->ops;
 	size_t n = 0, need = 1;
 	struct proc *p;
@@ -267,10 +279,11 @@ poll_set(struct procs *ps, int *timeout)
 	for (p = ps->head; p != NULL; p = p->next) {
 		if (p->state != PROCS_RUNNING || p->dp == NULL)
 			continue;	/* ended, or still starting */
-		if (p->eof) {
+		if (p->eof || p->container_down) {
 			if (next == 0 || p->recheck_ms < next)
 				next = p->recheck_ms;
-			continue;
+			if (p->eof)
+				continue;
 		}
 		if (n + 1 >= ps->poll_cap)
 			break;	/* out of memory: the rest wait a round */
@@ -296,26 +309,46 @@ pump(struct procs *ps, struct proc *p)
 	if (eof) {
 		pthread_mutex_lock(&ps->mu);
 		p->eof = 1;
-		p->recheck_ms = procs_mono_ms();
+		p->recheck_ms = monotime_ms();
 		pthread_mutex_unlock(&ps->mu);
 	}
 }
 
-/* Asks the engine about every process whose stream ended and is due. */
+/* For a process whose container the engine found stopped (procs.h's
+ * procs_container_stopped), given what its driver said of it (rv, st):
+ * 1 when it is to be recorded killed with its container, st then saying
+ * so (137). The engine may still call its exec running or no longer know
+ * it, and under gVisor its exec may have failed (128) once the sandbox
+ * died under it; a process that ended on its own keeps its exit. */
+static int
+went_with_container(sbxd_code rv, struct driver_proc_status *st)
+{
+	if (rv == SBXD_OK && !st->running && st->exit_code >= 0 && st->exit_code != 128)
+		return 0;
+	if (rv != SBXD_OK && rv != SBXD_NOT_FOUND)
+		return 0;	/* the engine is busy or away: asked again */
+	st->running = 0;
+	st->exit_code = 128 + SIGKILL;
+	return 1;
+}
+
+/* Asks the engine about every process whose stream ended, or whose
+ * container stopped, and is due. */
 static void
 recheck(struct procs *ps)
 {
 	struct driver_proc_status st;
-	uint64_t now = procs_mono_ms();
+	uint64_t now = monotime_ms();
 	struct proc *p, *due;
 	struct err e;
 	sbxd_code rv;
+	int down;
 
 	for (;;) {
 		due = NULL;
 		pthread_mutex_lock(&ps->mu);
 		for (p = ps->head; p != NULL && due == NULL; p = p->next)
-			if (p->state == PROCS_RUNNING && p->eof &&
+			if (p->state == PROCS_RUNNING && (p->eof || p->container_down) &&
 			    p->dp != NULL && p->recheck_ms <= now) {
 				due = p;
 				p->refs++;
@@ -329,11 +362,15 @@ recheck(struct procs *ps)
 		pthread_mutex_unlock(&ps->mu);
 		if (due == NULL)
 			return;
+		st = (struct driver_proc_status){ .exit_code = -1 };
 		rv = ps->srv->drv->ops->proc_status(due->dp, &st, &e);
 		pthread_mutex_lock(&ps->mu);
 		due->dp_users--;
+		down = due->container_down;
 		pthread_mutex_unlock(&ps->mu);
-		if (rv == SBXD_NOT_FOUND)	/* the exec went with its container */
+		if (down && went_with_container(rv, &st))
+			finish(ps, due, &st, NULL);
+		else if (rv == SBXD_NOT_FOUND)	/* the exec went with its container */
 			finish(ps, due, NULL, e.msg);
 		else if (rv != SBXD_OK)		/* the engine is busy or away */
 			log_warnx("process %s of session %s: asking for its exit: "

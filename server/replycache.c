@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "replycache.h"
+#include "monotime.h"
 
 enum entry_state { ENTRY_RUNNING, ENTRY_DONE, ENTRY_TOO_BIG };
 
@@ -208,13 +209,7 @@ wait_for(struct replycache *rc, struct replycache_entry *en, int64_t wait_until_
 	    (left = wait_until_ms - rc->lim.now_ms()) > 0) {
 		if (left > 1000)
 			left = 1000;        /* re-checked: the clock may be a test's */
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += left / 1000;
-		ts.tv_nsec += (left % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		ts = monotime_after_ms(CLOCK_REALTIME, (uint64_t)left);
 		pthread_cond_timedwait(&rc->done, &rc->mu, &ts);
 	}
 }

@@ -13,6 +13,15 @@
  * credential already used gets the first reply instead of running again,
  * and a repeat of a call still running waits for it. Replies saying
  * UNAVAILABLE are not kept: the call was not served, and its retry runs.
+ *
+ * Two worker pools: long calls (METHOD_LONG: commands, waits, engine
+ * work) run on the command workers, everything else on the short-call
+ * workers, so a file call never waits behind a command. The pool is
+ * chosen before the request is decoded, from the method name read off
+ * the wire. A long call also needs a share (shares.h): a credential may
+ * have command_calls_per_credential of them running, a session
+ * command_calls_per_session (taken by call_session); over a share the
+ * call is answered RESOURCE_EXHAUSTED at once, saying when to retry.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -34,6 +43,7 @@
 #include "metrics.h"
 #include "pbcheck.h"
 #include "replycache.h"
+#include "shares.h"
 #include "utf8.h"
 #include "rpc.h"
 #include "sbx/v1/sbx.pb-c.h"
@@ -64,7 +74,8 @@ struct rpc_server {
 	struct server *srv;
 	nng_socket sock;
 	nng_listener listener;
-	struct worker_pool *pool;
+	struct worker_pool *pool;       /* short calls */
+	struct worker_pool *long_pool;  /* METHOD_LONG calls */
 	struct rpc_ctx *ctxs;
 	int nctx;
 	atomic_int draining;
@@ -76,6 +87,8 @@ struct rpc_server {
 	pthread_rwlock_t close_lock;
 	int closed;
 };
+
+static unsigned method_field;   /* Request.method's field number, set at start */
 
 static uint64_t
 mono_us(void)
@@ -137,6 +150,25 @@ authenticate(struct call *c, const Sbx__V1__Credentials *cr)
 	}
 	return err_set(&c->err, SBXD_UNAUTHENTICATED,
 	    "no credentials: send a service key or a session token");
+}
+
+/* Takes the credential's share of the command workers for a long call,
+ * naming it in key (given back by rpc_handle); 0 with c->err set when the
+ * credential is over its share. */
+static int
+credential_share_take(struct call *c, char key[SHARES_KEY_MAX])
+{
+	int cap = c->srv->cfg->command_calls_per_credential;
+
+	snprintf(key, SHARES_KEY_MAX, c->is_service ? "key" : "token:%s", c->token_session);
+	if (shares_take(c->srv->shares, key, cap))
+		return 1;
+	key[0] = '\0';
+	metrics_count(METRICS_C_SHARE_REFUSED, 1);
+	err_set(&c->err, SBXD_RESOURCE_EXHAUSTED, "this credential already has %d commands, "
+	    "waits and session changes running (command_calls_per_credential); retry after "
+	    "one of them ends, e.g. in 100 ms", cap);
+	return 0;
 }
 
 static int
@@ -257,6 +289,7 @@ rpc_handle(struct server *srv, const void *data, size_t len, size_t *outlen)
 	const struct method *m = NULL;
 	struct replycache_entry *slot = NULL;
 	struct call c = { .srv = srv, .out = &out };
+	char share_key[SHARES_KEY_MAX] = "";
 	uint8_t *rbuf = NULL;
 	size_t rlen = 0;
 	uint64_t t0 = mono_us();
@@ -305,8 +338,14 @@ rpc_handle(struct server *srv, const void *data, size_t len, size_t *outlen)
 		    "use printable ASCII such as a UUID");
 		goto out;
 	}
+	c.is_long = (m->flags & METHOD_LONG) != 0;
+	if (c.is_long && !credential_share_take(&c, share_key)) {
+		rv = c.err.code;
+		goto out;
+	}
 	if ((repeat = check_repeat(&c, req, &slot, &reply, outlen)) == 1) {
 		log_info("%s id=%s repeated: answered with the first reply", m->name, c.request_id);
+		metrics_count(METRICS_C_REPLY_REPEATS, 1);
 		goto done;
 	}
 	if (repeat < 0) {
@@ -331,6 +370,9 @@ out:
 		    c.request_id ? c.request_id : "-", err_code_name(rv), c.err.msg,
 		    (unsigned long long)(mono_us() - t0));
 done:
+	if (share_key[0] != '\0')
+		shares_give(srv->shares, share_key);
+	call_session_share_give(&c);
 	arena_fini(&in);
 	arena_fini(&out);
 	return reply;
@@ -415,6 +457,20 @@ refuse(struct rpc_ctx *x, const char *why)
 	ctx_send_reply(x, reply, rlen);
 }
 
+/* Whether msg calls a METHOD_LONG method, read off the wire without
+ * decoding (a malformed request goes to the short pool, which answers it). */
+static int
+is_long(nng_msg *msg)
+{
+	const struct method *m;
+	const uint8_t *name;
+	size_t len;
+
+	if (!pbcheck_peek_bytes(nng_msg_body(msg), nng_msg_len(msg), method_field, &name, &len))
+		return 0;
+	return (m = dispatch_find((const char *)name, len)) != NULL && (m->flags & METHOD_LONG);
+}
+
 static void
 ctx_cb(void *arg)
 {
@@ -444,7 +500,7 @@ ctx_cb(void *arg)
 	x->working = 1;
 	x->answered = 0;
 	pthread_mutex_unlock(&x->mu);
-	if (worker_submit(x->r->pool, work, x) != SBXD_OK) {
+	if (worker_submit(is_long(x->msg) ? x->r->long_pool : x->r->pool, work, x) != SBXD_OK) {
 		pthread_mutex_lock(&x->mu);
 		x->working = 0;     /* no worker has it */
 		pthread_mutex_unlock(&x->mu);
@@ -545,6 +601,8 @@ rpc_server_start(struct server *srv, struct rpc_server **out, struct err *e)
 	sbxd_code rv;
 
 	dispatch_init();
+	method_field = protobuf_c_message_descriptor_get_field_by_name(
+	    &sbx__v1__request__descriptor, "method")->id;
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return err_set(e, SBXD_INTERNAL, "out of memory");
 	r->srv = srv;
@@ -554,6 +612,15 @@ rpc_server_start(struct server *srv, struct rpc_server **out, struct err *e)
 		free(r);
 		return rv;
 	}
+	if ((rv = worker_pool_new(srv->cfg->command_workers, &r->long_pool, e)) != SBXD_OK) {
+		worker_pool_free(r->pool);
+		free(r);
+		return rv;
+	}
+	if (srv->cfg->contexts < srv->cfg->workers + srv->cfg->command_workers)
+		log_warnx("contexts (%d) is below workers + command_workers (%d): short calls "
+		    "may wait for a context behind long ones", srv->cfg->contexts,
+		    srv->cfg->workers + srv->cfg->command_workers);
 	if ((rv = open_socket(r, e)) != SBXD_OK)
 		goto fail;
 	if ((r->ctxs = calloc((size_t)srv->cfg->contexts, sizeof(*r->ctxs))) == NULL) {
@@ -573,9 +640,10 @@ rpc_server_start(struct server *srv, struct rpc_server **out, struct err *e)
 		x->state = CTX_RECV;
 		nng_ctx_recv(x->ctx, x->aio);
 	}
-	log_info("listening on %s (%d contexts, %d workers, messages up to %zu bytes, "
-	    "%d connections, %d per address)", srv->cfg->listen, srv->cfg->contexts,
-	    srv->cfg->workers, srv->cfg->max_message_bytes, srv->cfg->max_connections,
+	log_info("listening on %s (%d contexts, %d + %d command workers, messages up to %zu "
+	    "bytes, %d connections, %d per address)", srv->cfg->listen, srv->cfg->contexts,
+	    srv->cfg->workers, srv->cfg->command_workers, srv->cfg->max_message_bytes,
+	    srv->cfg->max_connections,
 	    srv->cfg->max_connections_per_address);
 	*out = r;
 	return SBXD_OK;
@@ -655,6 +723,7 @@ rpc_server_stop(struct rpc_server *r, int drain_ms)
 	if ((left = atomic_load(&r->inflight)) > 0)
 		return left;    /* workers still use r: it stays for the exit */
 	worker_pool_free(r->pool);
+	worker_pool_free(r->long_pool);
 	for (int i = 0; i < r->nctx; i++) {
 		nng_aio_stop(r->ctxs[i].aio);
 		nng_aio_free(r->ctxs[i].aio);

@@ -101,6 +101,8 @@ from_config(const struct config *c, const struct config_runtime *cr, struct runt
 	snprintf(rt->image, sizeof(rt->image), "%s", cr->image);
 	snprintf(rt->build_command, sizeof(rt->build_command), "%s", cr->build_command);
 	rt->writable_rootfs = cr->writable_rootfs;
+	rt->isolation = cr->isolation;
+	snprintf(rt->egress, sizeof(rt->egress), "%s", cr->egress);
 	snprintf(rt->description, sizeof(rt->description), "%s",
 	    b ? b->description : "defined in the config file");
 	snprintf(rt->packages, sizeof(rt->packages), "%s", builtin_packages(cr->name));

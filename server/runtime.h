@@ -43,6 +43,9 @@ struct runtime {
 	uint64_t exec_timeout_ms;
 	char network_mode[64];
 	int writable_rootfs;         /* the config's readonly_rootfs does not apply */
+	int isolation;               /* its sessions' default (isolation.h) */
+	char egress[1024];           /* its sessions' default egress allowlist (one
+	                                a line; "" = network none) */
 	char build_command[320];     /* how to build the image when it is missing */
 	int custom;                  /* made by CreateRuntime */
 };

@@ -304,6 +304,7 @@ runtime_from_stored(struct server *s, const char *name, const char *image,
 	out->pids_limit = c->pids_limit;
 	out->exec_timeout_ms = c->exec_timeout_default_ms;
 	snprintf(out->network_mode, sizeof(out->network_mode), "%s", c->network_mode);
+	out->isolation = c->isolation;
 	cJSON_Delete(o);
 	return SBXD_OK;
 }

@@ -15,6 +15,8 @@
 #include <sodium.h>
 
 #include "driver_agent.h"
+#include "terms.h"
+#include "watches.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "logbus.h"
@@ -22,6 +24,8 @@
 #include "procs.h"
 #include "replycache.h"
 #include "server.h"
+#include "egress.h"
+#include "shares.h"
 
 int64_t
 server_now_ms(void)
@@ -137,6 +141,11 @@ server_open(const struct config *cfg, struct driver *drv, struct server **out,
 		goto fail;
 	if ((rv = replycache_new(NULL, &s->replies, e)) != SBXD_OK)
 		goto fail;
+	/* a key per credential and per session a long call may hold */
+	if ((s->shares = shares_new(2 * cfg->command_workers + 2)) == NULL) {
+		rv = err_set(e, SBXD_INTERNAL, "out of memory");
+		goto fail;
+	}
 	if ((rv = logbus_open(s, e)) != SBXD_OK)
 		goto fail;
 	if (s->drv == NULL) {
@@ -146,11 +155,15 @@ server_open(const struct config *cfg, struct driver *drv, struct server **out,
 			wrap_agent(cfg, &s->drv);
 	}
 	server_instance_id(cfg->db_path, s->instance);
+	if ((rv = egress_open(s, e)) != SBXD_OK)
+		goto fail;
 	if (s->drv->ops->reserve != NULL)
 		s->drv->ops->reserve(s->drv, live_containers(cfg));
 	if ((rv = pool_open(s, e)) != SBXD_OK)
 		goto fail;
 	if ((rv = procs_open(s, e)) != SBXD_OK)
+		goto fail;
+	if ((rv = terms_open(s, e)) != SBXD_OK || (rv = watches_open(s, e)) != SBXD_OK)
 		goto fail;
 	*out = s;
 	return SBXD_OK;
@@ -167,14 +180,18 @@ server_close(struct server *s)
 	lifecycle_events_stop(s);    /* its thread uses the driver, store, log bus */
 	procs_close(s);              /* early: its thread uses the driver, */
 	                             /* the log bus and the lifecycle marks */
+	terms_close(s);              /* before the driver: they hold its links */
+	watches_close(s);
 	pool_close(s);               /* its thread and the reaper's use */
 	lifecycle_close(s);          /* the store and driver */
+	egress_close(s);             /* its log follower emits on the log bus */
 	if (s->drv != NULL)
 		s->drv->ops->free(s->drv);
 	logbus_close(s);             /* after every emitter (reaper, driver) stopped */
 	lifecycle_sweep_stop(s);     /* uses only the config */
 	auth_free(s->auth);
 	replycache_free(s->replies);
+	shares_free(s->shares);
 	store_close(s->store);
 	for (int i = 0; i < SERVER_USER_LOCKS; i++)
 		pthread_mutex_destroy(&s->user_locks[i]);

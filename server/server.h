@@ -28,6 +28,9 @@ struct replycache;              /* replycache.c: replies by (credential, request
 struct sweep;                   /* session_recover.c: crash leftovers in workspaces */
 struct engine_events;           /* session_events.c: the engine's container events */
 struct connlimit;               /* connlimit.c: connection caps of one socket */
+struct shares;                  /* shares.c: long calls running per tenant */
+struct terms;                   /* terms.c: interactive terminals */
+struct watches;                 /* watches.c: file watches */
 
 struct server {
 	const struct config *cfg;
@@ -42,10 +45,14 @@ struct server {
 	struct logbus *logbus;
 	struct procs *procs;
 	struct replycache *replies;  /* safe retries */
+	struct shares *shares;       /* long calls per credential and per session */
 	struct sweep *sweep;         /* NULL unless sweeping */
 	struct engine_events *events; /* NULL unless following */
 	struct connlimit *rpc_conns; /* the rep socket's connections (connlimit_stats) */
 	struct connlimit *log_conns; /* the log pub socket's; NULL without one */
+	struct terms *terms;         /* interactive terminals */
+	struct watches *watches;     /* file watches */
+	struct egress *egress;       /* egress allowlists' proxy (egress.h) */
 };
 
 /* Opens everything cfg names. The driver is used as given when drv is not

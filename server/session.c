@@ -16,13 +16,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agentlink.h"
+#include "driver_agent.h"
+#include "egress.h"
+#include "isolation.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "logbus.h"
 #include "pool.h"
 #include "procs.h"
+#include "quota.h"
+#include "terms.h"
+#include "watches.h"
 #include "runtime.h"
 #include "session.h"
+#include "snapcopy.h"
+#include "snapshot.h"
 
 int
 session_valid_user(const char *user, size_t len)
@@ -111,11 +120,13 @@ user_lock(struct server *s, const char *user)
 	return &s->user_locks[h % SERVER_USER_LOCKS];
 }
 
-/* Creates {root}/{user}/workspace owned by the sandbox user. The user id is
- * validated, so neither component can be "..", "/" or empty. */
+/* Creates {root}/{user}/workspace owned by the sandbox user; *fresh = 1
+ * when this call made it (so no other session can hold it yet) as a plain
+ * directory (no workspace_quota filesystem). The user id is validated, so
+ * neither component can be "..", "/" or empty. */
 static sbxd_code
 workspace_prepare(struct server *s, const char *user, char *path, size_t n,
-    struct err *e)
+    int *fresh, struct err *e)
 {
 	const struct config *c = s->cfg;
 	char dir[STORE_PATH_MAX];
@@ -125,13 +136,89 @@ workspace_prepare(struct server *s, const char *user, char *path, size_t n,
 		return err_set(e, SBXD_INVALID_ARGUMENT, "workspace path too long");
 	if (mkdir(dir, 0711) != 0 && errno != EEXIST)
 		return err_set(e, SBXD_INTERNAL, "cannot create %s: %s", dir, strerror(errno));
+	*fresh = 0;
 	if (mkdir(path, 0700) == 0) {
+		*fresh = c->workspace_quota == 0;
 		if (chown(path, c->sandbox_uid, c->sandbox_gid) != 0)
 			log_warn("workspace %s: chown to %d:%d", path,
 			    (int)c->sandbox_uid, (int)c->sandbox_gid);
 	} else if (errno != EEXIST)
 		return err_set(e, SBXD_INTERNAL, "cannot create %s: %s", path, strerror(errno));
-	return SBXD_OK;
+	return quota_mount(s, user, path, e);   /* with workspace_quota: a sized filesystem */
+}
+
+/* The image key of r's workspace filesystem (quota.h): "forks/{id}" for
+ * a fork's own workspace, else its user's id. */
+static void
+quota_key(const struct session_row *r, char *key, size_t n)
+{
+	const char *tail = strrchr(r->workspace, '/');
+
+	if (tail != NULL && strcmp(tail + 1, r->id) == 0 && tail - r->workspace >= 6 &&
+	    strncmp(tail - 6, "/forks", 6) == 0)
+		snprintf(key, n, "forks/%s", r->id);
+	else
+		snprintf(key, n, "%s", r->user);
+}
+
+/* A fork's own workspace {root}/{user}/forks/{id}, a copy of the
+ * snapshot's, on a filesystem of its own with workspace_quota (see
+ * workspace_prepare for why the names are safe). */
+static sbxd_code
+workspace_fork(struct server *s, const struct session_row *r,
+    const struct store_snapshot *snap, char *path, size_t n, struct err *e)
+{
+	const struct config *c = s->cfg;
+	char dir[STORE_PATH_MAX], key[STORE_ID_MAX + 8];
+	struct err ignored;
+	sbxd_code rv;
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s/forks", c->workspace_root, r->user) >=
+	    sizeof(dir) || (size_t)snprintf(path, n, "%s/%s", dir, r->id) >= n)
+		return err_set(e, SBXD_INVALID_ARGUMENT, "workspace path too long");
+	dir[strlen(dir) - strlen("/forks")] = '\0';
+	if (mkdir(dir, 0711) != 0 && errno != EEXIST)
+		return err_set(e, SBXD_INTERNAL, "cannot create %s: %s", dir, strerror(errno));
+	strcat(dir, "/forks");
+	if (mkdir(dir, 0711) != 0 && errno != EEXIST)
+		return err_set(e, SBXD_INTERNAL, "cannot create %s: %s", dir, strerror(errno));
+	if (mkdir(path, 0700) != 0)
+		return err_set(e, SBXD_INTERNAL, "cannot create %s: %s", path, strerror(errno));
+	snprintf(key, sizeof(key), "forks/%s", r->id);
+	if ((rv = quota_mount(s, key, path, e)) != SBXD_OK ||
+	    (rv = snapshot_copy_workspace(s, snap, path, e)) != SBXD_OK) {
+		quota_purge(s, key, path, &ignored);
+		(void)rmdir(path);
+	}
+	return rv;
+}
+
+/* Undoes workspace_fork for a session that was not made after all. */
+static void
+fork_discard(struct server *s, const struct session_row *r)
+{
+	char key[STORE_ID_MAX + 8];
+	struct err ignored;
+
+	quota_key(r, key, sizeof(key));
+	snapcopy_remove(r->workspace, &ignored);   /* leaves a mount point */
+	if (quota_purge(s, key, r->workspace, &ignored) == SBXD_OK)
+		(void)rmdir(r->workspace);
+}
+
+/* Mounts what r's container binds before it starts: its workspace
+ * filesystem (with workspace_quota; after a host reboot it is not there)
+ * and its pool slot. */
+static sbxd_code
+mounts_ensure(struct server *s, struct session_row *r, struct err *e)
+{
+	char key[STORE_ID_MAX + 8];
+	sbxd_code rv;
+
+	quota_key(r, key, sizeof(key));
+	if ((rv = quota_mount(s, key, r->workspace, e)) != SBXD_OK)
+		return err_wrap(e, "mounting the session's workspace: ");
+	return pool_slot_ensure(s, r, e);
 }
 
 /* labels has room for 5: the fifth, sbx.pool, only for a pool member
@@ -163,6 +250,7 @@ fill_spec(struct server *s, const struct session_row *r, const struct runtime *r
 		.readonly_rootfs = c->readonly_rootfs && !rt->writable_rootfs,
 		.tmpfs_tmp_opts = c->tmpfs_tmp_mount[0] ? c->tmpfs_tmp_mount : NULL,
 		.drop_all_caps = 1, .no_new_privileges = 1, .init = 1,
+		.oci_runtime = isolation_engine_runtime(c, isolation_parse(r->isolation)),
 	};
 	/* the home tmpfs stands in for the image's home only on a read-only
 	 * root; a writable one keeps what the image put there */
@@ -177,7 +265,9 @@ fill_spec(struct server *s, const struct session_row *r, const struct runtime *r
 		labels[4] = (struct driver_label){ "sbx.pool", r->runtime };
 		spec->nlabels = 5;
 		spec->workspace_host = slot;
-		spec->workspace_propagation = "rslave";
+		/* gvisor sees no later mount on the slot anyway (pool.h) */
+		if (isolation_parse(r->isolation) != ISOLATION_GVISOR)
+			spec->workspace_propagation = "rslave";
 	}
 }
 
@@ -197,6 +287,15 @@ resolve_runtime(struct server *s, const char *name, struct runtime *rt, struct e
 	return SBXD_OK;
 }
 
+/* The isolation a new session gets: the one asked for, else the runtime's. */
+static int
+create_isolation(const struct session_create_args *a, const struct runtime *rt)
+{
+	int iso = a->isolation != NULL && a->isolation[0] ? isolation_parse(a->isolation) : -1;
+
+	return iso >= 0 ? iso : rt->isolation;
+}
+
 static void
 row_init(struct server *s, const struct session_create_args *a, const struct runtime *rt,
     struct session_row *r)
@@ -209,6 +308,7 @@ row_init(struct server *s, const struct session_create_args *a, const struct run
 	auth_random_hex(r->id + 2, 16);
 	snprintf(r->user, sizeof(r->user), "%s", a->user);
 	snprintf(r->runtime, sizeof(r->runtime), "%s", rt->name);
+	snprintf(r->isolation, sizeof(r->isolation), "%s", isolation_name(create_isolation(a, rt)));
 	r->state = SESSION_CREATING;
 	r->created_ms = r->last_active_ms = server_now_ms();
 	r->idle_timeout_ms = a->idle_timeout_ms ? (int64_t)a->idle_timeout_ms :
@@ -229,36 +329,79 @@ container_up(struct server *s, struct session_row *r, const struct runtime *rt,
     const char *slot, struct err *e)
 {
 	struct driver_label labels[5];
-	const char *env[RUNTIME_ENV_MAX + 1];
+	const char *env[RUNTIME_ENV_MAX + EGRESS_ENV_MAX + 1];
 	struct driver_container_spec spec;
 	char name[STORE_ID_MAX + 8], user[32], id[DRIVER_ID_MAX];
+	char image[STORE_IMAGE_MAX];
+	char *allow = NULL;
+	struct egress_net *net = NULL;
+	struct err ignored;
 	sbxd_code rv;
 
+	if ((rv = isolation_check(s, isolation_parse(r->isolation), e)) != SBXD_OK)
+		return rv;
 	fill_spec(s, r, rt, slot, labels, env, &spec, name, sizeof(name), user, sizeof(user));
-	if ((rv = s->drv->ops->create(s->drv, &spec, id, e)) != SBXD_OK)
+	/* a fork's or a restored session's container: the snapshot's image */
+	if (store_session_image_get(s->store, r->id, image, sizeof(image), &ignored) == SBXD_OK)
+		spec.image = image;
+	/* a session with an egress allowlist: on its own network, the proxy's
+	 * address in its environment, a DNS server it has no route to */
+	if (slot == NULL && (allow = malloc(EGRESS_TEXT_MAX)) != NULL &&
+	    store_session_egress_get(s->store, r->id, allow, EGRESS_TEXT_MAX, &ignored) == SBXD_OK) {
+		static const char *const nodns[] = { "198.51.100.1", NULL };
+		int k = 0;
+
+		while (env[k] != NULL)
+			k++;
+		if ((net = calloc(1, sizeof(*net))) == NULL) {
+			free(allow);
+			return err_set(e, SBXD_INTERNAL, "out of memory");
+		}
+		if ((rv = egress_check(s, isolation_parse(r->isolation), e)) != SBXD_OK ||
+		    (rv = egress_session_up(s, r->id, allow, net, e)) != SBXD_OK) {
+			free(allow);
+			free(net);
+			return rv;
+		}
+		for (int i = 0; i < EGRESS_ENV_MAX; i++)
+			env[k++] = net->env[i];
+		env[k] = NULL;
+		spec.network_mode = net->network;
+		spec.ipv4_address = net->ipv4;
+		spec.dns = nodns;
+	}
+	free(allow);
+	rv = s->drv->ops->create(s->drv, &spec, id, e);
+	if (rv != SBXD_OK && net != NULL)
+		egress_session_down(s, r->id);
+	if (rv != SBXD_OK) {
+		free(net);
 		return err_wrap(e, "creating the container: ");
+	}
 	snprintf(r->container_id, sizeof(r->container_id), "%s", id);
 	if ((rv = s->drv->ops->start(s->drv, id, e)) != SBXD_OK) {
-		struct err ignored;
-
 		err_wrap(e, "starting the container: ");
 		s->drv->ops->remove(s->drv, id, &ignored);
+		if (net != NULL)
+			egress_session_down(s, r->id);
 		r->container_id[0] = '\0';
-		return rv;
 	}
-	return SBXD_OK;
+	free(net);
+	return rv;
 }
 
 /* Gives out a container from the pool, the user's workspace attached, when
  * the pool has one (out->id becomes the id it was made for); else leaves
- * out->container_id empty and a cold create follows. */
+ * out->container_id empty and a cold create follows. fresh: this request
+ * made the workspace (pool_take). */
 static void
-take_pooled(struct server *s, struct session_row *out)
+take_pooled(struct server *s, struct session_row *out, int fresh)
 {
 	struct pool_item it;
 	struct err e;
 
-	if (!pool_take(s, out->runtime, out->memory_bytes, out->nano_cpus, out->pids_limit, &it))
+	if (!pool_take(s, out->runtime, isolation_parse(out->isolation), out->memory_bytes,
+	    out->nano_cpus, out->pids_limit, fresh, &it))
 		return;
 	if (pool_attach(s, &it, out->workspace, &e) != SBXD_OK) {
 		log_warnx("pool: %s; creating the session cold", e.msg);
@@ -289,18 +432,38 @@ create_reserved(struct server *s, const struct session_create_args *a,
     struct err *e)
 {
 	struct err ignored;
+	int fresh = 0;
 	sbxd_code rv;
 
 	row_init(s, a, rt, out);
 	auth_token_mint(token, out->token_hash);
-	if ((rv = workspace_prepare(s, a->user, out->workspace, sizeof(out->workspace), e)) != SBXD_OK)
+	if (a->snapshot != NULL)
+		rv = workspace_fork(s, out, a->snapshot, out->workspace, sizeof(out->workspace), e);
+	else
+		rv = workspace_prepare(s, a->user, out->workspace, sizeof(out->workspace), &fresh,
+		    e);
+	if (rv != SBXD_OK)
 		return rv;
-	take_pooled(s, out);
-	if ((rv = store_session_insert(s->store, out, e)) != SBXD_OK) {
-		drop_container(s, out);
+	if (a->snapshot == NULL) {
+		if (a->egress_allow == NULL)  /* pool members run the runtime's */
+			take_pooled(s, out, fresh);   /* image on network none */
+	} else if (a->snapshot->image[0] != '\0' &&
+	    (rv = store_session_image_set(s->store, out->id, a->snapshot->image, e)) != SBXD_OK) {
+		fork_discard(s, out);
 		return rv;
 	}
-	if (out->container_id[0] != '\0')
+	if ((rv = store_session_insert(s->store, out, e)) != SBXD_OK) {
+		drop_container(s, out);
+		if (a->snapshot != NULL) {
+			store_session_image_set(s->store, out->id, NULL, &ignored);
+			fork_discard(s, out);
+		}
+		return rv;
+	}
+	if (a->egress_allow != NULL &&
+	    (rv = store_session_egress_set(s->store, out->id, a->egress_allow, e)) != SBXD_OK)
+		;
+	else if (out->container_id[0] != '\0')
 		rv = SBXD_OK;        /* taken from the pool */
 	else
 		rv = container_up(s, out, rt, NULL, e);
@@ -310,14 +473,15 @@ create_reserved(struct server *s, const struct session_create_args *a,
 		store_session_update(s->store, out, &ignored);
 		return rv;
 	}
-	out->state = SESSION_RUNNING;
-	if ((rv = store_session_update(s->store, out, e)) != SBXD_OK) {
+	out->state = SESSION_RUNNING;       /* and the start is released: */
+	if ((rv = lifecycle_start_land(s, out, e)) != SBXD_OK) {
 		drop_container(s, out);
 		return rv;
 	}
-	log_info("session %s created for user %s (runtime %s, container %.12s)",
-	    out->id, out->user, out->runtime, out->container_id);
-	logbus_emitf(s, out->id, "", "session started (runtime %s)", out->runtime);
+	log_info("session %s created for user %s (runtime %s, isolation %s, container %.12s)",
+	    out->id, out->user, out->runtime, out->isolation, out->container_id);
+	logbus_emitf(s, out->id, "", "session started (runtime %s, isolation %s)", out->runtime,
+	    out->isolation);
 	return SBXD_OK;
 }
 
@@ -329,22 +493,38 @@ session_create(struct server *s, const struct session_create_args *a,
 	struct runtime *rt;
 	sbxd_code rv;
 
+	struct session_create_args a2 = *a;
+
 	if ((rt = malloc(sizeof(*rt))) == NULL)
 		return err_set(e, SBXD_INTERNAL, "out of memory");
-	if ((rv = resolve_runtime(s, runtime, rt, e)) != SBXD_OK ||
+	/* before making room: a session the engine cannot run stops nobody */
+	if ((rv = resolve_runtime(s, runtime, rt, e)) == SBXD_OK && a2.egress_allow == NULL &&
+	    rt->egress[0] != '\0')
+		a2.egress_allow = rt->egress;   /* the runtime's allowlist */
+	if (rv != SBXD_OK ||
+	    (rv = isolation_check(s, create_isolation(a, rt), e)) != SBXD_OK ||
+	    (a2.egress_allow != NULL &&
+	    (rv = egress_check(s, create_isolation(a, rt), e)) != SBXD_OK) ||
 	    (rv = lifecycle_make_room(s, a->user, NULL, e)) != SBXD_OK) {
 		free(rt);
 		return rv;
 	}
-	rv = create_reserved(s, a, rt, out, token, e);
+	rv = create_reserved(s, &a2, rt, out, token, e);
 	free(rt);
-	lifecycle_start_done(s, a->user);
+	if (out->state != SESSION_RUNNING)   /* else landed */
+		lifecycle_start_done(s, a->user);
 	return rv;
 }
 
 sbxd_code
 session_container_up(struct server *s, struct session_row *r, struct err *e)
 {
+	char key[STORE_ID_MAX + 8];
+	sbxd_code rv;
+
+	quota_key(r, key, sizeof(key));
+	if ((rv = quota_mount(s, key, r->workspace, e)) != SBXD_OK)
+		return err_wrap(e, "mounting the session's workspace: ");
 	return session_pool_container_up(s, r, NULL, e);
 }
 
@@ -363,6 +543,37 @@ session_pool_container_up(struct server *s, struct session_row *r, const char *s
 	return rv;
 }
 
+/* OK when live session r's egress allowlist is allow (as a set); else
+ * FAILED_PRECONDITION saying how to get there. */
+static sbxd_code
+egress_matches(struct server *s, const struct session_row *r, const char *allow,
+    struct err *e)
+{
+	char *have = malloc(EGRESS_TEXT_MAX);
+	sbxd_code rv = SBXD_OK;
+	struct err ignored;
+
+	if (have == NULL)
+		return err_set(e, SBXD_INTERNAL, "out of memory");
+	if (store_session_egress_get(s->store, r->id, have, EGRESS_TEXT_MAX, &ignored) !=
+	    SBXD_OK)
+		rv = err_set(e, SBXD_FAILED_PRECONDITION, "user %s's live session %s was created "
+		    "without egress_allow and runs with network none, so it cannot have this "
+		    "egress_allow; end it (EndSession) and call again for a new session with the "
+		    "list, or call without egress_allow to take it as it is", r->user, r->id);
+	else if (!egress_same(have, allow)) {
+		for (char *p = have; *p; p++)
+			if (*p == '\n')
+				*p = ',';
+		rv = err_set(e, SBXD_FAILED_PRECONDITION, "user %s's live session %s has another "
+		    "egress allowlist (%.200s%s); change it with SetEgress, or call without "
+		    "egress_allow to take the session as it is", r->user, r->id,
+		    have[0] ? have : "empty: nothing allowed", strlen(have) > 200 ? "..." : "");
+	}
+	free(have);
+	return rv;
+}
+
 sbxd_code
 session_get_or_create(struct server *s, const struct session_create_args *a,
     struct session_row *out, char token[AUTH_TOKEN_MAX], int *created, struct err *e)
@@ -378,7 +589,8 @@ session_get_or_create(struct server *s, const struct session_create_args *a,
 		err_clear(e);
 		if ((rv = session_create(s, a, out, token, e)) == SBXD_OK)
 			*created = 1;
-	}
+	} else if (rv == SBXD_OK && a->egress_allow != NULL)
+		rv = egress_matches(s, out, a->egress_allow, e);
 	pthread_mutex_unlock(mu);
 	return rv;
 }
@@ -408,16 +620,22 @@ sbxd_code
 session_end(struct server *s, const char *id, int purge, struct session_row *out,
     struct err *e)
 {
+	char key[STORE_ID_MAX + 8];
 	sbxd_code rv;
 
 	if ((rv = store_session_get(s->store, id, out, e)) != SBXD_OK)
 		return rv;
 	procs_session_end(s, id, purge ? "session purged" : "session ended");
+	terms_session_end(s, id);
+	watches_session_end(s, id);
 	if (out->container_id[0] != '\0' &&
 	    (rv = s->drv->ops->remove(s->drv, out->container_id, e)) != SBXD_OK)
 		return err_wrap(e, "removing the container: ");
 	pool_slot_release(s, id);   /* a pooled container is never reused */
-	if (purge && (rv = workspace_purge(out->workspace, e)) != SBXD_OK)
+	egress_session_down(s, id); /* after its container: the network goes */
+	quota_key(out, key, sizeof(key));
+	if (purge && ((rv = quota_purge(s, key, out->workspace, e)) != SBXD_OK ||
+	    (rv = workspace_purge(out->workspace, e)) != SBXD_OK))
 		return rv;
 	if (out->state != SESSION_ENDED) {
 		out->state = SESSION_ENDED;
@@ -428,6 +646,7 @@ session_end(struct server *s, const char *id, int purge, struct session_row *out
 	out->last_active_ms = server_now_ms();
 	if ((rv = store_session_update(s->store, out, e)) != SBXD_OK)
 		return rv;
+	snapshot_session_ended(s, id);   /* after the row says ENDED */
 	log_info("session %s ended%s", id, purge ? " and its workspace purged" : "");
 	logbus_emitf(s, id, "", "session %s", out->stop_reason);
 	logbus_forget(s, id);
@@ -435,14 +654,15 @@ session_end(struct server *s, const char *id, int purge, struct session_row *out
 }
 
 /* Starts a STOPPED session's container (healing a lost one); waking
- * counts as activity, so the reaper does not take it back at once. */
+ * counts as activity, so the reaper does not take it back at once. On
+ * success the start lifecycle_make_room reserved has landed. */
 static sbxd_code
 wake(struct server *s, struct session_row *r, struct err *e)
 {
 	struct err ignored;
 	sbxd_code rv;
 
-	if ((rv = pool_slot_ensure(s, r, e)) == SBXD_OK)
+	if ((rv = mounts_ensure(s, r, e)) == SBXD_OK)
 		rv = s->drv->ops->start(s->drv, r->container_id, e);
 	if (rv == SBXD_NOT_FOUND) {
 		err_clear(e);
@@ -456,7 +676,7 @@ wake(struct server *s, struct session_row *r, struct err *e)
 	if (strcmp(r->stop_reason, "oom") != 0 && strncmp(r->stop_reason, "exited (", 8) != 0)
 		r->stop_reason[0] = '\0';
 	r->last_active_ms = server_now_ms();
-	store_session_update(s->store, r, &ignored);
+	lifecycle_start_land(s, r, &ignored);
 	logbus_emitf(s, r->id, "", "session woken");
 	return SBXD_OK;
 }
@@ -472,8 +692,8 @@ session_ensure_running(struct server *s, struct session_row *r, struct err *e)
 	case SESSION_STOPPED:
 		if ((rv = lifecycle_make_room(s, r->user, r->id, e)) != SBXD_OK)
 			return rv;
-		rv = wake(s, r, e);
-		lifecycle_start_done(s, r->user);
+		if ((rv = wake(s, r, e)) != SBXD_OK)
+			lifecycle_start_done(s, r->user);
 		return rv;
 	case SESSION_ENDED:
 		return err_set(e, SBXD_FAILED_PRECONDITION,
@@ -511,6 +731,7 @@ session_note_exit(struct server *s, struct session_row *r, int stop)
 {
 	struct session_row cur;
 	char reason[STORE_REASON_MAX];
+	struct agentlink *l;
 	struct err e;
 	int down = 0;
 
@@ -522,6 +743,13 @@ session_note_exit(struct server *s, struct session_row *r, int stop)
 		goto out;
 	log_info("session %s of user %s: container %.12s found stopped (%s)%s", cur.id,
 	    cur.user, cur.container_id, reason, stop ? "" : "; restarting it");
+	if ((l = driver_agent_find_link(s->drv, cur.container_id)) != NULL) {
+		if (agentlink_container_died(l))
+			log_info("session %s: its agent's link was still open; closed it",
+			    cur.id);
+		agentlink_unref(l);
+	}
+	procs_container_stopped(s, cur.container_id);
 	snprintf(cur.stop_reason, sizeof(cur.stop_reason), "%s", reason);
 	if (stop && store_session_mark_stopped(s->store, cur.id, reason, &e) == SBXD_OK)
 		cur.state = SESSION_STOPPED;
@@ -562,7 +790,7 @@ session_restart(struct server *s, struct session_row *r, struct err *e)
 	sbxd_code rv;
 
 	session_note_exit(s, r, 0);
-	if ((rv = pool_slot_ensure(s, r, e)) != SBXD_OK ||
+	if ((rv = mounts_ensure(s, r, e)) != SBXD_OK ||
 	    (rv = s->drv->ops->start(s->drv, r->container_id, e)) != SBXD_OK)
 		return err_wrap(e, "the session's container had stopped and could not be restarted: ");
 	note_restarted(s, r);

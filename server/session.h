@@ -28,6 +28,17 @@ struct session_create_args {
 	uint64_t idle_timeout_ms;
 	const struct session_label *labels;
 	int nlabels;
+	const char *isolation;      /* NULL or "" = the runtime's; else a name
+	                               isolation_parse knows, validated against
+	                               isolations_allowed */
+	/* A fork: NULL, or a snapshot held with snapshot_use whose runtime
+	 * the session runs; its workspace is copied to
+	 * {workspace_root}/{user}/forks/{session} and its image (if any) is
+	 * the container's. */
+	const struct store_snapshot *snapshot;
+	/* NULL: network none. Else the egress allowlist (egress_parse's
+	 * form; "" = nothing yet): the session gets an egress network */
+	const char *egress_allow;
 };
 
 struct session_exec_args {
@@ -64,12 +75,16 @@ int session_valid_user(const char *user, size_t len);
 
 /* Creates a session and starts its container. token gets the session's
  * token (shown once). FAILED_PRECONDITION naming the build command when the
- * runtime's image is missing; NOT_FOUND for an unknown runtime; the
+ * runtime's image is missing, or naming deploy/gvisor.sh when the engine
+ * lacks the isolation's OCI runtime; NOT_FOUND for an unknown runtime; the
  * driver's code when Docker fails (nothing is left behind then). */
 sbxd_code session_create(struct server *s, const struct session_create_args *a,
     struct session_row *out, char token[AUTH_TOKEN_MAX], struct err *e);
 /* The user's live session, or a new one (*created = 1, token set); calls
- * for one user are serialized so concurrent callers share one session. */
+ * for one user are serialized so concurrent callers share one session.
+ * With a->egress_allow, a live session must have that list (egress_same),
+ * else FAILED_PRECONDITION naming SetEgress (or EndSession, for one on
+ * network none); it is never changed here. */
 sbxd_code session_get_or_create(struct server *s, const struct session_create_args *a,
     struct session_row *out, char token[AUTH_TOKEN_MAX], int *created, struct err *e);
 /* Removes the container and revokes the session's token; the workspace

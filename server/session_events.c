@@ -28,6 +28,7 @@
 #include "logbus.h"
 #include "pool.h"
 #include "session.h"
+#include "monotime.h"
 
 #define EVENTS_RETRY_MIN_MS 250      /* reconnect backoff, doubling */
 #define EVENTS_RETRY_MAX_MS 5000
@@ -127,13 +128,7 @@ pause_ms(struct engine_events *ee, int64_t ms)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	ts = monotime_after_ms(CLOCK_REALTIME, (uint64_t)ms);
 	pthread_mutex_lock(&ee->mu);
 	while (!atomic_load(&ee->stop) && pthread_cond_timedwait(&ee->cv, &ee->mu, &ts) == 0)
 		;

@@ -16,9 +16,10 @@
  * the row says RUNNING (or the start failed). Counting and reserving are
  * serialized by room_mu, held also while a session is stopped to make room
  * — so concurrent creates never pass a ceiling — but not during the start
- * itself, so creates and wakes start their containers in parallel. Between
- * a row turning RUNNING and its start_done, that session counts twice:
- * for those microseconds capacity errs on the side of stopping one more.
+ * itself, so creates and wakes start their containers in parallel. A
+ * start ends with lifecycle_start_land, which writes the RUNNING row and
+ * releases the start under land_mu; counting holds land_mu too, so a
+ * session is counted exactly once, as starting or as running.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -30,6 +31,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "logbus.h"
+#include "monotime.h"
 
 #define STOP_GRACE_S 2
 #define MAKE_ROOM_TRIES 64          /* stops one make_room may do */
@@ -56,6 +58,7 @@ struct lifecycle {
 	int starting;               /* sum of starts[].n */
 	unsigned starts_done;       /* counts lifecycle_start_done calls */
 	pthread_mutex_t room_mu;    /* one lifecycle_make_room at a time */
+	pthread_mutex_t land_mu;    /* a start landing, or counting */
 	pthread_mutex_t tmu;        /* the reaper thread: */
 	pthread_cond_t tcv;         /* signalled to stop it */
 	pthread_t thread;
@@ -376,13 +379,7 @@ reaper_main(void *arg)
 
 	pthread_mutex_lock(&lc->tmu);
 	while (!lc->quit) {
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += (time_t)(every / 1000);
-		until.tv_nsec += (long)(every % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		until = monotime_after_ms(CLOCK_MONOTONIC, (uint64_t)every);
 		while (!lc->quit && pthread_cond_timedwait(&lc->tcv, &lc->tmu, &until) != ETIMEDOUT)
 			;
 		if (lc->quit)
@@ -432,23 +429,30 @@ lifecycle_reaper_stop(struct server *s)
 
 /* ---- capacity */
 
-/* Running sessions plus starts in flight: everyone's, and user's. */
+/* Running sessions plus starts in flight: everyone's, and user's; *seen
+ * gets the count of starts ended so far, for wait_start. */
 static sbxd_code
-live_counts(struct server *s, const char *user, int *all, int *mine, struct err *e)
+live_counts(struct server *s, const char *user, int *all, int *mine, unsigned *seen,
+    struct err *e)
 {
 	struct lifecycle *lc = s->life;
 	sbxd_code rv;
 
-	if ((rv = store_session_count_running(s->store, NULL, all, e)) != SBXD_OK ||
-	    (rv = store_session_count_running(s->store, user, mine, e)) != SBXD_OK)
-		return rv;
-	pthread_mutex_lock(&lc->mu);
-	*all += lc->starting;
-	for (int i = 0; i < lc->nstarts; i++)
-		if (strcmp(lc->starts[i].user, user) == 0)
-			*mine += lc->starts[i].n;
-	pthread_mutex_unlock(&lc->mu);
-	return SBXD_OK;
+	/* land_mu: no start turns its row RUNNING and ends between the two
+	 * reads (new ones begin only under room_mu, which the caller holds) */
+	pthread_mutex_lock(&lc->land_mu);
+	if ((rv = store_session_count_running(s->store, NULL, all, e)) == SBXD_OK &&
+	    (rv = store_session_count_running(s->store, user, mine, e)) == SBXD_OK) {
+		pthread_mutex_lock(&lc->mu);
+		*seen = lc->starts_done;
+		*all += lc->starting;
+		for (int i = 0; i < lc->nstarts; i++)
+			if (strcmp(lc->starts[i].user, user) == 0)
+				*mine += lc->starts[i].n;
+		pthread_mutex_unlock(&lc->mu);
+	}
+	pthread_mutex_unlock(&lc->land_mu);
+	return rv;
 }
 
 static sbxd_code
@@ -496,23 +500,34 @@ lifecycle_start_done(struct server *s, const char *user)
 	pthread_mutex_unlock(&lc->mu);
 }
 
-/* When starts are in flight, waits for one to end and returns 1 (it is
- * RUNNING now, and stoppable, or failed); else returns 0 at once. */
-static int
-wait_start(struct lifecycle *lc)
+sbxd_code
+lifecycle_start_land(struct server *s, const struct session_row *r, struct err *e)
 {
-	unsigned seen;
-	int waited = 0;
+	struct lifecycle *lc = s->life;
+	sbxd_code rv;
+
+	pthread_mutex_lock(&lc->land_mu);
+	rv = store_session_update(s->store, r, e);
+	lifecycle_start_done(s, r->user);
+	pthread_mutex_unlock(&lc->land_mu);
+	return rv;
+}
+
+/* Returns 1 once a start has ended since live_counts saw seen ended (it
+ * is RUNNING now, and stoppable, or it failed), waiting for one while
+ * starts are in flight; 0 at once when none ended and none is in flight:
+ * the counts stand. */
+static int
+wait_start(struct lifecycle *lc, unsigned seen)
+{
+	int ended;
 
 	pthread_mutex_lock(&lc->mu);
-	if (lc->starting > 0) {
-		seen = lc->starts_done;
-		while (seen == lc->starts_done)
-			pthread_cond_wait(&lc->started, &lc->mu);
-		waited = 1;
-	}
+	while (lc->starts_done == seen && lc->starting > 0)
+		pthread_cond_wait(&lc->started, &lc->mu);
+	ended = lc->starts_done != seen;
 	pthread_mutex_unlock(&lc->mu);
-	return waited;
+	return ended;
 }
 
 /* Stops the least recently used running session of user (NULL = anyone's)
@@ -573,11 +588,12 @@ lifecycle_make_room(struct server *s, const char *user, const char *except, stru
 	const struct config *c = s->cfg;
 	struct lifecycle *lc = s->life;
 	int all = 0, mine = 0, per_user;
+	unsigned seen = 0;
 	sbxd_code rv;
 
 	pthread_mutex_lock(&lc->room_mu);
 	for (int tries = 0; ; tries++) {
-		if ((rv = live_counts(s, user, &all, &mine, e)) != SBXD_OK)
+		if ((rv = live_counts(s, user, &all, &mine, &seen, e)) != SBXD_OK)
 			break;
 		per_user = c->max_live_sessions_per_user > 0 && mine >= c->max_live_sessions_per_user;
 		if (!per_user && (c->max_live_sessions == 0 || all < c->max_live_sessions)) {
@@ -587,7 +603,7 @@ lifecycle_make_room(struct server *s, const char *user, const char *except, stru
 		rv = tries < MAKE_ROOM_TRIES ?
 		    stop_lru(s, per_user ? user : NULL, except, e) : SBXD_ABORTED;
 		/* Stopped one, or a start in flight ended: count again. */
-		if (rv == SBXD_OK || (rv == SBXD_ABORTED && tries < MAKE_ROOM_TRIES && wait_start(lc)))
+		if (rv == SBXD_OK || (rv == SBXD_ABORTED && tries < MAKE_ROOM_TRIES && wait_start(lc, seen)))
 			continue;
 		if (rv == SBXD_ABORTED)
 			rv = full(user, per_user, all, mine, e);
@@ -603,7 +619,6 @@ sbxd_code
 lifecycle_open(struct server *s, struct err *e)
 {
 	struct lifecycle *lc;
-	pthread_condattr_t ca;
 
 	if ((lc = calloc(1, sizeof(*lc))) == NULL)
 		return err_set(e, SBXD_INTERNAL, "out of memory");
@@ -622,11 +637,9 @@ lifecycle_open(struct server *s, struct err *e)
 	pthread_cond_init(&lc->unclaimed, NULL);
 	pthread_cond_init(&lc->started, NULL);
 	pthread_mutex_init(&lc->room_mu, NULL);
+	pthread_mutex_init(&lc->land_mu, NULL);
 	pthread_mutex_init(&lc->tmu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&lc->tcv, &ca);
-	pthread_condattr_destroy(&ca);
+	monotime_cond_init(&lc->tcv);
 	s->life = lc;
 	return SBXD_OK;
 }
@@ -643,6 +656,7 @@ lifecycle_close(struct server *s)
 	pthread_cond_destroy(&lc->unclaimed);
 	pthread_cond_destroy(&lc->started);
 	pthread_mutex_destroy(&lc->room_mu);
+	pthread_mutex_destroy(&lc->land_mu);
 	pthread_mutex_destroy(&lc->tmu);
 	pthread_cond_destroy(&lc->tcv);
 	free(lc->marks);

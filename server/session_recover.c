@@ -40,6 +40,7 @@
 #include "pool.h"
 #include "fsops.h"
 #include "session.h"
+#include "snapshot.h"
 
 #define RECOVER_PAGE 64            /* rows read from the store at a time */
 #define HEAL_LOCKS 16
@@ -140,7 +141,7 @@ adopt_or_remove(void *arg, const char *id, const char *state,
 {
 	struct recovery *rc = arg;
 	struct server *s = rc->s;
-	const char *sid = label_value(l, n, "sbx.session"), *build;
+	const char *sid = label_value(l, n, "sbx.session"), *build, *pool;
 	struct session_row r;
 	struct err e;
 	sbxd_code rv = SBXD_NOT_FOUND;
@@ -160,7 +161,7 @@ adopt_or_remove(void *arg, const char *id, const char *state,
 		rc->errors++;
 		return;
 	}
-	if (label_value(l, n, "sbx.pool") != NULL)
+	if ((pool = label_value(l, n, "sbx.pool")) != NULL && *pool != '\0')
 		return;    /* never taken: pool_start removes it and its slot */
 	if (s->drv->ops->remove(s->drv, id, &e) != SBXD_OK) {
 		log_warnx("recovery: removing orphan container %.12s: %s", id, e.msg);
@@ -186,6 +187,9 @@ lifecycle_recover(struct server *s, struct err *e)
 	struct recovery rc = { .s = s };
 	sbxd_code rv;
 
+	/* first: an interrupted snapshot may have left a container frozen */
+	if ((rv = snapshot_recover(s, e)) != SBXD_OK)
+		return err_wrap(e, "snapshots: ");
 	if ((rv = each_row(&rc, SESSION_CREATING, fail_interrupted, e)) != SBXD_OK ||
 	    (rv = each_row(&rc, SESSION_RUNNING, count_row, e)) != SBXD_OK ||
 	    (rv = each_row(&rc, SESSION_STOPPED, count_row, e)) != SBXD_OK)

@@ -6,7 +6,18 @@
  * synchronous=NORMAL: a commit survives a crash of sbxd (the WAL is in the
  * OS's hands at once) and costs no fsync; a power loss may drop the last
  * commits, never corrupt the file.
+ *
+ * Activity times (store_session_touch) are kept in memory first, one
+ * entry per session, and written together at most ACTIVITY_FLUSH_MS after
+ * the first of them: a command per millisecond costs no write each. Every
+ * read sees them: a row read by id or listed takes the later of its column
+ * and its entry, and a query that orders or filters by last_active_ms
+ * writes them out first. A whole-row update drops the session's entry (the
+ * row's time stands, as a later write did before). A crash of sbxd loses
+ * at most the last ACTIVITY_FLUSH_MS of activity times; store_close
+ * writes them.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +26,7 @@
 #include <sqlite3.h>
 
 #include "log.h"
+#include "monotime.h"
 #include "store.h"
 
 static const char *const migrations[] = {
@@ -64,14 +76,54 @@ static const char *const migrations[] = {
 	"  driver_key TEXT NOT NULL,"
 	"  command TEXT NOT NULL,"
 	"  started_ms INTEGER NOT NULL);",
+	/* 4 -> 5: the isolation a session's container runs under
+	 * (isolation.h); sessions made before it ran under runc */
+	"ALTER TABLE sessions ADD COLUMN isolation TEXT NOT NULL DEFAULT 'runc';",
+	/* snapshots (snapshot.c): ready 0 while one is being made (recovery
+	 * removes those), 1 once its files and image are in place; images
+	 * name the snapshot image a forked or restored session's container
+	 * is made from */
+	"CREATE TABLE snapshots ("
+	"  id TEXT PRIMARY KEY,"
+	"  user_id TEXT NOT NULL,"
+	"  name TEXT NOT NULL DEFAULT '',"
+	"  session_id TEXT NOT NULL,"
+	"  runtime TEXT NOT NULL,"
+	"  image TEXT NOT NULL DEFAULT '',"
+	"  ready INTEGER NOT NULL DEFAULT 0,"
+	"  created_ms INTEGER NOT NULL,"
+	"  frozen_ms INTEGER NOT NULL DEFAULT 0,"
+	"  workspace_bytes INTEGER NOT NULL DEFAULT 0,"
+	"  layer_bytes INTEGER NOT NULL DEFAULT 0);"
+	"CREATE UNIQUE INDEX snapshots_name ON snapshots(user_id, name) WHERE name != '';"
+	"CREATE INDEX snapshots_user ON snapshots(user_id, created_ms);"
+	"CREATE TABLE snapshot_labels ("
+	"  snapshot_id TEXT NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,"
+	"  key TEXT NOT NULL,"
+	"  value TEXT NOT NULL,"
+	"  PRIMARY KEY (snapshot_id, key));"
+	"CREATE TABLE session_images ("
+	"  session_id TEXT PRIMARY KEY,"
+	"  image TEXT NOT NULL);",
+	/* a session's egress allowlist (egress.h): its entries, one a line;
+	 * no row = network none */
+	"CREATE TABLE session_egress ("
+	"  session_id TEXT PRIMARY KEY,"
+	"  allow TEXT NOT NULL);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 #define COLS "id, user_id, runtime, container_id, workspace, state, created_ms," \
 	" last_active_ms, idle_timeout_ms, memory_bytes, nano_cpus, pids_limit," \
-	" exec_timeout_ms, stop_reason, token_hash"
+	" exec_timeout_ms, stop_reason, token_hash, isolation"
 
-#define STMT_CACHE 32
+#define STMT_CACHE 64
+#define ACTIVITY_FLUSH_MS 1000
+
+struct activity {                   /* a session's activity time not yet written */
+	char id[STORE_ID_MAX];
+	int64_t ms;
+};
 
 struct store {
 	sqlite3 *db;
@@ -80,6 +132,13 @@ struct store {
 		const char *sql;        /* a string literal: cached by its address */
 		sqlite3_stmt *st;
 	} cache[STMT_CACHE];
+	/* activity times (mu): */
+	struct activity *act;
+	int nact, act_cap;
+	uint64_t act_since;             /* monotonic ms of the oldest entry */
+	pthread_cond_t act_cv;          /* an entry came, or closing */
+	pthread_t flusher;
+	int flusher_running, closing;
 };
 
 int
@@ -192,6 +251,130 @@ migrate(struct store *s, struct err *e)
 	return SBXD_OK;
 }
 
+/* ---- activity times not yet written (mu held unless said) */
+
+static struct activity *
+act_find(struct store *s, const char *id)
+{
+	for (int i = 0; i < s->nact; i++)
+		if (strcmp(s->act[i].id, id) == 0)
+			return &s->act[i];
+	return NULL;
+}
+
+static void
+act_drop(struct store *s, const char *id)
+{
+	struct activity *a = act_find(s, id);
+
+	if (a != NULL)
+		*a = s->act[--s->nact];
+}
+
+/* Keeps ms as id's activity time; 0 when it cannot (no flusher, out of
+ * memory): the caller writes it at once. */
+static int
+act_note(struct store *s, const char *id, int64_t ms)
+{
+	struct activity *a = act_find(s, id), *grown;
+
+	if (a != NULL) {
+		if (ms > a->ms)
+			a->ms = ms;
+		return 1;
+	}
+	if (!s->flusher_running || s->closing || strlen(id) >= STORE_ID_MAX)
+		return 0;
+	if (s->nact == s->act_cap) {
+		int cap = s->act_cap ? s->act_cap * 2 : 64;
+
+		if ((grown = realloc(s->act, (size_t)cap * sizeof(*grown))) == NULL)
+			return 0;
+		s->act = grown;
+		s->act_cap = cap;
+	}
+	a = &s->act[s->nact++];
+	memcpy(a->id, id, strlen(id) + 1);
+	a->ms = ms;
+	if (s->nact == 1) {
+		s->act_since = monotime_ms();
+		pthread_cond_signal(&s->act_cv);
+	}
+	return 1;
+}
+
+/* id's activity time as the row says it: the later of its column and its
+ * entry. */
+static void
+act_merge(struct store *s, struct session_row *r)
+{
+	struct activity *a = act_find(s, r->id);
+
+	if (a != NULL && a->ms > r->last_active_ms)
+		r->last_active_ms = a->ms;
+}
+
+static int
+touch_row(struct store *s, const char *id, int64_t ms)
+{
+	sqlite3_stmt *st;
+	int ok;
+
+	if ((st = stmt(s, "UPDATE sessions SET last_active_ms = ?2"
+	    " WHERE id = ?1 AND last_active_ms < ?2")) == NULL)
+		return 0;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, ms);
+	ok = sqlite3_step(st) == SQLITE_DONE;
+	stmt_done(st);
+	return ok;
+}
+
+/* Writes every entry in one transaction. One that cannot be written is
+ * dropped and said once: activity times are best effort, as before. */
+static void
+act_flush(struct store *s)
+{
+	struct err e;
+	int ok;
+
+	if (s->nact == 0)
+		return;
+	ok = exec_sql(s, "BEGIN IMMEDIATE", &e) == SBXD_OK;
+	for (int i = 0; ok && i < s->nact; i++)
+		ok = touch_row(s, s->act[i].id, s->act[i].ms);
+	if (ok && exec_sql(s, "COMMIT", &e) != SBXD_OK)
+		ok = 0;
+	if (!ok) {
+		log_warnx("session store: recording %d sessions' activity times: %s", s->nact,
+		    sqlite3_errmsg(s->db));
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	s->nact = 0;
+}
+
+/* The flusher thread: writes the entries ACTIVITY_FLUSH_MS after the
+ * first of them came. */
+static void *
+act_main(void *arg)
+{
+	struct store *s = arg;
+	uint64_t now;
+
+	pthread_mutex_lock(&s->mu);
+	while (!s->closing) {
+		now = monotime_ms();
+		if (s->nact == 0)
+			pthread_cond_wait(&s->act_cv, &s->mu);
+		else if (now < s->act_since + ACTIVITY_FLUSH_MS)
+			monotime_wait_ms(&s->act_cv, &s->mu, s->act_since + ACTIVITY_FLUSH_MS - now);
+		else
+			act_flush(s);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
 sbxd_code
 store_open(const char *path, struct store **out, struct err *e)
 {
@@ -202,6 +385,7 @@ store_open(const char *path, struct store **out, struct err *e)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return err_set(e, SBXD_INTERNAL, "out of memory");
 	pthread_mutex_init(&s->mu, NULL);
+	monotime_cond_init(&s->act_cv);
 	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
 		rv = err_set(e, SBXD_UNAVAILABLE, "cannot open session store %s: %s",
 		    path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
@@ -213,6 +397,10 @@ store_open(const char *path, struct store **out, struct err *e)
 		goto out;
 	if ((rv = migrate(s, e)) != SBXD_OK)
 		goto out;
+	/* without the flusher, activity times are written at once */
+	s->flusher_running = pthread_create(&s->flusher, NULL, act_main, s) == 0;
+	if (!s->flusher_running)
+		log_warnx("session store: no activity flusher thread; writing each activity time");
 	*out = s;
 	s = NULL;
 	rv = SBXD_OK;
@@ -226,10 +414,21 @@ store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
+	pthread_mutex_lock(&s->mu);
+	s->closing = 1;
+	pthread_cond_signal(&s->act_cv);
+	pthread_mutex_unlock(&s->mu);
+	if (s->flusher_running)
+		pthread_join(s->flusher, NULL);
+	pthread_mutex_lock(&s->mu);
+	act_flush(s);
+	pthread_mutex_unlock(&s->mu);
 	for (int i = 0; i < STMT_CACHE; i++)
 		sqlite3_finalize(s->cache[i].st);
 	sqlite3_close(s->db);
+	pthread_cond_destroy(&s->act_cv);
 	pthread_mutex_destroy(&s->mu);
+	free(s->act);
 	free(s);
 }
 
@@ -260,6 +459,7 @@ row_from_stmt(sqlite3_stmt *st, struct session_row *r)
 	r->exec_timeout_ms = sqlite3_column_int64(st, 12);
 	copy_col(r->stop_reason, sizeof(r->stop_reason), st, 13);
 	copy_col(r->token_hash, sizeof(r->token_hash), st, 14);
+	copy_col(r->isolation, sizeof(r->isolation), st, 15);
 }
 
 /* Binds the row's columns in COLS order starting at parameter 1. */
@@ -281,6 +481,7 @@ bind_row(sqlite3_stmt *st, const struct session_row *r)
 	sqlite3_bind_int64(st, 13, r->exec_timeout_ms);
 	sqlite3_bind_text(st, 14, r->stop_reason, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 15, r->token_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 16, r->isolation[0] ? r->isolation : "runc", -1, SQLITE_STATIC);
 }
 
 /* Loads r's labels; called with the mutex held. */
@@ -334,12 +535,13 @@ store_session_insert(struct store *s, const struct session_row *r, struct err *e
 	sbxd_code rv = SBXD_OK;
 
 	pthread_mutex_lock(&s->mu);
+	act_drop(s, r->id);
 	if (exec_sql(s, "BEGIN IMMEDIATE", e) != SBXD_OK) {
 		rv = e->code;
 		goto out;
 	}
 	if ((st = stmt(s, "INSERT INTO sessions(" COLS ") VALUES"
-	    " (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)")) == NULL) {
+	    " (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)")) == NULL) {
 		rv = db_err(s, e, "inserting session");
 		goto rollback;
 	}
@@ -368,10 +570,12 @@ store_session_update(struct store *s, const struct session_row *r, struct err *e
 	sbxd_code rv = SBXD_OK;
 
 	pthread_mutex_lock(&s->mu);
+	act_drop(s, r->id);      /* the row's time stands, as a later write */
 	if ((st = stmt(s, "UPDATE sessions SET user_id=?2, runtime=?3,"
 	    " container_id=?4, workspace=?5, state=?6, created_ms=?7, last_active_ms=?8,"
 	    " idle_timeout_ms=?9, memory_bytes=?10, nano_cpus=?11, pids_limit=?12,"
-	    " exec_timeout_ms=?13, stop_reason=?14, token_hash=?15 WHERE id=?1")) == NULL) {
+	    " exec_timeout_ms=?13, stop_reason=?14, token_hash=?15, isolation=?16"
+	    " WHERE id=?1")) == NULL) {
 		rv = db_err(s, e, "updating session");
 		goto out;
 	}
@@ -403,6 +607,7 @@ get_one(struct store *s, const char *sql, const char *param,
 	sqlite3_bind_text(st, 1, param, -1, SQLITE_STATIC);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		row_from_stmt(st, out);
+		act_merge(s, out);
 		rv = load_labels(s, out, e);
 	} else if (rc == SQLITE_DONE)
 		rv = err_set(e, SBXD_NOT_FOUND, "%s", notfound);
@@ -444,16 +649,11 @@ store_session_by_token_hash(struct store *s, const char *hash,
 sbxd_code
 store_session_touch(struct store *s, const char *id, int64_t now_ms, struct err *e)
 {
-	sqlite3_stmt *st = NULL;
 	sbxd_code rv = SBXD_OK;
 
 	pthread_mutex_lock(&s->mu);
-	if ((st = stmt(s, "UPDATE sessions SET last_active_ms = ?2"
-	    " WHERE id = ?1 AND last_active_ms < ?2")) == NULL ||
-	    (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC),
-	     sqlite3_bind_int64(st, 2, now_ms), sqlite3_step(st)) != SQLITE_DONE)
+	if (!act_note(s, id, now_ms) && !touch_row(s, id, now_ms))
 		rv = db_err(s, e, "recording activity");
-	stmt_done(st);
 	pthread_mutex_unlock(&s->mu);
 	return rv;
 }
@@ -476,6 +676,54 @@ store_session_set_token_hash(struct store *s, const char *id, const char *hash,
 	stmt_done(st);
 	pthread_mutex_unlock(&s->mu);
 	return rv;
+}
+
+sbxd_code
+store_session_egress_set(struct store *s, const char *id, const char *allow, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	sbxd_code rv = SBXD_OK;
+
+	pthread_mutex_lock(&s->mu);
+	if ((st = stmt(s, "INSERT INTO session_egress (session_id, allow) VALUES (?1, ?2)"
+	    " ON CONFLICT(session_id) DO UPDATE SET allow = ?2")) == NULL ||
+	    (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC),
+	     sqlite3_bind_text(st, 2, allow, -1, SQLITE_STATIC), sqlite3_step(st)) != SQLITE_DONE)
+		rv = db_err(s, e, "setting the session's egress allowlist");
+	stmt_done(st);
+	pthread_mutex_unlock(&s->mu);
+	return rv;
+}
+
+/* The text column sql (a literal, one parameter: id) selects, into out:
+ * NOT_FOUND "session <id> <missing>" when there is no row. */
+static sbxd_code
+session_text_get(struct store *s, const char *sql, const char *id, char *out, size_t n,
+    const char *what, const char *missing, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	sbxd_code rv = SBXD_OK;
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	if ((st = stmt(s, sql)) == NULL ||
+	    (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC), rc = sqlite3_step(st),
+	     rc != SQLITE_ROW && rc != SQLITE_DONE))
+		rv = db_err(s, e, what);
+	else if (rc == SQLITE_DONE)
+		rv = err_set(e, SBXD_NOT_FOUND, "session %.64s %s", id, missing);
+	else
+		copy_col(out, n, st, 0);
+	stmt_done(st);
+	pthread_mutex_unlock(&s->mu);
+	return rv;
+}
+
+sbxd_code
+store_session_egress_get(struct store *s, const char *id, char *out, size_t n, struct err *e)
+{
+	return session_text_get(s, "SELECT allow FROM session_egress WHERE session_id = ?1", id,
+	    out, n, "reading the session's egress allowlist", "has no egress allowlist", e);
 }
 
 static int
@@ -528,6 +776,7 @@ store_session_list(struct store *s, const struct session_filter *f,
 		    "page_token is not one this server issued; start again without it");
 	next[0] = '\0';
 	pthread_mutex_lock(&s->mu);
+	act_flush(s);
 	if ((st = stmt(s, "SELECT " COLS " FROM sessions WHERE"
 	    " (?1 IS NULL OR user_id = ?1) AND (?2 = 0 OR state = ?2)"
 	    " AND (?3 OR state != 4) AND (created_ms, id) > (?4, ?5)"
@@ -642,6 +891,7 @@ store_session_running(struct store *s, const char *user, int64_t idle_at_ms,
 
 	*n = 0;
 	pthread_mutex_lock(&s->mu);
+	act_flush(s);            /* ordered and filtered by last_active_ms */
 	if ((st = stmt(s, "SELECT id, user_id, container_id, last_active_ms, idle_timeout_ms"
 	    " FROM sessions WHERE state = 2 AND (?1 IS NULL OR user_id = ?1)"
 	    " AND (?2 = 0 OR ?2 - last_active_ms > (CASE WHEN ?3 > 0 THEN ?3 ELSE idle_timeout_ms END))"
@@ -730,22 +980,8 @@ store_slot_delete(struct store *s, const char *id, struct err *e)
 sbxd_code
 store_slot_get(struct store *s, const char *id, char *slot, size_t n, struct err *e)
 {
-	sqlite3_stmt *st = NULL;
-	sbxd_code rv = SBXD_OK;
-	int rc;
-
-	pthread_mutex_lock(&s->mu);
-	if ((st = stmt(s, "SELECT slot FROM session_slots WHERE session_id = ?1")) == NULL ||
-	    (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC), rc = sqlite3_step(st),
-	     rc != SQLITE_ROW && rc != SQLITE_DONE))
-		rv = db_err(s, e, "reading a pool slot");
-	else if (rc == SQLITE_DONE)
-		rv = err_set(e, SBXD_NOT_FOUND, "session %.64s has no pool slot", id);
-	else
-		copy_col(slot, n, st, 0);
-	stmt_done(st);
-	pthread_mutex_unlock(&s->mu);
-	return rv;
+	return session_text_get(s, "SELECT slot FROM session_slots WHERE session_id = ?1", id,
+	    slot, n, "reading a pool slot", "has no pool slot", e);
 }
 
 /* ---- custom runtimes */
@@ -897,5 +1133,254 @@ store_proc_list(struct store *s, store_proc_cb cb, void *arg, struct err *e)
 	for (size_t i = 0; rv == SBXD_OK && i < n; i++)
 		cb(arg, &v[i]);
 	free(v);
+	return rv;
+}
+
+/* ---- snapshots */
+
+#define SNAP_COLS "id, user_id, name, session_id, runtime, image, ready, created_ms," \
+	" frozen_ms, workspace_bytes, layer_bytes"
+
+static void
+snap_from_stmt(sqlite3_stmt *st, struct store_snapshot *p)
+{
+	memset(p, 0, sizeof(*p));
+	copy_col(p->id, sizeof(p->id), st, 0);
+	copy_col(p->user, sizeof(p->user), st, 1);
+	copy_col(p->name, sizeof(p->name), st, 2);
+	copy_col(p->session, sizeof(p->session), st, 3);
+	copy_col(p->runtime, sizeof(p->runtime), st, 4);
+	copy_col(p->image, sizeof(p->image), st, 5);
+	p->ready = sqlite3_column_int(st, 6);
+	p->created_ms = sqlite3_column_int64(st, 7);
+	p->frozen_ms = sqlite3_column_int64(st, 8);
+	p->workspace_bytes = sqlite3_column_int64(st, 9);
+	p->layer_bytes = sqlite3_column_int64(st, 10);
+}
+
+/* Loads p's labels; called with the mutex held. */
+static sbxd_code
+snap_load_labels(struct store *s, struct store_snapshot *p, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((st = stmt(s, "SELECT key, value FROM snapshot_labels"
+	    " WHERE snapshot_id = ?1 ORDER BY key")) == NULL)
+		return db_err(s, e, "reading snapshot labels");
+	sqlite3_bind_text(st, 1, p->id, -1, SQLITE_STATIC);
+	p->nlabels = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && p->nlabels < STORE_LABEL_MAX) {
+		copy_col(p->labels[p->nlabels].key, STORE_LABEL_KEY_MAX, st, 0);
+		copy_col(p->labels[p->nlabels].value, STORE_LABEL_VALUE_MAX, st, 1);
+		p->nlabels++;
+	}
+	stmt_done(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_err(s, e, "reading snapshot labels");
+	return SBXD_OK;
+}
+
+sbxd_code
+store_snapshot_insert(struct store *s, const struct store_snapshot *p, struct err *e)
+{
+	sqlite3_stmt *st = NULL, *lt = NULL;
+	sbxd_code rv = SBXD_OK;
+
+	pthread_mutex_lock(&s->mu);
+	if (exec_sql(s, "BEGIN IMMEDIATE", e) != SBXD_OK) {
+		rv = e->code;
+		goto out;
+	}
+	if ((st = stmt(s, "INSERT INTO snapshots(" SNAP_COLS ") VALUES"
+	    " (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)")) == NULL ||
+	    (sqlite3_bind_text(st, 1, p->id, -1, SQLITE_STATIC),
+	     sqlite3_bind_text(st, 2, p->user, -1, SQLITE_STATIC),
+	     sqlite3_bind_text(st, 3, p->name, -1, SQLITE_STATIC),
+	     sqlite3_bind_text(st, 4, p->session, -1, SQLITE_STATIC),
+	     sqlite3_bind_text(st, 5, p->runtime, -1, SQLITE_STATIC),
+	     sqlite3_bind_text(st, 6, p->image, -1, SQLITE_STATIC),
+	     sqlite3_bind_int(st, 7, p->ready),
+	     sqlite3_bind_int64(st, 8, p->created_ms),
+	     sqlite3_bind_int64(st, 9, p->frozen_ms),
+	     sqlite3_bind_int64(st, 10, p->workspace_bytes),
+	     sqlite3_bind_int64(st, 11, p->layer_bytes),
+	     sqlite3_step(st)) != SQLITE_DONE) {
+		rv = db_err(s, e, "recording a snapshot");
+		if (rv == SBXD_ALREADY_EXISTS)
+			err_set(e, rv, "user %s already has a snapshot named \"%s\"; pick "
+			    "another name or delete that one", p->user, p->name);
+		goto rollback;
+	}
+	if ((lt = stmt(s, "INSERT INTO snapshot_labels(snapshot_id, key, value)"
+	    " VALUES (?1, ?2, ?3)")) == NULL) {
+		rv = db_err(s, e, "writing snapshot labels");
+		goto rollback;
+	}
+	for (int i = 0; i < p->nlabels; i++) {
+		sqlite3_reset(lt);
+		sqlite3_bind_text(lt, 1, p->id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(lt, 2, p->labels[i].key, -1, SQLITE_STATIC);
+		sqlite3_bind_text(lt, 3, p->labels[i].value, -1, SQLITE_STATIC);
+		if (sqlite3_step(lt) != SQLITE_DONE) {
+			rv = db_err(s, e, "writing snapshot labels");
+			goto rollback;
+		}
+	}
+	if (exec_sql(s, "COMMIT", e) != SBXD_OK)
+		rv = e->code;
+	goto out;
+rollback:
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+	stmt_done(st);
+	stmt_done(lt);
+	pthread_mutex_unlock(&s->mu);
+	return rv;
+}
+
+sbxd_code
+store_snapshot_ready(struct store *s, const struct store_snapshot *p, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	sbxd_code rv = SBXD_OK;
+
+	pthread_mutex_lock(&s->mu);
+	if ((st = stmt(s, "UPDATE snapshots SET ready = 1, image = ?2, frozen_ms = ?3,"
+	    " workspace_bytes = ?4, layer_bytes = ?5 WHERE id = ?1")) == NULL ||
+	    (sqlite3_bind_text(st, 1, p->id, -1, SQLITE_STATIC),
+	     sqlite3_bind_text(st, 2, p->image, -1, SQLITE_STATIC),
+	     sqlite3_bind_int64(st, 3, p->frozen_ms),
+	     sqlite3_bind_int64(st, 4, p->workspace_bytes),
+	     sqlite3_bind_int64(st, 5, p->layer_bytes),
+	     sqlite3_step(st)) != SQLITE_DONE)
+		rv = db_err(s, e, "marking a snapshot ready");
+	else if (sqlite3_changes(s->db) == 0)
+		rv = err_set(e, SBXD_NOT_FOUND, "snapshot %s not found", p->id);
+	stmt_done(st);
+	pthread_mutex_unlock(&s->mu);
+	return rv;
+}
+
+sbxd_code
+store_snapshot_get(struct store *s, const char *id, struct store_snapshot *out,
+    struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	sbxd_code rv = SBXD_OK;
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	if ((st = stmt(s, "SELECT " SNAP_COLS " FROM snapshots WHERE id = ?1")) == NULL ||
+	    (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC), rc = sqlite3_step(st),
+	     rc != SQLITE_ROW && rc != SQLITE_DONE))
+		rv = db_err(s, e, "reading a snapshot");
+	else if (rc == SQLITE_DONE)
+		rv = err_set(e, SBXD_NOT_FOUND, "no snapshot %.64s; ListSnapshots shows "
+		    "the ones there are", id);
+	else
+		snap_from_stmt(st, out);
+	stmt_done(st);
+	if (rv == SBXD_OK)
+		rv = snap_load_labels(s, out, e);
+	pthread_mutex_unlock(&s->mu);
+	return rv;
+}
+
+sbxd_code
+store_snapshot_delete(struct store *s, const char *id, struct err *e)
+{
+	return slot_exec(s, "DELETE FROM snapshots WHERE id = ?1", id, NULL,
+	    "deleting a snapshot", e);
+}
+
+sbxd_code
+store_snapshot_list(struct store *s, const char *user, const char *session, int ready,
+    struct store_snapshot *out, int max, int *n, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	sbxd_code rv = SBXD_OK;
+	int rc = SQLITE_DONE;
+
+	*n = 0;
+	pthread_mutex_lock(&s->mu);
+	if ((st = stmt(s, "SELECT " SNAP_COLS " FROM snapshots WHERE"
+	    " (?1 IS NULL OR user_id = ?1) AND (?2 IS NULL OR session_id = ?2) AND"
+	    " (?3 < 0 OR ready = ?3) ORDER BY created_ms, id")) == NULL)
+		rv = db_err(s, e, "listing snapshots");
+	else {
+		sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, session, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, ready);
+	}
+	while (rv == SBXD_OK && *n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		snap_from_stmt(st, &out[(*n)++]);
+	if (rv == SBXD_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		rv = db_err(s, e, "listing snapshots");
+	stmt_done(st);
+	for (int i = 0; rv == SBXD_OK && i < *n; i++)
+		rv = snap_load_labels(s, &out[i], e);
+	pthread_mutex_unlock(&s->mu);
+	return rv;
+}
+
+sbxd_code
+store_snapshot_usage(struct store *s, const char *user, int *count, int64_t *bytes,
+    struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	sbxd_code rv = SBXD_OK;
+
+	pthread_mutex_lock(&s->mu);
+	if ((st = stmt(s, "SELECT count(*), coalesce(sum(workspace_bytes + layer_bytes), 0)"
+	    " FROM snapshots WHERE user_id = ?1")) == NULL ||
+	    (sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC),
+	     sqlite3_step(st)) != SQLITE_ROW)
+		rv = db_err(s, e, "counting snapshots");
+	else {
+		*count = sqlite3_column_int(st, 0);
+		*bytes = sqlite3_column_int64(st, 1);
+	}
+	stmt_done(st);
+	pthread_mutex_unlock(&s->mu);
+	return rv;
+}
+
+sbxd_code
+store_session_image_set(struct store *s, const char *id, const char *image, struct err *e)
+{
+	if (image == NULL || *image == '\0')
+		return slot_exec(s, "DELETE FROM session_images WHERE session_id = ?1", id,
+		    NULL, "forgetting a session's image", e);
+	return slot_exec(s, "INSERT OR REPLACE INTO session_images (session_id, image)"
+	    " VALUES (?1, ?2)", id, image, "recording a session's image", e);
+}
+
+sbxd_code
+store_session_image_get(struct store *s, const char *id, char *image, size_t n,
+    struct err *e)
+{
+	return session_text_get(s, "SELECT image FROM session_images WHERE session_id = ?1", id,
+	    image, n, "reading a session's image", "runs its runtime's image", e);
+}
+
+sbxd_code
+store_image_in_use(struct store *s, const char *image, int *used, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	sbxd_code rv = SBXD_OK;
+
+	*used = 1;
+	pthread_mutex_lock(&s->mu);
+	if ((st = stmt(s, "SELECT EXISTS (SELECT 1 FROM snapshots WHERE image = ?1) OR"
+	    " EXISTS (SELECT 1 FROM session_images i JOIN sessions r ON r.id = i.session_id"
+	    " WHERE i.image = ?1 AND r.state IN (1, 2, 3))")) == NULL ||
+	    (sqlite3_bind_text(st, 1, image, -1, SQLITE_STATIC),
+	     sqlite3_step(st)) != SQLITE_ROW)
+		rv = db_err(s, e, "looking up an image's users");
+	else
+		*used = sqlite3_column_int(st, 0);
+	stmt_done(st);
+	pthread_mutex_unlock(&s->mu);
 	return rv;
 }

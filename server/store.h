@@ -22,6 +22,7 @@
 #define STORE_PATH_MAX 1024
 #define STORE_HASH_MAX 65
 #define STORE_REASON_MAX 64
+#define STORE_ISOLATION_MAX 16
 #define STORE_LABEL_MAX 16
 #define STORE_LABEL_KEY_MAX 64
 #define STORE_LABEL_VALUE_MAX 256
@@ -56,6 +57,8 @@ struct session_row {
 	int64_t exec_timeout_ms;
 	char stop_reason[STORE_REASON_MAX];
 	char token_hash[STORE_HASH_MAX];   /* hex SHA-256 of the session token */
+	char isolation[STORE_ISOLATION_MAX]; /* "runc" or "gvisor" (isolation.h);
+	                                       "" is stored as runc */
 	struct session_label labels[STORE_LABEL_MAX];
 	int nlabels;
 };
@@ -83,6 +86,13 @@ int store_schema_version(void);
 sbxd_code store_session_insert(struct store *s, const struct session_row *r, struct err *e);
 /* Rewrites every column but id and labels. NOT_FOUND if no such row. */
 sbxd_code store_session_update(struct store *s, const struct session_row *r, struct err *e);
+/* A session's egress allowlist (entries one a line, "" = none allowed
+ * but the session is on its egress network); get: NOT_FOUND when the
+ * session has none (network none). */
+sbxd_code store_session_egress_set(struct store *s, const char *id, const char *allow,
+    struct err *e);
+sbxd_code store_session_egress_get(struct store *s, const char *id, char *out, size_t n,
+    struct err *e);
 sbxd_code store_session_get(struct store *s, const char *id, struct session_row *out, struct err *e);
 /* The newest session of user not ENDED or FAILED; NOT_FOUND if none. */
 sbxd_code store_session_live_for_user(struct store *s, const char *user,
@@ -173,4 +183,52 @@ sbxd_code store_proc_delete(struct store *s, const char *id, struct err *e);
 /* Calls cb for each, oldest first, with the store unlocked. */
 sbxd_code store_proc_list(struct store *s, store_proc_cb cb, void *arg, struct err *e);
 
+/* ---- snapshots (snapshot.c) */
+#define STORE_IMAGE_MAX 256
+struct store_snapshot {
+	char id[STORE_ID_MAX];
+	char name[STORE_NAME_MAX];   /* "" = none; unique per user otherwise */
+	char user[STORE_USER_MAX];
+	char session[STORE_ID_MAX];  /* the session it was taken of */
+	char runtime[STORE_NAME_MAX];
+	char image[STORE_IMAGE_MAX]; /* the committed container layer; "" = none */
+	int ready;                   /* 0 while being made (recovery removes it) */
+	int64_t created_ms;
+	int64_t frozen_ms;
+	int64_t workspace_bytes;
+	int64_t layer_bytes;
+	struct session_label labels[STORE_LABEL_MAX];
+	int nlabels;
+};
+/* Records p with its labels; ALREADY_EXISTS when p's user has a snapshot
+ * of the same (non-empty) name. */
+sbxd_code store_snapshot_insert(struct store *s, const struct store_snapshot *p,
+    struct err *e);
+/* Marks p ready with its image, frozen time and sizes. */
+sbxd_code store_snapshot_ready(struct store *s, const struct store_snapshot *p,
+    struct err *e);
+/* NOT_FOUND when there is no such snapshot. */
+sbxd_code store_snapshot_get(struct store *s, const char *id, struct store_snapshot *out,
+    struct err *e);
+/* Deleting a missing one is OK. */
+sbxd_code store_snapshot_delete(struct store *s, const char *id, struct err *e);
+/* Up to max snapshots of user (NULL = any) taken of session (NULL = any),
+ * ready (1), being made (0) or both (-1), oldest first, into out
+ * (caller-owned); *n how many. */
+sbxd_code store_snapshot_list(struct store *s, const char *user, const char *session,
+    int ready, struct store_snapshot *out, int max, int *n, struct err *e);
+/* How many snapshots user has (being made included) and their bytes. */
+sbxd_code store_snapshot_usage(struct store *s, const char *user, int *count,
+    int64_t *bytes, struct err *e);
+/* The image a session's container is made from instead of its runtime's
+ * (a fork's or a restored session's); "" or NULL forgets it. get answers
+ * NOT_FOUND when the session has none. */
+sbxd_code store_session_image_set(struct store *s, const char *id, const char *image,
+    struct err *e);
+sbxd_code store_session_image_get(struct store *s, const char *id, char *image, size_t n,
+    struct err *e);
+/* *used = 1 while a snapshot or a live session (creating, running,
+ * stopped) names image. */
+sbxd_code store_image_in_use(struct store *s, const char *image, int *used,
+    struct err *e);
 #endif

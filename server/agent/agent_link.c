@@ -1,11 +1,15 @@
 /*
- * agent_link.c — owns the nng pair1 socket that dials sbxd, the receiver
- * thread, and the queue of link events the main loop consumes.
+ * agent_link.c — owns the nng pair1 socket that dials sbxd and the queue
+ * of connection events the main loop consumes with its frames.
  *
- * Connection events come from nng's pipe callbacks, frames from the
- * receiver thread; both go through one queue so their order holds. The
- * queue holds at most RXQ_BYTES_MAX encoded bytes of frames: past that the
- * receiver stops reading and nng pushes back on sbxd.
+ * Connection events come from nng's pipe callbacks into a queue (its
+ * eventfd wakes the main loop); frames are taken from nng's own receive
+ * queue by the main loop itself (it polls nng's receive fd), with no
+ * thread between: a frame costs no handoff before its handler runs, and a
+ * main loop that does not keep up leaves them in nng, which pushes back on
+ * sbxd. Their order holds: a connection's frames come after its UP (sbxd
+ * sends none before the hello the UP makes), and the frames nng holds
+ * are taken before the DOWN of their connection.
  *
  * Sends are bound to a connection: pair1 hands a message sent while no
  * peer is attached to the next peer, which would put an old connection's
@@ -30,7 +34,6 @@
 #include "agent_log.h"
 #include "agent_wire.h"
 
-#define RXQ_BYTES_MAX (8 * 1024 * 1024)
 #define SEND_TIMEOUT_MS 10000
 #define RECONN_MIN_MS 20
 #define RECONN_MAX_MS 1000
@@ -38,20 +41,18 @@
 struct qent {
 	struct qent *next;
 	struct agent_link_ev ev;
-	size_t cost;
 };
 
 struct agent_link {
 	nng_socket sock;
 	nng_dialer dialer;
 	nng_aio *aio;           /* the one send in flight */
-	pthread_t rx;
 	int wakefd;
+	int recvfd;             /* nng's: readable while it holds a frame */
+	uint32_t bad_pipe;      /* the main loop's: undecodable frame logged */
 
 	pthread_mutex_t mu;     /* guards everything below */
-	pthread_cond_t room;
 	struct qent *head, *tail;
-	size_t qbytes;
 	uint32_t cur_pipe;      /* nng's attached connection, 0 if none */
 	int sending;
 	uint32_t send_pipe;
@@ -116,8 +117,40 @@ push_locked(struct agent_link *l, struct qent *q)
 	else
 		l->head = q;
 	l->tail = q;
-	l->qbytes += q->cost;
 	(void)!write(l->wakefd, &one, sizeof(one));
+}
+
+/* Takes a frame nng holds, decoded, into *ev: 1, or 0 when it holds none. */
+static int
+recv_frame(struct agent_link *l, struct agent_link_ev *ev)
+{
+	Sbx__Agent__V1__Frame *f;
+	uint32_t pipe;
+	nng_msg *m;
+	size_t len;
+	int rv;
+
+	for (;;) {
+		if ((rv = nng_recvmsg(l->sock, &m, NNG_FLAG_NONBLOCK)) != 0) {
+			if (rv != NNG_EAGAIN && rv != NNG_ECLOSED)
+				agent_logx("receive: %s", nng_strerror(rv));
+			return 0;
+		}
+		pipe = nng_pipe_id(nng_msg_get_pipe(m));
+		len = nng_msg_len(m);
+		rv = agent_frame_decode(nng_msg_body(m), len, &f);
+		nng_msg_free(m);
+		if (rv == 0)
+			break;
+		if (l->bad_pipe != pipe)
+			agent_logx("dropping a frame that does not decode "
+			    "(%zu bytes; logged once per connection)", len);
+		l->bad_pipe = pipe;
+	}
+	ev->kind = AGENT_EV_FRAME;
+	ev->pipe = pipe;
+	ev->frame = f;
+	return 1;
 }
 
 int
@@ -131,12 +164,18 @@ agent_link_next(struct agent_link *l, struct agent_link_ev *ev)
 		/* under mu, so no push can slip between the check and this */
 		(void)!read(l->wakefd, &v, sizeof(v));
 		pthread_mutex_unlock(&l->mu);
-		return 0;
+		return recv_frame(l, ev);
+	}
+	/* a connection's frames that nng already holds come before its DOWN */
+	if (q->ev.kind == AGENT_EV_DOWN) {
+		pthread_mutex_unlock(&l->mu);
+		if (recv_frame(l, ev))
+			return 1;
+		pthread_mutex_lock(&l->mu);
+		q = l->head;     /* only the main loop takes from the queue */
 	}
 	if ((l->head = q->next) == NULL)
 		l->tail = NULL;
-	l->qbytes -= q->cost;
-	pthread_cond_signal(&l->room);
 	pthread_mutex_unlock(&l->mu);
 	*ev = q->ev;
 	free(q);
@@ -147,6 +186,12 @@ int
 agent_link_wakefd(struct agent_link *l)
 {
 	return l->wakefd;
+}
+
+int
+agent_link_recvfd(struct agent_link *l)
+{
+	return l->recvfd;
 }
 
 /* ---- nng's side */
@@ -186,50 +231,6 @@ on_pipe(nng_pipe p, nng_pipe_ev what, void *arg)
 		push_locked(l, q);
 	}
 	pthread_mutex_unlock(&l->mu);
-}
-
-static void *
-rx_main(void *arg)
-{
-	struct agent_link *l = arg;
-	uint32_t bad_pipe = 0, pipe;
-	Sbx__Agent__V1__Frame *f;
-	struct qent *q;
-	nng_msg *m;
-	size_t len;
-	int rv;
-
-	for (;;) {
-		if ((rv = nng_recvmsg(l->sock, &m, 0)) != 0) {
-			if (rv == NNG_ECLOSED)
-				break;
-			agent_logx("receive: %s", nng_strerror(rv));
-			continue;
-		}
-		pipe = nng_pipe_id(nng_msg_get_pipe(m));
-		len = nng_msg_len(m);
-		rv = agent_frame_decode(nng_msg_body(m), len, &f);
-		nng_msg_free(m);
-		if (rv != 0) {
-			if (bad_pipe != pipe)
-				agent_logx("dropping a frame that does not decode "
-				    "(%zu bytes; logged once per connection)", len);
-			bad_pipe = pipe;
-			continue;
-		}
-		if ((q = calloc(1, sizeof(*q))) == NULL)
-			agent_fatalx("out of memory");
-		q->ev.kind = AGENT_EV_FRAME;
-		q->ev.pipe = pipe;
-		q->ev.frame = f;
-		q->cost = len;
-		pthread_mutex_lock(&l->mu);
-		while (l->qbytes > 0 && l->qbytes + len > RXQ_BYTES_MAX)
-			pthread_cond_wait(&l->room, &l->mu);
-		push_locked(l, q);
-		pthread_mutex_unlock(&l->mu);
-	}
-	return NULL;
 }
 
 /* ---- sending */
@@ -344,7 +345,6 @@ agent_link_open(const char *url, const char *tls_ca, struct agent_link **out)
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		agent_fatalx("out of memory");
 	pthread_mutex_init(&l->mu, NULL);
-	pthread_cond_init(&l->room, NULL);
 	if ((l->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
 		agent_log("eventfd");
 		return -1;   /* the process exits: nothing to unwind */
@@ -371,13 +371,12 @@ agent_link_open(const char *url, const char *tls_ca, struct agent_link **out)
 	}
 	if (tls && dialer_tls(l, url, tls_ca) != 0)
 		return -1;
-	if ((rv = nng_dialer_start(l->dialer, NNG_FLAG_NONBLOCK)) != 0) {
-		agent_logx("dial %s: %s", url, nng_strerror(rv));
+	if ((rv = nng_socket_get_int(l->sock, NNG_OPT_RECVFD, &l->recvfd)) != 0) {
+		agent_logx("receive fd: %s", nng_strerror(rv));
 		return -1;
 	}
-	if ((rv = pthread_create(&l->rx, NULL, rx_main, l)) != 0) {
-		errno = rv;
-		agent_log("receiver thread");
+	if ((rv = nng_dialer_start(l->dialer, NNG_FLAG_NONBLOCK)) != 0) {
+		agent_logx("dial %s: %s", url, nng_strerror(rv));
 		return -1;
 	}
 	*out = l;

@@ -1,11 +1,12 @@
 /*
  * agent_link.h — the agent's end of the nng pair1 link to sbxd: dialling
- * (nng redials by itself), connection events, a receiver thread that
- * decodes frames into a bounded queue, and sends bound to one connection.
+ * (nng redials by itself), connection events, frames decoded as the main
+ * loop takes them from nng, and sends bound to one connection.
  *
- * The main loop polls agent_link_wakefd(), then takes events with
- * agent_link_next() until it returns 0. Events keep the order nng
- * produced them in: a connection's UP, its frames, its DOWN.
+ * The main loop polls agent_link_wakefd() and agent_link_recvfd(), then
+ * takes events with agent_link_next() until it returns 0 (or as many as
+ * it wants this turn: the fds stay readable while more wait). Events keep
+ * the order nng produced them in: a connection's UP, its frames, its DOWN.
  */
 #ifndef SBX_AGENT_LINK_H
 #define SBX_AGENT_LINK_H
@@ -26,13 +27,15 @@ struct agent_link_ev {
 };
 
 /* Opens the pair1 socket, starts dialling url (ipc://, tcp://, tls+tcp://;
- * tls_ca is the CA file for tls+tcp, else NULL) and the receiver thread.
+ * tls_ca is the CA file for tls+tcp, else NULL).
  * Returns 0, or -1 after logging why; on -1 nothing is released, as the
  * caller (the worker's start) exits. */
 int agent_link_open(const char *url, const char *tls_ca, struct agent_link **out);
 
-/* Readable when agent_link_next may have something. */
+/* Readable when agent_link_next may have something: a connection event
+ * (wakefd) or a frame (recvfd, nng's own; never read or close it). */
 int agent_link_wakefd(struct agent_link *l);
+int agent_link_recvfd(struct agent_link *l);
 
 /* Takes the next event into *ev: 1, or 0 when there is none now. */
 int agent_link_next(struct agent_link *l, struct agent_link_ev *ev);

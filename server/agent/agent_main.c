@@ -1,9 +1,9 @@
 /*
  * agent_main.c — sbx-agent's command line, its --supervise mode, and the
- * main loop: one poll over the link's wake fd, the SIGCHLD self-pipe and
- * the calls' pipes, with every frame sent from this thread so the frames
- * of one call stay in order. Frames from sbxd are checked here before any
- * handler sees them.
+ * main loop: one poll over the link's fds (its events, nng's frames), the
+ * SIGCHLD self-pipe and the calls' pipes, with every frame sent from this
+ * thread so the frames of one call stay in order. Frames from sbxd are
+ * checked here before any handler sees them.
  *
  *   sbx-agent [--supervise] --url URL --session ID [--token-file FILE]
  *             [--tls-ca FILE] [--version]
@@ -26,12 +26,15 @@
 #include "agent_link.h"
 #include "agent_log.h"
 #include "agent_procs.h"
+#include "agent_watch.h"
 #include "agent_wire.h"
 
 #define AGENT_VERSION "0.1.0"
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000
 #define STABLE_MS 10000   /* a worker that lived this long resets the backoff */
+#define LINK_FDS 3        /* the poll set's first: link events, frames, SIGCHLD */
+#define EVENTS_PER_TURN 256 /* then the calls' pipes get their turn */
 
 struct opts {
 	int supervise;
@@ -44,6 +47,7 @@ struct agent {
 	size_t token_len;
 	struct agent_link *link;
 	struct agent_procs *ps;
+	struct agent_watches *ws;
 	uint32_t hello_pipe;   /* hello sent on it, welcome awaited */
 	uint32_t up_pipe;      /* welcomed: calls flow */
 	int lost;              /* a send failed: go down at the next turn */
@@ -308,6 +312,7 @@ go_down(struct agent *ag)
 	ag->up_pipe = ag->hello_pipe = 0;
 	ag->lost = 0;
 	agent_procs_link_down(ag->ps);
+	agent_watches_link_down(ag->ws);
 }
 
 static void
@@ -371,6 +376,31 @@ call_frame(struct agent *ag, const Sbx__Agent__V1__Frame *f)
 		else
 			agent_procs_run(ag->ps, f->call, f->run);
 		break;
+	case SBX__AGENT__V1__FRAME__BODY_TERM_OPEN:
+		if (agent_procs_has(ag->ps, f->call))
+			drop(ag, f, "term_open for a call that is still running");
+		else
+			agent_procs_term_open(ag->ps, f->call, f->term_open);
+		break;
+	case SBX__AGENT__V1__FRAME__BODY_TERM_RESIZE:
+		if (agent_procs_term_resize(ag->ps, f->call, f->term_resize->cols,
+		    f->term_resize->rows) != 0)
+			drop(ag, f, "resize of no live terminal, or to a bad size");
+		break;
+	case SBX__AGENT__V1__FRAME__BODY_TERM_CLOSE:
+		if (agent_procs_term_close(ag->ps, f->call) != 0)
+			drop(ag, f, "close of no live terminal");
+		break;
+	case SBX__AGENT__V1__FRAME__BODY_WATCH_START:
+		if (agent_procs_has(ag->ps, f->call) || agent_watches_has(ag->ws, f->call))
+			drop(ag, f, "watch_start for a call that is still live");
+		else
+			agent_watches_start(ag->ws, f->call, f->watch_start);
+		break;
+	case SBX__AGENT__V1__FRAME__BODY_WATCH_STOP:
+		if (agent_watches_stop(ag->ws, f->call) != 0)
+			drop(ag, f, "stop of no live watch");
+		break;
 	case SBX__AGENT__V1__FRAME__BODY_STDIN:
 		if (agent_procs_stdin(ag->ps, f->call, f->stdin) != 0)
 			drop(ag, f, "stdin for an unknown call");
@@ -424,7 +454,7 @@ link_events(struct agent *ag)
 {
 	struct agent_link_ev ev;
 
-	while (agent_link_next(ag->link, &ev)) {
+	for (int n = 0; n < EVENTS_PER_TURN && agent_link_next(ag->link, &ev); n++) {
 		switch (ev.kind) {
 		case AGENT_EV_UP:
 			if (ag->up_pipe != 0 || ag->hello_pipe != 0)
@@ -486,13 +516,14 @@ static _Noreturn void
 worker(struct agent *ag)
 {
 	struct pollfd *pfd = NULL;
-	size_t cap = 0, n;
+	size_t cap = 0, n, nw;
 	char junk[64];
-	int tmo;
+	int tmo, wtmo;
 
 	worker_setup();
 	read_token(ag);
 	ag->ps = agent_procs_new(send_frame, ag);
+	ag->ws = agent_watches_new(send_frame, ag);
 	if (agent_link_open(ag->o.url, ag->o.tls_ca, &ag->link) != 0)
 		exit(1);
 	agent_logx("pid %d dialling %s for session %s", (int)getpid(), ag->o.url,
@@ -501,24 +532,32 @@ worker(struct agent *ag)
 		if (ag->lost)
 			go_down(ag);
 		tmo = agent_procs_tick(ag->ps);
+		wtmo = agent_watches_tick(ag->ws);
+		if (wtmo >= 0 && (tmo < 0 || wtmo < tmo))
+			tmo = wtmo;
 		agent_procs_sweep(ag->ps);
-		if (cap < agent_procs_nfds(ag->ps) + 2) {
-			cap = agent_procs_nfds(ag->ps) + 64;
+		if (cap < agent_procs_nfds(ag->ps) + agent_watches_nfds(ag->ws) + LINK_FDS) {
+			cap = agent_procs_nfds(ag->ps) + agent_watches_nfds(ag->ws) + 64;
 			free(pfd);
 			if ((pfd = calloc(cap, sizeof(*pfd))) == NULL)
 				agent_fatalx("out of memory");
 		}
 		pfd[0].fd = agent_link_wakefd(ag->link);
-		pfd[1].fd = sigchld_pipe[0];
-		pfd[0].events = pfd[1].events = POLLIN;
-		pfd[0].revents = pfd[1].revents = 0;   /* poll leaves them on EINTR */
-		n = agent_procs_fill(ag->ps, pfd + 2);
-		if (poll(pfd, n + 2, tmo) < 0 && errno != EINTR) {
+		pfd[1].fd = agent_link_recvfd(ag->link);
+		pfd[2].fd = sigchld_pipe[0];
+		for (int i = 0; i < LINK_FDS; i++) {
+			pfd[i].events = POLLIN;
+			pfd[i].revents = 0;   /* poll leaves them on EINTR */
+		}
+		n = agent_procs_fill(ag->ps, pfd + LINK_FDS);
+		nw = agent_watches_fill(ag->ws, pfd + LINK_FDS + n);
+		if (poll(pfd, n + nw + LINK_FDS, tmo) < 0 && errno != EINTR) {
 			agent_log("poll");
 			continue;
 		}
-		agent_procs_io(ag->ps, pfd + 2, n);
-		if (pfd[1].revents != 0) {
+		agent_procs_io(ag->ps, pfd + LINK_FDS, n);
+		agent_watches_io(ag->ws, pfd + LINK_FDS + n, nw);
+		if (pfd[2].revents != 0) {
 			while (read(sigchld_pipe[0], junk, sizeof(junk)) > 0)
 				;
 			agent_procs_reap(ag->ps);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,6 +49,7 @@ struct call {
 	uint64_t id;
 	pid_t pid;
 	int bg;
+	int term;               /* on a pty: fd[0] its master, fd[1] a dup of it */
 	enum call_state state;
 	int fd[3];              /* stdin (write end), stdout, stderr; -1 closed */
 	uint8_t *in;            /* stdin not yet written: in[in_off, in_off+in_len) */
@@ -57,6 +59,7 @@ struct call {
 	uint64_t max_output, sent[3];
 	int truncated, timed_out, status;
 	int64_t start_ms, deadline_ms, drain_ms, end_ms;
+	int64_t started_due_ms;        /* a foreground call's started, not yet sent: when it goes */
 	struct chunk *rhead, *rtail;   /* held output, oldest first */
 	size_t rbytes;
 	uint64_t dropped;
@@ -245,6 +248,20 @@ ring_flush(struct agent_procs *ps, struct call *c)
 	return 0;
 }
 
+/* The started frame of c, deferred until now. */
+static void
+send_started(struct agent_procs *ps, struct call *c)
+{
+	Sbx__Agent__V1__Frame f = SBX__AGENT__V1__FRAME__INIT;
+	Sbx__Agent__V1__Started s = SBX__AGENT__V1__STARTED__INIT;
+
+	c->started_due_ms = 0;
+	s.pid = c->pid;
+	f.body_case = SBX__AGENT__V1__FRAME__BODY_STARTED;
+	f.started = &s;
+	(void)send_body(ps, c->id, &f);
+}
+
 /* Output read from c's stream fd: capped by max_output (the rest is
  * discarded and the call marked truncated), then sent or held. */
 static void
@@ -257,6 +274,8 @@ output(struct agent_procs *ps, struct call *c, uint32_t fd, const uint8_t *d, si
 	if (n == 0)
 		return;
 	c->sent[fd] += n;
+	if (c->started_due_ms != 0)
+		send_started(ps, c);
 	if (c->rhead == NULL && !(c->bg && ps->detached) && send_output(ps, c, fd, d, n) == 0)
 		return;
 	if (c->bg)
@@ -274,6 +293,7 @@ report_end(struct agent_procs *ps, struct call *c)
 	Sbx__Agent__V1__Exited x = SBX__AGENT__V1__EXITED__INIT;
 
 	c->state = ST_ENDED;
+	c->started_due_ms = 0;   /* exited says it started */
 	if (c->rhead != NULL || (c->bg && ps->detached))
 		return;
 	if (WIFSIGNALED(c->status)) {
@@ -292,9 +312,13 @@ report_end(struct agent_procs *ps, struct call *c)
 		c->state = ST_DONE;
 }
 
+static void kill_session(pid_t sid);
+
 static void
 end_drain(struct agent_procs *ps, struct call *c)
 {
+	if (c->term)
+		kill_session(c->pid);    /* what the terminal's leader left */
 	close_fd(c, 0);
 	close_fd(c, 1);
 	close_fd(c, 2);
@@ -350,11 +374,98 @@ agent_procs_run(struct agent_procs *ps, uint64_t id, const Sbx__Agent__V1__Run *
 	c->next = ps->head;
 	ps->head = c;
 	ps->ncalls++;
-
+	/* A foreground call's started waits STARTED_DEFER_MS: a quick
+	 * command's exited says it, one frame instead of two on the way of
+	 * every short Execute. A background call's goes at once (sbxd waits
+	 * for it to answer StartProcess). */
+	if (!c->bg) {
+		c->started_due_ms = c->start_ms + STARTED_DEFER_MS;
+		return;
+	}
 	s.pid = sp.pid;
 	f.body_case = SBX__AGENT__V1__FRAME__BODY_STARTED;
 	f.started = &s;
 	(void)send_body(ps, id, &f);
+}
+
+/* ---- terminals */
+
+void
+agent_procs_term_open(struct agent_procs *ps, uint64_t id, const Sbx__Agent__V1__TermOpen *t)
+{
+	Sbx__Agent__V1__Frame f = SBX__AGENT__V1__FRAME__INIT;
+	Sbx__Agent__V1__Started s = SBX__AGENT__V1__STARTED__INIT;
+	Sbx__Agent__V1__Run none = SBX__AGENT__V1__RUN__INIT;
+	struct agent_spawned sp;
+	struct call *c;
+	char msg[512];
+	int rv;
+
+	if (ps->ncalls >= AGENT_CALLS_MAX) {
+		send_failed(ps, id, EAGAIN, "too many commands running in this sandbox");
+		return;
+	}
+	if (t->cols < 1 || t->cols > AGENT_TERM_COLS_MAX || t->rows < 1 ||
+	    t->rows > AGENT_TERM_ROWS_MAX) {
+		send_failed(ps, id, EINVAL, "terminal size out of range");
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		send_failed(ps, id, ENOMEM, "out of memory");
+		return;
+	}
+	c->start_ms = now_ms();
+	if ((rv = agent_spawn_pty(t->run != NULL ? t->run : &none, t->cols, t->rows, &sp,
+	    msg, sizeof(msg))) != 0) {
+		free(c);
+		send_failed(ps, id, rv, msg);
+		return;
+	}
+	c->id = id;
+	c->pid = sp.pid;
+	c->term = 1;
+	c->fd[0] = sp.in;
+	c->fd[2] = -1;
+	if ((c->fd[1] = fcntl(sp.in, F_DUPFD_CLOEXEC, 3)) < 0) {
+		kill_session(sp.pid);
+		close(sp.in);
+		free(c);
+		send_failed(ps, id, errno, "dup of the pty");
+		return;
+	}
+	c->next = ps->head;
+	ps->head = c;
+	ps->ncalls++;
+	s.pid = sp.pid;
+	f.body_case = SBX__AGENT__V1__FRAME__BODY_STARTED;
+	f.started = &s;
+	(void)send_body(ps, id, &f);
+}
+
+int
+agent_procs_term_resize(struct agent_procs *ps, uint64_t id, uint32_t cols, uint32_t rows)
+{
+	struct call *c = find(ps, id);
+	struct winsize ws = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
+
+	if (c == NULL || !c->term)
+		return -1;
+	if (cols < 1 || cols > AGENT_TERM_COLS_MAX || rows < 1 || rows > AGENT_TERM_ROWS_MAX)
+		return -1;
+	if (c->fd[1] >= 0 && ioctl(c->fd[1], TIOCSWINSZ, &ws) != 0)
+		agent_log("call %llu: TIOCSWINSZ", (unsigned long long)id);
+	return 0;
+}
+
+int
+agent_procs_term_close(struct agent_procs *ps, uint64_t id)
+{
+	struct call *c = find(ps, id);
+
+	if (c == NULL || !c->term)
+		return -1;
+	kill_session(c->pid);
+	return 0;
 }
 
 /* ---- stdin */
@@ -392,7 +503,7 @@ agent_procs_stdin(struct agent_procs *ps, uint64_t id, const Sbx__Agent__V1__Std
 		memcpy(c->in + c->in_len, in->data.data, n);
 		c->in_len += n;
 	}
-	if (in->close) {
+	if (in->close && !c->term) {
 		c->in_close = 1;
 		if (c->in_len == 0)
 			close_fd(c, 0);
@@ -447,6 +558,94 @@ proc_pgrp(const char *pid)
 	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 1, " %*c %*d %d", &pgrp) != 1)
 		return -1;
 	return pgrp;
+}
+
+/* The session and process group of /proc/<pid>; -1 if unknown or a
+ * zombie (gone but for its reaping). */
+static pid_t
+proc_session(const char *pid, pid_t *pgrp)
+{
+	char path[300], buf[512], *p, state;
+	int fd, sid, pg;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 1, " %c %*d %d %d", &state, &pg, &sid) != 3 || state == 'Z')
+		return -1;
+	*pgrp = pg;
+	return sid;
+}
+
+/* SIGKILLs every process of session sid found in /proc, each through its
+ * whole process group first (one kill(2) per group reaches every member,
+ * including those forking meanwhile — a fork bomb's members share a
+ * group, so the first kill ends most of them and the rest of the scan
+ * runs without them hogging the CPU). How many were found; -1 when /proc
+ * cannot be read. */
+#define KILL_GROUPS 64
+static int
+kill_members(pid_t sid)
+{
+	pid_t groups[KILL_GROUPS], pg = 0;
+	struct dirent *de;
+	int found = 0, ng = 0, i;
+	DIR *d;
+
+	if ((d = opendir("/proc")) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
+		    proc_session(de->d_name, &pg) != sid)
+			continue;
+		found++;
+		for (i = 0; i < ng && groups[i] != pg; i++)
+			;
+		if (i == ng && pg > 1) {
+			(void)kill(-pg, SIGKILL);
+			if (ng < KILL_GROUPS)
+				groups[ng++] = pg;
+		}
+		(void)kill(atoi(de->d_name), SIGKILL);
+	}
+	closedir(d);
+	return found;
+}
+
+/* Kills every process of session sid (a terminal's: its shell's jobs run
+ * in process groups of their own), scanning /proc until EMPTY_SCANS scans
+ * in a row find none, at most KILL_ROUNDS times: a member that made a
+ * group of its own between a scan and its kills is found by the next
+ * scan, and a fork bomb's short-lived members starve the agent of CPU so
+ * that one slow scan may find every member it listed already gone. */
+#define KILL_ROUNDS 64
+#define EMPTY_SCANS 3
+static void
+kill_session(pid_t sid)
+{
+	int empty = 0, found;
+
+	if (sid <= 1)
+		return;
+	(void)kill(-sid, SIGKILL);
+	for (int round = 0; round < KILL_ROUNDS; round++) {
+		if ((found = kill_members(sid)) < 0)
+			return;
+		empty = found == 0 ? empty + 1 : 0;
+		if (empty >= EMPTY_SCANS)
+			return;
+		/* what was killed needs a moment to die */
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+	agent_logx("session %d: processes still there after %d rounds of kills",
+	    (int)sid, KILL_ROUNDS);
 }
 
 int
@@ -541,6 +740,12 @@ read_stream(struct agent_procs *ps, struct call *c, int i)
 			end_drain(ps, c);
 		return;
 	}
+	/* a pty hands out a few KiB per read: gather what is there into one
+	 * piece (each piece is a log event at sbxd, sealed and published) */
+	for (ssize_t m = 1; c->term && m > 0 && (size_t)n < sizeof(ps->buf); ) {
+		if ((m = read(c->fd[i], ps->buf + n, sizeof(ps->buf) - (size_t)n)) > 0)
+			n += m;
+	}
 	output(ps, c, (uint32_t)i, ps->buf, (size_t)n);
 }
 
@@ -608,6 +813,12 @@ agent_procs_tick(struct agent_procs *ps)
 
 	for (struct call *c = ps->head; c != NULL; c = c->next) {
 		d = -1;
+		if (c->started_due_ms != 0 && (c->state == ST_RUNNING || c->state == ST_DRAINING)) {
+			if (now >= c->started_due_ms)
+				send_started(ps, c);
+			else
+				next = next < 0 || c->started_due_ms < next ? c->started_due_ms : next;
+		}
 		if (c->state == ST_RUNNING && c->deadline_ms > 0) {
 			if (now >= c->deadline_ms) {
 				(void)kill(-c->pid, SIGKILL);
@@ -637,6 +848,8 @@ agent_procs_link_down(struct agent_procs *ps)
 			continue;
 		if (c->state == ST_RUNNING || c->state == ST_DRAINING)
 			(void)kill(-c->pid, SIGKILL);
+		if (c->term)
+			kill_session(c->pid);
 		close_fd(c, 0);
 		close_fd(c, 1);
 		close_fd(c, 2);

@@ -22,6 +22,7 @@
 #define AGENT_STDIN_PENDING_MAX (1024 * 1024) /* unwritten stdin per call */
 #define AGENT_CALLS_MAX 1024                 /* calls at once */
 #define AGENT_DRAIN_MS 100                   /* pipes kept open after the leader exits */
+#define STARTED_DEFER_MS 10                  /* a foreground call's started frame waits this long */
 
 typedef int (*agent_send_fn)(void *arg, const Sbx__Agent__V1__Frame *f);
 
@@ -34,6 +35,17 @@ int agent_procs_has(struct agent_procs *ps, uint64_t call);
 
 /* Starts r as call (which must not be live): answers started or failed. */
 void agent_procs_run(struct agent_procs *ps, uint64_t call, const Sbx__Agent__V1__Run *r);
+
+/* Starts t as terminal call (which must not be live): answers started or
+ * failed. Its stdin frames are keystrokes, its output comes as fd 1. */
+void agent_procs_term_open(struct agent_procs *ps, uint64_t call,
+    const Sbx__Agent__V1__TermOpen *t);
+/* Sets a terminal call's size; -1 when call is no live terminal or the
+ * size is out of range (nothing is answered). */
+int agent_procs_term_resize(struct agent_procs *ps, uint64_t call, uint32_t cols, uint32_t rows);
+/* Kills every process of a terminal call's session; its exited follows
+ * once the leader is reaped. -1 when call is no live terminal. */
+int agent_procs_term_close(struct agent_procs *ps, uint64_t call);
 
 /* Queues stdin for call. -1 when call is not live (nothing is answered). */
 int agent_procs_stdin(struct agent_procs *ps, uint64_t call, const Sbx__Agent__V1__Stdin *in);

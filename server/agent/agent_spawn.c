@@ -1,16 +1,28 @@
 /*
- * agent_spawn.c — fork and exec for agent_procs.c. Everything the child
- * needs (argv, envp, the PATH search's shell fallback) is built before the
- * fork: the agent has threads, so between fork and exec the child calls
- * only async-signal-safe functions. A cwd that cannot be entered travels
- * back through a close-on-exec pipe, the classic pattern; an exec failure
- * is reported by the child on its own stderr.
+ * agent_spawn.c — starting processes for agent_procs.c. Everything the
+ * child needs (argv, envp, the PATH search's shell fallback) is built
+ * before it exists: the agent has threads, so until exec the child calls
+ * only async-signal-safe functions. A command's child shares the agent's
+ * memory until it execs (clone with CLONE_VM | CLONE_VFORK, as
+ * posix_spawn does: no page tables copied, no copy-on-write faults on
+ * either side; the calling thread sleeps until the child has exec'd or
+ * died), so a cwd that cannot be entered comes back in a variable the
+ * parent reads when it wakes. All signals are blocked around the clone so
+ * that no agent handler runs on the child's stack. A terminal's child is
+ * forked (it is rare) and reports through a close-on-exec pipe, the
+ * classic pattern. An exec failure is reported by the child on its own
+ * stderr.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +46,7 @@ struct plan {
 	const char *path;
 	const char *cwd; /* NULL: stay */
 	char *pool;      /* the strings */
+	int close_hi;    /* without close_range(2): the child closes fds up to this */
 };
 
 static void
@@ -193,18 +206,63 @@ next:
 	return eacces ? EACCES : ENOENT;
 }
 
+#define CLOSE_MARGIN 256         /* fds other threads may open after the scan */
+
+/* The highest descriptor a child must close itself, looked up before the
+ * fork, when the kernel lacks close_range(2): gVisor (runsc 2022-12) has
+ * none, and closing 65536 descriptors one by one took ~2.7 s per command
+ * there (ptrace platform). The agent's own descriptors are close-on-exec
+ * anyway; the margin covers ones another thread opens after the scan. */
+static int
+close_bound(void)
+{
+	static int have = -1;    /* close_range(2) works: 1, not: 0 */
+	struct dirent *de;
+	DIR *d;
+	int hi = 0;
+
+	if (have < 0)            /* closes nothing: no fd is that high */
+		have = syscall(SYS_close_range, ~0U, ~0U, 0) == 0;
+	if (have || (d = opendir("/proc/self/fd")) == NULL)
+		return 65535;
+	while ((de = readdir(d)) != NULL)
+		if (atoi(de->d_name) > hi)
+			hi = atoi(de->d_name);
+	closedir(d);
+	return hi + CLOSE_MARGIN;
+}
+
 static void
-close_from(int lo)
+close_from(int lo, int hi)
 {
 	if (syscall(SYS_close_range, (unsigned)lo, ~0U, 0) == 0)
 		return;
-	for (int fd = lo; fd < 65536; fd++)
+	for (int fd = lo; fd <= hi; fd++)
 		(void)close(fd);
 }
 
-/* In the forked child: only async-signal-safe calls. */
+/* Where a child says why it could not start: ep >= 0 is a close-on-exec
+ * pipe (a forked child), else *shared (a child sharing the agent's memory,
+ * read by the parent once the child exec'd or died). */
+struct report {
+	int ep;
+	volatile int *shared;
+};
+
+static void
+report(const struct report *rp, int e)
+{
+	if (rp->ep >= 0)
+		(void)!write(rp->ep, &e, sizeof(e));
+	else
+		*rp->shared = e;
+}
+
+/* In the child: only async-signal-safe calls. A terminal's child
+ * (tty >= 0: the pty's slave, also in, out and err) leads a new session
+ * whose controlling terminal it is; any other leads a process group. */
 static _Noreturn void
-child(const struct plan *p, int in, int out, int err, int ep)
+child(const struct plan *p, int in, int out, int err, struct report rp, int tty)
 {
 	struct sigaction sa;
 	sigset_t none;
@@ -216,18 +274,26 @@ child(const struct plan *p, int in, int out, int err, int ep)
 		(void)sigaction(s, &sa, NULL);   /* fails harmlessly for KILL, STOP */
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
-	(void)setpgid(0, 0);
+	if (tty < 0)
+		(void)setpgid(0, 0);
+	else if (setsid() < 0 || ioctl(tty, TIOCSCTTY, 0) < 0) {
+		report(&rp, errno);
+		_exit(126);
+	}
 	/* a command dies with the agent that holds its pipes: nobody would
 	 * read its output or know its end (sbxd reports it killed) */
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
 		_exit(126);
-	if (ep != 3 && dup3(ep, 3, O_CLOEXEC) < 0)
-		_exit(126);
-	close_from(4);
+	if (rp.ep >= 0) {
+		if (rp.ep != 3 && dup3(rp.ep, 3, O_CLOEXEC) < 0)
+			_exit(126);
+		rp.ep = 3;
+		close_from(4, p->close_hi);
+	} else
+		close_from(3, p->close_hi);
 	if (p->cwd != NULL && chdir(p->cwd) != 0) {
-		e = errno;
-		(void)!write(3, &e, sizeof(e));
+		report(&rp, errno);
 		_exit(126);
 	}
 	e = exec_search(p);
@@ -237,6 +303,51 @@ child(const struct plan *p, int in, int out, int err, int ep)
 	child_write(strerrordesc_np(e) != NULL ? strerrordesc_np(e) : "exec failed");
 	child_write("\n");
 	_exit(e == ENOENT ? 127 : 126);
+}
+
+/* What a command's child gets from clone. */
+struct clone_arg {
+	const struct plan *p;
+	int in, out, err;
+	volatile int *shared;
+};
+
+static int
+clone_child(void *arg)
+{
+	const struct clone_arg *a = arg;
+
+	child(a->p, a->in, a->out, a->err, (struct report){ .ep = -1, .shared = a->shared }, -1);
+}
+
+#define CHILD_STACK (64 * 1024)   /* exec_search's PATH_MAX buffer and a margin */
+
+/* Starts p's child on in/out/err sharing this process's memory until it
+ * execs; returns its pid (-1 and errno when clone failed), *cwd_err the
+ * errno of a chdir that failed (the child is dead then, not reaped). */
+static pid_t
+spawn_vfork(const struct plan *p, int in, int out, int err, int *cwd_err)
+{
+	volatile int shared = 0;
+	struct clone_arg a = { .p = p, .in = in, .out = out, .err = err, .shared = &shared };
+	sigset_t all, old;
+	char *stack = malloc(CHILD_STACK);
+	pid_t pid;
+	int e;
+
+	if (stack == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = clone(clone_child, stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+	e = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	free(stack);
+	*cwd_err = shared;
+	errno = e;
+	return pid;
 }
 
 /* ---- the parent */
@@ -270,29 +381,26 @@ agent_spawn(const Sbx__Agent__V1__Run *r, struct agent_spawned *sp,
     char *msg, size_t msgcap)
 {
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
-	int ep[2] = { -1, -1 }, rv, st;
+	int rv, st;
 	struct plan p;
 	pid_t pid;
 
 	if ((rv = plan_init(&p, r, msg, msgcap)) != 0)
 		return rv;
 	if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
-	    pipe2(err, O_CLOEXEC) != 0 || pipe2(ep, O_CLOEXEC) != 0) {
+	    pipe2(err, O_CLOEXEC) != 0) {
 		rv = errno;
 		snprintf(msg, msgcap, "pipe: %s", strerror(rv));
 		goto out;
 	}
-	if ((pid = fork()) < 0) {
+	p.close_hi = close_bound();
+	/* the child has set its own process group before this returns */
+	if ((pid = spawn_vfork(&p, in[0], out[1], err[1], &rv)) < 0) {
 		rv = errno;
-		snprintf(msg, msgcap, "fork: %s", strerror(rv));
+		snprintf(msg, msgcap, "clone: %s", strerror(rv));
 		goto out;
 	}
-	if (pid == 0)
-		child(&p, in[0], out[1], err[1], ep[1]);
-	(void)setpgid(pid, pid);   /* the child does it too; whoever is first */
-	close(ep[1]);
-	ep[1] = -1;
-	if ((rv = child_report(ep[0])) != 0) {
+	if (rv != 0) {
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
 		snprintf(msg, msgcap, "cannot enter %s: %s", p.cwd, strerror(rv));
@@ -311,6 +419,122 @@ out:
 	close_pair(in);
 	close_pair(out);
 	close_pair(err);
+	plan_fini(&p);
+	return rv;
+}
+
+/* ---- terminals */
+
+/* The login shell of the agent's user from /etc/passwd (fgetpwent: a
+ * static binary has no NSS), when it is executable; else /bin/sh. */
+static void
+login_shell(char *out, size_t cap)
+{
+	struct passwd *pw;
+	FILE *f;
+
+	snprintf(out, cap, "/bin/sh");
+	if ((f = fopen("/etc/passwd", "re")) == NULL)
+		return;
+	while ((pw = fgetpwent(f)) != NULL)
+		if (pw->pw_uid == getuid()) {
+			if (pw->pw_shell != NULL && pw->pw_shell[0] == '/' &&
+			    access(pw->pw_shell, X_OK) == 0)
+				snprintf(out, cap, "%s", pw->pw_shell);
+			break;
+		}
+	fclose(f);
+}
+
+/* A new pty: *master (non-blocking, close-on-exec) and *slave, sized. */
+static int
+open_pty(uint32_t cols, uint32_t rows, int *master, int *slave, char *msg, size_t msgcap)
+{
+	struct winsize ws = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
+	char name[128];
+	int m, sl, rv;
+
+	*master = *slave = -1;
+	if ((m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+		rv = errno;
+		snprintf(msg, msgcap, "posix_openpt: %s", strerror(rv));
+		return rv;
+	}
+	if (grantpt(m) != 0 || unlockpt(m) != 0 || ptsname_r(m, name, sizeof(name)) != 0 ||
+	    (sl = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+		rv = errno;
+		snprintf(msg, msgcap, "opening the pty's terminal: %s", strerror(rv));
+		close(m);
+		return rv;
+	}
+	if (ioctl(m, TIOCSWINSZ, &ws) != 0 || fcntl(m, F_SETFL, O_NONBLOCK) != 0) {
+		rv = errno;
+		snprintf(msg, msgcap, "setting up the pty: %s", strerror(rv));
+		close(m);
+		close(sl);
+		return rv;
+	}
+	*master = m;
+	*slave = sl;
+	return 0;
+}
+
+int
+agent_spawn_pty(const Sbx__Agent__V1__Run *r, uint32_t cols, uint32_t rows,
+    struct agent_spawned *sp, char *msg, size_t msgcap)
+{
+	Sbx__Agent__V1__Run shell = *r;
+	ProtobufCBinaryData argv[2];
+	char sh[256];
+	int ep[2] = { -1, -1 }, master = -1, slave = -1, rv, st;
+	struct plan p;
+	pid_t pid;
+
+	if (r->n_argv == 0) {
+		login_shell(sh, sizeof(sh));
+		argv[0] = (ProtobufCBinaryData){ strlen(sh), (uint8_t *)sh };
+		argv[1] = (ProtobufCBinaryData){ 2, (uint8_t *)"-l" };
+		shell.argv = argv;
+		shell.n_argv = 2;
+	}
+	if ((rv = plan_init(&p, &shell, msg, msgcap)) != 0)
+		return rv;
+	if ((rv = open_pty(cols, rows, &master, &slave, msg, msgcap)) != 0)
+		goto out;
+	if (pipe2(ep, O_CLOEXEC) != 0) {
+		rv = errno;
+		snprintf(msg, msgcap, "pipe: %s", strerror(rv));
+		goto out;
+	}
+	if ((pid = fork()) < 0) {
+		rv = errno;
+		snprintf(msg, msgcap, "fork: %s", strerror(rv));
+		goto out;
+	}
+	if (pid == 0)
+		child(&p, slave, slave, slave, (struct report){ .ep = ep[1] }, slave);
+	close(ep[1]);
+	ep[1] = -1;
+	close(slave);
+	slave = -1;
+	if ((rv = child_report(ep[0])) != 0) {
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		snprintf(msg, msgcap, "starting the terminal%s%s: %s", p.cwd ? " in " : "",
+		    p.cwd ? p.cwd : "", strerror(rv));
+		goto out;
+	}
+	sp->pid = pid;
+	sp->in = master;
+	sp->out = -1;
+	sp->err = -1;
+	master = -1;
+	rv = 0;
+out:
+	if (master >= 0)
+		close(master);
+	if (slave >= 0)
+		close(slave);
 	close_pair(ep);
 	plan_fini(&p);
 	return rv;

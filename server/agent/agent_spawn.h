@@ -7,6 +7,7 @@
 #define SBX_AGENT_SPAWN_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "sbx/agent/v1/agent.pb-c.h"
@@ -25,5 +26,13 @@ struct agent_spawned {
  * for Failed.message in msg; nothing is left open or running then. */
 int agent_spawn(const Sbx__Agent__V1__Run *r, struct agent_spawned *sp,
     char *msg, size_t msgcap);
+
+/* Starts r's argv/env/cwd (the login shell when argv is empty) on a new
+ * pty of cols x rows, as the leader of a new session whose controlling
+ * terminal it is. On 0, sp->in is the pty's master (read and write,
+ * non-blocking, close-on-exec) and sp->out, sp->err are -1; errors as
+ * agent_spawn's. */
+int agent_spawn_pty(const Sbx__Agent__V1__Run *r, uint32_t cols, uint32_t rows,
+    struct agent_spawned *sp, char *msg, size_t msgcap);
 
 #endif

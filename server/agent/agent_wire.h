@@ -21,6 +21,10 @@
 /* Hello.token is at most this long. */
 #define AGENT_TOKEN_MAX 128
 
+/* A terminal's size (TermOpen, TermResize): 1..these. */
+#define AGENT_TERM_COLS_MAX 1000
+#define AGENT_TERM_ROWS_MAX 500
+
 _Static_assert(AGENT_FILE_MAX + 4096 <= AGENT_FRAME_MAX,
     "a full read_file reply fits in one frame");
 _Static_assert(AGENT_CHUNK_MAX < AGENT_FRAME_MAX, "a chunk fits in a frame");

@@ -777,3 +777,42 @@ sbxi_strdup(const char *s, int *bad)
 		*bad = 1;
 	return d;
 }
+
+/* See libsbx_int.h. */
+sbx_err
+sbxi_env_to_wire(sbx_client *c, const char *const *env, size_t n,
+    Sbx__V1__EnvVar ***out)
+{
+	Sbx__V1__EnvVar *cells, **ptrs;
+	const char *eq;
+
+	*out = NULL;
+	if (n == 0)
+		return SBX_OK;
+	if (env == NULL)
+		return sbxi_fail(c, SBX_INVALID_ARGUMENT, "n_env is %zu but env is NULL", n);
+	if ((ptrs = calloc(n, sizeof(*ptrs) + sizeof(*cells))) == NULL)
+		return sbxi_oom(c);
+	cells = (Sbx__V1__EnvVar *)(ptrs + n);
+	*out = ptrs;
+	for (size_t i = 0; i < n; i++) {
+		sbx__v1__env_var__init(&cells[i]);
+		ptrs[i] = &cells[i];
+		if (env[i] == NULL || (eq = strchr(env[i], '=')) == NULL || eq == env[i])
+			return sbxi_fail(c, SBX_INVALID_ARGUMENT, "env entry %zu \"%s\" "
+			    "is not NAME=value", i, env[i] ? env[i] : "(null)");
+		if ((cells[i].name = strndup(env[i], (size_t)(eq - env[i]))) == NULL)
+			return sbxi_oom(c);
+		cells[i].value = (char *)eq + 1;
+	}
+	return SBX_OK;
+}
+
+void
+sbxi_env_free(Sbx__V1__EnvVar **env, size_t n)
+{
+	for (size_t i = 0; env != NULL && i < n; i++)
+		if (env[i]->name != protobuf_c_empty_string)
+			free(env[i]->name);
+	free(env);
+}

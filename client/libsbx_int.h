@@ -57,6 +57,13 @@ sbx_err sbxi_bytes_dup(sbx_client *c, const ProtobufCBinaryData *src,
  * SBX_TIMEOUT_NONE. */
 int sbxi_timeout_ms(const sbx_client *c);
 
+/* libsbx_session.c's conversions, for libsbx_snapshot.c: a wire session
+ * into *d (sbx_session_fini it), and wire labels pointing into l's
+ * strings (free the result only). */
+sbx_err sbxi_session_from_wire(sbx_client *c, sbx_session *d, const Sbx__V1__Session *s);
+sbx_err sbxi_labels_to_wire(sbx_client *c, const sbx_label *l, size_t n,
+    Sbx__V1__Label ***out);
+
 /* The URL c dials (static while c is open). */
 const char *sbxi_endpoint(const sbx_client *c);
 
@@ -76,5 +83,11 @@ sbx_err sbxi_call(sbx_client *c, const char *method, int timeout_ms,
 #define CALL(c, method, timeout, req, type, out) \
 	sbxi_call((c), (method), (timeout), &(req)->base, &type##__descriptor, \
 	    (ProtobufCMessage **)(out))
+
+/* Splits "NAME=value" entries into wire EnvVars (Execute, StartProcess,
+ * OpenTerminal); the names are copies: free with sbxi_env_free. */
+sbx_err sbxi_env_to_wire(sbx_client *c, const char *const *env, size_t n,
+    Sbx__V1__EnvVar ***out);
+void sbxi_env_free(Sbx__V1__EnvVar **env, size_t n);
 
 #endif

@@ -12,9 +12,12 @@
  * skipped; a newer one means events were missed (PUB dropped them for a
  * slow subscriber, the connection came late, the queue was full), and the
  * worker reads them from the window with ReadLogs first. Once a second it
- * also reads the window: that delivers a missed last event, notices a
- * restarted sbxd (after_seq in the future: seqs begin again at 1) and
- * renews the subscription's lease. Events that left the window are
+ * also reads the window: that delivers a missed last event and renews the
+ * subscription's lease. A restarted sbxd numbers its events from 1 again
+ * under a larger epoch (LogEvent.epoch, ReadLogsResponse.epoch): an event
+ * or window of a larger epoch starts the count again at 1, one of a
+ * smaller epoch (sent before the restart) is dropped; a ReadLogs refusing
+ * after_seq as in the future means the same when no epoch told first. Events that left the window are
  * counted in the next delivered event's `lost`.
  *
  * The socket is opened and dialed before the threads start and closed
@@ -67,6 +70,8 @@ struct sbx_logs_sub {
 	sbx_err failed;              /* ended the subscription */
 	char failed_msg[256];
 	uint64_t expected;           /* seq to deliver next (worker only) */
+	uint64_t epoch;              /* the sbxd run expected counts in; 0 unknown (worker) */
+	uint64_t backlog_end;        /* last seq that existed at subscribe time */
 	uint64_t next_seq_pub, lost, refetched;   /* stats copies */
 	uint8_t *scratch;            /* callback form: the data with its NUL */
 	size_t scratch_cap;
@@ -224,10 +229,33 @@ fail(sbx_logs_sub *s, sbx_err rv)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* Follows epoch, the sbxd run an event or window comes from: 1 when it
+ * differs from the run expected counts in and is later, or comes from a
+ * window (ReadLogs answers from the sbxd running now, even if a clock went
+ * back): the count starts again at 1. -1 for a published event of an
+ * earlier run (sent before the restart: drop it); 0 when it is the same
+ * or unknown. */
+static int
+follow_epoch(sbx_logs_sub *s, uint64_t epoch, int from_window)
+{
+	if (epoch == 0 || epoch == s->epoch)
+		return 0;
+	if (s->epoch == 0) {
+		s->epoch = epoch;
+		return 0;
+	}
+	if (epoch < s->epoch && !from_window)
+		return -1;
+	s->epoch = epoch;
+	s->expected = 1;
+	return 1;
+}
+
 /* Reads the window after expected - 1 and delivers, until expected passes
- * upto or the window has nothing more. A restarted sbxd (after_seq in the
- * future) starts the count again at 1. Transport failures are left for
- * the next poll; refusals (credentials, an ended session) end it. */
+ * upto or the window has nothing more. A restarted sbxd (a later epoch,
+ * or after_seq in the future) starts the count again at 1. Transport
+ * failures are left for the next poll; refusals (credentials, an ended
+ * session) end it. */
 static void
 fill(sbx_logs_sub *s, uint64_t upto, int counting)
 {
@@ -245,6 +273,10 @@ fill(sbx_logs_sub *s, uint64_t upto, int counting)
 			fail(s, rv);
 		if (rv != SBX_OK)
 			return;
+		if (follow_epoch(s, r->epoch, 1) != 0) {   /* sbxd restarted */
+			protobuf_c_message_free_unpacked(&r->base, NULL);
+			continue;
+		}
 		for (size_t i = 0; i < r->n_events; i++) {
 			const Sbx__V1__LogEvent *le = r->events[i];
 
@@ -320,6 +352,10 @@ handle(sbx_logs_sub *s, nng_msg *m)
 	nng_msg_free(m);
 	if (le == NULL)
 		return;
+	if (follow_epoch(s, le->epoch, 0) < 0) {
+		sbx__v1__log_event__free_unpacked(le, NULL);
+		return;
+	}
 	if (le->seq > s->expected)
 		fill(s, le->seq - 1, 1);
 	if (le->seq == s->expected && !stopping(s))
@@ -344,7 +380,9 @@ worker_main(void *arg)
 	struct timespec until;
 	nng_msg *m;
 
-	fill(s, UINT64_MAX, 0);
+	/* The backlog asked for (events before the subscription); what
+	 * follows comes live, and a gap in it is refetched and counted. */
+	fill(s, s->backlog_end, 0);
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
 		clock_gettime(CLOCK_MONOTONIC, &until);
@@ -566,6 +604,8 @@ sbx_logs_subscribe_opts(sbx_client *c, const char *session_id, const sbx_logs_op
 		goto out;
 	}
 	s->expected = o->after_seq == SBX_LOGS_NOW ? r->next_seq : o->after_seq + 1;
+	s->epoch = r->epoch;
+	s->backlog_end = r->next_seq > 0 ? r->next_seq - 1 : 0;
 	s->next_seq_pub = s->expected;
 	dial_url(c, r->endpoint, url, sizeof(url));
 	if ((rv = open_socket(s, url, queue)) != SBX_OK || (rv = start_threads(s)) != SBX_OK)

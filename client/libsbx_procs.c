@@ -51,45 +51,6 @@ process_from_wire(sbx_client *c, const Sbx__V1__ProcessInfo *m, sbx_process *out
 	return SBX_OK;
 }
 
-/* Splits "NAME=value" entries into wire EnvVars (as sbx_exec does); the
- * names are copies: free with env_free. */
-static sbx_err
-env_to_wire(sbx_client *c, const char *const *env, size_t n,
-    Sbx__V1__EnvVar ***out)
-{
-	Sbx__V1__EnvVar *cells, **ptrs;
-	const char *eq;
-
-	*out = NULL;
-	if (n == 0)
-		return SBX_OK;
-	if (env == NULL)
-		return sbxi_fail(c, SBX_INVALID_ARGUMENT, "n_env is %zu but env is NULL", n);
-	if ((ptrs = calloc(n, sizeof(*ptrs) + sizeof(*cells))) == NULL)
-		return sbxi_oom(c);
-	cells = (Sbx__V1__EnvVar *)(ptrs + n);
-	*out = ptrs;
-	for (size_t i = 0; i < n; i++) {
-		sbx__v1__env_var__init(&cells[i]);
-		ptrs[i] = &cells[i];
-		if (env[i] == NULL || (eq = strchr(env[i], '=')) == NULL || eq == env[i])
-			return sbxi_fail(c, SBX_INVALID_ARGUMENT, "env entry %zu \"%s\" "
-			    "is not NAME=value", i, env[i] ? env[i] : "(null)");
-		if ((cells[i].name = strndup(env[i], (size_t)(eq - env[i]))) == NULL)
-			return sbxi_oom(c);
-		cells[i].value = (char *)eq + 1;
-	}
-	return SBX_OK;
-}
-
-static void
-env_free(Sbx__V1__EnvVar **env, size_t n)
-{
-	for (size_t i = 0; env != NULL && i < n; i++)
-		if (env[i]->name != protobuf_c_empty_string)
-			free(env[i]->name);
-	free(env);
-}
 
 /* The checks every call on one process starts with. */
 static sbx_err
@@ -126,10 +87,10 @@ sbx_process_start(sbx_client *c, const char *session_id,
 	req.argv = (char **)opts->argv;
 	req.cwd = (char *)(opts->cwd ? opts->cwd : "");
 	req.n_env = opts->n_env;
-	if ((rv = env_to_wire(c, opts->env, opts->n_env, &req.env)) == SBX_OK)
+	if ((rv = sbxi_env_to_wire(c, opts->env, opts->n_env, &req.env)) == SBX_OK)
 		rv = CALL(c, SVC_SANDBOX "StartProcess", 0, &req,
 		    sbx__v1__start_process_response, &resp);
-	env_free(req.env, opts->n_env);
+	sbxi_env_free(req.env, opts->n_env);
 	if (rv == SBX_OK)
 		rv = process_from_wire(c, resp->process, out);
 	if (resp != NULL)

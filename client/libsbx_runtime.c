@@ -28,6 +28,7 @@ sbx_runtime_fini(sbx_runtime *r)
 	}
 	free(r->env);
 	free(r->network_mode);
+	free(r->isolation);
 	free(r->build_command);
 	memset(r, 0, sizeof(*r));
 }
@@ -69,6 +70,7 @@ runtime_from_wire(sbx_client *c, sbx_runtime *d, const Sbx__V1__Runtime *s)
 	d->description = sbxi_strdup(s->description, &bad);
 	d->work_dir = sbxi_strdup(s->work_dir, &bad);
 	d->network_mode = sbxi_strdup(s->network_mode, &bad);
+	d->isolation = sbxi_strdup(s->isolation, &bad);
 	d->build_command = sbxi_strdup(s->build_command, &bad);
 	d->ready = s->ready != 0;
 	sbxi_limits_from_wire(&d->default_limits, s->default_limits);

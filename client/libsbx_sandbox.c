@@ -25,46 +25,6 @@ sbx_exec_result_fini(sbx_exec_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Splits "NAME=value" entries into wire EnvVars. The names are copies;
- * free with env_free. */
-static sbx_err
-env_to_wire(sbx_client *c, const sbx_exec_opts *o, Sbx__V1__EnvVar ***out)
-{
-	Sbx__V1__EnvVar *cells, **ptrs;
-	const char *eq;
-
-	*out = NULL;
-	if (o->n_env == 0)
-		return SBX_OK;
-	if (o->env == NULL)
-		return sbxi_fail(c, SBX_INVALID_ARGUMENT,
-		    "n_env is %zu but env is NULL", o->n_env);
-	if ((ptrs = calloc(o->n_env, sizeof(*ptrs) + sizeof(*cells))) == NULL)
-		return sbxi_oom(c);
-	cells = (Sbx__V1__EnvVar *)(ptrs + o->n_env);
-	*out = ptrs;
-	for (size_t i = 0; i < o->n_env; i++) {
-		sbx__v1__env_var__init(&cells[i]);
-		ptrs[i] = &cells[i];
-		if (o->env[i] == NULL || (eq = strchr(o->env[i], '=')) == NULL ||
-		    eq == o->env[i])
-			return sbxi_fail(c, SBX_INVALID_ARGUMENT, "env entry %zu \"%s\" "
-			    "is not NAME=value", i, o->env[i] ? o->env[i] : "(null)");
-		if ((cells[i].name = strndup(o->env[i], (size_t)(eq - o->env[i]))) == NULL)
-			return sbxi_oom(c);
-		cells[i].value = (char *)eq + 1;
-	}
-	return SBX_OK;
-}
-
-static void
-env_free(Sbx__V1__EnvVar **env, size_t n)
-{
-	for (size_t i = 0; env != NULL && i < n; i++)
-		if (env[i]->name != protobuf_c_empty_string)
-			free(env[i]->name);
-	free(env);
-}
 
 /* The call's timeout: the caller's, or the client's stretched to outlast
  * the command. */
@@ -129,10 +89,10 @@ sbx_exec(sbx_client *c, const char *session_id, const sbx_exec_opts *opts,
 	req.stdin.data = (uint8_t *)opts->stdin_data;
 	req.stdin.len = opts->stdin_len;
 	req.n_env = opts->n_env;
-	if ((rv = env_to_wire(c, opts, &req.env)) == SBX_OK)
+	if ((rv = sbxi_env_to_wire(c, opts->env, opts->n_env, &req.env)) == SBX_OK)
 		rv = CALL(c, SVC_SANDBOX "Execute", exec_call_timeout(c, opts), &req,
 		    sbx__v1__execute_response, &resp);
-	env_free(req.env, opts->n_env);
+	sbxi_env_free(req.env, opts->n_env);
 	if (rv == SBX_OK)
 		rv = exec_result_from_wire(c, resp, out);
 	if (resp != NULL)

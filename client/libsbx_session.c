@@ -47,6 +47,10 @@ sbx_session_fini(sbx_session *s)
 	free(s->container_id);
 	free(s->workspace_path);
 	free(s->stop_reason);
+	free(s->isolation);
+	for (size_t i = 0; s->egress_allow != NULL && i < s->n_egress_allow; i++)
+		free(s->egress_allow[i]);
+	free(s->egress_allow);
 	labels_free(s->labels, s->n_labels);
 	memset(s, 0, sizeof(*s));
 }
@@ -87,6 +91,7 @@ session_from_wire(sbx_client *c, sbx_session *d, const Sbx__V1__Session *s)
 	d->container_id = sbxi_strdup(s->container_id, &bad);
 	d->workspace_path = sbxi_strdup(s->workspace_path, &bad);
 	d->stop_reason = sbxi_strdup(s->stop_reason, &bad);
+	d->isolation = sbxi_strdup(s->isolation, &bad);
 	d->state = (sbx_session_state)s->state;
 	d->created_unix_ms = s->created_unix_ms;
 	d->last_active_unix_ms = s->last_active_unix_ms;
@@ -98,6 +103,8 @@ session_from_wire(sbx_client *c, sbx_session *d, const Sbx__V1__Session *s)
 		d->usage.cpu_percent = s->usage->cpu_percent;
 		d->usage.pids = s->usage->pids;
 		d->usage.oom_kills = s->usage->oom_kills;
+		d->usage.disk_bytes = s->usage->disk_bytes;
+		d->usage.disk_limit_bytes = s->usage->disk_limit_bytes;
 	}
 	if (s->n_labels > 0 &&
 	    (d->labels = calloc(s->n_labels, sizeof(*d->labels))) == NULL)
@@ -106,6 +113,12 @@ session_from_wire(sbx_client *c, sbx_session *d, const Sbx__V1__Session *s)
 		d->labels[i].key = sbxi_strdup(s->labels[i]->key, &bad);
 		d->labels[i].value = sbxi_strdup(s->labels[i]->value, &bad);
 	}
+	d->egress = s->egress != 0;
+	if (s->n_egress_allow > 0 &&
+	    (d->egress_allow = calloc(s->n_egress_allow, sizeof(char *))) == NULL)
+		bad = 1;
+	for (size_t i = 0; d->egress_allow != NULL && i < s->n_egress_allow; i++)
+		d->egress_allow[d->n_egress_allow++] = sbxi_strdup(s->egress_allow[i], &bad);
 	if (!bad)
 		return SBX_OK;
 	sbx_session_fini(d);
@@ -191,6 +204,9 @@ session_out(sbx_client *c, const Sbx__V1__Session *s, const char *token,
 	(req)->labels = (f)->labels;						\
 	(req)->n_labels = (opts)->n_labels;					\
 	(req)->idle_timeout_ms = (opts)->idle_timeout_ms;			\
+	(req)->isolation = (char *)((opts)->isolation ? (opts)->isolation : ""); \
+	(req)->egress_allow = (char **)(opts)->egress_allow;			\
+	(req)->n_egress_allow = (opts)->egress_allow ? (opts)->n_egress_allow : 0; \
 } while (0)
 
 sbx_err
@@ -209,7 +225,9 @@ sbx_session_create(sbx_client *c, const sbx_session_create_opts *opts,
 	if ((rv = create_fields_init(c, opts, &f)) != SBX_OK)
 		return rv;
 	CREATE_FIELDS_SET(&req, opts, &f);
-	rv = CALL(c, SVC_SESSION "CreateSession", 0, &req,
+	req.from_snapshot = (char *)(opts->from_snapshot ? opts->from_snapshot : "");
+	rv = CALL(c, SVC_SESSION "CreateSession",
+	    opts->from_snapshot && *opts->from_snapshot ? SBX_SNAPSHOT_TIMEOUT_MS : 0, &req,
 	    sbx__v1__create_session_response, &resp);
 	free(f.labels);
 	if (rv == SBX_OK)
@@ -267,6 +285,32 @@ sbx_session_get(sbx_client *c, const char *session_id, sbx_session *out)
 		rv = session_from_wire(c, out, resp->session);
 	if (resp != NULL)
 		sbx__v1__get_session_response__free_unpacked(resp, NULL);
+	return rv;
+}
+
+sbx_err
+sbx_session_set_egress(sbx_client *c, const char *session_id, const char *const *allow,
+    size_t n, sbx_session *out)
+{
+	Sbx__V1__SetEgressRequest req = SBX__V1__SET_EGRESS_REQUEST__INIT;
+	Sbx__V1__SetEgressResponse *resp = NULL;
+	sbx_err rv;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	sbxi_clear_err(c);
+	if ((rv = sbxi_check_id(c, "session_id", session_id)) != SBX_OK)
+		return rv;
+	if (n > 0 && allow == NULL)
+		return sbxi_fail(c, SBX_INVALID_ARGUMENT, "allow is NULL but n is %zu", n);
+	req.session_id = (char *)session_id;
+	req.egress_allow = (char **)allow;
+	req.n_egress_allow = n;
+	rv = CALL(c, SVC_SESSION "SetEgress", 0, &req, sbx__v1__set_egress_response, &resp);
+	if (rv == SBX_OK && out != NULL)
+		rv = session_from_wire(c, out, resp->session);
+	if (resp != NULL)
+		sbx__v1__set_egress_response__free_unpacked(resp, NULL);
 	return rv;
 }
 
@@ -441,4 +485,16 @@ sbx_session_cleanup_idle_scoped(sbx_client *c, const sbx_cleanup_opts *opts,
 	if (resp != NULL)
 		sbx__v1__cleanup_idle_response__free_unpacked(resp, NULL);
 	return rv;
+}
+
+sbx_err
+sbxi_session_from_wire(sbx_client *c, sbx_session *d, const Sbx__V1__Session *s)
+{
+	return session_from_wire(c, d, s);
+}
+
+sbx_err
+sbxi_labels_to_wire(sbx_client *c, const sbx_label *l, size_t n, Sbx__V1__Label ***out)
+{
+	return labels_to_wire(c, l, n, out);
 }

@@ -75,6 +75,7 @@ char *cli_command_line(const struct cli_command *cmd);
 /* The subcommands. */
 int cmd_session(int argc, char **argv);
 int cmd_runtime(int argc, char **argv);   /* cmd_runtime.c */
+int cmd_snapshot(int argc, char **argv);  /* cmd_snapshot.c */
 int cmd_exec(int argc, char **argv);
 int cmd_write(int argc, char **argv);
 int cmd_read(int argc, char **argv);
@@ -97,6 +98,9 @@ int cmd_kill(int argc, char **argv);
 int cmd_stdin(int argc, char **argv);
 int cmd_output(int argc, char **argv);
 int cmd_top(int argc, char **argv);      /* cmd_top.c */
+int cmd_shell(int argc, char **argv);    /* cmd_shell.c */
+int cmd_attach(int argc, char **argv);
+int cmd_watch(int argc, char **argv);    /* cmd_watch.c */
 
 /* sbx_exec with the command's output printed live from the session's log
  * events as it runs (cmd_logs.c); r as sbx_exec, its output already shown. */

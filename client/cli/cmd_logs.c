@@ -34,6 +34,26 @@
 
 /* ---------------------------------------------------------------- printing events */
 
+/* A watch event's changes as "# [w1] created 12 /workspace/a" lines. */
+static void
+print_watch(const sbx_log_event *ev)
+{
+	static const char *kinds[] = { "?", "created", "modified", "deleted", "moved", "rescan" };
+	sbx_watch_event *v;
+	size_t n;
+
+	if (sbx_watch_events_decode(ev, &v, &n) != SBX_OK) {
+		printf("# [%s] (a watch event that does not decode)\n", ev->process_id);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		printf("# [%s] %s %llu %s%s%s\n", ev->process_id,
+		    kinds[v[i].kind <= 5 ? v[i].kind : 0], (unsigned long long)v[i].size,
+		    v[i].kind == SBX_WATCH_MOVED ? (char *)v[i].from.data : "",
+		    v[i].kind == SBX_WATCH_MOVED ? " -> " : "", (char *)v[i].path.data);
+	sbx_watch_events_free(v, n);
+}
+
 static void
 print_event(const sbx_log_event *ev)
 {
@@ -47,7 +67,9 @@ print_event(const sbx_log_event *ev)
 		jw_u64(&w, "seq", ev->seq);
 		jw_str(&w, "process_id", ev->process_id);
 		jw_str(&w, "stream", ev->stream == SBX_STREAM_STDOUT ? "stdout" :
-		    ev->stream == SBX_STREAM_STDERR ? "stderr" : "system");
+		    ev->stream == SBX_STREAM_STDERR ? "stderr" :
+		    ev->stream == SBX_STREAM_TERMINAL ? "terminal" :
+		    ev->stream == SBX_STREAM_WATCH ? "watch" : "system");
 		jw_bytes(&w, "data", ev->data, ev->len);
 		jw_u64(&w, "unix_ms", ev->unix_ms);
 		jw_u64(&w, "lost", ev->lost);
@@ -57,6 +79,8 @@ print_event(const sbx_log_event *ev)
 	if (ev->stream == SBX_STREAM_SYSTEM)
 		printf("# [%s] %.*s\n", *ev->process_id ? ev->process_id : "session",
 		    (int)ev->len, (const char *)ev->data);
+	else if (ev->stream == SBX_STREAM_WATCH)
+		print_watch(ev);
 	else
 		fwrite(ev->data, 1, ev->len, stdout);
 	fflush(stdout);

@@ -41,6 +41,7 @@ json_runtime(struct jw *w, const char *key, const sbx_runtime *r)
 	jw_u64(w, "exec_timeout_ms", r->default_limits.exec_timeout_ms);
 	jw_obj_end(w);
 	jw_str(w, "network_mode", r->network_mode);
+	jw_str(w, "isolation", r->isolation);
 	jw_bool(w, "ready", r->ready);
 	jw_str(w, "build_command", r->build_command);
 	jw_obj_end(w);
@@ -53,9 +54,10 @@ print_runtime(const sbx_runtime *r)
 	    r->name, r->image, r->description, r->ready ? "yes" : "no");
 	if (!r->ready)
 		printf("build with      %s\n", r->build_command);
-	printf("work_dir        %s\nnetwork_mode    %s\nmemory_bytes    %llu\n"
+	printf("work_dir        %s\nnetwork_mode    %s\nisolation       %s\nmemory_bytes    %llu\n"
 	    "nano_cpus       %llu\npids            %lld\nexec_timeout_ms %llu\npackages       ",
-	    r->work_dir, r->network_mode, (unsigned long long)r->default_limits.memory_bytes,
+	    r->work_dir, r->network_mode, r->isolation,
+	    (unsigned long long)r->default_limits.memory_bytes,
 	    (unsigned long long)r->default_limits.nano_cpus, (long long)r->default_limits.pids,
 	    (unsigned long long)r->default_limits.exec_timeout_ms);
 	for (size_t i = 0; i < r->n_packages; i++)

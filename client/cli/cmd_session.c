@@ -36,6 +36,7 @@ json_session(struct jw *w, const char *key, const sbx_session *s)
 	jw_str(w, "session_id", s->session_id);
 	jw_str(w, "user_id", s->user_id);
 	jw_str(w, "runtime", s->runtime);
+	jw_str(w, "isolation", s->isolation);
 	jw_str(w, "state", sbx_session_state_name(s->state));
 	jw_str(w, "container_id", s->container_id);
 	jw_str(w, "workspace_path", s->workspace_path);
@@ -54,13 +55,34 @@ json_session(struct jw *w, const char *key, const sbx_session *s)
 	jw_double(w, "cpu_percent", s->usage.cpu_percent);
 	jw_u64(w, "pids", s->usage.pids);
 	jw_u64(w, "oom_kills", s->usage.oom_kills);
+	jw_u64(w, "disk_bytes", s->usage.disk_bytes);
+	jw_u64(w, "disk_limit_bytes", s->usage.disk_limit_bytes);
 	jw_obj_end(w);
 	jw_obj_begin(w, "labels");
 	for (size_t i = 0; i < s->n_labels; i++)
 		jw_str(w, s->labels[i].key, s->labels[i].value);
 	jw_obj_end(w);
 	jw_str(w, "stop_reason", s->stop_reason);
+	jw_bool(w, "egress", s->egress);
+	jw_arr_begin(w, "egress_allow");
+	for (size_t i = 0; i < s->n_egress_allow; i++)
+		jw_str(w, NULL, s->egress_allow[i]);
+	jw_arr_end(w);
 	jw_obj_end(w);
+}
+
+/* The session's egress, then a newline: "none" (network none), its
+ * entries joined by sep, or "(nothing allowed)". */
+static void
+print_egress(const sbx_session *s, const char *sep)
+{
+	if (!s->egress)
+		printf("none");
+	else if (s->n_egress_allow == 0)
+		printf("(nothing allowed)");
+	for (size_t i = 0; i < s->n_egress_allow; i++)
+		printf("%s%s", i ? sep : "", s->egress_allow[i]);
+	printf("\n");
 }
 
 static void
@@ -71,9 +93,10 @@ print_session(const sbx_session *s)
 	fmt_time(s->created_unix_ms, created, sizeof(created));
 	fmt_time(s->last_active_unix_ms, active, sizeof(active));
 	printf("session_id      %s\nuser_id         %s\nruntime         %s\n"
+	    "isolation       %s\n"
 	    "state           %s\ncontainer_id    %s\nworkspace_path  %s\n"
 	    "created         %s\nlast_active     %s\nidle_timeout_ms %llu\n",
-	    s->session_id, s->user_id, s->runtime,
+	    s->session_id, s->user_id, s->runtime, s->isolation,
 	    sbx_session_state_name(s->state), s->container_id,
 	    s->workspace_path, created, active,
 	    (unsigned long long)s->idle_timeout_ms);
@@ -87,10 +110,16 @@ print_session(const sbx_session *s)
 		    (unsigned long long)s->usage.memory_bytes,
 		    (unsigned long long)s->usage.memory_limit_bytes, s->usage.cpu_percent,
 		    (unsigned long long)s->usage.pids, (unsigned long long)s->usage.oom_kills);
+	if (s->usage.disk_limit_bytes > 0)
+		printf("disk            bytes=%llu limit_bytes=%llu\n",
+		    (unsigned long long)s->usage.disk_bytes,
+		    (unsigned long long)s->usage.disk_limit_bytes);
 	printf("labels         ");
 	for (size_t i = 0; i < s->n_labels; i++)
 		printf(" %s=%s", s->labels[i].key, s->labels[i].value);
 	printf("\nstop_reason     %s\n", *s->stop_reason ? s->stop_reason : "-");
+	printf("egress          ");
+	print_egress(s, " ");
 }
 
 /* Splits "k=v" in place into a label. */
@@ -114,10 +143,14 @@ cmd_session_create(int argc, char **argv)
 		{ "user", required_argument, NULL, 'u' },
 		{ "runtime", required_argument, NULL, 'r' },
 		{ "label", required_argument, NULL, 'l' },
+		{ "isolation", required_argument, NULL, 'i' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "allow", required_argument, NULL, 'a' },
 		{ NULL, 0, NULL, 0 },
 	};
 	sbx_session_create_opts o = { 0 };
 	sbx_label labels[64];
+	const char *allow[64];
 	sbx_session s;
 	char *token = NULL;
 	sbx_err rv;
@@ -128,6 +161,14 @@ cmd_session_create(int argc, char **argv)
 		switch (ch) {
 		case 'u': o.user_id = optarg; break;
 		case 'r': o.runtime = optarg; break;
+		case 'i': o.isolation = optarg; break;
+		case 'f': o.from_snapshot = optarg; break;
+		case 'a':
+			if (o.n_egress_allow == 64)
+				return usage_error("at most 64 --allow");
+			allow[o.n_egress_allow++] = optarg;
+			o.egress_allow = allow;
+			break;
 		case 'l':
 			if (o.n_labels == 64)
 				return usage_error("at most 64 labels");
@@ -138,7 +179,9 @@ cmd_session_create(int argc, char **argv)
 		}
 	}
 	if (o.user_id == NULL || optind != argc)
-		return usage_error("usage: sbx session create --user U [--runtime R] [--label k=v]...");
+		return usage_error("usage: sbx session create --user U [--runtime R] "
+		    "[--isolation runc|gvisor] [--label k=v]... [--from SNAPSHOT] "
+		    "[--allow DOMAIN]...");
 	if ((rv = sbx_session_create(cli, &o, &s, &token)) != SBX_OK)
 		return fail_call(rv);
 	if (cli_json) {
@@ -171,12 +214,13 @@ list_pages(sbx_session_list_opts *o, struct jw *w)
 		if (rv != SBX_OK)
 			return fail_call(rv);
 		for (size_t i = 0; i < n; i++) {
-			if (cli_json)
+			if (cli_json) {
 				json_session(w, NULL, &v[i]);
-			else
-				printf("%-36s %-24s %-12s %s\n", v[i].session_id,
-				    v[i].user_id, v[i].runtime,
-				    sbx_session_state_name(v[i].state));
+				continue;
+			}
+			printf("%-36s %-24s %-12s %-8s ", v[i].session_id, v[i].user_id,
+			    v[i].runtime, sbx_session_state_name(v[i].state));
+			print_egress(&v[i], ",");
 		}
 		sbx_session_list_free(v, n);
 	} while (next != NULL);
@@ -360,11 +404,62 @@ cmd_session_cleanup(int argc, char **argv)
 	return 0;
 }
 
+static int
+cmd_session_restore(int argc, char **argv)
+{
+	sbx_session s;
+	sbx_err rv;
+
+	if (argc != 3)
+		return usage_error("usage: sbx session restore ID SNAPSHOT");
+	if ((rv = sbx_session_restore(cli, argv[1], argv[2], &s)) != SBX_OK)
+		return fail_call(rv);
+	if (cli_json) {
+		struct jw w;
+
+		json_begin(&w);
+		json_session(&w, "session", &s);
+		json_end(&w);
+	} else
+		printf("%s\n", s.session_id);
+	sbx_session_fini(&s);
+	return 0;
+}
+
+/* sbx session egress ID [DOMAIN]...: replaces the allowlist (none: nothing
+ * allowed), live. */
+static int
+cmd_session_egress(int argc, char **argv)
+{
+	sbx_session s;
+	sbx_err rv;
+	int ret, dummy = 0;
+	static const struct option lo[] = { { NULL, 0, NULL, 0 } };
+
+	if ((ret = parse_one_flag(argc, argv, "", lo, &dummy)) != 0)
+		return ret;
+	if (optind >= argc)
+		return usage_error("usage: sbx session egress ID [DOMAIN]...");
+	if ((rv = sbx_session_set_egress(cli, argv[optind],
+	    (const char *const *)argv + optind + 1, (size_t)(argc - optind - 1), &s)) != SBX_OK)
+		return fail_call(rv);
+	if (cli_json) {
+		struct jw w;
+
+		json_begin(&w);
+		json_session(&w, "session", &s);
+		json_end(&w);
+	} else
+		print_session(&s);
+	sbx_session_fini(&s);
+	return 0;
+}
+
 int
 cmd_session(int argc, char **argv)
 {
 	if (argc < 2)
-		return usage_error("usage: sbx session create|list|get|end|rotate-token|cleanup ...");
+		return usage_error("usage: sbx session create|list|get|end|rotate-token|cleanup|restore|egress ...");
 	argc--;
 	argv++;
 	if (strcmp(argv[0], "create") == 0)
@@ -379,6 +474,10 @@ cmd_session(int argc, char **argv)
 		return cmd_session_rotate(argc, argv);
 	if (strcmp(argv[0], "cleanup") == 0)
 		return cmd_session_cleanup(argc, argv);
+	if (strcmp(argv[0], "restore") == 0)
+		return cmd_session_restore(argc, argv);
+	if (strcmp(argv[0], "egress") == 0)
+		return cmd_session_egress(argc, argv);
 	return usage_error("unknown session command \"%s\"", argv[0]);
 }
 

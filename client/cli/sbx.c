@@ -59,16 +59,26 @@ static const char usage_text[] =
 "  --json            print one JSON object per command on stdout\n"
 "\n"
 "commands:\n"
-"  session create --user U [--runtime R] [--label k=v]...\n"
+"  session create --user U [--runtime R] [--isolation runc|gvisor] [--label k=v]...\n"
+"                 [--from SNAPSHOT] [--allow DOMAIN]...\n"
 "                    prints the session id; the session token is returned\n"
-"                    only once, so use --json to keep it\n"
-"  session list [--user U] [--all]      --all includes ended sessions\n"
+"                    only once, so use --json to keep it. --allow: egress to\n"
+"                    DOMAIN (pypi.org, *.example.com, host:port) through the\n"
+"                    proxy; without it the session has no network\n"
+"  session list [--user U] [--all]      --all includes ended sessions; the\n"
+"                    last column is the egress allowlist (none: no network)\n"
 "  session get ID\n"
 "  session end ID [--purge]             --purge deletes the workspace too\n"
 "  session rotate-token ID [--revoke]   prints the new session token\n"
 "  session cleanup [--max-idle MS] [--label k=v]... [--user U]...\n"
 "                    stops idle sessions, prints their ids; only those with\n"
 "                    every --label and, with --user, of one of those users\n"
+"  session egress ID [DOMAIN]...        replaces the session's egress allowlist\n"
+"                    live (no DOMAIN: nothing allowed)\n"
+"  session restore ID SNAPSHOT          back to a snapshot: processes end,\n"
+"                    workspace and container as the snapshot has them\n"
+"  snapshot create SESSION [--name N] [--label k=v]...   prints its id\n"
+"  snapshot list [--user U] [--session S] | show ID | rm ID...\n"
 "  runtime list | show NAME           the server's runtimes and whether built\n"
 "  runtime create NAME [--base RUNTIME|IMAGE] [--apt PKG]... [--pip PKG]...\n"
 "       [--npm PKG]... [--setup CMD]... [--env K=V]... [--workdir DIR]\n"
@@ -117,6 +127,16 @@ static const char usage_text[] =
 "                    signals the process's whole tree (default TERM)\n"
 "  stdin [--close] ID PROCESS           sends stdin to it; --close: then EOF\n"
 "  output ID PROCESS                    what it printed since the last read\n"
+"  shell [--cwd DIR] [--env K=V]... ID [-- CMD [ARG]...]\n"
+"                    a terminal in the sandbox (its user's login shell, or\n"
+"                    CMD), here: raw mode, window size followed; Ctrl-]\n"
+"                    detaches (the terminal goes on); exits with its status\n"
+"  attach [--read-only] ID TERMINAL     back to a terminal (its screen is\n"
+"                    replayed); --read-only: watch, never type\n"
+"  watch [-r] [--glob G]... ID [PATH]   a directory's changes, live (PATH\n"
+"                    default /workspace; -r: subdirectories too): created,\n"
+"                    modified, deleted, moved, or rescan when events were\n"
+"                    lost; Ctrl-C ends the watch\n"
 "  top [--metrics URL] [--once]         live RPC rates, p50/p99, sessions and\n"
 "                    workers from sbxd's /metrics (default\n"
 "                    http://127.0.0.1:7412/metrics); --once: one frame of\n"
@@ -418,6 +438,7 @@ static const struct {
 } commands[] = {
 	{ "session", cmd_session, 1 },
 	{ "runtime", cmd_runtime, 1 },
+	{ "snapshot", cmd_snapshot, 1 },
 	{ "exec", cmd_exec, 1 },
 	{ "write", cmd_write, 1 },
 	{ "read", cmd_read, 1 },
@@ -440,6 +461,9 @@ static const struct {
 	{ "stdin", cmd_stdin, 1 },
 	{ "output", cmd_output, 1 },
 	{ "top", cmd_top, 0 },
+	{ "shell", cmd_shell, 1 },
+	{ "attach", cmd_attach, 1 },
+	{ "watch", cmd_watch, 1 },
 	{ "version", cmd_version, 0 },
 };
 

@@ -186,6 +186,8 @@ typedef struct {
 	double cpu_percent;          /* of one CPU, since the server last looked */
 	uint64_t pids;
 	uint64_t oom_kills;          /* processes OOM-killed in the sandbox so far */
+	uint64_t disk_bytes;         /* used in the user's workspace (its sessions share it) */
+	uint64_t disk_limit_bytes;   /* its size (workspace_quota); 0 = no quota of its own */
 } sbx_usage;
 
 /* A session as the server reports it. Every string is non-NULL (possibly
@@ -205,6 +207,13 @@ typedef struct {
 	sbx_label *labels;
 	size_t n_labels;
 	char *stop_reason;           /* "ended", "idle", "oom", "capacity", ... */
+	char *isolation;             /* the container runtime in use: "runc" or "gvisor" */
+	/* egress: 1 when the session is on an egress network (else network
+	 * none); egress_allow its allowlist (every call returning sessions
+	 * fills both, listings too) */
+	int egress;
+	char **egress_allow;
+	size_t n_egress_allow;
 } sbx_session;
 
 /* Frees what s holds and zeroes it. A zeroed s is fine. */
@@ -219,6 +228,20 @@ typedef struct {
 	const sbx_label *labels;
 	size_t n_labels;
 	uint64_t idle_timeout_ms;
+	const char *isolation;       /* "runc", "gvisor"; NULL = the runtime's, else the
+	                                server's default (within its isolations_allowed) */
+	/* create only: a fork of this snapshot (its runtime; runtime NULL or
+	 * the same). Waits up to SBX_SNAPSHOT_TIMEOUT_MS. */
+	const char *from_snapshot;
+	/* hosts the session may reach through sbx's egress proxy
+	 * ("pypi.org", "*.example.com", optionally ":PORT"); none = network
+	 * none (or the runtime's list). See CreateSessionRequest.egress_allow.
+	 * get-or-create: a new session gets it; the user's live session must
+	 * already have this list (any order), else SBX_FAILED_PRECONDITION
+	 * (change it with sbx_session_set_egress); none asks nothing of the
+	 * live session's egress. */
+	const char *const *egress_allow;
+	size_t n_egress_allow;
 } sbx_session_create_opts;
 
 /* Creates a session for opts->user_id. On SBX_OK *out holds the session
@@ -234,7 +257,8 @@ SBX_API sbx_err sbx_session_get(sbx_client *c, const char *session_id,
 
 /* Returns the user's live session, creating it if there is none. *created
  * (may be NULL) says which; *token_out (may be NULL) is set only when the
- * session was created, otherwise NULL. Ownership as sbx_session_create. */
+ * session was created, otherwise NULL. Ownership as sbx_session_create.
+ * opts->egress_allow: see sbx_session_create_opts. */
 SBX_API sbx_err sbx_session_get_or_create(sbx_client *c,
     const sbx_session_create_opts *opts, sbx_session *out, int *created,
     char **token_out);
@@ -268,6 +292,55 @@ SBX_API void sbx_session_list_free(sbx_session *sessions, size_t n);
 SBX_API sbx_err sbx_session_end(sbx_client *c, const char *session_id,
     int purge);
 
+/* ---- snapshots (libsbx_snapshot.c) */
+
+/* Snapshot, fork-from and restore calls wait this long (copies and image
+ * commits take a while). */
+#define SBX_SNAPSHOT_TIMEOUT_MS (10 * 60 * 1000)
+
+/* A snapshot as the server reports it: what it keeps ("workspace", and
+ * "rootfs" when the container layer was committed) and how long the
+ * session was frozen. Every string is non-NULL once filled; release with
+ * sbx_snapshot_fini. */
+typedef struct {
+	char *snapshot_id;
+	char *name;
+	char *user_id;
+	char *session_id;            /* the session it was taken of */
+	char *runtime;
+	char *image;                 /* the committed layer's image, "" when none */
+	uint64_t created_unix_ms;
+	uint64_t frozen_ms;
+	uint64_t workspace_bytes;
+	uint64_t layer_bytes;
+	int kept_rootfs;             /* the container layer is kept */
+	sbx_label *labels;
+	size_t n_labels;
+} sbx_snapshot;
+
+/* Frees what s holds and zeroes it. A zeroed s is fine. */
+SBX_API void sbx_snapshot_fini(sbx_snapshot *s);
+/* Finis every element and frees the array. NULL is ignored. */
+SBX_API void sbx_snapshot_list_free(sbx_snapshot *v, size_t n);
+
+/* Snapshots a session; name (NULL or "" for none) and labels are only
+ * read. On failure *out is zeroed. */
+SBX_API sbx_err sbx_snapshot_create(sbx_client *c, const char *session_id,
+    const char *name, const sbx_label *labels, size_t n_labels, sbx_snapshot *out);
+/* Lists snapshots of user_id (NULL: every user the credential reaches)
+ * taken of session_id (NULL: any), oldest first: *v an array of *n (free
+ * with sbx_snapshot_list_free; NULL when *n is 0). */
+SBX_API sbx_err sbx_snapshot_list(sbx_client *c, const char *user_id,
+    const char *session_id, sbx_snapshot **v, size_t *n);
+SBX_API sbx_err sbx_snapshot_get(sbx_client *c, const char *snapshot_id,
+    sbx_snapshot *out);
+SBX_API sbx_err sbx_snapshot_delete(sbx_client *c, const char *snapshot_id);
+/* Puts a session back to a snapshot of its user: its processes end, its
+ * workspace becomes the snapshot's, its container is made anew. *out
+ * (may be NULL) gets the session. */
+SBX_API sbx_err sbx_session_restore(sbx_client *c, const char *session_id,
+    const char *snapshot_id, sbx_session *out);
+
 /* ---- runtimes (libsbx_runtime.c) */
 
 /* A runtime from the server's catalog. Every string is non-NULL once
@@ -285,6 +358,7 @@ typedef struct {
 	char *network_mode;
 	int ready;                   /* the image is present on the server */
 	char *build_command;         /* how to build it when not ready */
+	char *isolation;             /* its sessions' default: "runc" or "gvisor" */
 } sbx_runtime;
 
 /* Frees what r holds and zeroes it. A zeroed r is fine. */
@@ -330,6 +404,13 @@ typedef struct {
  * failed (the message quotes it). On failure *out is zeroed. */
 SBX_API sbx_err sbx_runtime_create(sbx_client *c, const sbx_runtime_create_opts *opts,
     sbx_runtime *out, char **build_log);
+
+/* Replaces session_id's egress allowlist with the n entries allow (n 0:
+ * nothing allowed); it applies without a restart. Only for a session
+ * created with an allowlist; service key only. out (may be NULL) gets the
+ * session as it is now (sbx_session_fini it). */
+SBX_API sbx_err sbx_session_set_egress(sbx_client *c, const char *session_id,
+    const char *const *allow, size_t n, sbx_session *out);
 
 /* Mints a new session token for session_id (the old one stops working at
  * once) and, when token_out is not NULL, returns it in *token_out (sbx_free
@@ -616,6 +697,9 @@ typedef enum {
 	SBX_STREAM_STDOUT = 1,
 	SBX_STREAM_STDERR = 2,
 	SBX_STREAM_SYSTEM = 3,       /* lifecycle and exit events, text */
+	SBX_STREAM_TERMINAL = 4,     /* what a terminal shows (process_id: its id) */
+	SBX_STREAM_WATCH = 5,        /* file changes (process_id: the watch id);
+				      * sbx_watch_events_decode reads them */
 } sbx_log_stream;
 
 typedef struct {
@@ -798,6 +882,119 @@ SBX_API sbx_err sbx_process_close_stdin(sbx_client *c, const char *session_id,
  * info (may be NULL) gets the process's state. */
 SBX_API sbx_err sbx_process_read_output(sbx_client *c, const char *session_id,
     const char *process_id, sbx_bytes *out, sbx_process *info);
+
+/* ---------------------------------------------------------------- terminals
+ *
+ * A command on a pseudo-terminal in the sandbox (the sandbox user's login
+ * shell by default), through its in-sandbox agent. What it shows arrives
+ * on the session's log stream as SBX_STREAM_TERMINAL events whose
+ * process_id is the terminal id: follow it (sbx_logs_subscribe_opts) from
+ * after_seq to see everything, and after a reconnect from the last seq
+ * seen; its end is an SBX_STREAM_SYSTEM event under the same id. Any
+ * holder of the session's credential may attach (follow) and type; a
+ * read-only viewer is one that does not type. At most 8 running per
+ * session; sizes 1..1000 columns, 1..500 rows (else
+ * SBX_INVALID_ARGUMENT). A session whose sandbox has no agent answers
+ * SBX_FAILED_PRECONDITION; one whose agent is not connected SBX_UNAVAILABLE.
+ */
+
+#define SBX_TERMINAL_ID_MAX 32
+
+typedef struct {
+	char terminal_id[SBX_TERMINAL_ID_MAX];
+	char *command;               /* malloc'd; "" = the login shell */
+	uint32_t cols, rows;
+	int running;
+	int exit_code;               /* -1 while running; 137 when killed */
+	uint64_t started_unix_ms;
+	uint64_t ended_unix_ms;      /* 0 while running */
+	int64_t pid;                 /* its leader, inside the sandbox */
+	uint64_t after_seq;          /* the session's last seq before its output */
+} sbx_terminal;
+
+typedef struct {
+	const char *const *argv;     /* argc words; argc 0 = the login shell */
+	size_t argc;
+	uint32_t cols, rows;         /* 0 = 80 x 24 */
+	const char *const *env;      /* n_env "NAME=value"; TERM defaults to
+				      * xterm-256color */
+	size_t n_env;
+	const char *cwd;             /* NULL = /workspace */
+} sbx_terminal_opts;
+
+/* Frees what t holds and zeroes it; NULL is fine. */
+SBX_API void sbx_terminal_fini(sbx_terminal *t);
+SBX_API void sbx_terminal_list_free(sbx_terminal *v, size_t n);
+/* Opens a terminal (opts may be NULL: the login shell, 80 x 24). On
+ * SBX_OK *out describes it (sbx_terminal_fini it). */
+SBX_API sbx_err sbx_terminal_open(sbx_client *c, const char *session_id,
+    const sbx_terminal_opts *opts, sbx_terminal *out);
+/* Sends len bytes (at most 64 KiB) as typed. A terminal that has ended is
+ * SBX_FAILED_PRECONDITION, an unknown id SBX_NOT_FOUND. */
+SBX_API sbx_err sbx_terminal_input(sbx_client *c, const char *session_id,
+    const char *terminal_id, const void *data, size_t len);
+SBX_API sbx_err sbx_terminal_resize(sbx_client *c, const char *session_id,
+    const char *terminal_id, uint32_t cols, uint32_t rows);
+/* Kills every process of the terminal and waits for its end; out (may be
+ * NULL) gets its final state. Closing an ended terminal is SBX_OK. */
+SBX_API sbx_err sbx_terminal_close(sbx_client *c, const char *session_id,
+    const char *terminal_id, sbx_terminal *out);
+/* The session's terminals, oldest first, ended ones included (the last
+ * 16 are kept): *out (sbx_terminal_list_free it) and *n. */
+SBX_API sbx_err sbx_terminal_list(sbx_client *c, const char *session_id,
+    sbx_terminal **out, size_t *n);
+
+/* ---------------------------------------------------------------- file watches
+ *
+ * Changes under a directory of the sandbox (inotify, through its agent),
+ * reported on the session's log stream as SBX_STREAM_WATCH events whose
+ * process_id is the watch id, from after_seq on (follow them with
+ * sbx_logs_subscribe_opts; sbx_watch_events_decode reads one). Changes
+ * are merged per path over 20 ms; a burst of writes to one file is one
+ * "modified" per window, a file created and deleted within one window is
+ * not reported, and an overflow is one SBX_WATCH_RESCAN event: look
+ * again. At most 4 watches per session; they end with it.
+ */
+
+#define SBX_WATCH_ID_MAX 32
+
+typedef enum {
+	SBX_WATCH_CREATED = 1,
+	SBX_WATCH_MODIFIED = 2,
+	SBX_WATCH_DELETED = 3,
+	SBX_WATCH_MOVED = 4,         /* from -> path */
+	SBX_WATCH_RESCAN = 5,        /* events were lost: look at the tree again */
+} sbx_watch_kind;
+
+typedef struct {
+	sbx_watch_kind kind;
+	sbx_bytes path;              /* absolute, in the container */
+	sbx_bytes from;              /* SBX_WATCH_MOVED: where it was; else empty */
+	uint64_t size;               /* when reported (0 when deleted) */
+	int64_t mtime_unix_ns;
+	int is_dir;
+} sbx_watch_event;
+
+typedef struct {
+	const char *path;            /* a directory; relative to /workspace; NULL = it */
+	int recursive;
+	const char *const *globs;    /* n_globs fnmatch patterns: with '/' against the
+				      * path under `path`, else against the name */
+	size_t n_globs;
+} sbx_watch_opts;
+
+/* Starts a watch: its id into id, the session's last seq before its
+ * events into *after_seq (may be NULL). A missing path is SBX_NOT_FOUND;
+ * a file, /proc or /sys SBX_INVALID_ARGUMENT. */
+SBX_API sbx_err sbx_watch_start(sbx_client *c, const char *session_id,
+    const sbx_watch_opts *opts, char id[SBX_WATCH_ID_MAX], uint64_t *after_seq);
+SBX_API sbx_err sbx_watch_stop(sbx_client *c, const char *session_id, const char *watch_id);
+/* The changes one SBX_STREAM_WATCH event carries: *out (free with
+ * sbx_watch_events_free) and *n. SBX_INVALID_ARGUMENT when ev is not a
+ * watch event or does not decode. */
+SBX_API sbx_err sbx_watch_events_decode(const sbx_log_event *ev, sbx_watch_event **out,
+    size_t *n);
+SBX_API void sbx_watch_events_free(sbx_watch_event *v, size_t n);
 
 #ifdef __cplusplus
 }

@@ -14,7 +14,9 @@ calls alternately, call by call, so both sides see the same machine:
   `DockerSandbox` (needs its `docker` extra) on the same local image
   (sbx/python-minimal:latest; nothing is pulled): read, write and edit of
   4 KiB, glob and grep over 100 files, execute `true`, and start to first
-  command (CreateSession + Execute vs DockerSandbox.start + execute).
+  command (CreateSession + Execute, each round once sbxd's warm pool is
+  full again, vs DockerSandbox.start + execute) with the teardown apart
+  (EndSession vs DockerSandbox.stop).
 Prints p50/p90/p99 in ms and the ratio of the p50s (sbx route / baseline);
 with --json one object per figure per line, as shared/DESIGN.md's
 `tests/bench/run --json` does. Never asserts a time.
@@ -144,7 +146,7 @@ BASE_C = "the same call through libsbx (C) in the same process"
 BASE_DOCKER = f"pydantic-ai-backend DockerSandbox on {IMAGE}"
 
 
-def docker_figures(py: Client, sb: SbxSandbox, n: int, n_start: int):
+def docker_figures(py: Client, sb: SbxSandbox, n: int, n_start: int, d: Sbxd):
     from pydantic_ai_backends import DockerSandbox
     ds = DockerSandbox(image=IMAGE, network_mode="none")
     ds.start()
@@ -179,22 +181,38 @@ def docker_figures(py: Client, sb: SbxSandbox, n: int, n_start: int):
                                           lambda: ds.execute("true"), n)
     finally:
         ds.stop()
-    yield "start to first command", *time_pair(lambda: _sbx_start(py),
-                                                _docker_start, n_start, warmup=1)
+    yield from start_figures(py, d, n_start)
 
 
-def _sbx_start(py: Client) -> None:
-    sid = py.create_session("bench-start").session.session_id
-    py.execute(sid, "true")
-    py.end_session(sid)          # both sides pay their teardown inside the timing
-
-
-def _docker_start() -> None:
+def start_figures(py: Client, d: Sbxd, n: int):
+    """Start to first command, and teardown apart: sbx's CreateSession +
+    Execute(true) (each round once sbxd's warm pool is full again, as an
+    application's first run of the day finds it) and EndSession, against
+    DockerSandbox's start() + execute("true") and stop()."""
     from pydantic_ai_backends import DockerSandbox
-    ds = DockerSandbox(image=IMAGE, network_mode="none")
-    ds.start()
-    ds.execute("true")
-    ds.stop()
+    s_start, d_start, s_end, d_end = [], [], [], []
+    for i in range(n + 1):              # the first round is a warm-up
+        d.wait_pool_full()
+        t0 = time.perf_counter()
+        sid = py.create_session("bench-start").session.session_id
+        py.execute(sid, "true")
+        t1 = time.perf_counter()
+        py.end_session(sid)
+        t2 = time.perf_counter()
+        ds = DockerSandbox(image=IMAGE, network_mode="none")
+        t3 = time.perf_counter()
+        ds.start()
+        ds.execute("true")
+        t4 = time.perf_counter()
+        ds.stop()
+        t5 = time.perf_counter()
+        if i > 0:
+            s_start.append((t1 - t0) * 1000)
+            s_end.append((t2 - t1) * 1000)
+            d_start.append((t4 - t3) * 1000)
+            d_end.append((t5 - t4) * 1000)
+    yield "start to first command", s_start, d_start
+    yield "teardown (EndSession / stop)", s_end, d_end
 
 
 def report(name: str, t_py: list[float], t_c: list[float], as_json: bool,
@@ -242,7 +260,7 @@ def main() -> int:
                     cc.close()
                 if args.vs in ("docker", "all"):
                     for name, t_s, t_d in docker_figures(py, sb, args.iterations,
-                                                         args.start_iterations):
+                                                         args.start_iterations, d):
                         report(name, t_s, t_d, args.json, BASE_DOCKER, "python-vs-docker")
             finally:
                 py.end_session(sid, purge=True)

@@ -98,6 +98,22 @@ class Sbxd:
         self.stop()
         self.start()
 
+    def wait_pool_full(self, size: int = 2, timeout: float = 120.0) -> None:
+        """Until this sbxd's warm pool holds `size` running containers (its
+        default pool_size 2), as listed by the docker CLI (benchmarks time a
+        first session the way an application's first run finds the pool)."""
+        import hashlib
+        inst = hashlib.sha256(os.path.join(self.dir, "sbx.db").encode()).hexdigest()[:16]
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            out = subprocess.run(["docker", "ps", "-q", "--filter", f"label=sbx.instance={inst}",
+                                  "--filter", "label=sbx.pool", "--filter", "status=running"],
+                                 capture_output=True, text=True).stdout.split()
+            if len(out) >= size:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"sbxd's warm pool did not refill within {timeout:g} s")
+
     def log_tail(self, n: int = 40) -> str:
         try:
             with open(self.log, errors="replace") as f:
@@ -106,15 +122,23 @@ class Sbxd:
             return "(no log)"
 
     def remove_containers(self) -> None:
-        """Removes every container of this sbxd (its mounts are under self.dir)."""
+        """Removes every container of this sbxd (its mounts are under self.dir),
+        then the networks it made for egress (labelled with its instance)."""
         if shutil.which("docker") is None:
             return
         rows = subprocess.run(["docker", "ps", "-a", "--no-trunc", "--filter",
-                               "label=sbx.managed=true", "--format", "{{.ID}} {{.Mounts}}"],
+                               "label=sbx.managed=true", "--format",
+                               '{{.ID}} {{.Label "sbx.instance"}} {{.Mounts}}'],
                               capture_output=True, text=True).stdout.splitlines()
-        mine = [r.split()[0] for r in rows if self.dir + "/" in r]
+        mine = [r.split() for r in rows if self.dir + "/" in r]
         if mine:
-            subprocess.run(["docker", "rm", "-f", *mine], capture_output=True)
+            subprocess.run(["docker", "rm", "-f", *[m[0] for m in mine]], capture_output=True)
+        for inst in {m[1] for m in mine if len(m) > 1 and len(m[1]) == 16}:
+            nets = subprocess.run(["docker", "network", "ls", "-q", "--filter",
+                                   f"label=sbx.instance={inst}"],
+                                  capture_output=True, text=True).stdout.split()
+            if nets:
+                subprocess.run(["docker", "network", "rm", *nets], capture_output=True)
 
     def finish(self) -> None:
         """Stops sbxd, removes its containers and its state dir."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import subprocess
+import threading
 
 import pytest
 
@@ -42,6 +43,30 @@ def test_session_rpcs(client):
     assert client.list_sessions(user_id=user).sessions == []
     assert [x.session_id for x in client.list_sessions(user_id=user, include_ended=True).sessions] \
         == [s.session_id]
+
+
+def _gvisor_registered() -> bool:
+    out = subprocess.run(["docker", "info", "--format", "{{json .Runtimes}}"],
+                         capture_output=True, text=True)
+    return out.returncode == 0 and '"runsc"' in out.stdout
+
+
+def test_session_isolation(client):
+    with pytest.raises(InvalidArgument):
+        client.create_session(new_user(), isolation="kata")
+    s = client.create_session(new_user()).session
+    assert s.isolation == "runc"
+    client.end_session(s.session_id, purge=True)
+    if not _gvisor_registered():
+        pytest.skip("the Docker engine has no runsc registered (deploy/gvisor.sh)")
+    s = client.create_session(new_user(), isolation="gvisor").session
+    try:
+        assert s.isolation == "gvisor"
+        assert client.get_session(s.session_id).session.isolation == "gvisor"
+        r = client.execute(s.session_id, "dmesg | head -1; id -u")
+        assert b"gVisor" in r.stdout and r.stdout.endswith(b"1000\n")
+    finally:
+        client.end_session(s.session_id, purge=True)
 
 
 def test_runtimes(client):
@@ -212,4 +237,24 @@ def test_async_client(sbxd, sid):
             with pytest.raises(asyncio.CancelledError):
                 await task
             assert (await ac.execute(sid, "echo after")).stdout == b"after\n"
+    asyncio.run(main())
+
+
+def test_async_calls_hold_no_thread(sbxd, sid):
+    """24 commands in flight from one AsyncClient add no Python thread: each
+    call is an nng operation whose completion wakes the loop."""
+    async def main():
+        async with AsyncClient(sbxd.endpoint, service_key=sbxd.key) as ac:
+            await ac.execute(sid, "rm -f hold-*")
+            before = threading.active_count()
+            tasks = [asyncio.ensure_future(
+                ac.execute(sid, f"touch hold-{i}; while [ ! -e hold-go ]; do sleep 0.05; done"))
+                for i in range(24)]
+            while len((await ac.glob(sid, "hold-*")).files) < 24:   # all in flight
+                assert not any(t.done() for t in tasks)
+                await asyncio.sleep(0.05)
+            assert threading.active_count() == before
+            await ac.write(sid, "hold-go", "")
+            rs = await asyncio.gather(*tasks)
+            assert all(r.exit_code == 0 for r in rs)
     asyncio.run(main())

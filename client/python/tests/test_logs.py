@@ -161,9 +161,10 @@ def test_lost_events_are_counted(small_window_sbxd):
 
 @pytest.mark.parametrize("poll,n_after", [(0.2, 1), (30.0, 6)])
 def test_subscription_follows_a_restarted_sbxd(small_window_sbxd, poll, n_after):
-    """Seqs start at 1 again after a restart. With few new events the window
-    poll notices (ReadLogs refuses the old seq); with more new events than the
-    old count and no poll, only the published events' times can tell."""
+    """Seqs start at 1 again after a restart, under a larger epoch. With a
+    0.2 s poll the window notices; with no poll and more new events than the
+    old count (so a new seq can equal the one expected next, as when the
+    subscriber reconnects late), only the published events' epoch tells."""
     d = small_window_sbxd
 
     async def main():

@@ -7,7 +7,10 @@ private sbxd (`sbxd` fixture), never through the workspace under test.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import gc
+import threading
 
 import anyio
 import pytest
@@ -274,3 +277,82 @@ async def test_concurrent_first_runs_of_one_user_share_a_session_and_token(sbxd)
         for i, b in enumerate(backends):            # every token still works
             assert (await b.run(["cat", f"c{i}.txt"])).stdout == str(i)
         await ws.destroy(backends[0].ref)
+
+
+async def test_egress_allow_of_new_and_per_user_sessions(sbxd, service) -> None:
+    """egress_allow reaches CreateSession (no user_id) and GetOrCreateSession (user_id):
+    the session gets that list; a user's live session with another list is sbx's
+    FailedPrecondition, unchanged."""
+    from sbx import FailedPrecondition
+    async with SbxWorkspace(endpoint=sbxd.endpoint, service_key=sbxd.key,
+                            egress_allow=["PyPI.org"]) as ws:
+        b = ws.backend()
+        await b.working_dir()
+        s = service.get_session(b.ref.id).session
+        assert s.egress and list(s.egress_allow) == ["pypi.org"]
+        await ws.destroy(b.ref)
+    user = new_user()
+    async with SbxWorkspace(endpoint=sbxd.endpoint, service_key=sbxd.key, user_id=user,
+                            egress_allow=["pypi.org", "*.example.com"]) as ws:
+        b = ws.backend()
+        await b.working_dir()
+        s = service.get_session(b.ref.id).session
+        assert s.egress and sorted(s.egress_allow) == ["*.example.com", "pypi.org"]
+        async with SbxWorkspace(endpoint=sbxd.endpoint, service_key=sbxd.key, user_id=user,
+                                egress_allow=["files.pythonhosted.org"]) as other:
+            with pytest.raises(FailedPrecondition, match="SetEgress"):
+                await other.backend().working_dir()
+        assert sorted(service.get_session(b.ref.id).session.egress_allow) == [
+            "*.example.com", "pypi.org"]
+
+
+async def test_workspace_io_takes_no_thread_hop(sbxd, service, monkeypatch) -> None:
+    """Every operation of a run (the first, which opens the session, then
+    files and commands) runs on the event loop: an nng operation whose
+    completion callback wakes the loop. Nothing goes to an executor, to
+    anyio's worker threads or to a new thread; each of those raises here."""
+    hops: list[str] = []
+
+    class NoExecutor(concurrent.futures.ThreadPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            hops.append(f"executor: {fn!r}")
+            raise AssertionError(f"workspace I/O went to an executor: {fn!r}")
+
+    async def no_worker_thread(fn, *args, **kwargs):
+        hops.append(f"anyio.to_thread: {fn!r}")
+        raise AssertionError(f"workspace I/O went to a worker thread: {fn!r}")
+
+    real_start = threading.Thread.start
+
+    def no_new_thread(self):
+        hops.append(f"thread: {self.name}")
+        return real_start(self)
+
+    loop = asyncio.get_running_loop()
+    async with SbxWorkspace(endpoint=sbxd.endpoint, service_key=sbxd.key,
+                            user_id=new_user()) as ws:
+        b = ws.backend()
+        threads = threading.active_count()
+        loop.set_default_executor(NoExecutor())
+        monkeypatch.setattr(anyio.to_thread, "run_sync", no_worker_thread)
+        monkeypatch.setattr(threading.Thread, "start", no_new_thread)
+        try:
+            wd = (await b.working_dir()).rstrip("/")   # the first: opens the session
+            d, f = f"{wd}/nt", f"{wd}/nt/a.txt"
+            await b.make_dir(d)
+            await b.write_bytes(f, b"abc")
+            assert await b.read_bytes(f) == b"abc"
+            assert [e.name for e in await b.list_dir(d)] == ["a.txt"]
+            assert (await b.stat(f)).size == 3
+            assert await b.exists(f)
+            assert await b.realpath(f) == f
+            assert (await b.run(["true"])).exit_code == 0
+            assert (await b.run("cat nt/a.txt", shell=True)).stdout == "abc"
+            await b.remove(d)
+            assert not await b.exists(d)
+        finally:
+            monkeypatch.undo()
+            loop.set_default_executor(concurrent.futures.ThreadPoolExecutor())
+        assert hops == []
+        assert threading.active_count() == threads
+        await ws.destroy(b.ref)

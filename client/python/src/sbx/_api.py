@@ -37,6 +37,7 @@ def _bytes(data: str | bytes) -> bytes:
 
 
 RUNTIME_BUILD_TIMEOUT = 30 * 60.0   # seconds CreateRuntime waits by default
+SNAPSHOT_TIMEOUT = 10 * 60.0        # Snapshot, fork and restore (libsbx's SBX_SNAPSHOT_TIMEOUT_MS)
 
 class Api:
     """The RPC methods; subclasses supply `_invoke` and `default_timeout`."""
@@ -60,10 +61,63 @@ class Api:
 
     def create_session(self, user_id: str, *, runtime: str = "", limits: pb.Limits | None = None,
                        labels: Mapping[str, str] | None = None, idle_timeout_ms: int = 0,
+                       isolation: str = "", from_snapshot: str = "",
+                       egress_allow: Iterable[str] = (),
                        timeout: float | None = None) -> pb.CreateSessionResponse:
+        """`isolation`: "runc" or "gvisor" ("" = the runtime's, else the server's
+        default); the response's session.isolation says which one it got.
+        `from_snapshot`: a fork of that snapshot (its workspace and, when kept,
+        its container layer; its runtime). `egress_allow`: hosts the session
+        may reach through sbx's egress proxy ("pypi.org", "*.example.com",
+        optionally ":PORT"); empty = no network. Change it with set_egress."""
         rq = pb.CreateSessionRequest(user_id=user_id, runtime=runtime, limits=limits,
-                                     labels=_labels(labels), idle_timeout_ms=idle_timeout_ms)
+                                     labels=_labels(labels), idle_timeout_ms=idle_timeout_ms,
+                                     isolation=isolation, from_snapshot=from_snapshot,
+                                     egress_allow=list(egress_allow))
+        if from_snapshot:
+            timeout = self._slow(timeout)
         return self._invoke(SESSION + "CreateSession", rq, pb.CreateSessionResponse, self._t(timeout))
+
+    def _slow(self, timeout: float | None) -> float | None:
+        if timeout is None and self.default_timeout is not None:
+            return max(self.default_timeout, SNAPSHOT_TIMEOUT)
+        return timeout
+
+    # ------------------------------------------------------------ snapshots
+
+    def snapshot(self, session_id: str, *, name: str = "",
+                 labels: Mapping[str, str] | None = None,
+                 timeout: float | None = None) -> pb.SnapshotResponse:
+        """Captures the session at one instant (frozen for `frozen_ms`): its
+        workspace, and its container layer on a writable root (`kept`)."""
+        rq = pb.SnapshotRequest(session_id=session_id, name=name, labels=_labels(labels))
+        return self._invoke(SESSION + "Snapshot", rq, pb.SnapshotResponse,
+                            self._t(self._slow(timeout)))
+
+    def list_snapshots(self, *, user_id: str = "", session_id: str = "",
+                       timeout: float | None = None) -> pb.ListSnapshotsResponse:
+        rq = pb.ListSnapshotsRequest(user_id=user_id, session_id=session_id)
+        return self._invoke(SESSION + "ListSnapshots", rq, pb.ListSnapshotsResponse,
+                            self._t(timeout))
+
+    def get_snapshot(self, snapshot_id: str, *,
+                     timeout: float | None = None) -> pb.GetSnapshotResponse:
+        return self._invoke(SESSION + "GetSnapshot", pb.GetSnapshotRequest(snapshot_id=snapshot_id),
+                            pb.GetSnapshotResponse, self._t(timeout))
+
+    def delete_snapshot(self, snapshot_id: str, *,
+                        timeout: float | None = None) -> pb.DeleteSnapshotResponse:
+        return self._invoke(SESSION + "DeleteSnapshot",
+                            pb.DeleteSnapshotRequest(snapshot_id=snapshot_id),
+                            pb.DeleteSnapshotResponse, self._t(timeout))
+
+    def restore_session(self, session_id: str, snapshot_id: str, *,
+                        timeout: float | None = None) -> pb.RestoreSessionResponse:
+        """Puts the session back to one of its user's snapshots: its processes
+        end, its workspace and container become the snapshot's."""
+        rq = pb.RestoreSessionRequest(session_id=session_id, snapshot_id=snapshot_id)
+        return self._invoke(SESSION + "RestoreSession", rq, pb.RestoreSessionResponse,
+                            self._t(self._slow(timeout)))
 
     def get_session(self, session_id: str, *, timeout: float | None = None) -> pb.GetSessionResponse:
         rq = pb.GetSessionRequest(session_id=session_id)
@@ -72,9 +126,16 @@ class Api:
     def get_or_create_session(self, user_id: str, *, runtime: str = "",
                               limits: pb.Limits | None = None,
                               labels: Mapping[str, str] | None = None, idle_timeout_ms: int = 0,
+                              isolation: str = "", egress_allow: Iterable[str] = (),
                               timeout: float | None = None) -> pb.GetOrCreateSessionResponse:
+        """The user's live session, or a new one made with these arguments.
+        `egress_allow`: a new session's allowlist (as create_session's); the
+        live session must already have exactly this list (any order or case),
+        else FailedPrecondition (change it with set_egress, or end a session
+        on network none); empty asks nothing of the live session's egress."""
         rq = pb.GetOrCreateSessionRequest(user_id=user_id, runtime=runtime, limits=limits,
-                                          labels=_labels(labels), idle_timeout_ms=idle_timeout_ms)
+                                          labels=_labels(labels), idle_timeout_ms=idle_timeout_ms,
+                                          isolation=isolation, egress_allow=list(egress_allow))
         return self._invoke(SESSION + "GetOrCreateSession", rq, pb.GetOrCreateSessionResponse,
                             self._t(timeout))
 
@@ -91,6 +152,13 @@ class Api:
                     timeout: float | None = None) -> pb.EndSessionResponse:
         rq = pb.EndSessionRequest(session_id=session_id, purge=purge)
         return self._invoke(SESSION + "EndSession", rq, pb.EndSessionResponse, self._t(timeout))
+
+    def set_egress(self, session_id: str, egress_allow: Iterable[str], *,
+                   timeout: float | None = None) -> pb.SetEgressResponse:
+        """Replaces the egress allowlist of a session created with one; it
+        applies without a restart (empty: nothing allowed). Service key only."""
+        rq = pb.SetEgressRequest(session_id=session_id, egress_allow=list(egress_allow))
+        return self._invoke(SESSION + "SetEgress", rq, pb.SetEgressResponse, self._t(timeout))
 
     def rotate_token(self, session_id: str, *, revoke_only: bool = False,
                      timeout: float | None = None) -> pb.RotateTokenResponse:
@@ -296,3 +364,60 @@ class Api:
                   timeout: float | None = None) -> pb.ReadLogsResponse:
         rq = pb.ReadLogsRequest(session_id=session_id, after_seq=after_seq, max=max)
         return self._invoke(SANDBOX + "ReadLogs", rq, pb.ReadLogsResponse, self._t(timeout))
+
+    # ------------------------------------------------------------ terminals
+
+    def open_terminal(self, session_id: str, *, argv: Iterable[str] = (), cols: int = 80,
+                      rows: int = 24, env: Mapping[str, str] | None = None, cwd: str = "",
+                      timeout: float | None = None) -> pb.OpenTerminalResponse:
+        """A pty in the sandbox running `argv` (empty: the user's login shell).
+        Its output comes on the log stream (LOG_STREAM_TERMINAL, process_id =
+        its id) after `terminal.after_seq`; `AsyncClient.terminal` wraps it."""
+        rq = pb.OpenTerminalRequest(session_id=session_id, argv=list(argv), cols=cols,
+                                    rows=rows, env=_env(env), cwd=cwd)
+        return self._invoke(SANDBOX + "OpenTerminal", rq, pb.OpenTerminalResponse,
+                            self._t(timeout))
+
+    def terminal_input(self, session_id: str, terminal_id: str, data: str | bytes, *,
+                       timeout: float | None = None) -> pb.TerminalInputResponse:
+        rq = pb.TerminalInputRequest(session_id=session_id, terminal_id=terminal_id,
+                                     data=_bytes(data))
+        return self._invoke(SANDBOX + "TerminalInput", rq, pb.TerminalInputResponse,
+                            self._t(timeout))
+
+    def resize_terminal(self, session_id: str, terminal_id: str, cols: int, rows: int, *,
+                        timeout: float | None = None) -> pb.ResizeTerminalResponse:
+        rq = pb.ResizeTerminalRequest(session_id=session_id, terminal_id=terminal_id,
+                                      cols=cols, rows=rows)
+        return self._invoke(SANDBOX + "ResizeTerminal", rq, pb.ResizeTerminalResponse,
+                            self._t(timeout))
+
+    def close_terminal(self, session_id: str, terminal_id: str, *,
+                       timeout: float | None = None) -> pb.CloseTerminalResponse:
+        """Kills every process of the terminal; waits (up to 30 s) for its end."""
+        rq = pb.CloseTerminalRequest(session_id=session_id, terminal_id=terminal_id)
+        if timeout is None:
+            timeout = max(self.default_timeout or 0, COMMAND_GRACE + 30.0)
+        return self._invoke(SANDBOX + "CloseTerminal", rq, pb.CloseTerminalResponse, timeout)
+
+    def list_terminals(self, session_id: str, *,
+                       timeout: float | None = None) -> pb.ListTerminalsResponse:
+        rq = pb.ListTerminalsRequest(session_id=session_id)
+        return self._invoke(SANDBOX + "ListTerminals", rq, pb.ListTerminalsResponse,
+                            self._t(timeout))
+
+    # ------------------------------------------------------------ file watches
+
+    def watch(self, session_id: str, path: str = "", *, recursive: bool = False,
+              globs: Iterable[str] = (), timeout: float | None = None) -> pb.WatchResponse:
+        """Starts a watch; its changes come on the log stream (LOG_STREAM_WATCH,
+        process_id = its id, data = a packed WatchEventBatch) after `after_seq`.
+        `AsyncClient.watch_changes` wraps it as an async iterator."""
+        rq = pb.WatchRequest(session_id=session_id, path=path, recursive=recursive,
+                             globs=list(globs))
+        return self._invoke(SANDBOX + "Watch", rq, pb.WatchResponse, self._t(timeout))
+
+    def unwatch(self, session_id: str, watch_id: str, *,
+                timeout: float | None = None) -> pb.UnwatchResponse:
+        rq = pb.UnwatchRequest(session_id=session_id, watch_id=watch_id)
+        return self._invoke(SANDBOX + "Unwatch", rq, pb.UnwatchResponse, self._t(timeout))

@@ -23,6 +23,8 @@ DEADLINE_EXCEEDED itself when it passes.
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import random
 import secrets
 import threading
@@ -53,6 +55,55 @@ def _backoff(n: int) -> float:
     down to half."""
     d = min(_RETRY_BASE_S * (2 ** (n - 1)), _RETRY_MAX_BACKOFF_S)
     return d / 2 + random.random() * d / 2
+
+
+# ---- waking an asyncio loop from nng's completion callbacks
+#
+# One cffi callback for every aio an async call allocates; its argument is
+# the call's key, under which `_aio_run` left the loop and future to wake.
+# The callback runs on an nng thread and only schedules the wake-up.
+
+_aio_keys = itertools.count(1)
+_aio_waiting: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future]] = {}
+_aio_lock = threading.Lock()
+
+
+def _wake(fut: asyncio.Future) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+@ffi.callback("void(void *)")
+def _aio_done(arg) -> None:
+    with _aio_lock:
+        waiting = _aio_waiting.pop(int(ffi.cast("uintptr_t", arg)), None)
+    if waiting is not None:
+        loop, fut = waiting
+        try:
+            loop.call_soon_threadsafe(_wake, fut)
+        except RuntimeError:            # the loop closed meanwhile
+            pass
+
+
+async def _aio_run(key: int, aio, start) -> None:
+    """Starts one operation on aio and waits for it on the running loop. On
+    cancellation the operation is cancelled too, and waited for (nng then
+    completes it with NNG_ECANCELED) before CancelledError goes on."""
+    loop = asyncio.get_running_loop()
+    fut = loop.create_future()
+    with _aio_lock:
+        _aio_waiting[key] = (loop, fut)
+    start()
+    try:
+        await asyncio.shield(fut)
+    except asyncio.CancelledError:
+        lib.nng_aio_cancel(aio)
+        while not fut.done():
+            try:
+                await asyncio.shield(fut)
+            except asyncio.CancelledError:
+                pass
+        raise
 
 
 class CallHandle:
@@ -141,10 +192,55 @@ class Transport:
         self._sock.close()
 
     # ------------------------------------------------------------ one call
+    #
+    # A call is written once, as generators that start nng operations and
+    # yield what they wait for; two drivers run them: `call` blocks its
+    # thread (nng_aio_wait, time.sleep) and `acall` awaits on the running
+    # asyncio loop (the aio's completion callback wakes it; no thread
+    # hops). The steps they yield:
+    #   ("op", aio, start)  start() begins an nng operation on aio; resume
+    #                       once it completes (read its result from aio)
+    #   ("sleep", seconds)  a retry's backoff
 
     def call(self, method: str, payload: bytes, timeout: float | None, *,
              request_id: str | None = None, handle: CallHandle | None = None) -> bytes:
         """One round trip; returns the reply's payload or raises SbxError."""
+        steps = self._call_steps(method, payload, timeout, request_id, handle, None)
+        try:
+            step = next(steps)
+            while True:
+                if step[0] == "op":
+                    step[2]()
+                    lib.nng_aio_wait(step[1])
+                else:
+                    time.sleep(step[1])
+                step = steps.send(None)
+        except StopIteration as done:
+            return done.value
+        finally:
+            steps.close()
+
+    async def acall(self, method: str, payload: bytes, timeout: float | None, *,
+                    request_id: str | None = None) -> bytes:
+        """`call` as a coroutine on the running loop. Cancelling it cancels the
+        nng operation in flight (the call then may or may not have run)."""
+        key = next(_aio_keys)
+        steps = self._call_steps(method, payload, timeout, request_id, None, key)
+        try:
+            step = next(steps)
+            while True:
+                if step[0] == "op":
+                    await _aio_run(key, step[1], step[2])
+                else:
+                    await asyncio.sleep(step[1])
+                step = steps.send(None)
+        except StopIteration as done:
+            return done.value
+        finally:
+            steps.close()                   # frees the aio and context of a cancelled try
+
+    def _call_steps(self, method: str, payload: bytes, timeout: float | None,
+                    request_id: str | None, handle: CallHandle | None, key: int | None):
         if self._closed:
             raise Cancelled("the client is closed", method=method)
         rid = request_id or secrets.token_hex(16)
@@ -155,7 +251,7 @@ class Transport:
         lost: Unavailable | None = None     # a try whose reply may have been lost
         for n in range(1, _RETRY_ATTEMPTS + 1):
             try:
-                return self._attempt(method, env, end, rid, handle)
+                return (yield from self._attempt_steps(method, env, end, rid, handle, key))
             except Unavailable as e:
                 if not getattr(e, "retryable", False) and lost is not None:
                     raise lost from e           # it may have run: say that, not "no connection"
@@ -168,19 +264,21 @@ class Transport:
                     raise
                 if handle is not None and handle.cancelled:
                     raise
-                time.sleep(pause)
+                yield ("sleep", pause)
         raise AssertionError("unreachable")
 
-    def _attempt(self, method: str, env: bytes, end: float | None, rid: str,
-                 handle: CallHandle | None) -> bytes:
-        """One try of a call on a new context."""
+    def _attempt_steps(self, method: str, env: bytes, end: float | None, rid: str,
+                       handle: CallHandle | None, key: int | None):
+        """One try of a call on a new context (and an aio whose completion
+        wakes the loop when key is given)."""
         ctx_p = ffi.new("nng_ctx *")
         aio_p = ffi.new("nng_aio **")
         rv = lib.nng_ctx_open(ctx_p, self._sock.socket)
         if rv == 0:
             rv = lib.nng_ctx_set_ms(ctx_p[0], _RESEND_OPT, _INFINITE)
             if rv == 0:
-                rv = lib.nng_aio_alloc(aio_p, ffi.NULL, ffi.NULL)
+                rv = lib.nng_aio_alloc(aio_p, ffi.NULL if key is None else _aio_done,
+                                       ffi.NULL if key is None else ffi.cast("void *", key))
             if rv != 0:
                 lib.nng_ctx_close(ctx_p[0])
         if rv != 0:
@@ -190,12 +288,12 @@ class Transport:
         if handle is not None:
             handle._attach(aio)
         try:
-            self._send(ctx_p[0], aio, env, end, method, rid)
-            reply = self._recv(ctx_p[0], aio, end, method, rid)
+            yield from self._send_steps(ctx_p[0], aio, env, end, method, rid)
+            reply = yield from self._recv_steps(ctx_p[0], aio, end, method, rid)
         finally:
             if handle is not None:
                 handle._detach()
-            lib.nng_aio_free(aio)
+            lib.nng_aio_free(aio)           # stops it first: no callback runs after
             lib.nng_ctx_close(ctx_p[0])
         try:
             return self._decode(reply, method, rid)
@@ -216,7 +314,7 @@ class Transport:
         return _retryable(Unavailable(f"{what} {self.endpoint}: {_strerror(rv)}",
                                       method=method, request_id=rid))
 
-    def _send(self, ctx, aio, env: bytes, end: float | None, method: str, rid: str) -> None:
+    def _send_steps(self, ctx, aio, env: bytes, end: float | None, method: str, rid: str):
         msg_p = ffi.new("nng_msg **")
         if lib.nng_msg_alloc(msg_p, len(env)) != 0:
             raise Internal("out of memory for the request", method=method, request_id=rid)
@@ -227,8 +325,7 @@ class Transport:
             left = None if end is None else max(0, int((end - time.monotonic()) * 1000))
             by_deadline = left is not None and left <= connect_ms
             lib.nng_aio_set_timeout(aio, max(left, 1) if by_deadline else connect_ms)
-            lib.nng_ctx_send(ctx, aio)
-            lib.nng_aio_wait(aio)
+            yield ("op", aio, lambda: lib.nng_ctx_send(ctx, aio))
             rv = lib.nng_aio_result(aio)
             if not (rv == lib.NNG_ETIMEDOUT and not by_deadline and self.connected):
                 break
@@ -246,11 +343,10 @@ class Transport:
                               "there?", method=method, request_id=rid)
         raise self._fail(rv, method, rid, "sending to")
 
-    def _recv(self, ctx, aio, end: float | None, method: str, rid: str) -> bytes:
+    def _recv_steps(self, ctx, aio, end: float | None, method: str, rid: str):
         left = None if end is None else max(1, int((end - time.monotonic()) * 1000))
         lib.nng_aio_set_timeout(aio, _INFINITE if left is None else left)
-        lib.nng_ctx_recv(ctx, aio)
-        lib.nng_aio_wait(aio)
+        yield ("op", aio, lambda: lib.nng_ctx_recv(ctx, aio))
         rv = lib.nng_aio_result(aio)
         if rv == lib.NNG_ETIMEDOUT:
             raise DeadlineExceeded(f"no reply from sbxd at {self.endpoint} before the "

@@ -3,22 +3,22 @@
 Both connect to an endpoint with a service key (reaches every session) or a
 session token (reaches one) and expose every RPC of the protocol (see
 `_api.Api`), plus small conveniences built on them: `upload`/`download` of
-whole files in chunks. `AsyncClient` runs each call on its own thread pool
-over the same transport (nng waits without the GIL) and cancels the call's
-nng operation when the awaiting task is cancelled; it adds `logs()`, the
-gap-free log subscription as an async iterator.
+whole files in chunks. `AsyncClient` runs each call on the event loop over
+the same transport (an nng operation whose completion callback wakes the
+loop: no thread per call) and cancels the call's nng operation when the
+awaiting task is cancelled; it adds `logs()`, the gap-free log subscription
+as an async iterator.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import hashlib
 import os
 from typing import Any
 
 from ._api import Api
-from ._transport import DEFAULT_ENDPOINT, CallHandle, Transport, decode_payload
+from ._transport import DEFAULT_ENDPOINT, Transport, decode_payload
 
 
 def _options(endpoint: str | None, service_key: str | None,
@@ -93,8 +93,9 @@ class Client(Api):
 class AsyncClient(Api):
     """asyncio client: the same methods as `Client`, each a coroutine.
 
-    `max_concurrency` bounds the calls in flight (each holds a pool thread
-    while it waits for sbxd).
+    Calls run on the event loop itself: each is an nng operation whose
+    completion callback wakes the loop, with no thread per call.
+    `max_concurrency` bounds the calls in flight (others wait their turn).
     """
 
     def __init__(self, endpoint: str | None = None, *, service_key: str | None = None,
@@ -107,28 +108,18 @@ class AsyncClient(Api):
         self._t_ = Transport(endpoint, service_key=service_key, session_token=session_token,
                              connect_timeout=connect_timeout, max_reply_bytes=max_reply_bytes,
                              tls_ca_file=tls_ca_file, tls_server_name=tls_server_name)
-        self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max_concurrency, thread_name_prefix="sbx-call")
+        self._slots = asyncio.Semaphore(max_concurrency)
         self.endpoint = endpoint
 
     async def _invoke(self, method: str, request: Any, response_cls: type,
                       timeout: float | None, request_id: str | None = None) -> Any:
-        handle = CallHandle()
         payload = request.SerializeToString()
-        fut = asyncio.get_running_loop().run_in_executor(
-            self._pool, lambda: self._t_.call(method, payload, timeout,
-                                              request_id=request_id, handle=handle))
-        try:
-            reply = await asyncio.shield(fut)
-        except asyncio.CancelledError:
-            handle.cancel()            # the thread's call ends with Cancelled: consume it
-            fut.add_done_callback(lambda f: f.cancelled() or f.exception())
-            raise
+        async with self._slots:
+            reply = await self._t_.acall(method, payload, timeout, request_id=request_id)
         return decode_payload(response_cls, reply, method, self.endpoint)
 
     async def close(self) -> None:
         self._t_.close()
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def __aenter__(self) -> "AsyncClient":
         return self
@@ -148,3 +139,22 @@ class AsyncClient(Api):
         from .logs import LogSubscription
         return LogSubscription(self, session_id, after_seq=after_seq,
                                poll_interval=poll_interval)
+
+    def terminal(self, session_id: str, *, argv=(), cols: int = 80, rows: int = 24,
+                 env=None, cwd: str = "", terminal_id: str | None = None):
+        """An interactive terminal as an async object (`sbx.terminal.Terminal`):
+        `async with client.terminal(sid) as t: await t.write(b"ls\\r"); async for
+        chunk in t: ...`. With `terminal_id`, attaches to one already open
+        (its screen so far is replayed) instead of opening a new one."""
+        from .terminal import Terminal
+        return Terminal(self, session_id, argv=argv, cols=cols, rows=rows, env=env, cwd=cwd,
+                        terminal_id=terminal_id)
+
+    def watch_changes(self, session_id: str, path: str = "", *, recursive: bool = False,
+                      globs=()):
+        """A directory's changes as an async iterator of `pb.WatchEvent`
+        (`sbx.terminal.Changes`): `async with client.watch_changes(sid, "src",
+        recursive=True) as changes: async for ch in changes: ...`; leaving the
+        block ends the watch. A `WATCH_RESCAN` event means changes were lost."""
+        from .terminal import Changes
+        return Changes(self, session_id, path, recursive=recursive, globs=globs)

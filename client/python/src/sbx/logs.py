@@ -11,9 +11,11 @@ yielded in seq order exactly once: a jump in seq is filled from ReadLogs
 first, and every `poll_interval` the window is read again (which delivers a
 missed last event and renews the subscription lease). Events that left the
 window before they could be fetched are counted in the next event's `lost`.
-A restarted sbxd (seqs start at 1 again) is noticed and followed from seq 1:
-by ReadLogs refusing a seq past its end (as libsbx does), or by a published
-event whose seq is behind but whose time is after the last one delivered.
+A restarted sbxd (seqs start at 1 again) is noticed and followed from seq 1,
+as libsbx does: by a larger epoch (LogEvent.epoch, ReadLogsResponse.epoch:
+every start of sbxd has a larger one) on a published event or a window, or
+by ReadLogs refusing a seq past its end. A published event of a smaller
+epoch was sent before the restart and is dropped.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ class LogSubscription:
         self._ready: collections.deque[LogEvent] = collections.deque()
         self._expected = 1
         self._carry_lost = 0
-        self._last_ms = 0
+        self._epoch = 0
         self._sock: pynng.Sub0 | None = None
         self._raw: asyncio.Queue[bytes] | None = None
         self._last_poll = 0.0
@@ -118,6 +120,7 @@ class LogSubscription:
         self._key = bytes(r.key)
         self._topic = r.topic.encode() + b"\0"
         self._expected = r.next_seq if self._after is None else self._after + 1
+        self._epoch = r.epoch
         self._raw = asyncio.Queue(maxsize=QUEUE_EVENTS)
         self._sock = pynng.Sub0(recv_buffer_size=QUEUE_EVENTS, reconnect_time_min=100,
                                 reconnect_time_max=1000)
@@ -126,7 +129,9 @@ class LogSubscription:
         loop = asyncio.get_running_loop()
         threading.Thread(target=self._rx, args=(self._sock, loop, self._raw),
                          name="sbx-logs-rx", daemon=True).start()
-        await self._fill(None)
+        # the backlog asked for; later events come live, and a gap in them
+        # is refetched and counted (as libsbx does)
+        await self._fill(r.next_seq - 1)
         self._last_poll = time.monotonic()
 
     async def _dial(self, endpoint: str) -> None:
@@ -183,18 +188,33 @@ class LogSubscription:
                                     lost=lost + self._carry_lost))
         self._carry_lost = 0
         self._expected = le.seq + 1
-        self._last_ms = max(self._last_ms, le.unix_ms)
 
     async def _handle(self, raw: bytes) -> None:
         le = open_sealed(raw, self._topic, self._key)
         if le is None:
             return
-        if le.seq < self._expected and le.unix_ms > self._last_ms:
-            self._expected = 1              # a newer event with an older seq: sbxd restarted
+        if self._follow_epoch(le.epoch, from_window=False) < 0:
+            return                          # sent before sbxd restarted
         if le.seq > self._expected:
             await self._fill(le.seq - 1, counting=True)
         if le.seq == self._expected:
             self._deliver(le, 0)
+
+    def _follow_epoch(self, epoch: int, *, from_window: bool) -> int:
+        """1 when epoch is a later sbxd run than the one expected counts in,
+        or a window's (ReadLogs answers from the sbxd running now, even if a
+        clock went back): the count starts again at 1. -1 for a published
+        event of an earlier run; 0 when the same or unknown."""
+        if epoch == 0 or epoch == self._epoch:
+            return 0
+        if self._epoch == 0:
+            self._epoch = epoch
+            return 0
+        if epoch < self._epoch and not from_window:
+            return -1
+        self._epoch = epoch
+        self._expected = 1
+        return 1
 
     async def _fill(self, upto: int | None, counting: bool = False) -> None:
         """Reads the window after expected-1 until expected passes `upto`
@@ -214,6 +234,8 @@ class LogSubscription:
                 raise
             except SbxError:                # transport trouble: the next poll retries
                 return
+            if self._follow_epoch(r.epoch, from_window=True):
+                continue                    # sbxd restarted: from seq 1
             for le in r.events:
                 if le.seq >= self._expected:
                     self._deliver(le, le.seq - self._expected)

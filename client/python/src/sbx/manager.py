@@ -27,7 +27,7 @@ import functools
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,12 @@ class SbxSessionManager:
             "default": stable across restarts, so a restarted application
             reaps the sessions it gets back from get_or_create; applications
             sharing one sbxd should each pass their own.
+        egress_allow: hosts this manager's new sessions may reach through
+            sbx's egress proxy ("pypi.org", "*.example.com", optionally
+            ":PORT"); empty: network none (or the runtime's list). A live
+            session get_or_create finds must already have this list, else it
+            raises sbx's FailedPrecondition (change the list with the
+            client's `set_egress`).
     """
 
     def __init__(self, endpoint: str | None = None, *, service_key: str | None = None,
@@ -87,7 +93,8 @@ class SbxSessionManager:
                  workspace_root: str | Path | None = None, max_sessions: int | None = None,
                  on_release: Callable[[str], None] | None = None, executor: Any = None,
                  image: str | None = None, auto_remove: bool = True,
-                 namespace: str = DEFAULT_NAMESPACE, client: Client | None = None) -> None:
+                 namespace: str = DEFAULT_NAMESPACE, client: Client | None = None,
+                 egress_allow: Sequence[str] = ()) -> None:
         self._owns = client is None
         self._c = client or Client(endpoint, service_key=service_key)
         self._default_runtime = default_runtime
@@ -99,6 +106,7 @@ class SbxSessionManager:
         self._on_release = on_release
         self.executor = executor
         self.namespace = namespace
+        self.egress_allow = list(egress_allow)
         self._sessions: dict[str, SbxSandbox] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._sync_lock = threading.Lock()
@@ -146,7 +154,7 @@ class SbxSessionManager:
         r = self._c.get_or_create_session(
             session_id, runtime=self._runtime_name(rt),
             idle_timeout_ms=int(self._default_idle_timeout * 1000),
-            labels={MANAGER_LABEL: self.namespace})
+            labels={MANAGER_LABEL: self.namespace}, egress_allow=self.egress_allow)
         return SbxSandbox(self._c, r.session.session_id, user_id=session_id,
                           session_token=r.session_token,
                           runtime=rt if rt is not None else (r.session.runtime or None),

@@ -28,6 +28,7 @@ import re
 import stat as statmod
 import time
 import warnings
+from collections.abc import Sequence
 
 from pydantic_ai_backends.types import (BackgroundHandle, BackgroundOutput,
                                         BackgroundProcessInfo, EditResult, ExecuteResponse,
@@ -144,12 +145,15 @@ class SbxSandbox:
 
     @classmethod
     def create(cls, user_id: str, *, runtime: str = "", endpoint: str | None = None,
-               service_key: str | None = None, client: Client | None = None) -> "SbxSandbox":
-        """The user's live session (created when there is none)."""
+               service_key: str | None = None, client: Client | None = None,
+               egress_allow: Sequence[str] = ()) -> "SbxSandbox":
+        """The user's live session (created when there is none). `egress_allow`:
+        as `Client.get_or_create_session`'s (a new session's allowlist; a live
+        one must already have it, else FailedPrecondition)."""
         owns = client is None
         c = client or Client(endpoint, service_key=service_key)
         try:
-            r = c.get_or_create_session(user_id, runtime=runtime)
+            r = c.get_or_create_session(user_id, runtime=runtime, egress_allow=egress_allow)
         except BaseException:
             if owns:
                 c.close()

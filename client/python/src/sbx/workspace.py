@@ -121,13 +121,6 @@ def _transport_error(e: SbxError, what: str) -> Exception | None:
     return None
 
 
-def _closed_error(e: RuntimeError, what: str) -> Exception:
-    """AsyncClient.close() shuts its thread pool: later calls raise RuntimeError."""
-    if "shutdown" in str(e):
-        return WorkspaceUnavailableError(f"sbx: {what}: the workspace's sbx client is closed")
-    return e
-
-
 def _session_error(e: SbxError, session_id: str) -> Exception | None:
     """The library's error for a failure about the session itself (not a path), else None."""
     m = e.message
@@ -269,8 +262,6 @@ class SbxWorkspaceBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem
         o = await self._connect()
         try:
             return await fn(o.client, o.session_id)
-        except RuntimeError as e:
-            raise _closed_error(e, what) from e
         except SbxError as e:
             err = (_transport_error(e, what) or _session_error(e, o.session_id)
                    or (_path_error(e, path) if path is not None else None))
@@ -320,9 +311,9 @@ class SbxWorkspaceBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem
             r = await o.client.execute(o.session_id, "", argv=argv, env=full_env,
                                        timeout_ms=timeout_ms, max_output_bytes=OUTPUT_LIMIT)
             answered = True
-        except RuntimeError as e:
+        except Cancelled as e:       # the client was closed
             answered = True
-            raise _closed_error(e, "run") from e
+            raise (_transport_error(e, "run") or e) from e
         except SbxError as e:
             # sbxd answered (or is unreachable, when nothing can be killed either)
             answered = True
@@ -644,6 +635,12 @@ class SbxWorkspace(AbstractCapability[object]):
     labels: Mapping[str, str] | None = None
     """Labels of new sessions."""
 
+    egress_allow: Sequence[str] = ()
+    """Hosts new sessions may reach through sbx's egress proxy ("pypi.org",
+    "*.example.com", optionally ":PORT"); empty: network none (or the runtime's
+    list). With `user_id`, the user's live session must already have this list,
+    else opening it fails (sbx's FailedPrecondition: change it with set_egress)."""
+
     env: Mapping[str, str] | None = field(default=None, repr=False)
     """Variables every command gets, under any a call passes."""
 
@@ -767,7 +764,8 @@ class SbxWorkspace(AbstractCapability[object]):
     def _create_args(self) -> dict[str, Any]:
         return {"runtime": self.runtime or "",
                 "idle_timeout_ms": int((self.idle_timeout or 0) * 1000),
-                "labels": dict(self.labels or {})}
+                "labels": dict(self.labels or {}),
+                "egress_allow": list(self.egress_allow)}
 
     @staticmethod
     def _checked(s: pb.Session, token: str) -> tuple[str, str, float]:

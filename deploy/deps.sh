@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # deps.sh — installs everything sbx needs to build, test and run on Debian
 # or Ubuntu, and makes sure a Docker engine answers (installing Debian's
-# docker.io and starting it when none does). Idempotent; run as root.
+# docker.io and starting it when none does). Then gVisor (deploy/gvisor.sh:
+# Debian's runsc, registered with the engine by a merge of daemon.json and
+# a SIGHUP) so isolation gvisor and its tests run; SBX_GVISOR=no skips it.
+# Idempotent; run as root.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
@@ -9,7 +12,10 @@ pkgs=(build-essential cmake pkg-config git curl ca-certificates openssl python3
       libnng-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev
       libsqlite3-dev libcjson-dev libsodium-dev mmdebstrap debian-archive-keyring
       libpcre2-dev libarchive-dev libmicrohttpd-dev clang python3-venv protobuf-compiler
-      busybox-static)
+      busybox-static e2fsprogs iproute2 tmux
+      libjs-term.js chromium chromium-driver)
+# libjs-term.js: the web app's terminal pane (client/web); chromium and
+# chromium-driver: its browser test
 
 say() { printf '[deps] %s\n' "$*" >&2; }
 [ "$(id -u)" = 0 ] || { echo "deps.sh: run as root (sudo)" >&2; exit 1; }
@@ -43,3 +49,8 @@ if ! docker_answers; then
 	docker_answers || { echo "deps.sh: the Docker engine did not come up (see /var/log/dockerd.log)" >&2; exit 1; }
 fi
 say "Docker engine answers on /var/run/docker.sock"
+
+if [ "${SBX_GVISOR:-yes}" != no ]; then
+	bash "$(dirname "$0")/gvisor.sh" ||
+	    say "gVisor is not set up (see above): isolation gvisor is unavailable and its tests skip"
+fi

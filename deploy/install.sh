@@ -3,15 +3,26 @@
 # machine: dependencies (and a Docker engine if none answers), a build and
 # install under /usr/local, the default runtime image (from Debian packages,
 # no registry), sbxd started (systemd unit when systemd runs, else in the
-# background), and a demo showing it doing its job. Run from a checkout, as
-# root (it asks sudo itself otherwise): bash deploy/install.sh
+# background), the web app beside it (deploy/install-web.sh), and a demo
+# showing it doing its job. Run from a checkout, as
+# root (it asks sudo itself otherwise): bash deploy/install.sh [--gvisor]
+#   --gvisor  also installs gVisor (Debian's runsc) and registers it with the
+#             Docker engine (deploy/gvisor.sh: daemon.json merged, SIGHUP),
+#             so sessions can ask for isolation gvisor
 set -euo pipefail
 [ "$(id -u)" = 0 ] || exec sudo -E bash "$0" "$@"   # needs root: packages, Docker, /usr/local
 top=$(cd "$(dirname "$0")/.." && pwd)
 say() { printf '\n== %s\n' "$*" >&2; }
+gvisor=no
+for a in "$@"; do
+	case $a in
+	--gvisor) gvisor=yes ;;
+	*) echo "usage: $0 [--gvisor]" >&2; exit 2 ;;
+	esac
+done
 
 say "dependencies"
-bash "$top/deploy/deps.sh"
+SBX_GVISOR=$gvisor bash "$top/deploy/deps.sh"
 
 say "build and install (cmake, Release, prefix /usr/local)"
 cmake -S "$top" -B "$top/build-release" -DCMAKE_BUILD_TYPE=Release -DSBX_TESTS=OFF >/dev/null
@@ -44,5 +55,15 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 
+say "web app (client/web: sbx-web in /opt/sbx-web)"
+bash "$top/deploy/install-web.sh"
+
 say "demo"
 bash "$top/deploy/demo.sh"
+web_port=$(sed -n 's/^listen_port *= *//p' /etc/sbx/sbx-web.conf)
+cat >&2 <<MSG
+
+== the web app: http://127.0.0.1:${web_port:-7480}/
+   make its first user (an admin) with:
+     sudo sbx-web create-user NAME --admin
+MSG

@@ -10,3 +10,5 @@ here=$(cd "$(dirname "$0")" && pwd)
 for rt in $(awk '!/^[[:space:]]*(#|$)/ { print $1 }' "$here/runtimes.list"); do
 	bash "$here/build.sh" "$@" "$rt"
 done
+# the kept egress proxy's image (sessions with an egress allowlist)
+bash "$here/egress-proxy.sh" "$@"

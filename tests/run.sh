@@ -28,6 +28,9 @@ cmake --build "$build" -j"$(nproc)"
 echo "== Python client against the gcc build's sbxd" >&2
 SBXD_BIN="$build/sbxd" SBX_BIN="$build/sbx" timeout 2400 bash "$top/client/python/run_tests.sh"
 
+echo "== web app (client/web: HTTP API, WebSocket, real Chromium) against the gcc build's sbxd" >&2
+SBXD_BIN="$build/sbxd" timeout 900 bash "$top/client/web/run_tests.sh"
+
 echo "== clang ASan/UBSan build, all tests again" >&2
 san=$top/build-sanitize
 CC=clang cmake -S "$top" -B "$san" -DCMAKE_BUILD_TYPE=Debug -DSBX_SANITIZE=ON -DSBX_FUZZ=ON \

@@ -40,6 +40,35 @@ bench_parse_args(int argc, char **argv, int *iters, const char **endpoint)
 }
 
 int
+bench_run_true(sbx_client *c, const char *sid)
+{
+	sbx_exec_opts xo = { .command = "true" };
+	sbx_exec_result r;
+	int rv = sbx_exec(c, sid, &xo, &r) == SBX_OK && r.exit_code == 0 ? 0 : -1;
+
+	sbx_exec_result_fini(&r);
+	return rv;
+}
+
+#define AGENT_TRIES 100
+#define AGENT_FAST_MS 5.0
+
+int
+bench_wait_agent(sbx_client *c, const char *sid)
+{
+	for (int i = 0; i < AGENT_TRIES; i++) {
+		double t0 = bench_now_ms();
+
+		if (bench_run_true(c, sid) == 0 && bench_now_ms() - t0 < AGENT_FAST_MS)
+			return 0;
+	}
+	fprintf(stderr, "bench: session %s: no Execute(true) under %.0f ms in %d tries "
+	    "(its agent is not answering; timing the route it gets)\n", sid, AGENT_FAST_MS,
+	    AGENT_TRIES);
+	return -1;
+}
+
+int
 bench_open(const char *endpoint, const char *user, sbx_client **c, sbx_session *s)
 {
 	sbx_options o = { .endpoint = endpoint, .service_key = getenv("SBX_SERVICE_KEY") };
@@ -68,9 +97,15 @@ cmp(const void *a, const void *b)
 }
 
 static double
-pct(double *v, int n, double p)
+pct(const double *v, int n, double p)
 {
 	return v[(int)(p * (n - 1) + 0.5)];
+}
+
+double
+bench_pct(const double *v, int n, double p)
+{
+	return pct(v, n, p);
 }
 
 void
@@ -109,6 +144,20 @@ bench_report_ratio(const char *figure, double ratio, const char *target)
 		    bench_name, figure, ratio, target);
 	else
 		printf("%-40s ratio %.3f (target %s)\n", figure, ratio, target);
+}
+
+void
+bench_report_value(const char *figure, double value, const char *unit, const char *target)
+{
+	if (bench_json) {
+		printf("{\"bench\": \"%s\", \"figure\": \"%s\", \"unit\": \"%s\", "
+		    "\"value\": %.3f", bench_name, figure, unit, value);
+		if (target)
+			printf(", \"target\": \"%s\"", target);
+		printf("}\n");
+	} else
+		printf("%-40s %.3f %s%s%s\n", figure, value, unit, target ? "   target " : "",
+		    target ? target : "");
 }
 
 /* ---- the raw Docker API baseline */

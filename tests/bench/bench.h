@@ -26,6 +26,11 @@ int bench_parse_args(int argc, char **argv, int *iters, const char **endpoint);
  * whatever was opened stays open), else 0. */
 int bench_open(const char *endpoint, const char *user, sbx_client **c,
     sbx_session *s);
+/* Execute(`true`) in sid: 0 when it ran and exited 0, else -1. */
+int bench_run_true(sbx_client *c, const char *sid);
+/* Runs `true` in sid until one call takes under 5 ms (its in-sandbox
+ * agent answers), at most 100 tries: 0 then, else -1 after saying so. */
+int bench_wait_agent(sbx_client *c, const char *sid);
 
 double bench_now_ms(void);
 /* Sorts v and b and prints one figure: sbx's percentiles, and the
@@ -34,6 +39,12 @@ void bench_report(const char *figure, double *v, int n, const char *baseline, do
     int bn, const char *target);
 /* A ratio figure with no sbx percentiles of its own (e.g. speed-up). */
 void bench_report_ratio(const char *figure, double ratio, const char *target);
+/* One measured value in unit ("ops/s", "MB", ...); target may be NULL. */
+void bench_report_value(const char *figure, double value, const char *unit,
+    const char *target);
+/* The p-th percentile (0..1) of v[0..n), n > 0, sorted ascending (as
+ * bench_report leaves it). */
+double bench_pct(const double *v, int n, double p);
 
 /* A curl handle on the Docker socket, kept alive across calls. */
 CURL *bench_docker_handle(void);

@@ -113,6 +113,24 @@ harness_agent_conf(void)
 	return v != NULL && strcmp(v, "off") == 0 ? "agent = no\n" : "";
 }
 
+const char *
+harness_isolation_conf(void)
+{
+	const char *v = getenv("SBX_TEST_ISOLATION");
+
+	return v != NULL && strcmp(v, "gvisor") == 0 ? "isolation = gvisor\n" : "";
+}
+
+int
+harness_gvisor_ready(void)
+{
+	const char *src = getenv("SBX_SOURCE_DIR");
+	char cmd[1200];
+
+	snprintf(cmd, sizeof(cmd), "bash %s/deploy/gvisor.sh --check", src ? src : ".");
+	return system(cmd) == 0;
+}
+
 static int
 start(struct sbxd_proc *p, const char *extra_conf, int tls)
 {
@@ -120,6 +138,12 @@ start(struct sbxd_proc *p, const char *extra_conf, int tls)
 	FILE *f;
 
 	memset(p, 0, sizeof(*p));
+	if (harness_isolation_conf()[0] != '\0' && !harness_gvisor_ready()) {
+		fprintf(stderr, "SKIP: SBX_TEST_ISOLATION=gvisor but the Docker engine has no "
+		    "runsc runtime registered (deploy/gvisor.sh, run by deploy/deps.sh, "
+		    "installs and registers it)\n");
+		exit(77);
+	}
 	snprintf(p->dir, sizeof(p->dir), "/tmp/sbx-it-XXXXXX");
 	if (mkdtemp(p->dir) == NULL)
 		return -1;
@@ -139,9 +163,9 @@ start(struct sbxd_proc *p, const char *extra_conf, int tls)
 	if ((f = fopen(p->conf, "w")) == NULL)
 		return -1;
 	fprintf(f, "listen = %s\nlog_listen = %s\nstate_dir = %s\nservice_key = %s\nlog_level = info\n"
-	    "metrics_listen = off\n%s%s%s\n",
+	    "metrics_listen = off\n%s%s%s%s\n",
 	    p->endpoint, p->log_endpoint, p->dir, HARNESS_KEY, tlsconf, harness_agent_conf(),
-	    extra_conf ? extra_conf : "");
+	    harness_isolation_conf(), extra_conf ? extra_conf : "");
 	fclose(f);
 	if (spawn(p) != 0)
 		return -1;
@@ -260,6 +284,16 @@ harness_cleanup_containers(struct sbxd_proc *p)
 		return;
 	d->ops->list(d, "sbx.instance", inst, remove_cb, d, &e);
 	d->ops->free(d);
+	/* the egress networks it made (egress.c), now that nothing is on them;
+	 * inst is 16 hex digits */
+	if (strspn(inst, "0123456789abcdef") == 16 && strlen(inst) == 16) {
+		char cmd[256];
+
+		snprintf(cmd, sizeof(cmd), "docker network ls -q --filter label=sbx.instance=%s "
+		    "2>/dev/null | xargs -r docker network rm >/dev/null 2>&1", inst);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove the egress networks of %s\n", inst);
+	}
 }
 
 sbx_client *
@@ -331,6 +365,46 @@ harness_wait_session_state(sbx_client *c, const char *sid, int state)
 			usleep(100000);
 	}
 	return seen;
+}
+
+int
+harness_stop_idle(sbx_client *c, const char *sid)
+{
+	sbx_session g;
+	char **ids;
+	size_t n;
+	int seen = -1;
+
+	for (uint64_t end = harness_now_ms() + HARNESS_WAIT_MS;
+	    seen != SBX_SESSION_STOPPED && harness_now_ms() < end;) {
+		ids = NULL;
+		n = 0;
+		if (sbx_session_cleanup_idle(c, 1, &ids, &n) == SBX_OK)
+			sbx_string_list_free(ids, n);
+		if (sbx_session_get(c, sid, &g) == SBX_OK) {
+			seen = g.state;
+			sbx_session_fini(&g);
+		}
+		if (seen != SBX_SESSION_STOPPED)
+			usleep(10000);
+	}
+	return seen;
+}
+
+const char *
+harness_host_line(const char *cmd)
+{
+	static char line[1024];
+	FILE *f = popen(cmd, "r");
+
+	line[0] = '\0';
+	if (f == NULL)
+		return line;
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
+	pclose(f);
+	line[strcspn(line, "\n")] = '\0';
+	return line;
 }
 
 int

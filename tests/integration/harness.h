@@ -53,10 +53,20 @@ sbx_client *harness_client(struct sbxd_proc *p, const char *token);
 /* Runs cmd in session sid with a timeout; its exit code, or -1 (the error
  * printed) when the call fails. */
 int harness_exec_status(sbx_client *c, const char *sid, const char *cmd, uint64_t timeout_ms);
+/* The first line of a host command's output (popen), newline cut; "" when
+ * it printed nothing. Static, overwritten by the next call. */
+const char *harness_host_line(const char *cmd);
 /* "agent = no\n" when SBX_TEST_AGENT=off (CI runs the command, process,
  * file and log tests both through the in-sandbox agent and without it),
  * else "". */
 const char *harness_agent_conf(void);
+/* "isolation = gvisor\n" when SBX_TEST_ISOLATION=gvisor (CI runs the
+ * agent, exec and file tests under gVisor too), else "". harness_start
+ * then exits 77 (a skip) unless the engine has runsc registered. */
+const char *harness_isolation_conf(void);
+/* 1 when the Docker engine has gVisor's runsc registered (deploy/gvisor.sh
+ * --check; deploy/deps.sh registers it). */
+int harness_gvisor_ready(void);
 /* A free loopback TCP port (bound once, then released). */
 int harness_free_port(void);
 /* Milliseconds on the monotonic clock, for the deadline of a wait. */
@@ -64,6 +74,11 @@ uint64_t harness_now_ms(void);
 /* Waits (looking every 100 ms, at most HARNESS_WAIT_MS) until session sid
  * is in state; returns the last state seen (-1 when none could be read). */
 int harness_wait_session_state(sbx_client *c, const char *sid, int state);
+/* Stops session sid as idle: CleanupIdle (max idle 1 ms, service key c)
+ * until sid is STOPPED — a call made within a millisecond of the session's
+ * last activity rightly leaves it running — at most HARNESS_WAIT_MS;
+ * returns the last state seen (-1 when none could be read). */
+int harness_stop_idle(sbx_client *c, const char *sid);
 /* 1 when a line of p's log holds needle. */
 int harness_log_has(struct sbxd_proc *p, const char *needle);
 /* Prints p's log to stderr. */

@@ -107,6 +107,22 @@ touch_host(const char *name)
 	return 0;
 }
 
+/* Starts command in the background and reads its output into *acc until
+ * it holds marker; its id in pid. 0 when both happened. */
+static int
+start_until(const char *command, const char *marker, char pid[SBX_PROCESS_ID_MAX],
+    char **acc, size_t *len)
+{
+	sbx_process_opts o = { .command = command };
+	sbx_process p = { 0 };
+
+	if (sbx_process_start(svc, s.session_id, &o, &p) != SBX_OK)
+		return -1;
+	snprintf(pid, SBX_PROCESS_ID_MAX, "%s", p.process_id);
+	sbx_process_fini(&p);
+	return read_until(pid, acc, len, marker) ? 0 : -1;
+}
+
 static void
 survive(int sig)
 {
@@ -115,18 +131,15 @@ survive(int sig)
 	 * while no sbxd listens, the rest after the restart. Nothing is
 	 * printed while the old sbxd is stopping: output it read and nobody
 	 * fetched goes with it. */
-	sbx_process_opts o = { .command = "rm -f more; for i in 1 2 3; do echo line $i; done; "
+	const char *cmd = "rm -f more; for i in 1 2 3; do echo line $i; done; "
 	    "while [ ! -e more ]; do sleep 0.05; done; "
-	    "for i in $(seq 4 40); do echo line $i; sleep 0.05; done; exit 7" };
+	    "for i in $(seq 4 40); do echo line $i; sleep 0.05; done; exit 7";
 	sbx_process p = { 0 }, end = { 0 };
 	char *acc = NULL, pid[SBX_PROCESS_ID_MAX];
 	size_t len = 0;
 	int timed_out = 1;
 
-	REQUIRE_INT(sbx_process_start(svc, s.session_id, &o, &p), SBX_OK);
-	snprintf(pid, sizeof(pid), "%s", p.process_id);
-	sbx_process_fini(&p);
-	REQUIRE(read_until(pid, &acc, &len, "line 3\n"));
+	REQUIRE_INT(start_until(cmd, "line 3\n", pid, &acc, &len), 0);
 	sbx_client_close(svc);
 	svc = NULL;
 	CHECK_INT(harness_stop(&d, sig), sig == SIGKILL ? SIGKILL : 0);
@@ -148,6 +161,58 @@ survive(int sig)
 	    &(sbx_process_opts){ .command = "true" }, &p), SBX_OK);
 	CHECK(strcmp(p.process_id, pid) != 0);
 	sbx_process_fini(&p);
+}
+
+/* 1 when name exists in the session's workspace, looked at on the host
+ * until it does (sbxd may be down). */
+static int
+host_file_appears(const char *name)
+{
+	uint64_t deadline = harness_now_ms() + HARNESS_WAIT_MS;
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", s.workspace_path, name);
+	while (access(path, F_OK) != 0 && harness_now_ms() < deadline)
+		usleep(50 * 1000);
+	return access(path, F_OK) == 0;
+}
+
+/* More output than the agent keeps while no sbxd listens (its 256 KiB
+ * ring): the restarted sbxd says how much was lost, then gives the rest. */
+TEST(output_lost_while_away_is_counted)
+{
+	const char *cmd = "rm -f more2 flooded; echo start; "
+	    "while [ ! -e more2 ]; do sleep 0.05; done; "
+	    "head -c 600000 /dev/zero | tr '\\0' x; echo; echo done; touch flooded";
+	sbx_process end = { 0 };
+	char *acc = NULL, pid[SBX_PROCESS_ID_MAX];
+	unsigned long long lost = 0;
+	const char *mark;
+	size_t len = 0;
+	int timed_out = 1;
+
+	REQUIRE_INT(start_until(cmd, "start\n", pid, &acc, &len), 0);
+	free(acc);
+	acc = NULL;
+	len = 0;
+	sbx_client_close(svc);
+	svc = NULL;
+	CHECK_INT(harness_stop(&d, SIGTERM), 0);
+	CHECK_INT(touch_host("more2"), 0);
+	CHECK(host_file_appears("flooded"));         /* it printed it all with no sbxd */
+	REQUIRE_INT(harness_restart(&d), 0);
+	REQUIRE((svc = harness_client(&d, NULL)) != NULL);
+	CHECK_INT(sbx_process_wait(svc, s.session_id, pid, 0, &end, &timed_out), SBX_OK);
+	CHECK_INT(end.exit_code, 0);
+	sbx_process_fini(&end);
+	read_more(pid, &acc, &len);
+	REQUIRE(acc != NULL);
+	mark = strstr(acc, "[sbx: ");
+	CHECK(mark != NULL && sscanf(mark, "[sbx: %llu bytes of output dropped", &lost) == 1);
+	CHECK(lost >= 600001 - (256u << 10) && lost <= 600001);
+	CHECK(strstr(acc, "done\n") != NULL);
+	fprintf(stderr, "  %llu bytes reported lost of 600007\n", lost);
+	free(acc);
 }
 
 TEST(process_survives_sbxd_killed)
@@ -176,6 +241,7 @@ main(void)
 		return 1;
 	RUN(process_survives_sbxd_killed);
 	RUN(process_survives_sbxd_stopped);
+	RUN(output_lost_while_away_is_counted);
 	if (svc != NULL) {
 		sbx_session_end(svc, s.session_id, 1);
 		sbx_client_close(svc);

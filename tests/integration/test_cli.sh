@@ -2,6 +2,7 @@
 # test_cli.sh — the `sbx` CLI against a real sbxd and real containers:
 # session create/list/get/end, exec with the command's exit status and raw
 # stdout/stderr, write from stdin, read and cat, --json output that parses,
+# snapshots (create, list, show, session create --from, restore, rm),
 # and clear errors with exit status 1 (bad key, unknown session) or 2 (usage).
 set -u
 . "$(dirname "$0")/cli_lib.sh"
@@ -70,6 +71,27 @@ check "unknown session exits 1 with NOT_FOUND" grep -q "sbx: NOT_FOUND" "$dir/er
 check "usage errors exit 2" eq "$?" "2"
 "$SBX_BIN" session create --user '../etc' >/dev/null 2>"$dir/err"
 check "hostile user id is INVALID_ARGUMENT" grep -q "sbx: INVALID_ARGUMENT" "$dir/err"
+
+# snapshots: create (saying how long it froze the session), list, show, a
+# fork with session create --from, restore, rm, a bad name
+"$SBX_BIN" exec "$sid" --sh 'echo snap-me > /workspace/snap.txt'
+snap=$("$SBX_BIN" snapshot create "$sid" --name cli-snap --label k=v 2>"$dir/err")
+check "snapshot create prints an id" eq "${snap:0:5}" "snap-"
+check "... and says how long it froze the session" grep -Eq "^sbx: frozen [0-9]+ ms; kept workspace" "$dir/err"
+check "snapshot list shows it" eq "$("$SBX_BIN" snapshot list --user cli-user | grep -c "^$snap ")" "1"
+check "snapshot show names its session" eq "$("$SBX_BIN" snapshot show "$snap" | awk '$1 == "session_id" {print $2}')" "$sid"
+fork=$("$SBX_BIN" session create --user cli-user --from "$snap")
+check "session create --from forks it" eq "$("$SBX_BIN" exec "$fork" -- cat /workspace/snap.txt)" "snap-me"
+"$SBX_BIN" exec "$sid" -- rm /workspace/snap.txt
+"$SBX_BIN" session restore "$sid" "$snap" >/dev/null
+check "session restore brings the file back" eq "$("$SBX_BIN" exec "$sid" -- cat /workspace/snap.txt)" "snap-me"
+"$SBX_BIN" session end --purge "$fork" >/dev/null
+"$SBX_BIN" snapshot rm "$snap" >/dev/null
+check "snapshot rm" eq "$?" "0"
+"$SBX_BIN" snapshot show "$snap" >/dev/null 2>"$dir/err"
+check "... and it is gone (NOT_FOUND)" grep -q "sbx: NOT_FOUND" "$dir/err"
+"$SBX_BIN" snapshot create "$sid" --name ../x >/dev/null 2>"$dir/err"
+check "a name with path characters is INVALID_ARGUMENT" grep -q "sbx: INVALID_ARGUMENT" "$dir/err"
 
 "$SBX_BIN" session end --purge "$sid" >/dev/null 2>&1 || "$SBX_BIN" session end "$sid" --purge >/dev/null
 check "session end" eq "$("$SBX_BIN" --json session get "$sid" | python3 -c 'import json,sys; d=json.load(sys.stdin); s=d.get("session",d); print(s["state"])')" "ENDED"

@@ -6,6 +6,14 @@
  * hangs is killed with its children; a flood of output comes back bounded;
  * sessions survive sbxd restarts (SIGTERM and SIGKILL); ending keeps the
  * workspace for the user's next session.
+ *
+ * Under gVisor (SBX_TEST_ISOLATION=gvisor) the same properties are asserted
+ * where gVisor's kernel shows them differently: the limits from the host's
+ * cgroup of the container (gVisor shows no cgroup files), NoNewPrivs by
+ * asking prctl, read-only mounts by their options and a refused write
+ * (gVisor checks permission before the mount's read-only flag). File
+ * owners and modes are read with find, not stat: this runsc fails coreutils'
+ * statx (isolation.h).
  */
 #include <pthread.h>
 #include <signal.h>
@@ -20,6 +28,7 @@
 #include "t.h"
 
 static struct sbxd_proc d;
+static int gvisor;   /* SBX_TEST_ISOLATION=gvisor */
 static sbx_client *svc;
 static sbx_session alice, bob;
 static char *alice_token, *bob_token;
@@ -44,6 +53,66 @@ run(sbx_client *c, const char *sid, const char *cmd, int *exit_code)
 	if (exit_code)
 		*exit_code = r.exit_code;
 	sbx_exec_result_fini(&r);
+	return out;
+}
+
+/* The first line of file in the host's cgroup of container cid: under
+ * v1 controller ctrl's (file1), under v2 the unified one's (file2); ""
+ * when unreadable. What the host kernel holds the container to, whichever
+ * kernel serves its system calls. Static, overwritten by the next call. */
+static const char *
+host_cgroup(const char *cid, const char *ctrl, const char *file1, const char *file2)
+{
+	static char out[128];
+	char cmd[256], path[1200], line[1024], *ctrls, *rel;
+	size_t cl = strlen(ctrl);
+	int v2 = access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
+	FILE *f;
+
+	out[0] = '\0';
+	snprintf(cmd, sizeof(cmd), "docker inspect -f '{{.State.Pid}}' %s", cid);
+	snprintf(path, sizeof(path), "/proc/%s/cgroup", harness_host_line(cmd));
+	if ((f = fopen(path, "r")) == NULL)
+		return out;
+	path[0] = '\0';
+	while (path[0] == '\0' && fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		/* "N:controllers:path"; v2's single line is "0::path" */
+		if ((ctrls = strchr(line, ':')) == NULL || (rel = strchr(++ctrls, ':')) == NULL)
+			continue;
+		*rel++ = '\0';
+		if (v2 && ctrls[0] == '\0')
+			snprintf(path, sizeof(path), "/sys/fs/cgroup%s/%s", rel, file2);
+		for (char *c = ctrls; !v2 && (c = strstr(c, ctrl)) != NULL; c += cl)
+			if ((c == ctrls || c[-1] == ',') && (c[cl] == '\0' || c[cl] == ','))
+				snprintf(path, sizeof(path), "/sys/fs/cgroup/%s%s/%s", ctrls, rel,
+				    file1);
+	}
+	fclose(f);
+	if (path[0] != '\0' && (f = fopen(path, "r")) != NULL) {
+		if (fgets(out, sizeof(out), f) == NULL)
+			out[0] = '\0';
+		out[strcspn(out, "\n")] = '\0';
+		fclose(f);
+	}
+	return out;
+}
+
+/* The swap container cid may use, from its host cgroup: swap.max (v2),
+ * or memory+swap less memory (v1); "" when unreadable. */
+static const char *
+host_swap(const char *cid)
+{
+	static char out[32];
+	long long memsw, mem;
+
+	snprintf(out, sizeof(out), "%s", host_cgroup(cid, "memory", "memory.memsw.limit_in_bytes",
+	    "memory.swap.max"));
+	if (out[0] == '\0' || access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0)
+		return out;   /* v2, or unreadable */
+	memsw = atoll(out);
+	mem = atoll(host_cgroup(cid, "memory", "memory.limit_in_bytes", "memory.max"));
+	snprintf(out, sizeof(out), "%lld", memsw - mem);
 	return out;
 }
 
@@ -119,7 +188,7 @@ TEST(files_round_trip_exactly)
 	CHECK_CONTAINS(sbx_last_error(svc), "ReadBytes");
 	REQUIRE_INT(sbx_write(svc, alice.session_id, "secret.txt", "third\n", 6, 1), SBX_OK);
 	/* The sandbox sees sbxd's files as its own, and can change them. */
-	CHECK_STR(run(svc, alice.session_id, "stat -c '%u:%g' secret.txt deep/er; tail -n1 secret.txt; echo more >> secret.txt && echo appended", &code),
+	CHECK_STR(run(svc, alice.session_id, "find secret.txt deep/er -maxdepth 0 -printf '%U:%G\\n'; tail -n1 secret.txt; echo more >> secret.txt && echo appended", &code),
 	    "1000:1000\n1000:1000\nthird\nappended\n");
 	/* And sbxd sees the sandbox's files. */
 	run(svc, alice.session_id, "printf 'a\\nb\\nc\\nd\\n' > made-inside.txt", &code);
@@ -163,19 +232,32 @@ TEST(containers_are_hardened)
 	int code;
 
 	CHECK_STR(run(svc, alice.session_id, "id -u", &code), "1000\n");
-	CHECK_STR(run(svc, alice.session_id, "grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status | tr -s '\\t' ' '", &code),
+	/* gVisor's status shows no NoNewPrivs line: prctl(PR_GET_NO_NEW_PRIVS) */
+	CHECK_STR(run(svc, alice.session_id, gvisor ?
+	    "grep -E '^(CapEff|CapBnd)' /proc/self/status | tr -s '\\t' ' '; python3 -c "
+	    "'import ctypes; print(\"NoNewPrivs:\", ctypes.CDLL(None).prctl(39, 0, 0, 0, 0))'" :
+	    "grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status | tr -s '\\t' ' '", &code),
 	    "CapEff: 0000000000000000\nCapBnd: 0000000000000000\nNoNewPrivs: 1\n");
 	CHECK_STR(run(svc, alice.session_id, "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '", &code), "lo\n");
-	/* cgroup v2 or v1, whichever the host runs. */
-	CHECK_STR(run(svc, alice.session_id, "cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max", &code), "512\n");
-	CHECK_STR(run(svc, alice.session_id, "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes", &code), "1073741824\n");
-	/* No swap: memory+swap equals memory (v1), or swap.max is 0 (v2). A
-	 * kernel without swap accounting cannot show it; say so, don't pass. */
-	CHECK_STR(run(svc, alice.session_id,
-	    "if [ -f /sys/fs/cgroup/memory.swap.max ]; then cat /sys/fs/cgroup/memory.swap.max;"
-	    " elif [ -f /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes ]; then"
-	    " expr $(cat /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes) - $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes);"
-	    " else echo no-swap-accounting; fi", &code), "0\n");
+	if (gvisor) {
+		/* gVisor's kernel shows no cgroup files: the host's cgroup of the
+		 * container, which holds the whole sandbox (isolation.h) */
+		CHECK_STR(host_cgroup(alice.container_id, "pids", "pids.max", "pids.max"), "512");
+		CHECK_STR(host_cgroup(alice.container_id, "memory", "memory.limit_in_bytes",
+		    "memory.max"), "1073741824");
+		CHECK_STR(host_swap(alice.container_id), "0");
+	} else {
+		/* cgroup v2 or v1, whichever the host runs. */
+		CHECK_STR(run(svc, alice.session_id, "cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max", &code), "512\n");
+		CHECK_STR(run(svc, alice.session_id, "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes", &code), "1073741824\n");
+		/* No swap: memory+swap equals memory (v1), or swap.max is 0 (v2). A
+		 * kernel without swap accounting cannot show it; say so, don't pass. */
+		CHECK_STR(run(svc, alice.session_id,
+		    "if [ -f /sys/fs/cgroup/memory.swap.max ]; then cat /sys/fs/cgroup/memory.swap.max;"
+		    " elif [ -f /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes ]; then"
+		    " expr $(cat /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes) - $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes);"
+		    " else echo no-swap-accounting; fi", &code), "0\n");
+	}
 	/* the init reaps orphans; under it the agent (read-only, as the
 	 * sandbox user) or, with the agent off, the image's sleep */
 	if (harness_agent_conf()[0] != '\0')
@@ -184,30 +266,57 @@ TEST(containers_are_hardened)
 	else {
 		CHECK_CONTAINS(run(svc, alice.session_id, "cat /proc/1/cmdline | tr '\\0' ' '",
 		    &code), "/sbin/docker-init -- /.sbx/agent/sbx-agent --supervise ");
-		CHECK_STR(run(svc, alice.session_id, "touch /.sbx/agent/x 2>&1 >/dev/null | "
-		    "grep -c 'Read-only file system'", &code), "1\n");
+		/* gVisor refuses the write for want of permission first: the
+		 * mount's read-only flag is read from its options */
+		if (gvisor)
+			CHECK_STR(run(svc, alice.session_id, "awk '$2 == \"/.sbx/agent\" { split($4,"
+			    " o, \",\"); print o[1] }' /proc/mounts; touch /.sbx/agent/x 2>/dev/null"
+			    " || echo refused", &code), "ro\nrefused\n");
+		else
+			CHECK_STR(run(svc, alice.session_id, "touch /.sbx/agent/x 2>&1 >/dev/null | "
+			    "grep -c 'Read-only file system'", &code), "1\n");
 		CHECK_STR(run(svc, alice.session_id, "for p in /proc/[0-9]*; do case "
-		    "$(tr '\\0' ' ' < $p/cmdline 2>/dev/null) in *sbx-agent*) stat -c %u $p;"
-		    " break;; esac; done", &code), "1000\n");
+		    "$(tr '\\0' ' ' < $p/cmdline 2>/dev/null) in *sbx-agent*) awk '/^Uid:/ "
+		    "{ print $2 }' $p/status; break;; esac; done", &code), "1000\n");
 	}
 	/* a read-only root (pooled alice and cold bob alike); sized tmpfs
 	 * for /tmp (sticky, everyone's) and the home (the sandbox user's),
-	 * noexec not among their options */
+	 * noexec not among their options. gVisor refuses a write to the root
+	 * for want of permission before its read-only flag, and shows the
+	 * tmpfs without nosuid and nodev (isolation.h: nodev does not hold
+	 * there, though its devices are its own); the engine is asked for
+	 * them, and a device node made in /tmp must not reach the host's
+	 * memory either way. */
 	for (int i = 0; i < 2; i++) {
 		const char *sid = i == 0 ? alice.session_id : bob.session_id;
+		const char *why = gvisor ? "Permission denied" : "Read-only file system";
+		char want[256];
 
-		CHECK_STR(run(svc, sid, "touch /etc/x /x 2>&1", &code),
-		    "touch: cannot touch '/etc/x': Read-only file system\n"
-		    "touch: cannot touch '/x': Read-only file system\n");
+		snprintf(want, sizeof(want), "touch: cannot touch '/etc/x': %s\n"
+		    "touch: cannot touch '/x': %s\n", why, why);
+		CHECK_STR(run(svc, sid, "touch /etc/x /x 2>&1", &code), want);
 		CHECK_STR(run(svc, sid, "awk '$2 == \"/\" { split($4, o, \",\"); print o[1] }' "
 		    "/proc/mounts", &code), "ro\n");
 		CHECK_STR(run(svc, sid, "for m in /tmp $HOME; do awk -v m=$m '$2 == m { s = $3;"
 		    " n = split($4, o, \",\"); for (i = 1; i <= n; i++) if (o[i] ~ "
 		    "/^(size=|nosuid|nodev|noexec)/) s = s \" \" o[i]; print m, s }' "
-		    "/proc/mounts; done; stat -c '%a %u:%g' /tmp $HOME", &code),
+		    "/proc/mounts; done; find /tmp $HOME -maxdepth 0 -printf '%m %U:%G\\n'", &code),
+		    gvisor ? "/tmp tmpfs size=64m\n/home/sandbox tmpfs size=64m\n"
+		    "1777 0:0\n755 1000:1000\n" :
 		    "/tmp tmpfs nosuid nodev size=65536k\n"
 		    "/home/sandbox tmpfs nosuid nodev size=65536k\n"
 		    "1777 0:0\n755 1000:1000\n");
+		if (gvisor) {
+			char cmd[300];
+
+			snprintf(cmd, sizeof(cmd), "docker inspect -f '{{json .HostConfig.Tmpfs}}' %s"
+			    " | grep -o nosuid,nodev | wc -l", i == 0 ? alice.container_id :
+			    bob.container_id);
+			CHECK_STR(harness_host_line(cmd), "2");
+		}
+		CHECK_STR(run(svc, sid, "mknod /tmp/mem c 1 1 2>/dev/null; head -c1 /tmp/mem "
+		    ">/dev/null 2>&1 && echo read || echo refused; rm -f /tmp/mem", &code),
+		    "refused\n");
 		CHECK_STR(run(svc, sid, "mkdir -p ~/.cache/pip && echo hi > ~/.cache/pip/x && "
 		    "cat ~/.cache/pip/x && cp /bin/true /tmp/t && /tmp/t && echo ran", &code),
 		    "hi\nran\n");
@@ -219,8 +328,8 @@ TEST(containers_are_hardened)
 	    0), SBX_OK);
 	CHECK_INT(sbx_write(svc, alice.session_id, "/home/sandbox/.config/x.toml", "j = 2\n", 6,
 	    1), SBX_OK);
-	CHECK_STR(run(svc, alice.session_id, "cat ~/.config/x.toml; stat -c '%u %a' "
-	    "~/.config/x.toml", &code), "k = 1\nj = 2\n1000 644\n");
+	CHECK_STR(run(svc, alice.session_id, "cat ~/.config/x.toml; find ~/.config/x.toml "
+	    "-printf '%U %m\\n'", &code), "k = 1\nj = 2\n1000 644\n");
 	CHECK_INT(sbx_write(svc, alice.session_id, "/opt/x", "x", 1, 0), SBX_PERMISSION_DENIED);
 	CHECK_INT(sbx_write(svc, alice.session_id, "/etc/passwd", "x", 1, 0),
 	    SBX_PERMISSION_DENIED);
@@ -237,7 +346,7 @@ TEST(runtime_can_keep_a_writable_root)
 	REQUIRE_INT(sbx_session_create(svc, &o, &s, NULL), SBX_OK);
 	CHECK_STR(run(svc, s.session_id, "awk '$2 == \"/\" { split($4, o, \",\"); print o[1] }'"
 	    " /proc/mounts; awk '$2 == \"/tmp\" { print $3 }' /proc/mounts;"
-	    " grep -c \" $HOME \" /proc/mounts; ls -A $HOME | grep -c bashrc;"
+	    " grep -c \" $HOME \" /proc/mounts; find $HOME -maxdepth 1 -name .bashrc | wc -l;"
 	    " touch $HOME/x && echo home-ok; touch /etc/x 2>&1", &code),
 	    "rw\ntmpfs\n0\n1\nhome-ok\ntouch: cannot touch '/etc/x': Permission denied\n");
 	CHECK_INT(sbx_write(svc, s.session_id, "/home/sandbox/y", "y", 1, 0), SBX_OK);
@@ -429,6 +538,7 @@ main(void)
 {
 	if (!harness_image_ready())
 		return 1;
+	gvisor = harness_isolation_conf()[0] != '\0';
 	if (harness_start(&d, "runtime = python-rw sbx/python-minimal:latest writable_rootfs\n") != 0)
 		return 1;
 	if ((svc = harness_client(&d, NULL)) == NULL)

@@ -199,7 +199,7 @@ TEST(grep_semantics_and_no_injection)
 	o.pattern = "$(touch /workspace/pwned2)";
 	sbx_grep(svc, s.session_id, &o, &r);
 	sbx_grep_result_fini(&r);
-	CHECK_STR(run("ls /workspace | grep -c pwned", &code), "0\n");
+	CHECK_STR(run("find /workspace -maxdepth 1 | grep -c pwned", &code), "0\n");
 }
 
 TEST(mkdir_remove_move)
@@ -216,7 +216,7 @@ TEST(mkdir_remove_move)
 	write_str("m/other.txt", "o");
 	CHECK_INT(sbx_move(svc, s.session_id, "m/other.txt", "m/moved/g.txt", 0), SBX_ALREADY_EXISTS);
 	REQUIRE_INT(sbx_move(svc, s.session_id, "m/other.txt", "m/moved/g.txt", 1), SBX_OK);
-	CHECK_STR(run("cat m/moved/g.txt; stat -c %u m/moved", &code), "o1000\n");
+	CHECK_STR(run("cat m/moved/g.txt; find m/moved -maxdepth 0 -printf '%U\\n'", &code), "o1000\n");
 	REQUIRE_INT(sbx_remove(svc, s.session_id, "m", 1), SBX_OK);
 	REQUIRE_INT(sbx_stat(svc, s.session_id, "m", &exists, &fi), SBX_OK);
 	CHECK(!exists);
@@ -240,7 +240,7 @@ TEST(outside_workspace_through_the_container)
 	REQUIRE_INT(sbx_read(svc, s.session_id, "/tmp/out/x.txt", 0, 0, &text), SBX_OK);
 	CHECK_STR(text, "     1\toutside");
 	sbx_free(text);
-	CHECK_STR(run("cat /tmp/out/x.txt; stat -c %u /tmp/out/x.txt", &code), "outside\n1000\n");
+	CHECK_STR(run("cat /tmp/out/x.txt; find /tmp/out/x.txt -printf '%U\\n'", &code), "outside\n1000\n");
 	REQUIRE_INT(sbx_ls(svc, s.session_id, "/tmp/out", &v, &n, NULL), SBX_OK);
 	CHECK_INT(n, 1);
 	if (n == 1)
@@ -289,7 +289,8 @@ TEST(upload_and_download)
 		blob[i] = (char)(i * 7 + (i >> 13));
 	REQUIRE((size_t)write(fd, blob, size) == size);
 	REQUIRE_INT(sbx_upload(svc, s.session_id, "big/blob.bin", fd, size, NULL, NULL), SBX_OK);
-	CHECK_STR(run("stat -c '%s %u' big/blob.bin; ls -A big | grep -c sbx-upload", &code),
+	CHECK_STR(run("find big/blob.bin -printf '%s %U\\n'; find big -mindepth 1 | "
+	    "grep -c sbx-upload", &code),
 	    "3158073 1000\n0\n");
 	REQUIRE_INT(sbx_download(svc, s.session_id, "big/blob.bin", fd2, NULL, NULL), SBX_OK);
 	REQUIRE((size_t)pread(fd2, got, size, 0) == size);
@@ -329,7 +330,11 @@ TEST(planted_escapes_touch_nothing_outside)
 	 * in the sandbox would, and never reach the host's files. */
 	CHECK_INT(sbx_read_bytes(svc, s.session_id, "esc/abs", 0, 0, &data, &len), SBX_NOT_FOUND);
 	CHECK_INT(sbx_read_bytes(svc, s.session_id, "esc/rel", 0, 0, &data, &len), SBX_NOT_FOUND);
-	CHECK(sbx_read(svc, s.session_id, "esc/fifo", 0, 0, &text) == SBX_FAILED_PRECONDITION);
+	/* under gVisor a FIFO made inside lives in gVisor's kernel only: the
+	 * host's workspace has no such file */
+	code = sbx_read(svc, s.session_id, "esc/fifo", 0, 0, &text);
+	CHECK(code == SBX_FAILED_PRECONDITION ||
+	    (harness_isolation_conf()[0] != '\0' && code == SBX_NOT_FOUND));
 	code = sbx_read_bytes(svc, s.session_id, "esc/procroot/etc/hostname", 0, 0, &data, &len);
 	if (code == SBX_OK) {           /* the container's own /etc/hostname, if any */
 		char want[256];

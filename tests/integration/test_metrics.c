@@ -155,6 +155,10 @@ TEST(histograms_are_cumulative_and_consistent)
 	CHECK(strstr(b.data, "sbxd_pool_ready ") != NULL);
 	CHECK(strstr(b.data, "sbxd_processes_running 0\n") != NULL);
 	CHECK(strstr(b.data, "sbxd_logbus_events_total ") != NULL);
+	CHECK(strstr(b.data, "sbxd_share_refusals_total ") != NULL);
+	CHECK(strstr(b.data, "sbxd_reply_cache_repeats_total ") != NULL);
+	CHECK(strstr(b.data, "sbxd_connections_refused_total ") != NULL);
+	CHECK(scrape("sbxd_connections_open") >= 1);   /* this test's own client */
 	CHECK(strstr(b.data, HARNESS_KEY) == NULL);
 	buf_fini(&b);
 }

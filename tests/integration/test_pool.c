@@ -156,20 +156,6 @@ state_of(const char *sid)
 	return st;
 }
 
-/* Stops sid the way the reaper does. */
-static int
-stop_idle(const char *sid)
-{
-	char **ids = NULL;
-	size_t n = 0;
-
-	usleep(20000);
-	if (sbx_session_cleanup_idle(svc, 1, &ids, &n) != SBX_OK)
-		return 0;
-	sbx_string_list_free(ids, n);
-	return state_of(sid) == SBX_SESSION_STOPPED;
-}
-
 /* ---- tests */
 
 TEST(pool_fills)
@@ -242,7 +228,7 @@ TEST(stopped_session_wakes_with_its_workspace)
 {
 	char slot[512];
 
-	REQUIRE(stop_idle(a.session_id));
+	REQUIRE_INT(harness_stop_idle(svc, a.session_id), SBX_SESSION_STOPPED);
 	/* As after a host reboot: the slot lost its mount. */
 	snprintf(slot, sizeof(slot), "%s/pool/%s", d.dir, a.session_id);
 	CHECK_INT(umount2(slot, MNT_DETACH), 0);
@@ -251,7 +237,7 @@ TEST(stopped_session_wakes_with_its_workspace)
 	CHECK(harness_log_has(&d, "binding it again"));
 	CHECK_INT(slot_mounts(a.session_id), 1);
 	/* and once more without the unmount */
-	REQUIRE(stop_idle(a.session_id));
+	REQUIRE_INT(harness_stop_idle(svc, a.session_id), SBX_SESSION_STOPPED);
 	CHECK_STR(run(a.session_id, "cat notes.txt; echo more >> notes.txt"), "kept\n");
 }
 
@@ -282,7 +268,7 @@ TEST(sigterm_restart_leaves_no_mounts_and_rebinds)
 	/* running containers kept their view */
 	CHECK_STR(run(b.session_id, "cat b.txt"), "b-secret\n");
 	/* a stopped one gets its slot bound again when woken */
-	REQUIRE(stop_idle(b.session_id));
+	REQUIRE_INT(harness_stop_idle(svc, b.session_id), SBX_SESSION_STOPPED);
 	CHECK_STR(run(b.session_id, "cat b.txt"), "b-secret\n");
 	CHECK_INT(slot_mounts(b.session_id), 1);
 }

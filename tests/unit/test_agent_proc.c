@@ -3,7 +3,9 @@
  * real nng pair1 socket by this test acting as sbxd: the handshake,
  * commands (exit codes, output, stdin, timeouts, signals, exec failures,
  * output caps, many at once), file calls, a background command held across
- * a disconnect, bad frames, and --supervise restarting a killed worker.
+ * a disconnect, bad frames, terminals, file watches (a burst coalesced, an
+ * inotify overflow reported as a rescan) and --supervise restarting a
+ * killed worker.
  * Every wait is for an event, bounded by WAIT_MS as a safety net.
  *
  * SBX_AGENT_BIN (a compile definition, or the environment) names the
@@ -46,6 +48,7 @@ struct buf {
 /* What the agent said about one call. */
 struct res {
 	int started, failed, exited, signalled, early, late;
+	int bg;                  /* sent as a background run */
 	int64_t pid;
 	int err, count;
 	char msg[256];
@@ -54,6 +57,8 @@ struct res {
 	uint64_t duration_ms;
 	Sbx__Agent__V1__FileReply *file;
 	Frame *file_frame;
+	struct buf wev;          /* watch events: "kind path[ from] size\n" */
+	int wframes;
 };
 
 /* The test's end of the link: a listener standing in for sbxd. */
@@ -139,6 +144,7 @@ res_reset(uint64_t call)
 
 	for (int i = 0; i < 3; i++)
 		free(r->out[i].p);
+	free(r->wev.p);
 	if (r->file_frame != NULL)
 		sbx__agent__v1__frame__free_unpacked(r->file_frame, NULL);
 	memset(r, 0, sizeof(*r));
@@ -195,7 +201,8 @@ pump(struct peer *pr)
 		r->count = f->signalled->count;
 		break;
 	case SBX__AGENT__V1__FRAME__BODY_EXITED:
-		if (!r->started)
+		/* a foreground run may end before its deferred started went */
+		if (!r->started && r->bg)
 			r->early++;
 		r->exited = 1;
 		r->code = f->exited->exit_code;
@@ -203,6 +210,18 @@ pump(struct peer *pr)
 		r->timed_out = f->exited->timed_out;
 		r->truncated = f->exited->truncated;
 		r->duration_ms = f->exited->duration_ms;
+		break;
+	case SBX__AGENT__V1__FRAME__BODY_WATCH_EVENTS:
+		r->wframes++;
+		for (size_t i = 0; i < f->watch_events->n_events; i++) {
+			Sbx__Agent__V1__WatchEvent *e = f->watch_events->events[i];
+			char line[8192];
+
+			snprintf(line, sizeof(line), "%u %.*s%s%.*s %llu\n", e->kind,
+			    (int)e->path.len, (char *)e->path.data, e->from.len ? " " : "",
+			    (int)e->from.len, (char *)e->from.data, (unsigned long long)e->size);
+			buf_add(&r->wev, line, strlen(line));
+		}
 		break;
 	case SBX__AGENT__V1__FRAME__BODY_FILE_REPLY:
 		r->file = f->file_reply;
@@ -275,6 +294,7 @@ send_run(struct peer *pr, uint64_t call, const char *const *argv, const struct r
 	if (o == NULL)
 		o = &none;
 	res_reset(call);
+	res[call].bg = o->background;
 	for (r.n_argv = 0; argv[r.n_argv] != NULL; r.n_argv++) {
 		av[r.n_argv].data = (uint8_t *)argv[r.n_argv];
 		av[r.n_argv].len = strlen(argv[r.n_argv]);
@@ -398,13 +418,28 @@ TEST(runs_true)
 {
 	struct res *r = run_wait(&P, 1, (const char *[]){ "true", NULL }, NULL);
 
-	CHECK(r->started);
-	CHECK(r->pid > 0);
+	/* quicker than the started frame's delay: usually exited alone */
+	CHECK(!r->started || r->pid > 0);
 	CHECK(r->exited);
 	CHECK_INT(r->code, 0);
 	CHECK_INT(r->sig, 0);
 	CHECK(!r->timed_out && !r->truncated);
 	CHECK_INT(r->early, 0);
+}
+
+/* A foreground run's started is held back a little (exited alone
+ * answers a quick one); one that runs on gets it, with its pid, while it
+ * runs. */
+TEST(started_comes_while_a_command_runs)
+{
+	send_run(&P, 18, (const char *[]){ "sleep", "0.5", NULL }, NULL);
+	REQUIRE(WAIT_FOR(&P, res[18].started || res[18].exited || res[18].failed) == 0);
+	CHECK(res[18].started);
+	CHECK(!res[18].exited);
+	CHECK(res[18].pid > 0);
+	REQUIRE(WAIT_FOR(&P, res[18].exited) == 0);
+	CHECK_INT(res[18].code, 0);
+	CHECK_INT(res[18].early, 0);
 }
 
 TEST(output_and_exit_code)
@@ -759,6 +794,286 @@ TEST(round_trip_of_true)
 	    (long long)t[100], (long long)t[180], (long long)t[199]);
 }
 
+/* ---- terminals */
+
+static void
+send_term_open(struct peer *pr, uint64_t call, const char *const *argv, uint32_t cols,
+    uint32_t rows)
+{
+	Frame f = SBX__AGENT__V1__FRAME__INIT;
+	Sbx__Agent__V1__TermOpen t = SBX__AGENT__V1__TERM_OPEN__INIT;
+	Sbx__Agent__V1__Run r = SBX__AGENT__V1__RUN__INIT;
+	ProtobufCBinaryData av[8];
+
+	res_reset(call);
+	for (r.n_argv = 0; argv != NULL && argv[r.n_argv] != NULL; r.n_argv++)
+		av[r.n_argv] = (ProtobufCBinaryData){ strlen(argv[r.n_argv]),
+		    (uint8_t *)argv[r.n_argv] };
+	r.argv = av;
+	t.run = &r;
+	t.cols = cols;
+	t.rows = rows;
+	f.call = call;
+	f.body_case = SBX__AGENT__V1__FRAME__BODY_TERM_OPEN;
+	f.term_open = &t;
+	send_frame(pr, &f);
+}
+
+static void
+send_term_resize(struct peer *pr, uint64_t call, uint32_t cols, uint32_t rows)
+{
+	Frame f = SBX__AGENT__V1__FRAME__INIT;
+	Sbx__Agent__V1__TermResize t = SBX__AGENT__V1__TERM_RESIZE__INIT;
+
+	t.cols = cols;
+	t.rows = rows;
+	f.call = call;
+	f.body_case = SBX__AGENT__V1__FRAME__BODY_TERM_RESIZE;
+	f.term_resize = &t;
+	send_frame(pr, &f);
+}
+
+static void
+send_term_close(struct peer *pr, uint64_t call)
+{
+	Frame f = SBX__AGENT__V1__FRAME__INIT;
+	Sbx__Agent__V1__TermClose t = SBX__AGENT__V1__TERM_CLOSE__INIT;
+
+	f.call = call;
+	f.body_case = SBX__AGENT__V1__FRAME__BODY_TERM_CLOSE;
+	f.term_close = &t;
+	send_frame(pr, &f);
+}
+
+static int
+out_has(uint64_t call, const char *s)
+{
+	return res[call].out[1].p != NULL && strstr(res[call].out[1].p, s) != NULL;
+}
+
+TEST(terminal_size_resize_and_close)
+{
+	uint64_t call = 900;
+	pid_t bg;
+	char *p;
+
+	send_term_open(&P, call, (const char *[]){ "sh", NULL }, 80, 24);
+	REQUIRE(WAIT_FOR(&P, res[call].started || res[call].failed) == 0);
+	REQUIRE(res[call].started);
+	send_stdin(&P, call, "tty; stty size; echo M1-$((6*7))\n", 0);
+	CHECK(WAIT_FOR(&P, out_has(call, "M1-42")) == 0);
+	CHECK(out_has(call, "/dev/pts/"));
+	CHECK(out_has(call, "24 80"));
+	send_term_resize(&P, call, 132, 50);
+	send_stdin(&P, call, "stty size; echo M2-$((6*7))\n", 0);
+	CHECK(WAIT_FOR(&P, out_has(call, "M2-42")) == 0);
+	CHECK(out_has(call, "50 132"));
+	/* a job in a process group of its own still goes with the terminal */
+	send_stdin(&P, call, "setsid -w sleep 1000 & sleep 1000 & echo BG-$!-$((1+1))\n", 0);
+	CHECK(WAIT_FOR(&P, out_has(call, "-2\r\n")) == 0);
+	/* the last "BG-": the first is the terminal's echo of the line */
+	for (p = res[call].out[1].p, bg = 0; (p = strstr(p, "BG-")) != NULL; p += 3)
+		bg = (pid_t)atoi(p + 3);
+	CHECK(bg > 0);
+	send_term_close(&P, call);
+	CHECK(WAIT_FOR(&P, res[call].exited) == 0);
+	CHECK_INT(res[call].code, 128 + SIGKILL);
+	CHECK_INT(wait_gone(bg), 0);
+}
+
+TEST(terminal_login_shell_and_bad_sizes)
+{
+	uint64_t call = 901;
+
+	send_term_open(&P, call, NULL, 80, 24);
+	REQUIRE(WAIT_FOR(&P, res[call].started || res[call].failed) == 0);
+	REQUIRE(res[call].started);
+	send_stdin(&P, call, "exit 5\n", 0);
+	CHECK(WAIT_FOR(&P, res[call].exited) == 0);
+	CHECK_INT(res[call].code, 5);
+	send_term_open(&P, call + 1, NULL, 0, 24);
+	CHECK(WAIT_FOR(&P, res[call + 1].failed) == 0);
+	CHECK_INT(res[call + 1].err, EINVAL);
+	send_term_open(&P, call + 2, NULL, 100000, 24);
+	CHECK(WAIT_FOR(&P, res[call + 2].failed) == 0);
+	send_term_open(&P, call + 3, NULL, 80, 501);
+	CHECK(WAIT_FOR(&P, res[call + 3].failed) == 0);
+}
+
+/* ---- watches */
+
+static void
+send_watch(struct peer *pr, uint64_t call, const char *path, int recursive, const char *glob)
+{
+	Frame f = SBX__AGENT__V1__FRAME__INIT;
+	Sbx__Agent__V1__WatchStart w = SBX__AGENT__V1__WATCH_START__INIT;
+	ProtobufCBinaryData g;
+
+	res_reset(call);
+	w.path = (ProtobufCBinaryData){ strlen(path), (uint8_t *)path };
+	w.recursive = recursive;
+	if (glob != NULL) {
+		g = (ProtobufCBinaryData){ strlen(glob), (uint8_t *)glob };
+		w.globs = &g;
+		w.n_globs = 1;
+	}
+	f.call = call;
+	f.body_case = SBX__AGENT__V1__FRAME__BODY_WATCH_START;
+	f.watch_start = &w;
+	send_frame(pr, &f);
+}
+
+static void
+send_watch_stop(struct peer *pr, uint64_t call)
+{
+	Frame f = SBX__AGENT__V1__FRAME__INIT;
+	Sbx__Agent__V1__WatchStop w = SBX__AGENT__V1__WATCH_STOP__INIT;
+
+	f.call = call;
+	f.body_case = SBX__AGENT__V1__FRAME__BODY_WATCH_STOP;
+	f.watch_stop = &w;
+	send_frame(pr, &f);
+}
+
+static int
+wev_has(uint64_t call, const char *s)
+{
+	return res[call].wev.p != NULL && strstr(res[call].wev.p, s) != NULL;
+}
+
+TEST(watch_sees_create_modify_move_delete)
+{
+	uint64_t call = 950;
+	char dir[128], line[512], a[200], b[200];
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s/w", tmpdir);
+	REQUIRE(mkdir(dir, 0755) == 0);
+	send_watch(&P, call, dir, 1, NULL);
+	REQUIRE(WAIT_FOR(&P, res[call].started || res[call].failed) == 0);
+	REQUIRE(res[call].started);
+	snprintf(a, sizeof(a), "%s/a.txt", dir);
+	snprintf(b, sizeof(b), "%s/b.txt", dir);
+	REQUIRE((fd = open(a, O_CREAT | O_WRONLY, 0644)) >= 0);
+	close(fd);
+	snprintf(line, sizeof(line), "1 %s 0\n", a);
+	CHECK(WAIT_FOR(&P, wev_has(call, line)) == 0);
+	REQUIRE((fd = open(a, O_WRONLY | O_APPEND)) >= 0);
+	CHECK_INT(write(fd, "hello", 5), 5);
+	close(fd);
+	snprintf(line, sizeof(line), "2 %s 5\n", a);
+	CHECK(WAIT_FOR(&P, wev_has(call, line)) == 0);
+	CHECK_INT(rename(a, b), 0);
+	snprintf(line, sizeof(line), "4 %s %s 5\n", b, a);
+	CHECK(WAIT_FOR(&P, wev_has(call, line)) == 0);
+	CHECK_INT(unlink(b), 0);
+	snprintf(line, sizeof(line), "3 %s 0\n", b);
+	CHECK(WAIT_FOR(&P, wev_has(call, line)) == 0);
+	/* a new subdirectory is watched too, with what was made in it */
+	snprintf(a, sizeof(a), "%s/sub", dir);
+	CHECK_INT(mkdir(a, 0755), 0);
+	snprintf(b, sizeof(b), "%s/sub/c.txt", dir);
+	REQUIRE((fd = open(b, O_CREAT | O_WRONLY, 0644)) >= 0);
+	close(fd);
+	snprintf(line, sizeof(line), "1 %s 0\n", b);
+	CHECK(WAIT_FOR(&P, wev_has(call, line)) == 0);
+	send_watch_stop(&P, call);
+	CHECK(WAIT_FOR(&P, res[call].exited) == 0);
+	fprintf(stderr, "  %d frames:\n%s", res[call].wframes, res[call].wev.p);
+}
+
+TEST(watch_coalesces_a_burst)
+{
+	uint64_t call = 951;
+	char dir[128], f[200], line[512];
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s/burst", tmpdir);
+	REQUIRE(mkdir(dir, 0755) == 0);
+	send_watch(&P, call, dir, 0, "*.log");
+	REQUIRE(WAIT_FOR(&P, res[call].started || res[call].failed) == 0);
+	REQUIRE(res[call].started);
+	snprintf(f, sizeof(f), "%s/x.log", dir);
+	for (int i = 0; i < 10000; i++) {
+		REQUIRE((fd = open(f, O_CREAT | O_WRONLY | O_APPEND, 0644)) >= 0);
+		CHECK_INT(write(fd, "0123456789", 10), 10);
+		close(fd);
+	}
+	REQUIRE((fd = open(dir, O_RDONLY)) >= 0);    /* filtered out by the glob */
+	close(fd);
+	snprintf(line, sizeof(line), "%s/ignored.txt", dir);
+	REQUIRE((fd = open(line, O_CREAT | O_WRONLY, 0644)) >= 0);
+	close(fd);
+	snprintf(line, sizeof(line), " %s 100000\n", f);
+	CHECK(WAIT_FOR(&P, wev_has(call, line)) == 0);
+	CHECK(res[call].wframes < 1000);
+	CHECK(!wev_has(call, "ignored"));
+	CHECK(!wev_has(call, "\n3 ") && strncmp(res[call].wev.p, "3 ", 2) != 0);
+	fprintf(stderr, "  10000 writes: %d frames\n", res[call].wframes);
+	send_watch_stop(&P, call);
+	CHECK(WAIT_FOR(&P, res[call].exited) == 0);
+}
+
+/* More changes than inotify's queue holds while the agent cannot read
+ * them (stopped) come as one rescan event, never a silent loss; the watch
+ * then goes on reporting changes. */
+TEST(watch_overflow_is_a_rescan)
+{
+	uint64_t call = 953;
+	char dir[128], f[200], line[512];
+	long maxq = 0;
+	FILE *q;
+	int fd;
+
+	if ((q = fopen("/proc/sys/fs/inotify/max_queued_events", "r")) != NULL) {
+		if (fscanf(q, "%ld", &maxq) != 1)
+			maxq = 0;
+		fclose(q);
+	}
+	REQUIRE(maxq > 0 && maxq <= (1L << 20));
+	snprintf(dir, sizeof(dir), "%s/over", tmpdir);
+	REQUIRE(mkdir(dir, 0755) == 0);
+	send_watch(&P, call, dir, 0, NULL);
+	REQUIRE(WAIT_FOR(&P, res[call].started || res[call].failed) == 0);
+	REQUIRE(res[call].started);
+	REQUIRE(kill(agent_pid, SIGSTOP) == 0);
+	/* two events a file (IN_CREATE, IN_CLOSE_WRITE): past the queue */
+	for (long i = 0; i < maxq / 2 + 64; i++) {
+		snprintf(f, sizeof(f), "%s/f%ld", dir, i);
+		REQUIRE((fd = open(f, O_CREAT | O_WRONLY, 0644)) >= 0);
+		close(fd);
+	}
+	REQUIRE(kill(agent_pid, SIGCONT) == 0);
+	CHECK(WAIT_FOR(&P, strncmp(res[call].wev.p ? res[call].wev.p : "", "5 ", 2) == 0 ||
+	    wev_has(call, "\n5 ")) == 0);
+	snprintf(f, sizeof(f), "%s/after", dir);
+	REQUIRE((fd = open(f, O_CREAT | O_WRONLY, 0644)) >= 0);
+	close(fd);
+	snprintf(line, sizeof(line), "1 %s 0\n", f);
+	CHECK(WAIT_FOR(&P, wev_has(call, line)) == 0);
+	fprintf(stderr, "  %ld files past a queue of %ld: %d frames\n", maxq / 2 + 64, maxq,
+	    res[call].wframes);
+	send_watch_stop(&P, call);
+	CHECK(WAIT_FOR(&P, res[call].exited) == 0);
+	for (long i = 0; i < maxq / 2 + 64; i++) {
+		snprintf(f, sizeof(f), "%s/f%ld", dir, i);
+		unlink(f);
+	}
+}
+
+TEST(watch_refuses_bad_paths)
+{
+	send_watch(&P, 960, "/proc", 0, NULL);
+	CHECK(WAIT_FOR(&P, res[960].failed) == 0);
+	CHECK_INT(res[960].err, EINVAL);
+	send_watch(&P, 961, "/nonexistent/dir", 0, NULL);
+	CHECK(WAIT_FOR(&P, res[961].failed) == 0);
+	CHECK_INT(res[961].err, ENOENT);
+	send_watch(&P, 962, "/etc/passwd", 0, NULL);
+	CHECK(WAIT_FOR(&P, res[962].failed) == 0);
+	CHECK_INT(res[962].err, ENOTDIR);
+}
+
 TEST(supervise_restarts_a_killed_worker)
 {
 	struct peer sp = { 0 };
@@ -801,6 +1116,7 @@ main(void)
 		return 1;
 	RUN(hello_then_welcome);
 	RUN(runs_true);
+	RUN(started_comes_while_a_command_runs);
 	RUN(output_and_exit_code);
 	RUN(stdin_data_then_eof);
 	RUN(keep_stdin_frames_then_close);
@@ -814,6 +1130,12 @@ main(void)
 	RUN(bad_frames_are_dropped);
 	RUN(background_survives_a_disconnect);
 	RUN(round_trip_of_true);
+	RUN(terminal_size_resize_and_close);
+	RUN(terminal_login_shell_and_bad_sizes);
+	RUN(watch_sees_create_modify_move_delete);
+	RUN(watch_coalesces_a_burst);
+	RUN(watch_overflow_is_a_rescan);
+	RUN(watch_refuses_bad_paths);
 	RUN(supervise_restarts_a_killed_worker);
 	kill(agent_pid, SIGTERM);
 	waitpid(agent_pid, &st, 0);

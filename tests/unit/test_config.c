@@ -221,6 +221,77 @@ TEST(pool_sizes)
 	CHECK_INT(config_set(&c, "pool_size", "nope 1", &e), SBXD_OK);
 	CHECK_INT(config_finish(&c, &e), SBXD_INVALID_ARGUMENT);
 	CHECK_CONTAINS(e.msg, "nope");
+	/* a runtime with egress=: its sessions never take a pool container,
+	 * so the default pool_size gives it none and a line asking is refused */
+	config_defaults(&c);
+	CHECK_INT(config_set(&c, "runtime", "eg img:1 egress=pypi.org", &e), SBXD_OK);
+	CHECK_INT(config_set(&c, "default_runtime", "eg", &e), SBXD_OK);
+	REQUIRE_INT(config_finish(&c, &e), SBXD_OK);
+	CHECK_INT(c.pool_size, 2);
+	CHECK_INT(config_runtime(&c, "eg")->pool_size, 0);
+	for (int k = 0; k < ISOLATION_N; k++)
+		CHECK_INT(config_runtime(&c, "eg")->pool_iso[k], 0);
+	config_defaults(&c);
+	CHECK_INT(config_set(&c, "runtime", "eg img:1 egress=pypi.org", &e), SBXD_OK);
+	CHECK_INT(config_set(&c, "pool_size", "eg 1", &e), SBXD_OK);
+	CHECK_INT(config_finish(&c, &e), SBXD_INVALID_ARGUMENT);
+	CHECK_CONTAINS(e.msg, "egress=");
+	CHECK_CONTAINS(e.msg, "remove the line");
+	config_defaults(&c);
+	CHECK_INT(config_set(&c, "runtime", "eg img:1 egress=pypi.org", &e), SBXD_OK);
+	CHECK_INT(config_set(&c, "pool_size", "eg 0", &e), SBXD_OK);
+	REQUIRE_INT(config_finish(&c, &e), SBXD_OK);
+	CHECK_INT(config_runtime(&c, "python-minimal")->pool_size, 2);
+}
+
+TEST(isolations)
+{
+	const struct config_runtime *r;
+	struct config c;
+	struct err e;
+
+	config_defaults(&c);
+	REQUIRE_INT(config_finish(&c, &e), SBXD_OK);
+	CHECK_INT(c.isolation, ISOLATION_RUNC);
+	CHECK_INT(c.isolations_allowed, (1u << ISOLATION_RUNC) | (1u << ISOLATION_GVISOR));
+	CHECK_STR(c.gvisor_runtime, "runsc");
+	CHECK_INT(config_runtime(&c, "node-minimal")->isolation, ISOLATION_RUNC);
+	/* the config's default reaches runtimes without their own */
+	config_defaults(&c);
+	CHECK_INT(config_set(&c, "isolation", "gvisor", &e), SBXD_OK);
+	CHECK_INT(config_set(&c, "runtime", "tools img:1 isolation=runc writable_rootfs", &e),
+	    SBXD_OK);
+	CHECK_INT(config_set(&c, "pool_size", "tools 2 gvisor", &e), SBXD_OK);
+	CHECK_INT(config_set(&c, "pool_size", "tools 1", &e), SBXD_OK);
+	REQUIRE_INT(config_finish(&c, &e), SBXD_OK);
+	CHECK_INT(config_runtime(&c, "python-minimal")->isolation, ISOLATION_GVISOR);
+	CHECK_INT(config_runtime(&c, "python-minimal")->pool_iso[ISOLATION_GVISOR], 2);
+	r = config_runtime(&c, "tools");
+	CHECK_INT(r->isolation, ISOLATION_RUNC);
+	CHECK_INT(r->writable_rootfs, 1);
+	CHECK_INT(r->pool_iso[ISOLATION_RUNC], 1);
+	CHECK_INT(r->pool_iso[ISOLATION_GVISOR], 2);
+	CHECK_INT(r->pool_size, 1);
+	/* bad values */
+	config_defaults(&c);
+	CHECK_INT(config_set(&c, "isolation", "kata", &e), SBXD_INVALID_ARGUMENT);
+	CHECK_INT(config_set(&c, "isolations_allowed", "runc,kata", &e), SBXD_INVALID_ARGUMENT);
+	CHECK_INT(config_set(&c, "isolations_allowed", " , ", &e), SBXD_INVALID_ARGUMENT);
+	CHECK_INT(config_set(&c, "runtime", "t img:1 isolation=kata", &e), SBXD_INVALID_ARGUMENT);
+	CHECK_INT(config_set(&c, "pool_size", "python-minimal 1 kata", &e), SBXD_INVALID_ARGUMENT);
+	/* every isolation a session could get must be allowed */
+	config_defaults(&c);
+	CHECK_INT(config_set(&c, "isolations_allowed", "gvisor", &e), SBXD_OK);
+	CHECK_INT(config_finish(&c, &e), SBXD_INVALID_ARGUMENT);
+	CHECK_CONTAINS(e.msg, "isolations_allowed");
+	config_defaults(&c);
+	CHECK_INT(config_set(&c, "isolations_allowed", "runc", &e), SBXD_OK);
+	CHECK_INT(config_set(&c, "runtime", "t img:1 isolation=gvisor", &e), SBXD_OK);
+	CHECK_INT(config_finish(&c, &e), SBXD_INVALID_ARGUMENT);
+	CHECK_CONTAINS(e.msg, "runtime t");
+	config_defaults(&c);
+	CHECK_INT(config_set(&c, "gvisor_runtime", "runsc; rm", &e), SBXD_OK);
+	CHECK_INT(config_finish(&c, &e), SBXD_INVALID_ARGUMENT);
 }
 
 int
@@ -233,5 +304,6 @@ main(void)
 	RUN(finish_checks_consistency);
 	RUN(env_keys);
 	RUN(pool_sizes);
+	RUN(isolations);
 	T_DONE();
 }

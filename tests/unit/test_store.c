@@ -1,10 +1,12 @@
 /*
  * test_store.c — the SQLite store on real files: schema creation and
  * versioning, round trips, labels, token lookup, listing with filters and
- * pages, and rows surviving a close and reopen.
+ * pages, rows surviving a close and reopen, and activity times: seen at
+ * once by this store, written for others within about a second.
  */
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store.h"
@@ -157,11 +159,69 @@ TEST(list_filters_and_pages)
 	store_close(s);
 }
 
+TEST(activity_times)
+{
+	struct store *s, *other;
+	struct session_row r, got;
+	struct session_activity act[4];
+	struct timespec nap = { 0, 20 * 1000000L };
+	struct err e;
+	int n, i;
+
+	fresh_db();
+	REQUIRE_INT(store_open(path, &s, &e), SBXD_OK);
+	REQUIRE_INT(store_open(path, &other, &e), SBXD_OK);   /* another connection */
+	row(&r, "s-a", "alice", SESSION_RUNNING, 1000);
+	REQUIRE_INT(store_session_insert(s, &r, &e), SBXD_OK);
+	row(&r, "s-b", "alice", SESSION_RUNNING, 2000);
+	REQUIRE_INT(store_session_insert(s, &r, &e), SBXD_OK);
+
+	/* this store sees a touch at once, by id and in the LRU order */
+	REQUIRE_INT(store_session_touch(s, "s-a", 3000, &e), SBXD_OK);
+	REQUIRE_INT(store_session_get(s, "s-a", &got, &e), SBXD_OK);
+	CHECK_INT(got.last_active_ms, 3000);
+	REQUIRE_INT(store_session_running(s, "alice", 0, 0, act, 4, &n, &e), SBXD_OK);
+	REQUIRE_INT(n, 2);
+	CHECK_STR(act[0].id, "s-b");
+	CHECK_INT(act[1].last_active_ms, 3000);
+
+	/* a whole-row update after a touch stands, as a later write did */
+	REQUIRE_INT(store_session_touch(s, "s-b", 9000, &e), SBXD_OK);
+	REQUIRE_INT(store_session_get(s, "s-b", &got, &e), SBXD_OK);
+	CHECK_INT(got.last_active_ms, 9000);
+	got.last_active_ms = 4000;
+	REQUIRE_INT(store_session_update(s, &got, &e), SBXD_OK);
+	REQUIRE_INT(store_session_get(s, "s-b", &got, &e), SBXD_OK);
+	CHECK_INT(got.last_active_ms, 4000);
+
+	/* another connection (what a restart after a crash reads) sees a
+	 * touch once it is written, within about a second; 10 s is the
+	 * safety net, not the expectation */
+	REQUIRE_INT(store_session_touch(s, "s-b", 7000, &e), SBXD_OK);
+	for (i = 0; i < 500; i++) {
+		REQUIRE_INT(store_session_get(other, "s-b", &got, &e), SBXD_OK);
+		if (got.last_active_ms == 7000)
+			break;
+		nanosleep(&nap, NULL);
+	}
+	CHECK_INT(got.last_active_ms, 7000);
+	store_close(other);
+
+	/* and a close writes what is left */
+	REQUIRE_INT(store_session_touch(s, "s-a", 8000, &e), SBXD_OK);
+	store_close(s);
+	REQUIRE_INT(store_open(path, &s, &e), SBXD_OK);
+	REQUIRE_INT(store_session_get(s, "s-a", &got, &e), SBXD_OK);
+	CHECK_INT(got.last_active_ms, 8000);
+	store_close(s);
+}
+
 int
 main(void)
 {
 	RUN(roundtrip_and_reopen);
 	RUN(wal_and_schema_version);
 	RUN(list_filters_and_pages);
+	RUN(activity_times);
 	T_DONE();
 }

@@ -12,10 +12,11 @@ pkgs=(build-essential cmake pkg-config git curl ca-certificates openssl python3
       libnng-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev
       libsqlite3-dev libcjson-dev libsodium-dev mmdebstrap debian-archive-keyring
       libpcre2-dev libarchive-dev libmicrohttpd-dev clang python3-venv protobuf-compiler
-      busybox-static e2fsprogs iproute2 tmux
+      busybox-static e2fsprogs iproute2 tmux gdb
       libjs-term.js chromium chromium-driver)
 # libjs-term.js: the web app's terminal pane (client/web); chromium and
-# chromium-driver: its browser test
+# chromium-driver: its browser test; gdb: a test whose child will not exit
+# prints its threads (tests/integration/harness.c harness_reap)
 
 say() { printf '[deps] %s\n' "$*" >&2; }
 [ "$(id -u)" = 0 ] || { echo "deps.sh: run as root (sudo)" >&2; exit 1; }

@@ -192,6 +192,40 @@ harness_restart(struct sbxd_proc *p)
 	return wait_ready(p);
 }
 
+/* What a process that will not exit is doing: every thread's stack (gdb,
+ * when the machine has it) or each thread's kernel wait channel. */
+static void
+dump_threads(pid_t pid)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "command -v gdb >/dev/null && gdb -p %d -batch -nx "
+	    "-ex 'thread apply all bt' 2>&1 | grep -v '^\\[New LWP' | head -n 400 >&2 || "
+	    "for t in /proc/%d/task/*; do echo \"$t $(cat $t/comm) $(cat $t/wchan)\" >&2; done",
+	    (int)pid, (int)pid);
+	(void)!system(cmd);
+}
+
+int
+harness_reap(pid_t pid, const char *what, int *status)
+{
+	uint64_t end = harness_now_ms() + HARNESS_WAIT_MS;
+	pid_t r;
+
+	while ((r = waitpid(pid, status, WNOHANG)) == 0 && harness_now_ms() < end)
+		usleep(20 * 1000);
+	if (r == pid)
+		return 0;
+	if (r < 0)
+		return -1;
+	fprintf(stderr, "%s (pid %d) has not exited %d s after it was told to; "
+	    "what it is doing:\n", what, (int)pid, HARNESS_WAIT_MS / 1000);
+	dump_threads(pid);
+	kill(pid, SIGKILL);
+	waitpid(pid, status, 0);
+	return -1;
+}
+
 int
 harness_stop(struct sbxd_proc *p, int sig)
 {
@@ -200,7 +234,8 @@ harness_stop(struct sbxd_proc *p, int sig)
 	if (p->pid <= 0)
 		return -1;
 	kill(p->pid, sig);
-	waitpid(p->pid, &status, 0);
+	if (harness_reap(p->pid, "sbxd", &status) != 0)
+		status = -1;
 	p->pid = 0;
 	return status;
 }

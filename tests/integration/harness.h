@@ -37,8 +37,16 @@ int harness_start(struct sbxd_proc *p, const char *extra_conf);
 int harness_start_tls(struct sbxd_proc *p);
 /* Starts sbxd again with the same state dir and config. */
 int harness_restart(struct sbxd_proc *p);
-/* Sends sig (SIGTERM or SIGKILL) and waits; returns the exit status. */
+/* Sends sig (SIGTERM or SIGKILL) and waits; returns the exit status (-1
+ * when sbxd had not exited HARNESS_WAIT_MS after the signal: see
+ * harness_reap). */
 int harness_stop(struct sbxd_proc *p, int sig);
+/* Waits for child pid (already signalled) at most HARNESS_WAIT_MS; if it
+ * has not exited by then, prints what it is doing (every thread's stack,
+ * naming it `what`), SIGKILLs and reaps it. 0 when it exited by itself
+ * (*status its wait status), -1 otherwise: a test never hangs on a child
+ * that will not end, and says why. */
+int harness_reap(pid_t pid, const char *what, int *status);
 /* Ends a test program's sbxd: prints its log if anything failed, stops it
  * with SIGTERM and returns 1 when it exited cleanly (status 0; sanitizer
  * builds exit non-zero on leaks), removes its containers, and removes its

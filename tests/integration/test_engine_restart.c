@@ -140,7 +140,7 @@ engine_kill(int sig)
 	if (engine <= 0)
 		return;
 	kill(engine, sig);
-	waitpid(engine, NULL, 0);
+	(void)harness_reap(engine, "the private dockerd", NULL);
 	engine = -1;
 }
 
@@ -154,7 +154,7 @@ engine_cleanup(void)
 	engine_kill(SIGTERM);
 	if (ctd > 0) {
 		kill(ctd, SIGTERM);
-		waitpid(ctd, NULL, 0);
+		(void)harness_reap(ctd, "the private containerd", NULL);
 	}
 	snprintf(cmd, sizeof(cmd), "pkill -f 'containerd-shim.*%s' 2>/dev/null", edir);
 	(void)!system(cmd);     /* shims of containers still running */

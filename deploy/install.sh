@@ -34,6 +34,21 @@ install -d -m 0755 /etc/sbx /usr/local/share/doc/sbx
 install -m 0644 "$top/README.md" /usr/local/share/doc/sbx/README.md
 echo "installed: $(command -v sbxd) $(command -v sbx)" >&2
 
+say "kernel limits shared by every sandbox"
+# Every sandbox runs as uid 1000 in the host's user namespace, so inotify's
+# per-uid limits are shared by all tenants (and the host's own uid 1000):
+# at the default 128 instances, 32 sessions with 4 file watches each would
+# leave no watch for anyone else. Raised, never lowered; kept across reboots.
+raise_sysctl() {   # name wanted
+	local now
+	now=$(sysctl -n "$1" 2>/dev/null) || return 0
+	[ "$now" -ge "$2" ] && return 0
+	sysctl -qw "$1=$2" && echo "$1 = $2" >>/etc/sysctl.d/60-sbx.conf
+	echo "$1: $now -> $2" >&2
+}
+raise_sysctl fs.inotify.max_user_instances 8192
+raise_sysctl fs.inotify.max_user_watches 524288
+
 say "default runtime image (python-minimal, from Debian packages)"
 bash "$top/deploy/images/build.sh" python-minimal
 

@@ -457,3 +457,25 @@ harness_exec_status(sbx_client *c, const char *sid, const char *cmd, uint64_t ti
 	sbx_exec_result_fini(&r);
 	return code;
 }
+
+sbx_err
+harness_exec_out(sbx_client *c, const char *sid, const char *cmd, uint64_t timeout_ms,
+    char *out, size_t size, int *exit_code)
+{
+	sbx_exec_opts o = { .command = cmd, .timeout_ms = timeout_ms };
+	sbx_exec_result r;
+	sbx_err rv;
+
+	out[0] = '\0';
+	if (exit_code != NULL)
+		*exit_code = -1;
+	if ((rv = sbx_exec(c, sid, &o, &r)) != SBX_OK) {
+		fprintf(stderr, "  exec %s: %s: %s\n", cmd, sbx_err_name(rv), sbx_last_error(c));
+		return rv;
+	}
+	snprintf(out, size, "%s", r.out.data ? (char *)r.out.data : "");
+	if (exit_code != NULL)
+		*exit_code = r.exit_code;
+	sbx_exec_result_fini(&r);
+	return SBX_OK;
+}

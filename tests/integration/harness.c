@@ -384,6 +384,19 @@ harness_log_has(struct sbxd_proc *p, const char *needle)
 	return found;
 }
 
+sbx_session_state
+harness_session_state(sbx_client *c, const char *sid)
+{
+	sbx_session s;
+	sbx_session_state st = SBX_SESSION_UNSPECIFIED;
+
+	if (sbx_session_get(c, sid, &s) == SBX_OK) {
+		st = s.state;
+		sbx_session_fini(&s);
+	}
+	return st;
+}
+
 int
 harness_wait_session_state(sbx_client *c, const char *sid, int state)
 {

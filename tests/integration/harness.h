@@ -85,6 +85,8 @@ int harness_gvisor_ready(void);
 int harness_free_port(void);
 /* Milliseconds on the monotonic clock, for the deadline of a wait. */
 uint64_t harness_now_ms(void);
+/* Session sid's state now, SBX_SESSION_UNSPECIFIED when it cannot be read. */
+sbx_session_state harness_session_state(sbx_client *c, const char *sid);
 /* Waits (looking every 100 ms, at most HARNESS_WAIT_MS) until session sid
  * is in state; returns the last state seen (-1 when none could be read). */
 int harness_wait_session_state(sbx_client *c, const char *sid, int state);

@@ -137,19 +137,6 @@ create(const char *user, const char *runtime, sbx_session *s)
 	return sbx_session_create(svc, &o, s, NULL);
 }
 
-
-static sbx_session_state
-state_of(const char *sid)
-{
-	sbx_session s;
-	sbx_session_state st = SBX_SESSION_UNSPECIFIED;
-
-	if (sbx_session_get(svc, sid, &s) == SBX_OK)
-		st = s.state;
-	sbx_session_fini(&s);
-	return st;
-}
-
 /* ---- tests */
 
 TEST(pool_fills)
@@ -243,7 +230,7 @@ TEST(sigkill_restart_keeps_pooled_sessions)
 	harness_stop(&d, SIGKILL);
 	REQUIRE_INT(harness_restart(&d), 0);
 	CHECK(harness_log_has(&d, "removed 2 idle pool containers"));
-	CHECK_INT(state_of(a.session_id), SBX_SESSION_RUNNING);
+	CHECK_INT(harness_session_state(svc, a.session_id), SBX_SESSION_RUNNING);
 	CHECK_STR(run(a.session_id, "cat notes.txt"), "kept\nmore\n");
 	CHECK_STR(run(b.session_id, "cat b.txt"), "b-secret\n");
 	CHECK(wait_idle(2));

@@ -217,12 +217,26 @@ exec_sql(struct store *s, const char *sql, struct err *e)
 	return SBXD_OK;
 }
 
+/* Ends a transaction begun with BEGIN IMMEDIATE: commits when rv is
+ * SBXD_OK; rolls back when rv is not, or when the commit fails, so none is
+ * left open. Returns rv, or the commit's error (set in e). */
+static sbxd_code
+tx_end(struct store *s, sbxd_code rv, struct err *e)
+{
+	if (rv == SBXD_OK && exec_sql(s, "COMMIT", e) != SBXD_OK)
+		rv = e->code;
+	if (rv != SBXD_OK && !sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return rv;
+}
+
 static sbxd_code
 migrate(struct store *s, struct err *e)
 {
 	sqlite3_stmt *st = NULL;
 	int version;
 	char sql[64];
+	sbxd_code rv;
 
 	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_ROW) {
@@ -238,15 +252,12 @@ migrate(struct store *s, struct err *e)
 	for (; version < SCHEMA_VERSION; version++) {
 		log_info("store: migrating schema %d -> %d", version, version + 1);
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version + 1);
-		if (exec_sql(s, "BEGIN IMMEDIATE", e) != SBXD_OK)
-			return e->code;
-		if (exec_sql(s, migrations[version], e) != SBXD_OK ||
-		    exec_sql(s, sql, e) != SBXD_OK) {
-			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-			return e->code;
-		}
-		if (exec_sql(s, "COMMIT", e) != SBXD_OK)
-			return e->code;
+		if ((rv = exec_sql(s, "BEGIN IMMEDIATE", e)) != SBXD_OK)
+			return rv;
+		if ((rv = exec_sql(s, migrations[version], e)) == SBXD_OK)
+			rv = exec_sql(s, sql, e);
+		if ((rv = tx_end(s, rv, e)) != SBXD_OK)
+			return rv;
 	}
 	return SBXD_OK;
 }
@@ -536,28 +547,21 @@ store_session_insert(struct store *s, const struct session_row *r, struct err *e
 
 	pthread_mutex_lock(&s->mu);
 	act_drop(s, r->id);
-	if (exec_sql(s, "BEGIN IMMEDIATE", e) != SBXD_OK) {
-		rv = e->code;
+	if ((rv = exec_sql(s, "BEGIN IMMEDIATE", e)) != SBXD_OK)
 		goto out;
-	}
 	if ((st = stmt(s, "INSERT INTO sessions(" COLS ") VALUES"
 	    " (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)")) == NULL) {
 		rv = db_err(s, e, "inserting session");
-		goto rollback;
+		goto out;
 	}
 	bind_row(st, r);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		rv = db_err(s, e, "inserting session");
-		goto rollback;
+		goto out;
 	}
-	if ((rv = insert_labels(s, r, e)) != SBXD_OK)
-		goto rollback;
-	if (exec_sql(s, "COMMIT", e) != SBXD_OK)
-		rv = e->code;
-	goto out;
-rollback:
-	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	rv = insert_labels(s, r, e);
 out:
+	rv = tx_end(s, rv, e);
 	stmt_done(st);
 	pthread_mutex_unlock(&s->mu);
 	return rv;
@@ -1188,10 +1192,8 @@ store_snapshot_insert(struct store *s, const struct store_snapshot *p, struct er
 	sbxd_code rv = SBXD_OK;
 
 	pthread_mutex_lock(&s->mu);
-	if (exec_sql(s, "BEGIN IMMEDIATE", e) != SBXD_OK) {
-		rv = e->code;
+	if ((rv = exec_sql(s, "BEGIN IMMEDIATE", e)) != SBXD_OK)
 		goto out;
-	}
 	if ((st = stmt(s, "INSERT INTO snapshots(" SNAP_COLS ") VALUES"
 	    " (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)")) == NULL ||
 	    (sqlite3_bind_text(st, 1, p->id, -1, SQLITE_STATIC),
@@ -1210,12 +1212,12 @@ store_snapshot_insert(struct store *s, const struct store_snapshot *p, struct er
 		if (rv == SBXD_ALREADY_EXISTS)
 			err_set(e, rv, "user %s already has a snapshot named \"%s\"; pick "
 			    "another name or delete that one", p->user, p->name);
-		goto rollback;
+		goto out;
 	}
 	if ((lt = stmt(s, "INSERT INTO snapshot_labels(snapshot_id, key, value)"
 	    " VALUES (?1, ?2, ?3)")) == NULL) {
 		rv = db_err(s, e, "writing snapshot labels");
-		goto rollback;
+		goto out;
 	}
 	for (int i = 0; i < p->nlabels; i++) {
 		sqlite3_reset(lt);
@@ -1224,15 +1226,11 @@ store_snapshot_insert(struct store *s, const struct store_snapshot *p, struct er
 		sqlite3_bind_text(lt, 3, p->labels[i].value, -1, SQLITE_STATIC);
 		if (sqlite3_step(lt) != SQLITE_DONE) {
 			rv = db_err(s, e, "writing snapshot labels");
-			goto rollback;
+			goto out;
 		}
 	}
-	if (exec_sql(s, "COMMIT", e) != SBXD_OK)
-		rv = e->code;
-	goto out;
-rollback:
-	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 out:
+	rv = tx_end(s, rv, e);
 	stmt_done(st);
 	stmt_done(lt);
 	pthread_mutex_unlock(&s->mu);

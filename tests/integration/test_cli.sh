@@ -83,7 +83,7 @@ check "snapshot show names its session" eq "$("$SBX_BIN" snapshot show "$snap" |
 fork=$("$SBX_BIN" session create --user cli-user --from "$snap")
 check "session create --from forks it" eq "$("$SBX_BIN" exec "$fork" -- cat /workspace/snap.txt)" "snap-me"
 "$SBX_BIN" exec "$sid" -- rm /workspace/snap.txt
-"$SBX_BIN" session restore "$sid" "$snap" >/dev/null
+check "session restore prints the session's id" eq "$("$SBX_BIN" session restore "$sid" "$snap")" "$sid"
 check "session restore brings the file back" eq "$("$SBX_BIN" exec "$sid" -- cat /workspace/snap.txt)" "snap-me"
 "$SBX_BIN" session end --purge "$fork" >/dev/null
 "$SBX_BIN" snapshot rm "$snap" >/dev/null

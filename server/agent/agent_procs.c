@@ -535,25 +535,36 @@ write_stdin(struct call *c)
 
 /* ---- signals */
 
+/* Reads /proc/<pid>/stat into buf (size bytes) and returns its fields
+ * after "pid (comm)", from " state ppid pgrp session ..." on: comm may
+ * hold anything but ends at the last ')'. NULL if unreadable. */
+static const char *
+proc_stat_fields(const char *pid, char *buf, size_t size)
+{
+	char path[300], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return NULL;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	return (p = strrchr(buf, ')')) != NULL ? p + 1 : NULL;
+}
+
 /* The process group of pid from /proc/<pid>/stat, -1 if unknown. */
 static pid_t
 proc_pgrp(const char *pid)
 {
-	char path[300], buf[512], *p;
-	int fd, pgrp;
-	ssize_t n;
+	char buf[512];
+	const char *p = proc_stat_fields(pid, buf, sizeof(buf));
+	int pgrp;
 
-	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	/* "pid (comm) state ppid pgrp ...": comm may hold anything but ends
-	 * at the last ')' */
-	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 1, " %*c %*d %d", &pgrp) != 1)
+	if (p == NULL || sscanf(p, " %*c %*d %d", &pgrp) != 1)
 		return -1;
 	return pgrp;
 }
@@ -563,20 +574,12 @@ proc_pgrp(const char *pid)
 static pid_t
 proc_session(const char *pid, pid_t *pgrp)
 {
-	char path[300], buf[512], *p, state;
-	int fd, sid, pg;
-	ssize_t n;
+	char buf[512], state;
+	const char *p = proc_stat_fields(pid, buf, sizeof(buf));
+	int sid, pg;
 
-	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 1, " %c %*d %d %d", &state, &pg, &sid) != 3 || state == 'Z')
+	if (p == NULL ||
+	    sscanf(p, " %c %*d %d %d", &state, &pg, &sid) != 3 || state == 'Z')
 		return -1;
 	*pgrp = pg;
 	return sid;

@@ -188,13 +188,28 @@ sbxi_check_command(sbx_client *c, const char *command, const char *const *argv,
 }
 
 sbx_err
-sbxi_check_path(sbx_client *c, const char *session_id, const char *path)
+sbxi_check_in_session(sbx_client *c, const char *session_id, const char *what,
+    const char *id)
 {
 	sbx_err rv;
 
 	if ((rv = sbxi_check_id(c, "session_id", session_id)) != SBX_OK)
 		return rv;
-	return sbxi_check_id(c, "path", path);
+	return sbxi_check_id(c, what, id);
+}
+
+sbx_err
+sbxi_id_from_wire(sbx_client *c, const char *what, const char *src, char *dst,
+    size_t size)
+{
+	size_t n = strlen(src);
+
+	dst[0] = '\0';
+	if (n >= size)
+		return sbxi_fail(c, SBX_INTERNAL, "the server sent a %s id longer "
+		    "than %zu bytes", what, size - 1);
+	memcpy(dst, src, n + 1);
+	return SBX_OK;
 }
 
 sbx_err

@@ -184,7 +184,7 @@ sbx_stat(sbx_client *c, const char *session_id, const char *path,
 	if (exists != NULL)
 		*exists = 0;
 	sbxi_clear_err(c);
-	if ((rv = sbxi_check_path(c, session_id, path)) != SBX_OK)
+	if ((rv = sbxi_check_in_session(c, session_id, "path", path)) != SBX_OK)
 		return rv;
 	req.session_id = (char *)session_id;
 	req.path = (char *)path;
@@ -213,7 +213,7 @@ sbx_mkdir(sbx_client *c, const char *session_id, const char *path, int parents)
 	sbx_err rv;
 
 	sbxi_clear_err(c);
-	if ((rv = sbxi_check_path(c, session_id, path)) != SBX_OK)
+	if ((rv = sbxi_check_in_session(c, session_id, "path", path)) != SBX_OK)
 		return rv;
 	req.session_id = (char *)session_id;
 	req.path = (char *)path;
@@ -229,7 +229,7 @@ sbx_remove(sbx_client *c, const char *session_id, const char *path,
 	sbx_err rv;
 
 	sbxi_clear_err(c);
-	if ((rv = sbxi_check_path(c, session_id, path)) != SBX_OK)
+	if ((rv = sbxi_check_in_session(c, session_id, "path", path)) != SBX_OK)
 		return rv;
 	req.session_id = (char *)session_id;
 	req.path = (char *)path;
@@ -246,7 +246,7 @@ sbx_move(sbx_client *c, const char *session_id, const char *from,
 	sbx_err rv;
 
 	sbxi_clear_err(c);
-	if ((rv = sbxi_check_path(c, session_id, from)) != SBX_OK ||
+	if ((rv = sbxi_check_in_session(c, session_id, "path", from)) != SBX_OK ||
 	    (rv = sbxi_check_id(c, "to", to)) != SBX_OK)
 		return rv;
 	req.session_id = (char *)session_id;
@@ -268,7 +268,7 @@ sbx_edit(sbx_client *c, const char *session_id, const char *path,
 	if (occurrences != NULL)
 		*occurrences = 0;
 	sbxi_clear_err(c);
-	if ((rv = sbxi_check_path(c, session_id, path)) != SBX_OK)
+	if ((rv = sbxi_check_in_session(c, session_id, "path", path)) != SBX_OK)
 		return rv;
 	if (old_str == NULL || old_len == 0)
 		return sbxi_fail(c, SBX_INVALID_ARGUMENT, "the string to replace "
@@ -529,7 +529,7 @@ sbx_upload(sbx_client *c, const char *session_id, const char *path, int fd,
 	sbx_err rv;
 
 	sbxi_clear_err(c);
-	if ((rv = sbxi_check_path(c, session_id, path)) != SBX_OK)
+	if ((rv = sbxi_check_in_session(c, session_id, "path", path)) != SBX_OK)
 		return rv;
 	if (fd < 0)
 		return sbxi_fail(c, SBX_INVALID_ARGUMENT, "fd %d is not a file "
@@ -637,7 +637,7 @@ sbx_download(sbx_client *c, const char *session_id, const char *path, int fd,
 	sbx_err rv;
 
 	sbxi_clear_err(c);
-	if ((rv = sbxi_check_path(c, session_id, path)) != SBX_OK)
+	if ((rv = sbxi_check_in_session(c, session_id, "path", path)) != SBX_OK)
 		return rv;
 	if (fd < 0)
 		return sbxi_fail(c, SBX_INVALID_ARGUMENT, "fd %d is not a file "

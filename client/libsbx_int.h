@@ -42,10 +42,16 @@ sbx_err sbxi_check_id(sbx_client *c, const char *what, const char *s);
 sbx_err sbxi_check_command(sbx_client *c, const char *command,
     const char *const *argv, size_t argc);
 
-/* sbxi_check_id for "session_id" and then "path": the arguments every
- * call on one file starts with. */
-sbx_err sbxi_check_path(sbx_client *c, const char *session_id,
-    const char *path);
+/* sbxi_check_id for "session_id" and then for what (id): the arguments
+ * every call on one thing in a session (a path, a process, a terminal)
+ * starts with. */
+sbx_err sbxi_check_in_session(sbx_client *c, const char *session_id,
+    const char *what, const char *id);
+
+/* Copies the id the server sent for one what (e.g. "process") into dst,
+ * size bytes with the NUL; SBX_INTERNAL with dst "" when it does not fit. */
+sbx_err sbxi_id_from_wire(sbx_client *c, const char *what, const char *src,
+    char *dst, size_t size);
 
 /* Copies src into dst: dst->data is a new buffer of src->len + 1 bytes,
  * NUL-terminated, that the caller frees; dst->len is src->len. Out of

@@ -34,15 +34,16 @@ sbx_process_list_free(sbx_process *v, size_t n)
 static sbx_err
 process_from_wire(sbx_client *c, const Sbx__V1__ProcessInfo *m, sbx_process *out)
 {
+	sbx_err rv;
+
 	memset(out, 0, sizeof(*out));
 	if (m == NULL)
 		return sbxi_fail(c, SBX_INTERNAL, "the server's reply has no process");
-	if (strlen(m->process_id) >= sizeof(out->process_id))
-		return sbxi_fail(c, SBX_INTERNAL, "the server sent a process id "
-		    "longer than %d bytes", SBX_PROCESS_ID_MAX - 1);
+	if ((rv = sbxi_id_from_wire(c, "process", m->process_id, out->process_id,
+	    sizeof(out->process_id))) != SBX_OK)
+		return rv;
 	if ((out->command = strdup(m->command)) == NULL)
 		return sbxi_oom(c);
-	memcpy(out->process_id, m->process_id, strlen(m->process_id) + 1);
 	out->state = (sbx_process_state)m->state;
 	out->exit_code = m->exit_code;
 	out->started_unix_ms = m->started_unix_ms;
@@ -56,12 +57,8 @@ process_from_wire(sbx_client *c, const Sbx__V1__ProcessInfo *m, sbx_process *out
 static sbx_err
 check_process(sbx_client *c, const char *session_id, const char *process_id)
 {
-	sbx_err rv;
-
 	sbxi_clear_err(c);
-	if ((rv = sbxi_check_id(c, "session_id", session_id)) != SBX_OK)
-		return rv;
-	return sbxi_check_id(c, "process_id", process_id);
+	return sbxi_check_in_session(c, session_id, "process_id", process_id);
 }
 
 sbx_err

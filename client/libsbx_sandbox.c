@@ -108,7 +108,7 @@ sbx_write(sbx_client *c, const char *session_id, const char *path,
 	sbx_err rv;
 
 	sbxi_clear_err(c);
-	if ((rv = sbxi_check_path(c, session_id, path)) != SBX_OK)
+	if ((rv = sbxi_check_in_session(c, session_id, "path", path)) != SBX_OK)
 		return rv;
 	if (data == NULL && len > 0)
 		return sbxi_fail(c, SBX_INVALID_ARGUMENT, "len %zu but data is NULL", len);
@@ -132,7 +132,7 @@ sbx_read_bytes(sbx_client *c, const char *session_id, const char *path,
 	*data = NULL;
 	*len = 0;
 	sbxi_clear_err(c);
-	if ((rv = sbxi_check_path(c, session_id, path)) != SBX_OK)
+	if ((rv = sbxi_check_in_session(c, session_id, "path", path)) != SBX_OK)
 		return rv;
 	req.session_id = (char *)session_id;
 	req.path = (char *)path;
@@ -160,7 +160,7 @@ sbx_read(sbx_client *c, const char *session_id, const char *path,
 
 	*text = NULL;
 	sbxi_clear_err(c);
-	if ((rv = sbxi_check_path(c, session_id, path)) != SBX_OK)
+	if ((rv = sbxi_check_in_session(c, session_id, "path", path)) != SBX_OK)
 		return rv;
 	req.session_id = (char *)session_id;
 	req.path = (char *)path;

@@ -32,15 +32,16 @@ sbx_terminal_list_free(sbx_terminal *v, size_t n)
 static sbx_err
 terminal_from_wire(sbx_client *c, const Sbx__V1__TerminalInfo *m, sbx_terminal *out)
 {
+	sbx_err rv;
+
 	memset(out, 0, sizeof(*out));
 	if (m == NULL)
 		return sbxi_fail(c, SBX_INTERNAL, "the server's reply has no terminal");
-	if (strlen(m->terminal_id) >= sizeof(out->terminal_id))
-		return sbxi_fail(c, SBX_INTERNAL, "the server sent a terminal id "
-		    "longer than %d bytes", SBX_TERMINAL_ID_MAX - 1);
+	if ((rv = sbxi_id_from_wire(c, "terminal", m->terminal_id, out->terminal_id,
+	    sizeof(out->terminal_id))) != SBX_OK)
+		return rv;
 	if ((out->command = strdup(m->command)) == NULL)
 		return sbxi_oom(c);
-	memcpy(out->terminal_id, m->terminal_id, strlen(m->terminal_id) + 1);
 	out->cols = m->cols;
 	out->rows = m->rows;
 	out->running = m->running;
@@ -52,15 +53,12 @@ terminal_from_wire(sbx_client *c, const Sbx__V1__TerminalInfo *m, sbx_terminal *
 	return SBX_OK;
 }
 
+/* The checks every call on one terminal starts with. */
 static sbx_err
 check_terminal(sbx_client *c, const char *session_id, const char *terminal_id)
 {
-	sbx_err rv;
-
 	sbxi_clear_err(c);
-	if ((rv = sbxi_check_id(c, "session_id", session_id)) != SBX_OK)
-		return rv;
-	return sbxi_check_id(c, "terminal_id", terminal_id);
+	return sbxi_check_in_session(c, session_id, "terminal_id", terminal_id);
 }
 
 sbx_err

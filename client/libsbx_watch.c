@@ -37,14 +37,9 @@ sbx_watch_start(sbx_client *c, const char *session_id, const sbx_watch_opts *opt
 	if ((rv = CALL(c, SVC_SANDBOX "Watch", 0, &req, sbx__v1__watch_response, &resp)) !=
 	    SBX_OK)
 		return rv;
-	if (strlen(resp->watch_id) >= SBX_WATCH_ID_MAX)
-		rv = sbxi_fail(c, SBX_INTERNAL, "the server sent a watch id longer than %d "
-		    "bytes", SBX_WATCH_ID_MAX - 1);
-	else {
-		memcpy(id, resp->watch_id, strlen(resp->watch_id) + 1);
-		if (after_seq != NULL)
-			*after_seq = resp->after_seq;
-	}
+	if ((rv = sbxi_id_from_wire(c, "watch", resp->watch_id, id, SBX_WATCH_ID_MAX)) ==
+	    SBX_OK && after_seq != NULL)
+		*after_seq = resp->after_seq;
 	sbx__v1__watch_response__free_unpacked(resp, NULL);
 	return rv;
 }
@@ -56,8 +51,7 @@ sbx_watch_stop(sbx_client *c, const char *session_id, const char *watch_id)
 	sbx_err rv;
 
 	sbxi_clear_err(c);
-	if ((rv = sbxi_check_id(c, "session_id", session_id)) != SBX_OK ||
-	    (rv = sbxi_check_id(c, "watch_id", watch_id)) != SBX_OK)
+	if ((rv = sbxi_check_in_session(c, session_id, "watch_id", watch_id)) != SBX_OK)
 		return rv;
 	req.session_id = (char *)session_id;
 	req.watch_id = (char *)watch_id;

@@ -223,17 +223,31 @@ copy_entry(struct walk *w, int src, int dst, const char *name, int depth)
 	return SBXD_OK;
 }
 
-/* Copies the entries of src into dst. src is dup'ed for the listing, so
- * the caller's descriptor stays open and at its place. */
+/* Where a walk stands in one directory: what each of its entries is
+ * handled with. */
+struct level {
+	int src;                        /* the directory copied from (copy, sync, prune) */
+	int dst;                        /* the directory written to or cleared */
+	int depth;
+	const struct timespec *since;   /* sync only */
+};
+
+/* Handles one entry, name, of the directory at stands in. */
+typedef sbxd_code entry_fn(struct walk *w, const struct level *at, const char *name);
+
+/* Calls fn on each entry of dir but . and .., with the entry's name on
+ * w->path for its messages, until one fails; a failed listing is an error
+ * too. dir is dup'ed for the listing, so the caller's descriptor stays
+ * open and at its place. */
 static sbxd_code
-copy_tree(struct walk *w, int src, int dst, int depth)
+each_entry(struct walk *w, int dir, const struct level *at, entry_fn *fn)
 {
 	DIR *d;
 	struct dirent *de;
 	int fd;
 	sbxd_code rv = SBXD_OK;
 
-	if ((fd = dup(src)) < 0 || (d = fdopendir(fd)) == NULL) {
+	if ((fd = dup(dir)) < 0 || (d = fdopendir(fd)) == NULL) {
 		rv = fail(w, "opendir", errno);
 		if (fd >= 0)
 			close(fd);
@@ -246,13 +260,28 @@ copy_tree(struct walk *w, int src, int dst, int depth)
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		old = path_push(w, de->d_name);
-		rv = copy_entry(w, src, dst, de->d_name, depth);
+		rv = fn(w, at, de->d_name);
 		w->path[old] = '\0';
 	}
 	if (rv == SBXD_OK && de == NULL && errno != 0)
 		rv = fail(w, "readdir", errno);
 	closedir(d);
 	return rv;
+}
+
+static sbxd_code
+copy_at(struct walk *w, const struct level *at, const char *name)
+{
+	return copy_entry(w, at->src, at->dst, name, at->depth);
+}
+
+/* Copies the entries of src into dst. */
+static sbxd_code
+copy_tree(struct walk *w, int src, int dst, int depth)
+{
+	const struct level at = { .src = src, .dst = dst, .depth = depth };
+
+	return each_entry(w, src, &at, copy_at);
 }
 
 sbxd_code
@@ -279,39 +308,27 @@ changed_since(const struct stat *st, const struct timespec *since)
 	    (st->st_ctim.tv_sec == since->tv_sec && st->st_ctim.tv_nsec >= since->tv_nsec);
 }
 
+/* Removes name from at->dst unless at->src has it with the same type. */
+static sbxd_code
+prune_at(struct walk *w, const struct level *at, const char *name)
+{
+	struct stat ss, ds;
+
+	if (fstatat(at->src, name, &ss, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    fstatat(at->dst, name, &ds, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (ss.st_mode & S_IFMT) == (ds.st_mode & S_IFMT))
+		return SBXD_OK;
+	return clear_entry(w, at->dst, name, at->depth);
+}
+
 /* Removes the entries of dst that src does not have, or has with another
  * type. */
 static sbxd_code
 sync_prune(struct walk *w, int src, int dst, int depth)
 {
-	struct stat ss, ds;
-	struct dirent *de;
-	DIR *d;
-	int fd;
-	sbxd_code rv = SBXD_OK;
+	const struct level at = { .src = src, .dst = dst, .depth = depth };
 
-	if ((fd = dup(dst)) < 0 || (d = fdopendir(fd)) == NULL) {
-		rv = fail(w, "opendir", errno);
-		if (fd >= 0)
-			close(fd);
-		return rv;
-	}
-	rewinddir(d);
-	while (rv == SBXD_OK && (de = readdir(d)) != NULL) {
-		size_t old;
-
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (fstatat(src, de->d_name, &ss, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    fstatat(dst, de->d_name, &ds, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    (ss.st_mode & S_IFMT) == (ds.st_mode & S_IFMT))
-			continue;
-		old = path_push(w, de->d_name);
-		rv = clear_entry(w, dst, de->d_name, depth);
-		w->path[old] = '\0';
-	}
-	closedir(d);
-	return rv;
+	return each_entry(w, dst, &at, prune_at);
 }
 
 static sbxd_code sync_tree(struct walk *w, int src, int dst, int depth,
@@ -401,35 +418,20 @@ sync_entry(struct walk *w, int src, int dst, const char *name, int depth,
 }
 
 static sbxd_code
+sync_at(struct walk *w, const struct level *at, const char *name)
+{
+	return sync_entry(w, at->src, at->dst, name, at->depth, at->since);
+}
+
+static sbxd_code
 sync_tree(struct walk *w, int src, int dst, int depth, const struct timespec *since)
 {
-	DIR *d;
-	struct dirent *de;
-	int fd;
+	const struct level at = { .src = src, .dst = dst, .depth = depth, .since = since };
 	sbxd_code rv;
 
 	if ((rv = sync_prune(w, src, dst, depth)) != SBXD_OK)
 		return rv;
-	if ((fd = dup(src)) < 0 || (d = fdopendir(fd)) == NULL) {
-		rv = fail(w, "opendir", errno);
-		if (fd >= 0)
-			close(fd);
-		return rv;
-	}
-	rewinddir(d);
-	while (rv == SBXD_OK && (errno = 0, de = readdir(d)) != NULL) {
-		size_t old;
-
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		old = path_push(w, de->d_name);
-		rv = sync_entry(w, src, dst, de->d_name, depth, since);
-		w->path[old] = '\0';
-	}
-	if (rv == SBXD_OK && de == NULL && errno != 0)
-		rv = fail(w, "readdir", errno);
-	closedir(d);
-	return rv;
+	return each_entry(w, src, &at, sync_at);
 }
 
 sbxd_code
@@ -477,31 +479,17 @@ clear_entry(struct walk *w, int dir, const char *name, int depth)
 }
 
 static sbxd_code
+clear_at(struct walk *w, const struct level *at, const char *name)
+{
+	return clear_entry(w, at->dst, name, at->depth);
+}
+
+static sbxd_code
 clear_tree(struct walk *w, int dir, int depth)
 {
-	DIR *d;
-	struct dirent *de;
-	int fd;
-	sbxd_code rv = SBXD_OK;
+	const struct level at = { .src = -1, .dst = dir, .depth = depth };
 
-	if ((fd = dup(dir)) < 0 || (d = fdopendir(fd)) == NULL) {
-		rv = fail(w, "opendir", errno);
-		if (fd >= 0)
-			close(fd);
-		return rv;
-	}
-	rewinddir(d);
-	while (rv == SBXD_OK && (de = readdir(d)) != NULL) {
-		size_t old;
-
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		old = path_push(w, de->d_name);
-		rv = clear_entry(w, dir, de->d_name, depth);
-		w->path[old] = '\0';
-	}
-	closedir(d);
-	return rv;
+	return each_entry(w, dir, &at, clear_at);
 }
 
 sbxd_code

@@ -21,23 +21,35 @@
 #include "snapshot.h"
 #include "snapshot_int.h"
 
+/* Opens p's workspace copy as a directory into *fd; a copy that cannot be
+ * opened is SBXD_DATA_LOSS, naming what to do, with *fd left -1. */
+static sbxd_code
+open_snapshot_workspace(struct server *s, const struct store_snapshot *p, int *fd,
+    struct err *e)
+{
+	char src[STORE_PATH_MAX + 16];
+	sbxd_code rv;
+
+	*fd = -1;
+	if ((rv = snapshot_path(s, p->id, src, sizeof(src) - 16, e)) != SBXD_OK)
+		return rv;
+	strcat(src, "/workspace");
+	if ((*fd = open(src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return err_set(e, SBXD_DATA_LOSS, "snapshot %s: its workspace copy %s cannot be "
+		    "opened: %s; delete the snapshot", p->id, src, strerror(errno));
+	return SBXD_OK;
+}
+
 sbxd_code
 snapshot_copy_workspace(struct server *s, const struct store_snapshot *p, const char *dst,
     struct err *e)
 {
 	struct snapcopy_stats st = { 0 };
-	char src[STORE_PATH_MAX + 16];
 	int sfd = -1, dfd = -1;
 	sbxd_code rv;
 
-	if ((rv = snapshot_path(s, p->id, src, sizeof(src) - 16, e)) != SBXD_OK)
+	if ((rv = open_snapshot_workspace(s, p, &sfd, e)) != SBXD_OK)
 		return rv;
-	strcat(src, "/workspace");
-	if ((sfd = open(src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		rv = err_set(e, SBXD_DATA_LOSS, "snapshot %s: its workspace copy %s cannot be "
-		    "opened: %s; delete the snapshot", p->id, src, strerror(errno));
-		goto out;
-	}
 	if ((mkdir(dst, 0700) != 0 && errno != EEXIST) ||
 	    (dfd = open(dst, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		rv = err_set(e, SBXD_INTERNAL, "making %s: %s", dst, strerror(errno));
@@ -69,18 +81,11 @@ refill_workspace(struct server *s, const char *workspace, const struct store_sna
     struct err *e)
 {
 	struct snapcopy_stats st = { 0 };
-	char src[STORE_PATH_MAX + 16];
 	int sfd = -1, dfd = -1;
 	sbxd_code rv;
 
-	if ((rv = snapshot_path(s, p->id, src, sizeof(src) - 16, e)) != SBXD_OK)
+	if ((rv = open_snapshot_workspace(s, p, &sfd, e)) != SBXD_OK)
 		return rv;
-	strcat(src, "/workspace");
-	if ((sfd = open(src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		rv = err_set(e, SBXD_DATA_LOSS, "snapshot %s: its workspace copy cannot be "
-		    "opened: %s; delete the snapshot", p->id, strerror(errno));
-		goto out;
-	}
 	if ((dfd = open(workspace, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		rv = err_set(e, SBXD_INTERNAL, "opening workspace %s: %s", workspace,
 		    strerror(errno));

@@ -217,12 +217,26 @@ exec_sql(struct store *s, const char *sql, struct err *e)
 	return SBXD_OK;
 }
 
+/* Ends a transaction begun with BEGIN IMMEDIATE: commits when rv is
+ * SBXD_OK; rolls back when rv is not, or when the commit fails, so none is
+ * left open. Returns rv, or the commit's error (set in e). */
+static sbxd_code
+tx_end(struct store *s, sbxd_code rv, struct err *e)
+{
+	if (rv == SBXD_OK && exec_sql(s, "COMMIT", e) != SBXD_OK)
+		rv = e->code;
+	if (rv != SBXD_OK && !sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return rv;
+}
+
 static sbxd_code
 migrate(struct store *s, struct err *e)
 {
 	sqlite3_stmt *st = NULL;
 	int version;
 	char sql[64];
+	sbxd_code rv;
 
 	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_ROW) {
@@ -238,15 +252,12 @@ migrate(struct store *s, struct err *e)
 	for (; version < SCHEMA_VERSION; version++) {
 		log_info("store: migrating schema %d -> %d", version, version + 1);
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version + 1);
-		if (exec_sql(s, "BEGIN IMMEDIATE", e) != SBXD_OK)
-			return e->code;
-		if (exec_sql(s, migrations[version], e) != SBXD_OK ||
-		    exec_sql(s, sql, e) != SBXD_OK) {
-			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-			return e->code;
-		}
-		if (exec_sql(s, "COMMIT", e) != SBXD_OK)
-			return e->code;
+		if ((rv = exec_sql(s, "BEGIN IMMEDIATE", e)) != SBXD_OK)
+			return rv;
+		if ((rv = exec_sql(s, migrations[version], e)) == SBXD_OK)
+			rv = exec_sql(s, sql, e);
+		if ((rv = tx_end(s, rv, e)) != SBXD_OK)
+			return rv;
 	}
 	return SBXD_OK;
 }
@@ -484,48 +495,62 @@ bind_row(sqlite3_stmt *st, const struct session_row *r)
 	sqlite3_bind_text(st, 16, r->isolation[0] ? r->isolation : "runc", -1, SQLITE_STATIC);
 }
 
-/* Loads r's labels; called with the mutex held. */
+/* Reads the (key, value) rows sql selects for id (?1) into v, at most
+ * STORE_LABEL_MAX of them, and their count into *n; what names the read in
+ * errors. Called with the mutex held; sessions and snapshots share it. */
 static sbxd_code
-load_labels(struct store *s, struct session_row *r, struct err *e)
+labels_read(struct store *s, const char *sql, const char *id, struct session_label *v,
+    int *n, const char *what, struct err *e)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if ((st = stmt(s, "SELECT key, value FROM session_labels"
-	    " WHERE session_id = ?1 ORDER BY key")) == NULL)
-		return db_err(s, e, "reading labels");
-	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
-	r->nlabels = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && r->nlabels < STORE_LABEL_MAX) {
-		copy_col(r->labels[r->nlabels].key, STORE_LABEL_KEY_MAX, st, 0);
-		copy_col(r->labels[r->nlabels].value, STORE_LABEL_VALUE_MAX, st, 1);
-		r->nlabels++;
+	*n = 0;
+	if ((st = stmt(s, sql)) == NULL)
+		return db_err(s, e, what);
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < STORE_LABEL_MAX) {
+		copy_col(v[*n].key, STORE_LABEL_KEY_MAX, st, 0);
+		copy_col(v[*n].value, STORE_LABEL_VALUE_MAX, st, 1);
+		(*n)++;
 	}
 	stmt_done(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_err(s, e, "reading labels");
+		return db_err(s, e, what);
 	return SBXD_OK;
 }
 
+/* Writes v[0..n) with sql (an INSERT of ?1 id, ?2 key, ?3 value); what
+ * names the write in errors. Called with the mutex held, inside the
+ * caller's transaction (which a failure leaves to roll back). */
 static sbxd_code
-insert_labels(struct store *s, const struct session_row *r, struct err *e)
+labels_write(struct store *s, const char *sql, const char *id,
+    const struct session_label *v, int n, const char *what, struct err *e)
 {
 	sqlite3_stmt *st = NULL;
 	sbxd_code rv = SBXD_OK;
 
-	if ((st = stmt(s, "INSERT INTO session_labels(session_id, key, value)"
-	    " VALUES (?1, ?2, ?3)")) == NULL)
-		return db_err(s, e, "writing labels");
-	for (int i = 0; i < r->nlabels && rv == SBXD_OK; i++) {
+	if ((st = stmt(s, sql)) == NULL)
+		return db_err(s, e, what);
+	for (int i = 0; i < n && rv == SBXD_OK; i++) {
 		sqlite3_reset(st);
-		sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, r->labels[i].key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, r->labels[i].value, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, v[i].key, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, v[i].value, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) != SQLITE_DONE)
-			rv = db_err(s, e, "writing labels");
+			rv = db_err(s, e, what);
 	}
 	stmt_done(st);
 	return rv;
+}
+
+/* Loads r's labels; called with the mutex held. */
+static sbxd_code
+load_labels(struct store *s, struct session_row *r, struct err *e)
+{
+	return labels_read(s, "SELECT key, value FROM session_labels"
+	    " WHERE session_id = ?1 ORDER BY key", r->id, r->labels, &r->nlabels,
+	    "reading labels", e);
 }
 
 sbxd_code
@@ -536,28 +561,22 @@ store_session_insert(struct store *s, const struct session_row *r, struct err *e
 
 	pthread_mutex_lock(&s->mu);
 	act_drop(s, r->id);
-	if (exec_sql(s, "BEGIN IMMEDIATE", e) != SBXD_OK) {
-		rv = e->code;
+	if ((rv = exec_sql(s, "BEGIN IMMEDIATE", e)) != SBXD_OK)
 		goto out;
-	}
 	if ((st = stmt(s, "INSERT INTO sessions(" COLS ") VALUES"
 	    " (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)")) == NULL) {
 		rv = db_err(s, e, "inserting session");
-		goto rollback;
+		goto out;
 	}
 	bind_row(st, r);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		rv = db_err(s, e, "inserting session");
-		goto rollback;
+		goto out;
 	}
-	if ((rv = insert_labels(s, r, e)) != SBXD_OK)
-		goto rollback;
-	if (exec_sql(s, "COMMIT", e) != SBXD_OK)
-		rv = e->code;
-	goto out;
-rollback:
-	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	rv = labels_write(s, "INSERT INTO session_labels(session_id, key, value)"
+	    " VALUES (?1, ?2, ?3)", r->id, r->labels, r->nlabels, "writing labels", e);
 out:
+	rv = tx_end(s, rv, e);
 	stmt_done(st);
 	pthread_mutex_unlock(&s->mu);
 	return rv;
@@ -1162,36 +1181,20 @@ snap_from_stmt(sqlite3_stmt *st, struct store_snapshot *p)
 static sbxd_code
 snap_load_labels(struct store *s, struct store_snapshot *p, struct err *e)
 {
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	if ((st = stmt(s, "SELECT key, value FROM snapshot_labels"
-	    " WHERE snapshot_id = ?1 ORDER BY key")) == NULL)
-		return db_err(s, e, "reading snapshot labels");
-	sqlite3_bind_text(st, 1, p->id, -1, SQLITE_STATIC);
-	p->nlabels = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && p->nlabels < STORE_LABEL_MAX) {
-		copy_col(p->labels[p->nlabels].key, STORE_LABEL_KEY_MAX, st, 0);
-		copy_col(p->labels[p->nlabels].value, STORE_LABEL_VALUE_MAX, st, 1);
-		p->nlabels++;
-	}
-	stmt_done(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_err(s, e, "reading snapshot labels");
-	return SBXD_OK;
+	return labels_read(s, "SELECT key, value FROM snapshot_labels"
+	    " WHERE snapshot_id = ?1 ORDER BY key", p->id, p->labels, &p->nlabels,
+	    "reading snapshot labels", e);
 }
 
 sbxd_code
 store_snapshot_insert(struct store *s, const struct store_snapshot *p, struct err *e)
 {
-	sqlite3_stmt *st = NULL, *lt = NULL;
+	sqlite3_stmt *st = NULL;
 	sbxd_code rv = SBXD_OK;
 
 	pthread_mutex_lock(&s->mu);
-	if (exec_sql(s, "BEGIN IMMEDIATE", e) != SBXD_OK) {
-		rv = e->code;
+	if ((rv = exec_sql(s, "BEGIN IMMEDIATE", e)) != SBXD_OK)
 		goto out;
-	}
 	if ((st = stmt(s, "INSERT INTO snapshots(" SNAP_COLS ") VALUES"
 	    " (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)")) == NULL ||
 	    (sqlite3_bind_text(st, 1, p->id, -1, SQLITE_STATIC),
@@ -1210,31 +1213,13 @@ store_snapshot_insert(struct store *s, const struct store_snapshot *p, struct er
 		if (rv == SBXD_ALREADY_EXISTS)
 			err_set(e, rv, "user %s already has a snapshot named \"%s\"; pick "
 			    "another name or delete that one", p->user, p->name);
-		goto rollback;
+		goto out;
 	}
-	if ((lt = stmt(s, "INSERT INTO snapshot_labels(snapshot_id, key, value)"
-	    " VALUES (?1, ?2, ?3)")) == NULL) {
-		rv = db_err(s, e, "writing snapshot labels");
-		goto rollback;
-	}
-	for (int i = 0; i < p->nlabels; i++) {
-		sqlite3_reset(lt);
-		sqlite3_bind_text(lt, 1, p->id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(lt, 2, p->labels[i].key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(lt, 3, p->labels[i].value, -1, SQLITE_STATIC);
-		if (sqlite3_step(lt) != SQLITE_DONE) {
-			rv = db_err(s, e, "writing snapshot labels");
-			goto rollback;
-		}
-	}
-	if (exec_sql(s, "COMMIT", e) != SBXD_OK)
-		rv = e->code;
-	goto out;
-rollback:
-	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	rv = labels_write(s, "INSERT INTO snapshot_labels(snapshot_id, key, value)"
+	    " VALUES (?1, ?2, ?3)", p->id, p->labels, p->nlabels, "writing snapshot labels", e);
 out:
+	rv = tx_end(s, rv, e);
 	stmt_done(st);
-	stmt_done(lt);
 	pthread_mutex_unlock(&s->mu);
 	return rv;
 }

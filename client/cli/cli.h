@@ -52,6 +52,10 @@ void json_end(struct jw *w);
 /* Parses a whole decimal number (no sign, no spaces); 0 or -1. */
 int parse_u64(const char *s, uint64_t *out);
 
+/* Appends one --env argument (NAME=value, NAME not empty) to env, which
+ * holds *n of at most max; 0, or a usage error's exit code. */
+int parse_env(const char *arg, const char **env, size_t *n, size_t max);
+
 /* Reads all of f into a malloc'd, NUL-terminated buffer. Fails with
  * errno = EFBIG as soon as more than max bytes arrive. */
 int read_all(FILE *f, size_t max, char **out, size_t *len);

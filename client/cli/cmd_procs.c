@@ -56,19 +56,15 @@ cmd_start(int argc, char **argv)
 	sbx_process p;
 	const char *id;
 	sbx_err rv;
-	int ch;
+	int ch, ret;
 
 	while ((ch = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
 		if (ch == 'c')
 			o.cwd = optarg;
-		else if (ch == 'e' && (strchr(optarg, '=') == NULL || *optarg == '='))
-			return usage_error("--env wants NAME=value");
-		else if (ch == 'e' && o.n_env == ENV_MAX)
-			return usage_error("at most %d --env", ENV_MAX);
-		else if (ch == 'e')
-			env[o.n_env++] = optarg;
-		else
+		else if (ch != 'e')
 			return EXIT_USAGE;
+		else if ((ret = parse_env(optarg, env, &o.n_env, ENV_MAX)) != 0)
+			return ret;
 	}
 	if (optind >= argc)
 		return usage_error("usage: sbx start [--cwd DIR] [--env K=V]... "

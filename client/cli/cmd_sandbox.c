@@ -93,20 +93,18 @@ exec_flags(int argc, char **argv, struct exec_args *a)
 		{ "no-stream", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int ch;
+	int ch, ret;
 
 	while ((ch = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
 		if (ch == 't' && parse_u64(optarg, &a->o.timeout_ms) != 0)
 			return usage_error("--timeout wants milliseconds");
 		if (ch == 'm' && parse_u64(optarg, &a->o.max_output_bytes) != 0)
 			return usage_error("--max-output wants a byte count");
-		if (ch == 'e' && (strchr(optarg, '=') == NULL || *optarg == '='))
-			return usage_error("--env wants NAME=value");
-		if (ch == 'e' && a->o.n_env == 256)
-			return usage_error("at most 256 --env");
-		if (ch == 'e')
-			a->env[a->o.n_env++] = optarg;
-		else if (ch == 'c')
+		if (ch == 'e') {
+			if ((ret = parse_env(optarg, a->env, &a->o.n_env,
+			    sizeof(a->env) / sizeof(a->env[0]))) != 0)
+				return ret;
+		} else if (ch == 'c')
 			a->o.cwd = optarg;
 		else if (ch == 'i')
 			a->want_stdin = 1;

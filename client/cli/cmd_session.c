@@ -122,6 +122,25 @@ print_session(const sbx_session *s)
 	print_egress(s, " ");
 }
 
+/* The answer of a command that returns one session: {"session": ...} under
+ * --json, else its fields (full) or its id alone. Frees s; returns 0. */
+static int
+answer_session(sbx_session *s, int full)
+{
+	if (cli_json) {
+		struct jw w;
+
+		json_begin(&w);
+		json_session(&w, "session", s);
+		json_end(&w);
+	} else if (full)
+		print_session(s);
+	else
+		printf("%s\n", s->session_id);
+	sbx_session_fini(s);
+	return 0;
+}
+
 /* Splits "k=v" in place into a label. */
 static int
 parse_label(char *arg, sbx_label *l)
@@ -282,16 +301,7 @@ cmd_session_get(int argc, char **argv)
 		return usage_error("usage: sbx session get ID");
 	if ((rv = sbx_session_get(cli, argv[1], &s)) != SBX_OK)
 		return fail_call(rv);
-	if (cli_json) {
-		struct jw w;
-		json_begin(&w);
-		json_session(&w, "session", &s);
-		json_end(&w);
-	} else {
-		print_session(&s);
-	}
-	sbx_session_fini(&s);
-	return 0;
+	return answer_session(&s, 1);
 }
 
 static int
@@ -414,16 +424,7 @@ cmd_session_restore(int argc, char **argv)
 		return usage_error("usage: sbx session restore ID SNAPSHOT");
 	if ((rv = sbx_session_restore(cli, argv[1], argv[2], &s)) != SBX_OK)
 		return fail_call(rv);
-	if (cli_json) {
-		struct jw w;
-
-		json_begin(&w);
-		json_session(&w, "session", &s);
-		json_end(&w);
-	} else
-		printf("%s\n", s.session_id);
-	sbx_session_fini(&s);
-	return 0;
+	return answer_session(&s, 0);
 }
 
 /* sbx session egress ID [DOMAIN]...: replaces the allowlist (none: nothing
@@ -443,16 +444,7 @@ cmd_session_egress(int argc, char **argv)
 	if ((rv = sbx_session_set_egress(cli, argv[optind],
 	    (const char *const *)argv + optind + 1, (size_t)(argc - optind - 1), &s)) != SBX_OK)
 		return fail_call(rv);
-	if (cli_json) {
-		struct jw w;
-
-		json_begin(&w);
-		json_session(&w, "session", &s);
-		json_end(&w);
-	} else
-		print_session(&s);
-	sbx_session_fini(&s);
-	return 0;
+	return answer_session(&s, 1);
 }
 
 int

@@ -319,19 +319,15 @@ cmd_shell(int argc, char **argv)
 	sbx_terminal t;
 	const char *sid, *term = getenv("TERM");
 	sbx_err rv;
-	int ch, status;
+	int ch, status, ret;
 
 	while ((ch = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
 		if (ch == 'c')
 			o.cwd = optarg;
-		else if (ch == 'e' && strchr(optarg, '=') == NULL)
-			return usage_error("--env wants NAME=value");
-		else if (ch == 'e' && o.n_env == ENV_MAX)
-			return usage_error("at most %d --env", ENV_MAX);
-		else if (ch == 'e')
-			env[o.n_env++] = optarg;
-		else
+		else if (ch != 'e')
 			return EXIT_USAGE;
+		else if ((ret = parse_env(optarg, env, &o.n_env, ENV_MAX)) != 0)
+			return ret;
 	}
 	if (optind >= argc)
 		return usage_error("usage: sbx shell [--cwd DIR] [--env K=V]... ID [-- CMD [ARG]...]");

@@ -219,6 +219,17 @@ parse_u64(const char *s, uint64_t *out)
 	return errno || *end ? -1 : 0;
 }
 
+int
+parse_env(const char *arg, const char **env, size_t *n, size_t max)
+{
+	if (strchr(arg, '=') == NULL || *arg == '=')
+		return usage_error("--env wants NAME=value");
+	if (*n == max)
+		return usage_error("at most %zu --env", max);
+	env[(*n)++] = arg;
+	return 0;
+}
+
 static int
 parse_ms(const char *s, int *out)
 {

@@ -149,17 +149,24 @@ send_output(struct agent_procs *ps, struct call *c, uint32_t fd, const uint8_t *
 	return send_body(ps, c->id, &f);
 }
 
-static void
-send_failed(struct agent_procs *ps, uint64_t id, int err, const char *msg)
+void
+agent_send_failed(agent_send_fn send, void *arg, uint64_t call, int err, const char *msg)
 {
 	Sbx__Agent__V1__Frame f = SBX__AGENT__V1__FRAME__INIT;
 	Sbx__Agent__V1__Failed fl = SBX__AGENT__V1__FAILED__INIT;
 
 	fl.errno_value = err;
 	fl.message = (char *)msg;
+	f.call = call;
 	f.body_case = SBX__AGENT__V1__FRAME__BODY_FAILED;
 	f.failed = &fl;
-	(void)send_body(ps, id, &f);
+	(void)send(arg, &f);
+}
+
+static void
+send_failed(struct agent_procs *ps, uint64_t id, int err, const char *msg)
+{
+	agent_send_failed(ps->send, ps->arg, id, err, msg);
 }
 
 /* ---- held output */
@@ -248,7 +255,8 @@ ring_flush(struct agent_procs *ps, struct call *c)
 	return 0;
 }
 
-/* The started frame of c, deferred until now. */
+/* The started frame of c: a background call's or terminal's at once,
+ * a foreground call's deferred until now. */
 static void
 send_started(struct agent_procs *ps, struct call *c)
 {
@@ -330,8 +338,6 @@ end_drain(struct agent_procs *ps, struct call *c)
 void
 agent_procs_run(struct agent_procs *ps, uint64_t id, const Sbx__Agent__V1__Run *r)
 {
-	Sbx__Agent__V1__Frame f = SBX__AGENT__V1__FRAME__INIT;
-	Sbx__Agent__V1__Started s = SBX__AGENT__V1__STARTED__INIT;
 	struct agent_spawned sp;
 	struct call *c;
 	char msg[512];
@@ -382,10 +388,7 @@ agent_procs_run(struct agent_procs *ps, uint64_t id, const Sbx__Agent__V1__Run *
 		c->started_due_ms = c->start_ms + STARTED_DEFER_MS;
 		return;
 	}
-	s.pid = sp.pid;
-	f.body_case = SBX__AGENT__V1__FRAME__BODY_STARTED;
-	f.started = &s;
-	(void)send_body(ps, id, &f);
+	send_started(ps, c);
 }
 
 /* ---- terminals */
@@ -393,8 +396,6 @@ agent_procs_run(struct agent_procs *ps, uint64_t id, const Sbx__Agent__V1__Run *
 void
 agent_procs_term_open(struct agent_procs *ps, uint64_t id, const Sbx__Agent__V1__TermOpen *t)
 {
-	Sbx__Agent__V1__Frame f = SBX__AGENT__V1__FRAME__INIT;
-	Sbx__Agent__V1__Started s = SBX__AGENT__V1__STARTED__INIT;
 	Sbx__Agent__V1__Run none = SBX__AGENT__V1__RUN__INIT;
 	struct agent_spawned sp;
 	struct call *c;
@@ -436,10 +437,7 @@ agent_procs_term_open(struct agent_procs *ps, uint64_t id, const Sbx__Agent__V1_
 	c->next = ps->head;
 	ps->head = c;
 	ps->ncalls++;
-	s.pid = sp.pid;
-	f.body_case = SBX__AGENT__V1__FRAME__BODY_STARTED;
-	f.started = &s;
-	(void)send_body(ps, id, &f);
+	send_started(ps, c);
 }
 
 int
@@ -537,25 +535,36 @@ write_stdin(struct call *c)
 
 /* ---- signals */
 
+/* Reads /proc/<pid>/stat into buf (size bytes) and returns its fields
+ * after "pid (comm)", from " state ppid pgrp session ..." on: comm may
+ * hold anything but ends at the last ')'. NULL if unreadable. */
+static const char *
+proc_stat_fields(const char *pid, char *buf, size_t size)
+{
+	char path[300], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return NULL;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	return (p = strrchr(buf, ')')) != NULL ? p + 1 : NULL;
+}
+
 /* The process group of pid from /proc/<pid>/stat, -1 if unknown. */
 static pid_t
 proc_pgrp(const char *pid)
 {
-	char path[300], buf[512], *p;
-	int fd, pgrp;
-	ssize_t n;
+	char buf[512];
+	const char *p = proc_stat_fields(pid, buf, sizeof(buf));
+	int pgrp;
 
-	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	/* "pid (comm) state ppid pgrp ...": comm may hold anything but ends
-	 * at the last ')' */
-	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 1, " %*c %*d %d", &pgrp) != 1)
+	if (p == NULL || sscanf(p, " %*c %*d %d", &pgrp) != 1)
 		return -1;
 	return pgrp;
 }
@@ -565,20 +574,12 @@ proc_pgrp(const char *pid)
 static pid_t
 proc_session(const char *pid, pid_t *pgrp)
 {
-	char path[300], buf[512], *p, state;
-	int fd, sid, pg;
-	ssize_t n;
+	char buf[512], state;
+	const char *p = proc_stat_fields(pid, buf, sizeof(buf));
+	int sid, pg;
 
-	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 1, " %c %*d %d %d", &state, &pg, &sid) != 3 || state == 'Z')
+	if (p == NULL ||
+	    sscanf(p, " %c %*d %d %d", &state, &pg, &sid) != 3 || state == 'Z')
 		return -1;
 	*pgrp = pg;
 	return sid;

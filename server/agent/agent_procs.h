@@ -26,6 +26,12 @@
 
 typedef int (*agent_send_fn)(void *arg, const Sbx__Agent__V1__Frame *f);
 
+/* Sends call's failed frame (errno err, message msg) through send; the
+ * frame and its strings are the caller's, done with on return. A frame
+ * that cannot be sent is dropped, as every frame of a link going down. */
+void agent_send_failed(agent_send_fn send, void *arg, uint64_t call, int err,
+    const char *msg);
+
 struct agent_procs;
 
 struct agent_procs *agent_procs_new(agent_send_fn send, void *arg);

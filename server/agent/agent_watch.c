@@ -359,14 +359,7 @@ send_body(struct agent_watches *ws, uint64_t id, Sbx__Agent__V1__Frame *f)
 static void
 send_failed(struct agent_watches *ws, uint64_t id, int err, const char *msg)
 {
-	Sbx__Agent__V1__Frame f = SBX__AGENT__V1__FRAME__INIT;
-	Sbx__Agent__V1__Failed fl = SBX__AGENT__V1__FAILED__INIT;
-
-	fl.errno_value = err;
-	fl.message = (char *)msg;
-	f.body_case = SBX__AGENT__V1__FRAME__BODY_FAILED;
-	f.failed = &fl;
-	(void)send_body(ws, id, &f);
+	agent_send_failed(ws->send, ws->arg, id, err, msg);
 }
 
 static void

@@ -160,6 +160,25 @@ bench_report_value(const char *figure, double value, const char *unit, const cha
 		    target ? target : "");
 }
 
+long
+bench_rss_kb(const char *pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	if (pid == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%s/status", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
 /* ---- the raw Docker API baseline */
 
 struct sink {

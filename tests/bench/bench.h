@@ -42,6 +42,9 @@ void bench_report_ratio(const char *figure, double ratio, const char *target);
 /* One measured value in unit ("ops/s", "MB", ...); target may be NULL. */
 void bench_report_value(const char *figure, double value, const char *unit,
     const char *target);
+/* The VmRSS of process pid (a decimal string) in kB; -1 when pid is NULL
+ * or /proc does not say. */
+long bench_rss_kb(const char *pid);
 /* The p-th percentile (0..1) of v[0..n), n > 0, sorted ascending (as
  * bench_report leaves it). */
 double bench_pct(const double *v, int n, double p);

@@ -144,24 +144,6 @@ cpu_ms(void)
 	return ok ? (double)(ut + st) * 1e3 / (double)sysconf(_SC_CLK_TCK) : -1;
 }
 
-/* The sbxd's VmRSS in kB, -1 when /proc does not say. */
-static long
-rss_kb(void)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%s/status", pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 static void
 samples_add(struct samples *s, double ms)
 {
@@ -297,7 +279,7 @@ watch_rss(struct phase *p, double t0)
 		if (next > deadline)
 			next = deadline;
 		usleep((useconds_t)((next - now) * 1e3));
-		if ((kb = rss_kb()) > p->rss_peak_kb)
+		if ((kb = bench_rss_kb(pid)) > p->rss_peak_kb)
 			p->rss_peak_kb = kb;
 		if (p->rss_mark_kb < 0 && bench_now_ms() >= mark)
 			p->rss_mark_kb = kb;
@@ -335,7 +317,7 @@ run_phase(struct phase *p, sbx_session *ss)
 	pthread_barrier_wait(&done);
 	p->wall_ms = bench_now_ms() - t0;
 	p->cpu_ms = cpu_ms() - c0;
-	p->rss_kb = rss_kb();
+	p->rss_kb = bench_rss_kb(pid);
 	if (p->rss_kb > p->rss_peak_kb)
 		p->rss_peak_kb = p->rss_kb;
 	pthread_barrier_wait(&measured);

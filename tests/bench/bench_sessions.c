@@ -184,38 +184,6 @@ median(double *v, int n)
 	return m;
 }
 
-static long
-rss_kb(void)
-{
-	char path[64], line[256];
-	const char *pid = getenv("SBX_BENCH_PID");
-	long kb = -1;
-	FILE *f;
-
-	if (pid == NULL)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/%s/status", pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
-static void
-report_value(const char *figure, double v, const char *unit, const char *target)
-{
-	if (bench_json)
-		printf("{\"bench\": \"sessions\", \"figure\": \"%s\", \"unit\": \"%s\", "
-		    "\"value\": %.3f%s%s%s}\n", figure, unit, v, target ? ", \"target\": \"" : "",
-		    target ? target : "", target ? "\"" : "");
-	else
-		printf("%-40s %.3f %s%s%s\n", figure, v, unit, target ? "   target " : "",
-		    target ? target : "");
-}
-
 /* ---- sequential */
 
 static void
@@ -488,7 +456,7 @@ live(void)
 		fails++;
 	pool_wait(BURST, p);
 	get_times(c, ss, 10, g10);
-	rss10 = rss_kb();
+	rss10 = bench_rss_kb(getenv("SBX_BENCH_PID"));
 	t0 = bench_now_ms();
 	made = 10 + fill(ss, 10, want, t0 + LIVE_BUDGET_MS);
 	fprintf(stderr, "bench: %d live sessions made in %.1f s\n", made,
@@ -500,7 +468,7 @@ live(void)
 	get_times(c, ss, want, gfirst);
 	get_times(c, ss, want, gn);
 	get_times(c, ss, 10, g10n);   /* the same 10 as before: machine load vs row count */
-	rssn = rss_kb();
+	rssn = bench_rss_kb(getenv("SBX_BENCH_PID"));
 	m10 = median(g10, GET_CALLS);
 	mn = median(gn, GET_CALLS);
 	bench_report("GetSession, 10 live sessions", g10, GET_CALLS, NULL, NULL, 0, NULL);
@@ -512,9 +480,9 @@ live(void)
 	bench_report(fig, gfirst, GET_CALLS, NULL, NULL, 0, NULL);
 	snprintf(fig, sizeof(fig), "GetSession of the first 10, %d live", made);
 	bench_report(fig, g10n, GET_CALLS, NULL, NULL, 0, NULL);
-	report_value("sbxd VmRSS, 10 live sessions", (double)rss10 / 1024, "MB", NULL);
+	bench_report_value("sbxd VmRSS, 10 live sessions", (double)rss10 / 1024, "MB", NULL);
 	snprintf(fig, sizeof(fig), "sbxd VmRSS, %d live sessions", made);
-	report_value(fig, (double)rssn / 1024, "MB", "<= 100 MB at 500");
+	bench_report_value(fig, (double)rssn / 1024, "MB", "<= 100 MB at 500");
 	drain(ss, want);
 	sbx_client_close(c);
 	free(ss);

@@ -384,6 +384,19 @@ harness_log_has(struct sbxd_proc *p, const char *needle)
 	return found;
 }
 
+sbx_session_state
+harness_session_state(sbx_client *c, const char *sid)
+{
+	sbx_session s;
+	sbx_session_state st = SBX_SESSION_UNSPECIFIED;
+
+	if (sbx_session_get(c, sid, &s) == SBX_OK) {
+		st = s.state;
+		sbx_session_fini(&s);
+	}
+	return st;
+}
+
 int
 harness_wait_session_state(sbx_client *c, const char *sid, int state)
 {
@@ -456,4 +469,26 @@ harness_exec_status(sbx_client *c, const char *sid, const char *cmd, uint64_t ti
 	code = r.exit_code;
 	sbx_exec_result_fini(&r);
 	return code;
+}
+
+sbx_err
+harness_exec_out(sbx_client *c, const char *sid, const char *cmd, uint64_t timeout_ms,
+    char *out, size_t size, int *exit_code)
+{
+	sbx_exec_opts o = { .command = cmd, .timeout_ms = timeout_ms };
+	sbx_exec_result r;
+	sbx_err rv;
+
+	out[0] = '\0';
+	if (exit_code != NULL)
+		*exit_code = -1;
+	if ((rv = sbx_exec(c, sid, &o, &r)) != SBX_OK) {
+		fprintf(stderr, "  exec %s: %s: %s\n", cmd, sbx_err_name(rv), sbx_last_error(c));
+		return rv;
+	}
+	snprintf(out, size, "%s", r.out.data ? (char *)r.out.data : "");
+	if (exit_code != NULL)
+		*exit_code = r.exit_code;
+	sbx_exec_result_fini(&r);
+	return SBX_OK;
 }

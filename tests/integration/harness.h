@@ -61,6 +61,12 @@ sbx_client *harness_client(struct sbxd_proc *p, const char *token);
 /* Runs cmd in session sid with a timeout; its exit code, or -1 (the error
  * printed) when the call fails. */
 int harness_exec_status(sbx_client *c, const char *sid, const char *cmd, uint64_t timeout_ms);
+/* Runs cmd in session sid with a timeout and copies its stdout into out
+ * (size bytes, cut to fit); returns the call's error. A failed call leaves
+ * out "" and prints its error; *exit_code (unless NULL) is the command's
+ * exit code, -1 when the call failed. */
+sbx_err harness_exec_out(sbx_client *c, const char *sid, const char *cmd, uint64_t timeout_ms,
+    char *out, size_t size, int *exit_code);
 /* The first line of a host command's output (popen), newline cut; "" when
  * it printed nothing. Static, overwritten by the next call. */
 const char *harness_host_line(const char *cmd);
@@ -79,6 +85,8 @@ int harness_gvisor_ready(void);
 int harness_free_port(void);
 /* Milliseconds on the monotonic clock, for the deadline of a wait. */
 uint64_t harness_now_ms(void);
+/* Session sid's state now, SBX_SESSION_UNSPECIFIED when it cannot be read. */
+sbx_session_state harness_session_state(sbx_client *c, const char *sid);
 /* Waits (looking every 100 ms, at most HARNESS_WAIT_MS) until session sid
  * is in state; returns the last state seen (-1 when none could be read). */
 int harness_wait_session_state(sbx_client *c, const char *sid, int state);

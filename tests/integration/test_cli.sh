@@ -69,6 +69,11 @@ check "a wrong key says UNAUTHENTICATED" grep -q "sbx: UNAUTHENTICATED" "$dir/er
 check "unknown session exits 1 with NOT_FOUND" grep -q "sbx: NOT_FOUND" "$dir/err"
 "$SBX_BIN" exec >/dev/null 2>&1
 check "usage errors exit 2" eq "$?" "2"
+for c in exec start shell; do
+	"$SBX_BIN" $c --env =x "$sid" -- true >/dev/null 2>"$dir/err"
+	check "$c --env with no name exits 2" eq "$?" "2"
+	check "... saying what --env wants" grep -q "sbx: --env wants NAME=value" "$dir/err"
+done
 "$SBX_BIN" session create --user '../etc' >/dev/null 2>"$dir/err"
 check "hostile user id is INVALID_ARGUMENT" grep -q "sbx: INVALID_ARGUMENT" "$dir/err"
 
@@ -83,7 +88,7 @@ check "snapshot show names its session" eq "$("$SBX_BIN" snapshot show "$snap" |
 fork=$("$SBX_BIN" session create --user cli-user --from "$snap")
 check "session create --from forks it" eq "$("$SBX_BIN" exec "$fork" -- cat /workspace/snap.txt)" "snap-me"
 "$SBX_BIN" exec "$sid" -- rm /workspace/snap.txt
-"$SBX_BIN" session restore "$sid" "$snap" >/dev/null
+check "session restore prints the session's id" eq "$("$SBX_BIN" session restore "$sid" "$snap")" "$sid"
 check "session restore brings the file back" eq "$("$SBX_BIN" exec "$sid" -- cat /workspace/snap.txt)" "snap-me"
 "$SBX_BIN" session end --purge "$fork" >/dev/null
 "$SBX_BIN" snapshot rm "$snap" >/dev/null

@@ -38,21 +38,8 @@ static const char *
 run(sbx_client *c, const char *sid, const char *cmd, int *exit_code)
 {
 	static char out[65536];
-	sbx_exec_opts o = { .command = cmd, .timeout_ms = 60000 };
-	sbx_exec_result r;
-	sbx_err rv = sbx_exec(c, sid, &o, &r);
 
-	out[0] = '\0';
-	if (rv != SBX_OK) {
-		fprintf(stderr, "  exec %s: %s: %s\n", cmd, sbx_err_name(rv), sbx_last_error(c));
-		if (exit_code)
-			*exit_code = -1;
-		return out;
-	}
-	snprintf(out, sizeof(out), "%s", r.out.data ? (char *)r.out.data : "");
-	if (exit_code)
-		*exit_code = r.exit_code;
-	sbx_exec_result_fini(&r);
+	(void)harness_exec_out(c, sid, cmd, 60000, out, sizeof(out), exit_code);
 	return out;
 }
 

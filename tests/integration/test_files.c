@@ -29,16 +29,8 @@ static const char *
 run(const char *cmd, int *code)
 {
 	static char out[65536];
-	sbx_exec_opts o = { .command = cmd, .timeout_ms = 60000 };
-	sbx_exec_result r;
 
-	out[0] = '\0';
-	*code = -1;
-	if (sbx_exec(svc, s.session_id, &o, &r) != SBX_OK)
-		return out;
-	snprintf(out, sizeof(out), "%s", r.out.data ? (char *)r.out.data : "");
-	*code = r.exit_code;
-	sbx_exec_result_fini(&r);
+	(void)harness_exec_out(svc, s.session_id, cmd, 60000, out, sizeof(out), code);
 	return out;
 }
 

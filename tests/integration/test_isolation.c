@@ -97,18 +97,6 @@ create(sbx_client *c, const char *user, const char *isolation, sbx_session *s)
 	return sbx_session_create(c, &o, s, NULL);
 }
 
-static sbx_session_state
-state_of(const char *sid)
-{
-	sbx_session s;
-	sbx_session_state st = SBX_SESSION_UNSPECIFIED;
-
-	if (sbx_session_get(svc, sid, &s) == SBX_OK)
-		st = s.state;
-	sbx_session_fini(&s);
-	return st;
-}
-
 /* ---- tests */
 
 TEST(pool_keeps_isolations_apart)
@@ -226,7 +214,7 @@ TEST(pooled_session_wakes_with_its_workspace)
 {
 	REQUIRE_INT(harness_stop_idle(svc, gv.session_id), SBX_SESSION_STOPPED);
 	CHECK_STR(run(gv.session_id, "cat host.txt"), "from the host\n");
-	CHECK_INT(state_of(gv.session_id), SBX_SESSION_RUNNING);
+	CHECK_INT(harness_session_state(svc, gv.session_id), SBX_SESSION_RUNNING);
 }
 
 TEST(returning_user_is_created_cold_with_their_files)

@@ -140,16 +140,8 @@ static const char *
 run(const char *cmd)
 {
 	static char out[4096];
-	sbx_exec_opts o = { .command = cmd, .timeout_ms = HARNESS_WAIT_MS };
-	sbx_exec_result r;
 
-	out[0] = '\0';
-	if (sbx_exec(svc, s.session_id, &o, &r) != SBX_OK) {
-		fprintf(stderr, "  exec %s: %s\n", cmd, sbx_last_error(svc));
-		return out;
-	}
-	snprintf(out, sizeof(out), "%s", (char *)r.out.data);
-	sbx_exec_result_fini(&r);
+	(void)harness_exec_out(svc, s.session_id, cmd, HARNESS_WAIT_MS, out, sizeof(out), NULL);
 	return out;
 }
 

@@ -33,18 +33,8 @@ static const char *
 run(sbx_client *c, const char *sid, const char *cmd, int *exit_code)
 {
 	static __thread char out[4096];
-	sbx_exec_opts o = { .command = cmd, .timeout_ms = 60000 };
-	sbx_exec_result r;
 
-	out[0] = '\0';
-	*exit_code = -1;
-	if (sbx_exec(c, sid, &o, &r) != SBX_OK) {
-		fprintf(stderr, "  exec %s: %s\n", cmd, sbx_last_error(c));
-		return out;
-	}
-	snprintf(out, sizeof(out), "%s", r.out.data ? (char *)r.out.data : "");
-	*exit_code = r.exit_code;
-	sbx_exec_result_fini(&r);
+	(void)harness_exec_out(c, sid, cmd, 60000, out, sizeof(out), exit_code);
 	return out;
 }
 
@@ -134,7 +124,8 @@ bg_main(void *arg)
 
 	b->exit_code = -1;
 	if (c != NULL)
-		snprintf(b->out, sizeof(b->out), "%s", run(c, b->sid, b->cmd, &b->exit_code));
+		(void)harness_exec_out(c, b->sid, b->cmd, 60000, b->out, sizeof(b->out),
+		    &b->exit_code);
 	sbx_client_close(c);
 	return NULL;
 }

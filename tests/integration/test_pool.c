@@ -121,16 +121,10 @@ static const char *
 run(const char *sid, const char *cmd)
 {
 	static char out[4096];
-	sbx_exec_opts o = { .command = cmd, .timeout_ms = 60000 };
-	sbx_exec_result r;
 
-	snprintf(out, sizeof(out), "<error>");
-	if (sbx_exec(svc, sid, &o, &r) != SBX_OK) {
-		fprintf(stderr, "  exec %s: %s\n", cmd, sbx_last_error(svc));
-		return out;
-	}
-	snprintf(out, sizeof(out), "%s", r.out.data ? (char *)r.out.data : "");
-	sbx_exec_result_fini(&r);
+	/* not "": a failed call must not pass a check for empty output */
+	if (harness_exec_out(svc, sid, cmd, 60000, out, sizeof(out), NULL) != SBX_OK)
+		snprintf(out, sizeof(out), "<error>");
 	return out;
 }
 
@@ -141,19 +135,6 @@ create(const char *user, const char *runtime, sbx_session *s)
 
 	sbx_session_fini(s);
 	return sbx_session_create(svc, &o, s, NULL);
-}
-
-
-static sbx_session_state
-state_of(const char *sid)
-{
-	sbx_session s;
-	sbx_session_state st = SBX_SESSION_UNSPECIFIED;
-
-	if (sbx_session_get(svc, sid, &s) == SBX_OK)
-		st = s.state;
-	sbx_session_fini(&s);
-	return st;
 }
 
 /* ---- tests */
@@ -249,7 +230,7 @@ TEST(sigkill_restart_keeps_pooled_sessions)
 	harness_stop(&d, SIGKILL);
 	REQUIRE_INT(harness_restart(&d), 0);
 	CHECK(harness_log_has(&d, "removed 2 idle pool containers"));
-	CHECK_INT(state_of(a.session_id), SBX_SESSION_RUNNING);
+	CHECK_INT(harness_session_state(svc, a.session_id), SBX_SESSION_RUNNING);
 	CHECK_STR(run(a.session_id, "cat notes.txt"), "kept\nmore\n");
 	CHECK_STR(run(b.session_id, "cat b.txt"), "b-secret\n");
 	CHECK(wait_idle(2));

@@ -45,17 +45,8 @@ static const char *
 run(const char *sid, const char *cmd)
 {
 	static char out[65536];
-	sbx_exec_opts o = { .command = cmd, .timeout_ms = 60000 };
-	sbx_exec_result r;
-	sbx_err rv = sbx_exec(svc, sid, &o, &r);
 
-	out[0] = '\0';
-	if (rv != SBX_OK) {
-		fprintf(stderr, "  exec %s: %s: %s\n", cmd, sbx_err_name(rv), sbx_last_error(svc));
-		return out;
-	}
-	snprintf(out, sizeof(out), "%s", r.out.data ? (char *)r.out.data : "");
-	sbx_exec_result_fini(&r);
+	(void)harness_exec_out(svc, sid, cmd, 60000, out, sizeof(out), NULL);
 	return out;
 }
 

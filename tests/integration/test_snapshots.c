@@ -46,16 +46,8 @@ static const char *
 run_as(sbx_client *c, const char *sid, const char *cmd, sbx_err *rv)
 {
 	static char out[8192];
-	sbx_exec_opts o = { .command = cmd, .timeout_ms = 120000 };
-	sbx_exec_result r;
 
-	out[0] = '\0';
-	if ((*rv = sbx_exec(c, sid, &o, &r)) != SBX_OK) {
-		fprintf(stderr, "  exec %s: %s: %s\n", cmd, sbx_err_name(*rv), sbx_last_error(c));
-		return out;
-	}
-	snprintf(out, sizeof(out), "%s", r.out.data ? (char *)r.out.data : "");
-	sbx_exec_result_fini(&r);
+	*rv = harness_exec_out(c, sid, cmd, 120000, out, sizeof(out), NULL);
 	return out;
 }
 

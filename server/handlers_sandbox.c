@@ -232,6 +232,7 @@ h_execute(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	struct exec_log xl;
 	struct session_row row;
 	sbxd_code rv;
+	int ended;
 
 	if ((rv = exec_words(c, rq->command, rq->argv, rq->n_argv, &a.command,
 	    &a.argv)) != SBXD_OK)
@@ -259,8 +260,10 @@ h_execute(struct call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	exec_log_begin(c, &row, &a, &xl);
 	rv = session_exec(c->srv, &row, &a, &res, &c->err);
 	exec_log_end(c, &xl, rv, &res);
-	lifecycle_busy_leave(c->srv, row.id);
+	ended = lifecycle_busy_leave(c->srv, row.id);
 	if (rv == SBXD_OK) {
+		rs->session_state = ended ? SBX__V1__SESSION_STATE__SESSION_STATE_ENDED :
+		    SBX__V1__SESSION_STATE__SESSION_STATE_RUNNING;
 		rs->exit_code = res.exit_code;
 		rs->timed_out = res.timed_out;
 		rs->truncated = res.truncated;

@@ -23,7 +23,13 @@ void lifecycle_close(struct server *s);
  * session_ensure_running, which then sees the session STOPPED and wakes
  * it. Every enter needs one leave. */
 void lifecycle_busy_enter(struct server *s, const char *id);
-void lifecycle_busy_leave(struct server *s, const char *id);
+/* Returns 1 when an EndSession of id began while this call was busy
+ * (lifecycle_note_end), else 0. */
+int lifecycle_busy_leave(struct server *s, const char *id);
+/* session_end: ending 1 before it removes id's container, so the calls
+ * busy in id learn at their leave that the session ended under them; 0
+ * again if the end failed. Only calls busy now are marked. */
+void lifecycle_note_end(struct server *s, const char *id, int ending);
 /* Before a container of user starts (create or wake): makes room under the
  * configured ceilings, stopping the least recently used idle session if
  * needed; RESOURCE_EXHAUSTED with a clear message when nothing can be

@@ -625,12 +625,16 @@ session_end(struct server *s, const char *id, int purge, struct session_row *out
 
 	if ((rv = store_session_get(s->store, id, out, e)) != SBXD_OK)
 		return rv;
+	if (out->state != SESSION_ENDED)
+		lifecycle_note_end(s, id, 1);   /* an Execute running now says so */
 	procs_session_end(s, id, purge ? "session purged" : "session ended");
 	terms_session_end(s, id);
 	watches_session_end(s, id);
 	if (out->container_id[0] != '\0' &&
-	    (rv = s->drv->ops->remove(s->drv, out->container_id, e)) != SBXD_OK)
+	    (rv = s->drv->ops->remove(s->drv, out->container_id, e)) != SBXD_OK) {
+		lifecycle_note_end(s, id, 0);
 		return err_wrap(e, "removing the container: ");
+	}
 	pool_slot_release(s, id);   /* a pooled container is never reused */
 	egress_session_down(s, id); /* after its container: the network goes */
 	quota_key(out, key, sizeof(key));

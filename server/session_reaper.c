@@ -41,6 +41,7 @@ struct mark {                       /* a session busy, or being stopped */
 	char id[STORE_ID_MAX];
 	int busy;                   /* commands running in it */
 	int stopping;               /* claimed by a stop */
+	int ended;                  /* EndSession began while commands ran */
 };
 
 struct start {                      /* starts in flight of one user */
@@ -127,17 +128,32 @@ lifecycle_busy_enter(struct server *s, const char *id)
 	pthread_mutex_unlock(&lc->mu);
 }
 
-void
+int
 lifecycle_busy_leave(struct server *s, const char *id)
+{
+	struct lifecycle *lc = s->life;
+	struct mark *m;
+	int ended = 0;
+
+	pthread_mutex_lock(&lc->mu);
+	if ((m = mark_find(lc, id)) != NULL && m->busy > 0) {
+		ended = m->ended;
+		m->busy--;
+		mark_release(lc, m);
+	}
+	pthread_mutex_unlock(&lc->mu);
+	return ended;
+}
+
+void
+lifecycle_note_end(struct server *s, const char *id, int ending)
 {
 	struct lifecycle *lc = s->life;
 	struct mark *m;
 
 	pthread_mutex_lock(&lc->mu);
-	if ((m = mark_find(lc, id)) != NULL && m->busy > 0) {
-		m->busy--;
-		mark_release(lc, m);
-	}
+	if ((m = mark_find(lc, id)) != NULL && m->busy > 0)
+		m->ended = ending;
 	pthread_mutex_unlock(&lc->mu);
 }
 

@@ -154,7 +154,7 @@ recv_frame(struct agent_link *l, struct agent_link_ev *ev)
 }
 
 int
-agent_link_next(struct agent_link *l, struct agent_link_ev *ev)
+agent_link_next(struct agent_link *l, struct agent_link_ev *ev, int frames)
 {
 	struct qent *q;
 	uint64_t v;
@@ -164,7 +164,7 @@ agent_link_next(struct agent_link *l, struct agent_link_ev *ev)
 		/* under mu, so no push can slip between the check and this */
 		(void)!read(l->wakefd, &v, sizeof(v));
 		pthread_mutex_unlock(&l->mu);
-		return recv_frame(l, ev);
+		return frames ? recv_frame(l, ev) : 0;
 	}
 	/* a connection's frames that nng already holds come before its DOWN */
 	if (q->ev.kind == AGENT_EV_DOWN) {

@@ -37,8 +37,11 @@ int agent_link_open(const char *url, const char *tls_ca, struct agent_link **out
 int agent_link_wakefd(struct agent_link *l);
 int agent_link_recvfd(struct agent_link *l);
 
-/* Takes the next event into *ev: 1, or 0 when there is none now. */
-int agent_link_next(struct agent_link *l, struct agent_link_ev *ev);
+/* Takes the next event into *ev: 1, or 0 when there is none now. frames 0:
+ * the caller's last poll saw recvfd not readable, so no frame is asked of
+ * nng unless a connection's end waits behind its frames (each ask
+ * allocates an nng aio: a few microseconds per turn of the loop). */
+int agent_link_next(struct agent_link *l, struct agent_link_ev *ev, int frames);
 
 /* Sends f on connection pipe and waits until nng took it. 0 when sent;
  * -1 when that connection is gone (the frame is dropped) or sbxd did not

@@ -26,6 +26,7 @@
 #include "agent_link.h"
 #include "agent_log.h"
 #include "agent_procs.h"
+#include "agent_spawn.h"
 #include "agent_watch.h"
 #include "agent_wire.h"
 
@@ -450,11 +451,11 @@ on_frame(struct agent *ag, uint32_t pipe, const Sbx__Agent__V1__Frame *f)
 }
 
 static void
-link_events(struct agent *ag)
+link_events(struct agent *ag, int frames)
 {
 	struct agent_link_ev ev;
 
-	for (int n = 0; n < EVENTS_PER_TURN && agent_link_next(ag->link, &ev); n++) {
+	for (int n = 0; n < EVENTS_PER_TURN && agent_link_next(ag->link, &ev, frames); n++) {
 		switch (ev.kind) {
 		case AGENT_EV_UP:
 			if (ag->up_pipe != 0 || ag->hello_pipe != 0)
@@ -526,6 +527,7 @@ worker(struct agent *ag)
 	ag->ws = agent_watches_new(send_frame, ag);
 	if (agent_link_open(ag->o.url, ag->o.tls_ca, &ag->link) != 0)
 		exit(1);
+	agent_spawn_note_signals();   /* after every change of a disposition */
 	agent_logx("pid %d dialling %s for session %s", (int)getpid(), ag->o.url,
 	    ag->o.session);
 	for (;;) {
@@ -563,7 +565,7 @@ worker(struct agent *ag)
 			agent_procs_reap(ag->ps);
 		}
 		(void)agent_procs_tick(ag->ps);
-		link_events(ag);
+		link_events(ag, pfd[1].revents != 0);
 	}
 }
 

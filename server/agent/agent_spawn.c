@@ -258,6 +258,24 @@ report(const struct report *rp, int e)
 		*rp->shared = e;
 }
 
+/* The signals whose disposition is not SIG_DFL (a handler, or ignored),
+ * taken by agent_spawn_note_signals; nchanged < 0 before: the child resets
+ * every signal. A child resets these only, not all 64 (one syscall each). */
+static int changed[NSIG];
+static int nchanged = -1;
+
+void
+agent_spawn_note_signals(void)
+{
+	struct sigaction sa;
+	int n = 0;
+
+	for (int s = 1; s < NSIG; s++)
+		if (sigaction(s, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL)
+			changed[n++] = s;
+	nchanged = n;
+}
+
 /* In the child: only async-signal-safe calls. A terminal's child
  * (tty >= 0: the pty's slave, also in, out and err) leads a new session
  * whose controlling terminal it is; any other leads a process group. */
@@ -270,8 +288,12 @@ child(const struct plan *p, int in, int out, int err, struct report rp, int tty)
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
-	for (int s = 1; s < NSIG; s++)
-		(void)sigaction(s, &sa, NULL);   /* fails harmlessly for KILL, STOP */
+	if (nchanged < 0) {
+		for (int s = 1; s < NSIG; s++)
+			(void)sigaction(s, &sa, NULL);   /* fails harmlessly for KILL, STOP */
+	} else
+		for (int i = 0; i < nchanged; i++)
+			(void)sigaction(changed[i], &sa, NULL);
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 	if (tty < 0)

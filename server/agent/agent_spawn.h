@@ -18,6 +18,11 @@ struct agent_spawned {
 	int out, err;   /* read ends of its stdout and stderr, likewise */
 };
 
+/* Notes which signals the agent handles or ignores, so that a child resets
+ * only those to SIG_DFL before it execs (without this call: every signal).
+ * Call it once, after the agent's last change of a signal's disposition. */
+void agent_spawn_note_signals(void);
+
 /* Starts r. 0 and *sp once the child has exec'd or failed to exec: an exec
  * failure is the child's own (it writes "sbx-agent: <argv0>: <reason>" to
  * its stderr and exits 127 for ENOENT, 126 otherwise, as `docker exec`

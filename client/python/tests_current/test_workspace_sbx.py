@@ -11,6 +11,7 @@ import asyncio
 import concurrent.futures
 import gc
 import threading
+import time
 
 import anyio
 import pytest
@@ -355,4 +356,38 @@ async def test_workspace_io_takes_no_thread_hop(sbxd, service, monkeypatch) -> N
             loop.set_default_executor(concurrent.futures.ThreadPoolExecutor())
         assert hops == []
         assert threading.active_count() == threads
+        await ws.destroy(b.ref)
+
+
+def test_execute_reply_says_whether_the_session_ended_under_it(sbxd, service) -> None:
+    """Execute's session_state is RUNNING for an ordinary command and ENDED for one
+    that EndSession interrupted (what SbxWorkspace.run relies on instead of a
+    GetSession after each command)."""
+    sid = service.create_session(new_user()).session.session_id
+    assert service.execute(sid, "true").session_state == pb.SESSION_STATE_RUNNING
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        running = pool.submit(service.execute, sid, 'printf ready > .started; '
+                              'while [ -d /workspace ]; do sleep 0.1; done; exit 3',
+                              timeout_ms=30_000)
+        while not service.stat(sid, ".started").exists and not running.done():
+            time.sleep(0.05)
+        service.end_session(sid, purge=True)
+        r = running.result()
+    assert r.session_state == pb.SESSION_STATE_ENDED
+
+
+async def test_run_asks_nothing_after_the_command(sbxd, monkeypatch) -> None:
+    """With an sbxd that flags an ended session in Execute's reply, run() is one
+    RPC: no GetSession after it."""
+    async with SbxWorkspace(endpoint=sbxd.endpoint, service_key=sbxd.key,
+                            user_id=new_user()) as ws:
+        b = ws.backend()
+        assert (await b.run(["sh", "-c", "exit 200"])).exit_code == 200   # opens the session
+        calls = []
+        client = b._opened.client
+        real = client.get_session
+        monkeypatch.setattr(client, "get_session", lambda *a, **k: calls.append(a) or real(*a, **k))
+        assert (await b.run(["true"])).exit_code == 0
+        assert (await b.run(["sh", "-c", "exit 200"])).exit_code == 200
+        assert calls == []
         await ws.destroy(b.ref)

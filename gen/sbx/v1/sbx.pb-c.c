@@ -10448,7 +10448,7 @@ const ProtobufCMessageDescriptor sbx__v1__execute_request__descriptor =
   (ProtobufCMessageInit) sbx__v1__execute_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sbx__v1__execute_response__field_descriptors[7] =
+static const ProtobufCFieldDescriptor sbx__v1__execute_response__field_descriptors[8] =
 {
   {
     "exit_code",
@@ -10534,11 +10534,24 @@ static const ProtobufCFieldDescriptor sbx__v1__execute_response__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "session_state",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sbx__V1__ExecuteResponse, session_state),
+    &sbx__v1__session_state__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sbx__v1__execute_response__field_indices_by_name[] = {
   6,   /* field[6] = duration_ms */
   0,   /* field[0] = exit_code */
   3,   /* field[3] = output */
+  7,   /* field[7] = session_state */
   2,   /* field[2] = stderr */
   1,   /* field[1] = stdout */
   5,   /* field[5] = timed_out */
@@ -10547,7 +10560,7 @@ static const unsigned sbx__v1__execute_response__field_indices_by_name[] = {
 static const ProtobufCIntRange sbx__v1__execute_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor sbx__v1__execute_response__descriptor =
 {
@@ -10557,7 +10570,7 @@ const ProtobufCMessageDescriptor sbx__v1__execute_response__descriptor =
   "Sbx__V1__ExecuteResponse",
   "sbx.v1",
   sizeof(Sbx__V1__ExecuteResponse),
-  7,
+  8,
   sbx__v1__execute_response__field_descriptors,
   sbx__v1__execute_response__field_indices_by_name,
   1,  sbx__v1__execute_response__number_ranges,

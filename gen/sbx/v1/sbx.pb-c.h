@@ -1471,10 +1471,17 @@ struct  Sbx__V1__ExecuteResponse
   protobuf_c_boolean truncated;
   protobuf_c_boolean timed_out;
   uint64_t duration_ms;
+  /*
+   * SESSION_STATE_ENDED when EndSession began while the command ran (the
+   * session has ended or is ending, whatever the command's own result
+   * says), else SESSION_STATE_RUNNING; UNSPECIFIED only from an sbxd older
+   * than this field.
+   */
+  Sbx__V1__SessionState session_state;
 };
 #define SBX__V1__EXECUTE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sbx__v1__execute_response__descriptor) \
-    , 0, {0,NULL}, {0,NULL}, {0,NULL}, 0, 0, 0 }
+    , 0, {0,NULL}, {0,NULL}, {0,NULL}, 0, 0, 0, SBX__V1__SESSION_STATE__SESSION_STATE_UNSPECIFIED }
 
 
 struct  Sbx__V1__ProcessInfo

@@ -174,6 +174,10 @@ Opener = Callable[[WorkspaceRef | None], Awaitable[tuple[str, str, float]]]
 """Opens or attaches: (ref or None) -> (session id, session token, exec ceiling in seconds)."""
 
 
+def _ended_while_running(session_id: str) -> WorkspaceUnavailableError:
+    return WorkspaceUnavailableError(f"sbx session {session_id!r} ended while the command ran")
+
+
 def _b(x: bytes) -> str:
     return x.decode("utf-8", errors="replace")
 
@@ -338,10 +342,19 @@ class SbxWorkspaceBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem
                 f"Command output exceeded {OUTPUT_LIMIT} bytes; redirect large output to a file",
                 limit=OUTPUT_LIMIT, stdout=_b(r.stdout), stderr=_b(r.stderr))
         # A session ended while the command ran is "unavailable", whatever the command
-        # made of it (a loop on /workspace ends with 0 once the files are purged): one
-        # GetSession (about a millisecond) tells.
-        gone = await self._gone(o)
-        if gone is None and (r.exit_code >= 128 or r.exit_code < 0):
+        # made of it (a loop on /workspace ends with 0 once the files are purged). sbxd
+        # says so in the reply (session_state ENDED when EndSession began while the
+        # command ran); an sbxd older than that field leaves it UNSPECIFIED, and one
+        # GetSession (about a millisecond) tells instead.
+        # (sbxd marks the session before it removes the container, so a command the end
+        # kills is flagged too.)
+        if r.session_state == pb.SESSION_STATE_ENDED:
+            raise _ended_while_running(o.session_id)
+        gone = None
+        if r.session_state == pb.SESSION_STATE_UNSPECIFIED:
+            gone = await self._gone(o)
+        if (gone is None and r.session_state == pb.SESSION_STATE_UNSPECIFIED
+                and (r.exit_code >= 128 or r.exit_code < 0)):
             # Killed: EndSession removes the container before it records the session as
             # ended, so a command it killed can return first. Ask again for a moment.
             with anyio.move_on_after(KILLED_RECHECK_SECONDS):
@@ -361,8 +374,7 @@ class SbxWorkspaceBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem
             except SbxError as e:
                 return _session_error(e, o.session_id)
             if s.session.state == pb.SESSION_STATE_ENDED:
-                return WorkspaceUnavailableError(
-                    f"sbx session {o.session_id!r} ended while the command ran")
+                return _ended_while_running(o.session_id)
         return None
 
     async def _kill_run(self, o: _Opened, run_id: str) -> None:

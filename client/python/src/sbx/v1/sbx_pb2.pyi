@@ -255,10 +255,11 @@ class ExecuteRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., command: _Optional[str] = ..., timeout_ms: _Optional[int] = ..., env: _Optional[_Iterable[_Union[EnvVar, _Mapping]]] = ..., cwd: _Optional[str] = ..., stdin: _Optional[bytes] = ..., max_output_bytes: _Optional[int] = ..., argv: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExecuteResponse(_message.Message):
-    __slots__ = ["duration_ms", "exit_code", "output", "stderr", "stdout", "timed_out", "truncated"]
+    __slots__ = ["duration_ms", "exit_code", "output", "session_state", "stderr", "stdout", "timed_out", "truncated"]
     DURATION_MS_FIELD_NUMBER: _ClassVar[int]
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    SESSION_STATE_FIELD_NUMBER: _ClassVar[int]
     STDERR_FIELD_NUMBER: _ClassVar[int]
     STDOUT_FIELD_NUMBER: _ClassVar[int]
     TIMED_OUT_FIELD_NUMBER: _ClassVar[int]
@@ -266,11 +267,12 @@ class ExecuteResponse(_message.Message):
     duration_ms: int
     exit_code: int
     output: bytes
+    session_state: SessionState
     stderr: bytes
     stdout: bytes
     timed_out: bool
     truncated: bool
-    def __init__(self, exit_code: _Optional[int] = ..., stdout: _Optional[bytes] = ..., stderr: _Optional[bytes] = ..., output: _Optional[bytes] = ..., truncated: bool = ..., timed_out: bool = ..., duration_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, exit_code: _Optional[int] = ..., stdout: _Optional[bytes] = ..., stderr: _Optional[bytes] = ..., output: _Optional[bytes] = ..., truncated: bool = ..., timed_out: bool = ..., duration_ms: _Optional[int] = ..., session_state: _Optional[_Union[SessionState, str]] = ...) -> None: ...
 
 class FileInfo(_message.Message):
     __slots__ = ["is_dir", "is_symlink", "mode", "mtime_unix_ms", "name", "path", "raw_name", "raw_path", "size"]

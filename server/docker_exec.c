@@ -85,6 +85,26 @@ xsink_write(char *p, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
+/* The exec's Cmd. A caller's own words go through `sh -c 'exec "$@"'`:
+ * the engine answers a missing program with 126 and its runtime's message
+ * on stdout, where a shell (and the in-sandbox agent) says 127 on stderr;
+ * sh's exec replaces itself, so the program keeps the exec's pid. */
+static cJSON *
+exec_cmd(const struct driver_exec_spec *s)
+{
+	cJSON *a, *w;
+
+	if (!s->words)
+		return docker_str_array(s->argv);
+	a = docker_str_array((const char *const[]){ "sh", "-c", "exec \"$@\"", "sh", NULL });
+	for (const char *const *v = s->argv; a != NULL && *v != NULL; v++)
+		if ((w = cJSON_CreateString(*v)) == NULL || !docker_add_item(a, NULL, w)) {
+			cJSON_Delete(a);
+			return NULL;
+		}
+	return a;
+}
+
 /* The exec create body; NULL on allocation failure. Caller cJSON_free()s. */
 static char *
 exec_body(const struct driver_exec_spec *s, int attach_stdin)
@@ -97,7 +117,7 @@ exec_body(const struct driver_exec_spec *s, int attach_stdin)
 	    docker_add_bool(o, "AttachStdout", 1) &
 	    docker_add_bool(o, "AttachStderr", 1) &
 	    docker_add_bool(o, "Tty", 0) &
-	    docker_add_item(o, "Cmd", docker_str_array(s->argv)) &
+	    docker_add_item(o, "Cmd", exec_cmd(s)) &
 	    docker_add_str(o, "User", s->user) &
 	    docker_add_str(o, "WorkingDir", s->workdir);
 	if (s->env != NULL)

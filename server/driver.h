@@ -130,6 +130,12 @@ struct driver_container_info {
 struct driver_exec_spec {
 	const char *container_id;
 	const char *const *argv;      /* NULL-terminated; e.g. {"sh","-c",cmd,NULL} */
+	int words;                    /* argv is a caller's own words, not a shell
+	                                 line: a program that is not there exits
+	                                 127 with the reason on stderr, as a shell
+	                                 says, on every route (the engine's exec
+	                                 alone would answer 126, the reason on
+	                                 stdout) */
 	const char *const *env;       /* "K=V", NULL-terminated, or NULL */
 	const char *user;             /* NULL = the container's user */
 	const char *workdir;          /* NULL = the container's */

@@ -353,7 +353,8 @@ proc_launch(struct server *s, struct proc *p, const struct procs_start_args *a,
 	snprintf(user, sizeof(user), "%d:%d", (int)s->cfg->sandbox_uid,
 	    (int)s->cfg->sandbox_gid);
 	spec = (struct driver_exec_spec){
-		.container_id = p->container, .argv = argv, .env = a->env,
+		.container_id = p->container, .argv = argv, .words = a->argv != NULL,
+		.env = a->env,
 		.user = user, .workdir = a->cwd ? a->cwd : "/workspace",
 		.on_output = procs_on_output, .on_output_arg = p,
 	};

@@ -825,7 +825,8 @@ session_exec(struct server *s, struct session_row *r, const struct session_exec_
 
 	snprintf(user, sizeof(user), "%d:%d", (int)s->cfg->sandbox_uid, (int)s->cfg->sandbox_gid);
 	spec = (struct driver_exec_spec){
-		.container_id = r->container_id, .argv = argv, .env = a->env, .user = user,
+		.container_id = r->container_id, .argv = argv, .words = a->argv != NULL,
+		.env = a->env, .user = user,
 		.workdir = a->cwd ? a->cwd : "/workspace", .timeout_ms = a->timeout_ms,
 		.max_output = a->max_output,
 		.on_output = a->on_output, .on_output_arg = a->on_output_arg,

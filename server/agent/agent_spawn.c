@@ -91,7 +91,7 @@ env_set(char **envp, size_t *n, char *kv)
 static int
 plan_init(struct plan *p, const Sbx__Agent__V1__Run *r, char *msg, size_t cap)
 {
-	size_t total = r->cwd.len + 1, nenv = 0, n, i;
+	size_t total = 2 * (r->cwd.len + 1) + 4, nenv = 0, n, i;
 	char *pos, *s;
 
 	memset(p, 0, sizeof(*p));
@@ -108,7 +108,7 @@ plan_init(struct plan *p, const Sbx__Agent__V1__Run *r, char *msg, size_t cap)
 	if ((p->pool = malloc(total)) == NULL ||
 	    (p->argv = calloc(r->n_argv + 1, sizeof(char *))) == NULL ||
 	    (p->sh_argv = calloc(r->n_argv + 2, sizeof(char *))) == NULL ||
-	    (p->envp = calloc(nenv + r->n_env + 1, sizeof(char *))) == NULL) {
+	    (p->envp = calloc(nenv + r->n_env + 2, sizeof(char *))) == NULL) {
 		plan_fini(p);
 		snprintf(msg, cap, "out of memory");
 		return ENOMEM;
@@ -124,6 +124,19 @@ plan_init(struct plan *p, const Sbx__Agent__V1__Run *r, char *msg, size_t cap)
 		p->sh_argv[i + 1] = p->argv[i];
 	memcpy(p->envp, environ, nenv * sizeof(char *));
 	n = nenv;
+	/* PWD names the directory the command starts in, as a shell would
+	 * export it (an argv runs with no shell); the caller's env may set it */
+	if (r->cwd.len > 0) {
+		if (memchr(r->cwd.data, '\0', r->cwd.len) != NULL) {
+			snprintf(msg, cap, "cwd holds a NUL byte");
+			goto bad;
+		}
+		memcpy(pos, "PWD=", 4);
+		memcpy(pos + 4, r->cwd.data, r->cwd.len);
+		pos[4 + r->cwd.len] = '\0';
+		env_set(p->envp, &n, pos);
+		pos += r->cwd.len + 5;
+	}
 	for (i = 0; i < r->n_env; i++) {
 		if ((s = pool_str(&pos, &r->env[i])) == NULL || strchr(s, '=') == NULL ||
 		    s[0] == '=') {

@@ -280,8 +280,9 @@ class SbxWorkspaceBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem
                   timeout: float | None = None) -> CommandResult:
         """Runs a command in the session (see `SupportsCommands.run`).
 
-        An argv runs through `sh -c 'exec "$@"'` so a missing program exits 127
-        as the contract asks (sbxd's own argv mode reports 126). With no
+        An argv runs as sbxd's argv mode, with no shell: a missing program exits
+        127 with the reason on stderr, as the contract asks, and `PWD` names
+        the working directory, as a shell would export it. With no
         `timeout`, sbx's exec ceiling (300 s by default) applies; reaching it
         raises WorkspaceTimeoutError.
         """
@@ -299,7 +300,6 @@ class SbxWorkspaceBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem
             argv = [str(a) if not isinstance(a, str) else a for a in command]
             if not argv:
                 raise ValueError("an argv command must name a program")
-            argv = ["/bin/sh", "-c", 'exec "$@"', "sh", *argv]
         if timeout is not None and (isinstance(timeout, bool)
                                     or not isinstance(timeout, (int, float))
                                     or not math.isfinite(timeout) or timeout <= 0):

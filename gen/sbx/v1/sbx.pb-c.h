@@ -1445,7 +1445,7 @@ struct  Sbx__V1__ExecuteRequest
    */
   uint64_t max_output_bytes;
   /*
-   * when set: run exactly these words, no shell (command must be "")
+   * when set: run exactly these words, no shell (command must be "");
    */
   size_t n_argv;
   char **argv;

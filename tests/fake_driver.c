@@ -61,7 +61,16 @@ static sbxd_code f_exec(struct driver *d, const struct driver_exec_spec *s, stru
 	buf_init(&r->out, s->max_output);
 	buf_init(&r->err, s->max_output);
 	buf_init(&r->merged, 2 * s->max_output);
-	buf_addstr(&r->out, s->argv[2]);
+	/* echoes a shell line's command (sh -c CMD), else a caller's words
+	 * joined by spaces: argv may hold a single word */
+	if (!s->words && s->argv[0] != NULL && s->argv[1] != NULL && s->argv[2] != NULL)
+		buf_addstr(&r->out, s->argv[2]);
+	else
+		for (size_t i = 0; s->argv[i] != NULL; i++) {
+			if (i > 0)
+				buf_addstr(&r->out, " ");
+			buf_addstr(&r->out, s->argv[i]);
+		}
 	r->exit_code = 3;
 	return SBXD_OK;
 }

@@ -45,7 +45,20 @@ corpus=$(mktemp -d /tmp/sbx-corpus-XXXXXX)
 trap 'rm -rf "$corpus"' EXIT
 mkdir -p "$corpus/fuzz_rpc" "$corpus/fuzz_path" "$corpus/fuzz_agent_frame_sbxd" "$corpus/fuzz_agent_frame_agent"
 "$san/tests/fuzz/fuzz_seeds" "$corpus/fuzz_rpc"
+# A finding keeps its input under build-sanitize/fuzz-findings (the corpus
+# is temporary) and prints the fuzzer's report, so CI's output says what broke.
+findings=$san/fuzz-findings
 for t in fuzz_rpc fuzz_path fuzz_agent_frame_sbxd fuzz_agent_frame_agent; do
-	(cd "$corpus" && "$san/tests/fuzz/$t" -max_total_time="$fuzz_seconds" -print_final_stats=1 "$corpus/$t" 2>&1 | tail -4)
+	mkdir -p "$findings/$t"
+	if ! (cd "$corpus" && "$san/tests/fuzz/$t" -max_total_time="$fuzz_seconds" -print_final_stats=1 \
+		-artifact_prefix="$findings/$t/" "$corpus/$t" >"$findings/$t.log" 2>&1); then
+		grep -v -E '^#[0-9]+' "$findings/$t.log" | tail -n 80 >&2
+		for a in "$findings/$t"/*; do
+			[ -f "$a" ] && echo "fuzz $t: finding $a, base64 $(base64 -w0 "$a")" >&2
+		done
+		echo "fuzz $t: FAILED (replay: $san/tests/fuzz/$t FILE)" >&2
+		exit 1
+	fi
+	tail -n 4 "$findings/$t.log"
 	echo "fuzz $t: no crash in ${fuzz_seconds}s" >&2
 done

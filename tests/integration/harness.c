@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,6 +132,49 @@ harness_gvisor_ready(void)
 	return system(cmd) == 0;
 }
 
+/* ---- a test still running just before ctest's timeout (900 s, tests/
+ * run.sh) says what it and its sbxd are doing, since ctest's kill leaves
+ * only "Timeout". Diagnostic only: ctest's timeout still decides. */
+
+#define HANG_REPORT_S 840
+
+static void dump_threads(pid_t pid);
+static struct sbxd_proc *hang_watched;   /* the sbxd started last */
+
+static void *
+hang_report(void *arg)
+{
+	struct timespec at = { .tv_sec = HANG_REPORT_S };
+	struct sbxd_proc *p;
+
+	(void)arg;
+	while (nanosleep(&at, &at) != 0 && errno == EINTR)
+		;
+	fprintf(stderr, "\n== this test is still running after %d s; its threads:\n",
+	    HANG_REPORT_S);
+	dump_threads(getpid());
+	if ((p = hang_watched) != NULL && p->pid > 0) {
+		fprintf(stderr, "== its sbxd (pid %d), threads:\n", (int)p->pid);
+		dump_threads(p->pid);
+		harness_dump_log(p);
+	}
+	return NULL;
+}
+
+/* Called from a test's main thread with each sbxd it starts. */
+static void
+hang_report_arm(struct sbxd_proc *p)
+{
+	static int armed;
+	pthread_t th;
+
+	hang_watched = p;
+	if (!armed && pthread_create(&th, NULL, hang_report, NULL) == 0) {
+		pthread_detach(th);
+		armed = 1;
+	}
+}
+
 static int
 start(struct sbxd_proc *p, const char *extra_conf, int tls)
 {
@@ -138,6 +182,7 @@ start(struct sbxd_proc *p, const char *extra_conf, int tls)
 	FILE *f;
 
 	memset(p, 0, sizeof(*p));
+	hang_report_arm(p);
 	if (harness_isolation_conf()[0] != '\0' && !harness_gvisor_ready()) {
 		fprintf(stderr, "SKIP: SBX_TEST_ISOLATION=gvisor but the Docker engine has no "
 		    "runsc runtime registered (deploy/gvisor.sh, run by deploy/deps.sh, "
